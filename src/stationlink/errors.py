@@ -1,0 +1,185 @@
+"""The one exception tree of stationlink.
+
+Every error that stationlink raises on purpose derives from
+:class:`StationLinkError`. Errors from libraries underneath (``OSError``,
+``serial.SerialException``, ``construct.ConstructError``, ``sqlite3.Error``,
+``httpx.HTTPError``) are wrapped with ``raise ... from exc`` at the boundary
+where they occur, so callers need to catch only this tree. No function
+logs an error and returns ``None`` instead of raising.
+
+Each class carries an ``exit_code``: the CLI turns a library error into a
+``click.ClickException`` with that code, so scripts can rely on it
+(``docs/cli.md`` lists them)::
+
+    StationLinkError (1)
+    ├── ConfigError (2)                 bad configuration file or option value
+    ├── InputDataError (3)              bad rows in an input file (file, line, column)
+    ├── PolicyError (4)                 a reward policy file that does not load
+    ├── ProtocolError (5)               bytes that do not form a valid message
+    │   ├── FrameError                  bad framing: length, checksum, terminator
+    │   ├── DecodeError                 a frame whose body does not decode
+    │   └── UnsupportedMessageError     a message type this side does not handle
+    ├── LinkError (6)                   the link to a terminal does not work
+    │   ├── TransportError              the port or socket failed (wraps OSError, SerialException)
+    │   ├── LinkTimeoutError            no answer within the timer
+    │   └── LinkFailedError             retransmissions exhausted, peer gone
+    ├── TerminalError (7)               the terminal answered with an error reply
+    ├── StorageError (8)                the local buffer or hub store failed (wraps sqlite3.Error)
+    ├── HubError (9)                    talking to the hub failed
+    │   ├── HubUnavailableError         network error or 429/502/503/504: retry later
+    │   └── HubRejectedError            any other rejection: do not retry, quarantine
+    └── SimulatorError (10)             the simulator could not do what was asked
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class StationLinkError(Exception):
+    """Root of every error stationlink raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(StationLinkError):
+    """A configuration file or option value is wrong."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad spot in an input file: where it is and what is wrong."""
+
+    file: str
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        col = f", column {self.column}" if self.column else ""
+        return f"{self.file}: line {self.line}{col}: {self.reason}"
+
+
+class InputDataError(StationLinkError):
+    """One or more rows of an input file are bad. ``problems`` lists every one."""
+
+    exit_code = 3
+
+    def __init__(self, problems: Sequence[Problem], message: str | None = None) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        if message is None:
+            head = f"{len(self.problems)} bad row(s)"
+            message = head + ":\n" + "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class PolicyError(StationLinkError):
+    """A reward policy file does not load: names the key and the reason."""
+
+    exit_code = 4
+
+
+class ProtocolError(StationLinkError):
+    """Bytes that do not form a valid message."""
+
+    exit_code = 5
+
+
+class FrameError(ProtocolError):
+    """Bad framing: impossible length, bad checksum, missing terminator."""
+
+
+class DecodeError(ProtocolError):
+    """A well-framed body whose header or fields do not decode."""
+
+
+class UnsupportedMessageError(ProtocolError):
+    """A message type this side does not handle."""
+
+
+class LinkError(StationLinkError):
+    """The link to a terminal does not work."""
+
+    exit_code = 6
+
+
+class TransportError(LinkError):
+    """The serial port or socket failed (wraps OSError / SerialException)."""
+
+
+class LinkTimeoutError(LinkError):
+    """No answer arrived within the timer."""
+
+
+class LinkFailedError(LinkError):
+    """Retransmissions were exhausted or the peer stopped answering heartbeats."""
+
+
+class TerminalError(StationLinkError):
+    """The terminal answered with an error or unsupported reply."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class StorageError(StationLinkError):
+    """The local buffer or the hub's store failed (wraps sqlite3.Error)."""
+
+    exit_code = 8
+
+
+class HubError(StationLinkError):
+    """Talking to the hub failed."""
+
+    exit_code = 9
+
+
+class HubUnavailableError(HubError):
+    """Network error, or 429/502/503/504: worth retrying later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HubRejectedError(HubError):
+    """The hub rejected a request for good: never retry, quarantine it."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SimulatorError(StationLinkError):
+    """The simulator could not do what was asked."""
+
+    exit_code = 10
+
+
+__all__ = [
+    "ConfigError",
+    "DecodeError",
+    "FrameError",
+    "HubError",
+    "HubRejectedError",
+    "HubUnavailableError",
+    "InputDataError",
+    "LinkError",
+    "LinkFailedError",
+    "LinkTimeoutError",
+    "PolicyError",
+    "Problem",
+    "ProtocolError",
+    "SimulatorError",
+    "StationLinkError",
+    "StorageError",
+    "TerminalError",
+    "TransportError",
+    "UnsupportedMessageError",
+]
