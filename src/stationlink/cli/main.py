@@ -13,17 +13,28 @@ import click
 from .. import __version__
 
 COMMANDS: dict[str, str] = {
+    "sim": "stationlink.cli.sim:sim",
 }
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use.
+
+    Subclasses (or instances) name their registry in ``registry``.
+    """
+
+    registry: dict[str, str] = COMMANDS
+
+    def __init__(self, *args: object, registry: dict[str, str] | None = None, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if registry is not None:
+            self.registry = registry
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+        return sorted(set(super().list_commands(ctx)) | set(self.registry))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = self.registry.get(cmd_name)
         if target is None:
             return super().get_command(ctx, cmd_name)
         module_name, attr = target.split(":")
