@@ -1,0 +1,264 @@
+"""The asyncio high-level client: ``await stationlink.aclient.connect(url)``.
+
+Contract: the same methods, results, exceptions and lost-response handling as
+:class:`stationlink.client.Terminal` (both run the flows of :mod:`stationlink.client_core`
+over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`), awaitable.
+One request runs at a time per terminal (an internal lock serialises concurrent callers).
+``async with`` closes the stream. The protocol runs while a method runs or during
+:meth:`AsyncTerminal.poll`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .client import _now_cst
+from .client_core import Answer, Flow, Operations, Send, TakeLate, Wait
+from .client_results import (
+    BalanceResult,
+    DeviceStatus,
+    JournalPage,
+    SettlementTotals,
+    TerminalInfo,
+    TransactionResult,
+)
+from .errors import LinkFailedError, StationLinkError
+from .protocol.connection import HostConnection
+from .protocol.detect import DialectDetector
+from .protocol.events import FailureReason, HostEvent, LateResponse, RequestFailed, ResponseReceived
+from .protocol.messages import Dialect, JournalRecord, Message
+from .transport.aio import open_async_stream
+from .transport.base import AsyncByteStream, StreamClosedError
+from .transport.url import parse_url
+
+T = TypeVar("T")
+
+
+class AsyncTerminal:
+    """A connected terminal (asyncio). Build with :func:`connect` or :meth:`open`."""
+
+    def __init__(
+        self, stream: AsyncByteStream, connection: HostConnection, *, rng: random.Random,
+        clock: Callable[[], float] = time.monotonic,
+        host_time: Callable[[], datetime] = _now_cst, info: TerminalInfo | None = None,
+        status_attempts: int = 3, busy_wait: float = 1.0,
+    ) -> None:
+        self.stream = stream
+        self.connection = connection
+        self.clock = clock
+        self.info = info
+        self.ops = Operations(
+            rng, status_attempts=status_attempts, busy_wait=busy_wait, host_time=host_time
+        )
+        self.diagnostics: deque[HostEvent] = deque(maxlen=200)
+        self._answers: dict[int, Answer] = {}
+        self._late: dict[int, Message] = {}
+        self._closed_error: StationLinkError | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, stream: AsyncByteStream, *, card_key: bytes, dialect: Dialect | None = None,
+        rng: random.Random | None = None, clock: Callable[[], float] = time.monotonic,
+        host_time: Callable[[], datetime] = _now_cst, status_attempts: int = 3,
+        busy_wait: float = 1.0, **timers: Any,
+    ) -> AsyncTerminal:
+        """Run the protocol over an open asyncio ``stream`` (see ``Terminal.open``)."""
+        rng = rng if rng is not None else random.Random()  # noqa: S311 - not for secrets
+        first_seq = rng.randrange(1, 65536)
+        timers.setdefault("byte_time", stream.byte_time)
+        info = None
+        leftover: list[HostEvent] = []
+        if dialect is None:
+            detector = DialectDetector(stream.kind, card_key=card_key, clock=clock,
+                                       host_time=host_time, first_seq=first_seq, **timers)
+            while True:
+                data = detector.data_to_send()
+                if data:
+                    await stream.write(data)
+                if detector.error is not None:
+                    raise detector.error
+                if detector.result is not None:
+                    break
+                deadline = detector.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - clock())
+                chunk = await stream.read(timeout)
+                if chunk:
+                    detector.receive_data(chunk)
+                deadline = detector.next_deadline()
+                if not detector.done and deadline is not None and clock() >= deadline:
+                    detector.handle_timeout()
+            result = detector.result
+            connection = result.connection
+            info = None if result.identify is None else TerminalInfo.of(result.identify)
+            leftover = detector.leftover_events
+        else:
+            connection = HostConnection(Dialect(dialect), stream.kind, card_key=card_key,
+                                        clock=clock, first_seq=first_seq, **timers)
+        term = cls(stream, connection, rng=rng, clock=clock, host_time=host_time, info=info,
+                   status_attempts=status_attempts, busy_wait=busy_wait)
+        term._handle(leftover)
+        return term
+
+    # ------------------------------------------------------------ driving loop
+
+    async def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            await self.stream.write(data)
+
+    def _handle(self, events: list[HostEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, ResponseReceived):
+                self._answers[ev.seq] = Answer(ev.seq, ev.response, None)
+            elif isinstance(ev, RequestFailed):
+                self._answers[ev.seq] = Answer(ev.seq, None, ev)
+            else:
+                if isinstance(ev, LateResponse):
+                    self._late[ev.response.header.seq] = ev.response
+                    while len(self._late) > 64:
+                        del self._late[next(iter(self._late))]
+                self.diagnostics.append(ev)
+
+    async def _pump(self, until: float | None) -> None:
+        now = self.clock()
+        limits = [d for d in (self.connection.next_deadline(), until) if d is not None]
+        timeout = max(0.0, min(limits) - now) if limits else None
+        try:
+            data = await self.stream.read(timeout)
+        except StreamClosedError as exc:
+            self._closed_error = exc
+            self._handle(self.connection.connection_closed())
+            return
+        if data:
+            self._handle(self.connection.receive_data(data))
+        deadline = self.connection.next_deadline()
+        if deadline is not None and self.clock() >= deadline:
+            self._handle(self.connection.handle_timeout())
+        await self._flush()
+
+    async def _exchange(self, request: Message) -> Answer:
+        if self._closed_error is not None:
+            raise LinkFailedError(f"connection closed: {self._closed_error}")
+        try:
+            seq = self.connection.send_request(request)
+        except LinkFailedError as exc:
+            failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
+            return Answer(-1, None, failure, sent=False)
+        await self._flush()
+        while seq not in self._answers:
+            await self._pump(None)
+        return self._answers.pop(seq)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        async with self._lock:
+            try:
+                command = next(flow)
+                while True:
+                    reply: object = None
+                    if isinstance(command, Send):
+                        reply = await self._exchange(command.request)
+                    elif isinstance(command, Wait):
+                        await self._poll(command.seconds)
+                    elif isinstance(command, TakeLate):
+                        reply = self._late.pop(command.seq, None)
+                    command = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+
+    async def _poll(self, seconds: float) -> None:
+        until = self.clock() + seconds
+        while self.clock() < until and self._closed_error is None:
+            await self._pump(until)
+
+    async def poll(self, seconds: float) -> None:
+        """Run the protocol for ``seconds`` (heartbeats, late responses into diagnostics)."""
+        async with self._lock:
+            await self._poll(seconds)
+
+    # ------------------------------------------------------------------- API
+
+    async def identify(self) -> TerminalInfo:
+        self.info = await self._run(self.ops.identify())
+        return self.info
+
+    async def pay_bill(self, product: str, account: str, amount: Decimal | None = None, *,
+                       amount_fen: int | None = None) -> TransactionResult:
+        return await self._run(self.ops.pay_bill(product, account, amount, amount_fen))
+
+    async def withdraw(self, amount: Decimal | None = None, *,
+                       amount_fen: int | None = None) -> TransactionResult:
+        return await self._run(self.ops.withdraw(amount, amount_fen))
+
+    async def reverse_last(self, original_ref: str | None = None) -> TransactionResult:
+        return await self._run(self.ops.reverse_last(original_ref))
+
+    async def resolve(self, client_ref: str) -> TransactionResult:
+        return await self._run(self.ops.resolve(client_ref))
+
+    async def balance(self) -> BalanceResult:
+        return await self._run(self.ops.balance())
+
+    async def status(self, ref: str = "", *, client_ref: str = "") -> JournalRecord | None:
+        return await self._run(self.ops.status(ref, client_ref))
+
+    async def journal(self, after: int = 0, *, limit: int = 50) -> JournalPage:
+        return await self._run(self.ops.journal(after, limit))
+
+    async def iter_journal(self, after: int = 0, *, limit: int = 50
+                           ) -> AsyncIterator[JournalRecord]:
+        while True:
+            page = await self.journal(after, limit=limit)
+            for record in page.records:
+                yield record
+            if not page.more or not page.records:
+                return
+            after = page.next_cursor
+
+    async def ack_journal(self, upto: int) -> int:
+        return await self._run(self.ops.ack_journal(upto))
+
+    async def settlement_totals(self) -> SettlementTotals:
+        return await self._run(self.ops.settlement_totals())
+
+    async def device_status(self) -> DeviceStatus:
+        return await self._run(self.ops.device_status())
+
+    async def echo(self, payload: bytes = b"") -> bytes:
+        return await self._run(self.ops.echo(payload))
+
+    async def close(self) -> None:
+        await self.stream.close()
+
+    async def __aenter__(self) -> AsyncTerminal:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+
+async def connect(
+    url: str, *, card_key: bytes, dialect: Dialect | str | None = None, baudrate: int = 9600,
+    rng: random.Random | None = None, clock: Callable[[], float] = time.monotonic,
+    host_time: Callable[[], datetime] = _now_cst, status_attempts: int = 3, **timers: Any,
+) -> AsyncTerminal:
+    """Open ``url`` and return a connected :class:`AsyncTerminal` (URL forms as ``connect``)."""
+    stream = await open_async_stream(parse_url(url, baudrate=baudrate))
+    try:
+        return await AsyncTerminal.open(
+            stream, card_key=card_key, dialect=None if dialect is None else Dialect(dialect),
+            rng=rng, clock=clock, host_time=host_time, status_attempts=status_attempts,
+            **timers,
+        )
+    except BaseException:
+        await stream.close()
+        raise

@@ -1,0 +1,330 @@
+"""The blocking high-level client: ``stationlink.connect(url)`` gives a :class:`Terminal`.
+
+Contract:
+- :func:`connect` opens the port or socket named by ``url`` (forms in
+  :mod:`stationlink.transport.url` and ``docs/client.md``), detects the terminal's dialect
+  unless ``dialect`` is given, and returns a :class:`Terminal` (a context manager; ``close``
+  closes the port). ``card_key`` is the key of the card tokens (required).
+- Every method sends one request (or, for money-moving ones, the request plus status
+  queries when its response is lost; see :mod:`stationlink.client_core`) and returns a typed
+  result from :mod:`stationlink.client_results`, or raises a ``StationLinkError``:
+  ``LinkTimeoutError`` (no response within T2), ``LinkFailedError`` (retransmissions
+  exhausted, peer dead, connection closed), ``TransportError`` (port/socket failure),
+  ``TerminalError`` (an ErrorReply), ``ProtocolError`` (an answer that makes no sense).
+- The protocol runs only while a method runs (or during :meth:`Terminal.poll`): TCP
+  heartbeats are sent by these calls; an idle blocking client sends none.
+- ``clock`` (monotonic seconds), ``rng`` (client refs, first sequence number) and
+  ``host_time`` (IDENTIFY's clock) are injectable; the clock must be real time, since the
+  port is read with real timeouts.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .client_core import Answer, Flow, Operations, Send, TakeLate, Wait
+from .client_results import (
+    BalanceResult,
+    DeviceStatus,
+    JournalPage,
+    SettlementTotals,
+    TerminalInfo,
+    TransactionResult,
+)
+from .errors import LinkFailedError, StationLinkError
+from .money import CST
+from .protocol.connection import HostConnection
+from .protocol.detect import DialectDetector
+from .protocol.events import (
+    FailureReason,
+    HostEvent,
+    LateResponse,
+    RequestFailed,
+    ResponseReceived,
+)
+from .protocol.messages import Dialect, JournalRecord, Message
+from .transport import open_stream
+from .transport.base import ByteStream, StreamClosedError
+
+T = TypeVar("T")
+_LATE_KEPT = 64
+
+
+def _now_cst() -> datetime:
+    return datetime.now(CST)
+
+
+class Terminal:
+    """A connected terminal (blocking). Build with :func:`connect` or :meth:`open`."""
+
+    def __init__(
+        self,
+        stream: ByteStream,
+        connection: HostConnection,
+        *,
+        rng: random.Random,
+        clock: Callable[[], float] = time.monotonic,
+        host_time: Callable[[], datetime] = _now_cst,
+        info: TerminalInfo | None = None,
+        status_attempts: int = 3,
+        busy_wait: float = 1.0,
+    ) -> None:
+        self.stream = stream
+        self.connection = connection
+        self.clock = clock
+        self.info = info  # from dialect detection, when it ran
+        self.ops = Operations(
+            rng, status_attempts=status_attempts, busy_wait=busy_wait, host_time=host_time
+        )
+        self.diagnostics: deque[HostEvent] = deque(maxlen=200)  # faults, late responses
+        self._answers: dict[int, Answer] = {}
+        self._late: dict[int, Message] = {}
+        self._closed_error: StationLinkError | None = None
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        stream: ByteStream,
+        *,
+        card_key: bytes,
+        dialect: Dialect | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        host_time: Callable[[], datetime] = _now_cst,
+        status_attempts: int = 3,
+        busy_wait: float = 1.0,
+        **timers: Any,
+    ) -> Terminal:
+        """Run the protocol over an open ``stream``; ``timers`` go to HostConnection
+        (``t1``, ``t2_money``, ``t2_other``, ``heartbeat_interval``, ...)."""
+        rng = rng if rng is not None else random.Random()  # noqa: S311 - not for secrets
+        first_seq = rng.randrange(1, 65536)
+        timers.setdefault("byte_time", stream.byte_time)
+        info = None
+        if dialect is None:
+            connection, info, leftover = _detect(stream, card_key, clock, host_time, first_seq,
+                                                 timers)
+        else:
+            connection = HostConnection(
+                Dialect(dialect), stream.kind, card_key=card_key, clock=clock,
+                first_seq=first_seq, **timers,
+            )
+            leftover = []
+        term = cls(stream, connection, rng=rng, clock=clock, host_time=host_time, info=info,
+                   status_attempts=status_attempts, busy_wait=busy_wait)
+        term._handle(leftover)
+        return term
+
+    # ------------------------------------------------------------ driving loop
+
+    def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            self.stream.write(data)
+
+    def _handle(self, events: list[HostEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, ResponseReceived):
+                self._answers[ev.seq] = Answer(ev.seq, ev.response, None)
+            elif isinstance(ev, RequestFailed):
+                self._answers[ev.seq] = Answer(ev.seq, None, ev)
+            else:
+                if isinstance(ev, LateResponse):
+                    self._late[ev.response.header.seq] = ev.response
+                    while len(self._late) > _LATE_KEPT:
+                        del self._late[next(iter(self._late))]
+                self.diagnostics.append(ev)
+
+    def _pump(self, until: float | None) -> None:
+        """Read once (at most until the next timer or ``until``) and process."""
+        now = self.clock()
+        deadline = self.connection.next_deadline()
+        limits = [d for d in (deadline, until) if d is not None]
+        timeout = max(0.0, min(limits) - now) if limits else None
+        try:
+            data = self.stream.read(timeout)
+        except StreamClosedError as exc:
+            self._closed_error = exc
+            self._handle(self.connection.connection_closed())
+            return
+        if data:
+            self._handle(self.connection.receive_data(data))
+        deadline = self.connection.next_deadline()
+        if deadline is not None and self.clock() >= deadline:
+            self._handle(self.connection.handle_timeout())
+        self._flush()
+
+    def _exchange(self, request: Message) -> Answer:
+        if self._closed_error is not None:
+            raise LinkFailedError(f"connection closed: {self._closed_error}")
+        try:
+            seq = self.connection.send_request(request)
+        except LinkFailedError as exc:
+            failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
+            return Answer(-1, None, failure, sent=False)
+        self._flush()
+        while seq not in self._answers:
+            self._pump(None)
+        return self._answers.pop(seq)
+
+    def _run(self, flow: Flow[T]) -> T:
+        try:
+            command = next(flow)
+            while True:
+                if isinstance(command, Send):
+                    reply: object = self._exchange(command.request)
+                elif isinstance(command, Wait):
+                    self.poll(command.seconds)
+                    reply = None
+                elif isinstance(command, TakeLate):
+                    reply = self._late.pop(command.seq, None)
+                command = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def poll(self, seconds: float) -> None:
+        """Run the protocol for ``seconds`` (heartbeats, late responses into diagnostics)."""
+        until = self.clock() + seconds
+        while self.clock() < until and self._closed_error is None:
+            self._pump(until)
+
+    # ------------------------------------------------------------------- API
+
+    def identify(self) -> TerminalInfo:
+        """Ask the terminal who it is (vendor, model, firmware, dialect, capabilities)."""
+        self.info = self._run(self.ops.identify())
+        return self.info
+
+    def pay_bill(
+        self, product: str, account: str, amount: Decimal | None = None, *,
+        amount_fen: int | None = None,
+    ) -> TransactionResult:
+        """Pay ``amount`` (Decimal yuan) or ``amount_fen`` on ``product``/``account``."""
+        return self._run(self.ops.pay_bill(product, account, amount, amount_fen))
+
+    def withdraw(
+        self, amount: Decimal | None = None, *, amount_fen: int | None = None
+    ) -> TransactionResult:
+        """Rural cash withdrawal with the card inserted at the terminal."""
+        return self._run(self.ops.withdraw(amount, amount_fen))
+
+    def reverse_last(self, original_ref: str | None = None) -> TransactionResult:
+        """Reverse this client's last approved payment/withdrawal (or ``original_ref``)."""
+        return self._run(self.ops.reverse_last(original_ref))
+
+    def resolve(self, client_ref: str) -> TransactionResult:
+        """Ask again what became of a transaction whose outcome was unknown."""
+        return self._run(self.ops.resolve(client_ref))
+
+    def balance(self) -> BalanceResult:
+        return self._run(self.ops.balance())
+
+    def status(self, ref: str = "", *, client_ref: str = "") -> JournalRecord | None:
+        """The journal record with terminal ``ref`` (or ``client_ref``); None if none."""
+        return self._run(self.ops.status(ref, client_ref))
+
+    def journal(self, after: int = 0, *, limit: int = 50) -> JournalPage:
+        """One page of journal records with cursors after ``after``."""
+        return self._run(self.ops.journal(after, limit))
+
+    def iter_journal(self, after: int = 0, *, limit: int = 50) -> Iterator[JournalRecord]:
+        """Every journal record after ``after``, page by page."""
+        while True:
+            page = self.journal(after, limit=limit)
+            yield from page.records
+            if not page.more or not page.records:
+                return
+            after = page.next_cursor
+
+    def ack_journal(self, upto: int) -> int:
+        """Tell the terminal every record up to ``upto`` is stored; returns its acked cursor."""
+        return self._run(self.ops.ack_journal(upto))
+
+    def settlement_totals(self) -> SettlementTotals:
+        return self._run(self.ops.settlement_totals())
+
+    def device_status(self) -> DeviceStatus:
+        return self._run(self.ops.device_status())
+
+    def echo(self, payload: bytes = b"") -> bytes:
+        return self._run(self.ops.echo(payload))
+
+    # ---------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _detect(
+    stream: ByteStream, card_key: bytes, clock: Callable[[], float],
+    host_time: Callable[[], datetime], first_seq: int, timers: dict[str, Any],
+) -> tuple[HostConnection, TerminalInfo | None, list[HostEvent]]:
+    detector = DialectDetector(
+        stream.kind, card_key=card_key, clock=clock, host_time=host_time,
+        first_seq=first_seq, **timers,
+    )
+    while True:
+        data = detector.data_to_send()
+        if data:
+            stream.write(data)
+        if detector.error is not None:
+            raise detector.error
+        if detector.result is not None:
+            result = detector.result
+            info = None if result.identify is None else TerminalInfo.of(result.identify)
+            return result.connection, info, detector.leftover_events
+        deadline = detector.next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - clock())
+        chunk = stream.read(timeout)
+        if chunk:
+            detector.receive_data(chunk)
+        deadline = detector.next_deadline()
+        if not detector.done and deadline is not None and clock() >= deadline:
+            detector.handle_timeout()
+
+
+def connect(
+    url: str,
+    *,
+    card_key: bytes,
+    dialect: Dialect | str | None = None,
+    baudrate: int = 9600,
+    rng: random.Random | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    host_time: Callable[[], datetime] = _now_cst,
+    status_attempts: int = 3,
+    **timers: Any,
+) -> Terminal:
+    """Open ``url`` and return a connected :class:`Terminal` (see the module docstring).
+
+    ``timers``: ``t1`` (1.0), ``max_retransmits`` (3), ``t2_money`` (10.0), ``t2_other``
+    (3.0), ``heartbeat_interval`` (15.0, TCP), ``heartbeat_misses`` (2).
+    """
+    stream = open_stream(url, baudrate=baudrate)
+    try:
+        return Terminal.open(
+            stream, card_key=card_key, dialect=None if dialect is None else Dialect(dialect),
+            rng=rng, clock=clock, host_time=host_time, status_attempts=status_attempts,
+            **timers,
+        )
+    except BaseException:
+        stream.close()
+        raise

@@ -1,0 +1,171 @@
+"""Dialect detection: find out whether a terminal speaks ``sl-2`` or ``mispos-1`` (sans-I/O).
+
+Contract:
+- :class:`DialectDetector` probes the candidates in order (``sl-2`` first, then
+  ``mispos-1``) by sending an IDENTIFY request framed in the candidate's dialect through a
+  fresh :class:`~stationlink.protocol.connection.HostConnection`. The first candidate that
+  answers wins; the winning connection becomes the session's connection (``result``), so
+  nothing received is lost.
+- A candidate is abandoned when:
+    serial: the IDENTIFY frame is NAKed or not ACKed within T1 (no retransmission), or
+            no IDENTIFY_RESP follows within ``probe_timeout`` (default T2 of non-money
+            requests, 3 s);
+    TCP:    no answer within ``probe_timeout`` (default T1, 1 s: there is no ACK, and a
+            terminal of the other dialect stays silent), or the received bytes do not frame in the
+            candidate's dialect (a ``mispos-1`` length prefix is four ASCII digits, 0x3030
+            or more as an ``sl-2`` binary length, which is above the 1024-byte maximum, so
+            the wrong framing is noticed on the first bytes).
+- The answer states the dialect (``IdentifyResponse.dialect``); if it contradicts the
+  framing it arrived in, detection fails with ``ProtocolError``. An ErrorReply to IDENTIFY
+  still proves the framing: the dialect is taken, ``result.identify`` is ``None``.
+- After ``rounds`` (2) passes over all candidates without an answer, ``error`` is a
+  ``LinkFailedError``. Driving: the same ``receive_data`` / ``data_to_send`` /
+  ``next_deadline`` / ``handle_timeout`` calls as a connection; stop when ``done``.
+
+::
+
+    probe sl-2 --answer--> DONE(sl-2)
+        | NAK / no ACK in T1 / no answer / wrong framing
+        v
+    probe mispos-1 --answer--> DONE(mispos-1)
+        | same
+        v
+    next round ... after `rounds`: FAILED(LinkFailedError)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..errors import LinkFailedError, ProtocolError, StationLinkError
+from .connection import T2_OTHER_DEFAULT, HostConnection
+from .events import HostEvent, LinkFault, RequestFailed, ResponseReceived
+from .framing import Transport
+from .link import T1_DEFAULT, Clock
+from .messages import Dialect, ErrorReply, Header, IdentifyRequest, IdentifyResponse, MsgType
+
+DEFAULT_CANDIDATES = (Dialect.SL_2, Dialect.MISPOS_1)
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """Outcome of a successful detection."""
+
+    dialect: Dialect
+    identify: IdentifyResponse | None
+    connection: HostConnection
+    probes: int  # IDENTIFY requests sent
+
+
+class DialectDetector:
+    """Probe a terminal for its dialect. ``connection_kwargs`` go to each HostConnection
+    (``t1``, ``t2_money``, ``byte_time``, ...); ``host_time`` gives the IDENTIFY's clock."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        card_key: bytes,
+        clock: Clock,
+        host_time: Callable[[], datetime],
+        first_seq: int = 1,
+        candidates: Sequence[Dialect] = DEFAULT_CANDIDATES,
+        rounds: int = 2,
+        probe_timeout: float | None = None,
+        **connection_kwargs: Any,
+    ) -> None:
+        if not candidates or rounds < 1:
+            raise ValueError("need at least one candidate dialect and one round")
+        self.transport = Transport(transport)
+        self.card_key = card_key
+        self.clock = clock
+        self.host_time = host_time
+        if probe_timeout is None:
+            serial = self.transport is Transport.SERIAL
+            probe_timeout = T2_OTHER_DEFAULT if serial else connection_kwargs.get("t1", T1_DEFAULT)
+        self.probe_timeout = probe_timeout
+        self._kwargs = connection_kwargs
+        self._plan = [Dialect(c) for _ in range(rounds) for c in candidates]
+        self._next_seq = first_seq
+        self.probes = 0
+        self.result: Detected | None = None
+        self.error: StationLinkError | None = None
+        self.log: list[str] = []  # one line per abandoned probe, for error messages
+        self.leftover_events: list[HostEvent] = []  # events after the deciding one
+        self._carry = b""
+        self.connection: HostConnection = self._probe()
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+    def _probe(self) -> HostConnection:
+        dialect = self._plan.pop(0)
+        conn = HostConnection(
+            dialect, self.transport, card_key=self.card_key, clock=self.clock,
+            first_seq=self._next_seq, **self._kwargs,
+        )
+        request = IdentifyRequest(Header(MsgType.IDENTIFY, 0, ""), self.host_time())
+        self._next_seq = conn.send_request(
+            request, timeout=self.probe_timeout, retransmits=0
+        ) + 1
+        self.probes += 1
+        return conn
+
+    def _next(self, why: str) -> None:
+        self.log.append(f"{self.connection.dialect}: {why}")
+        if not self._plan:
+            tried = "; ".join(self.log)
+            self.error = LinkFailedError(f"no answer to IDENTIFY in any dialect ({tried})")
+            return
+        leftover = self.connection.data_to_send()  # e.g. an ACK: still owed to the peer
+        self.connection = self._probe()
+        self._carry += leftover
+
+    def _handle(self, events: list[HostEvent]) -> None:
+        for i, ev in enumerate(events):
+            if isinstance(ev, ResponseReceived):
+                self._answered(ev)
+                self.leftover_events = events[i + 1 :]
+                return
+            if isinstance(ev, RequestFailed):
+                self._next(f"{ev.reason}: {ev.detail}")
+                return
+            if isinstance(ev, LinkFault) and self.transport is Transport.TCP:
+                self._next(f"bytes do not frame as {self.connection.dialect} ({ev.reason})")
+                return
+
+    def _answered(self, ev: ResponseReceived) -> None:
+        dialect = self.connection.dialect
+        msg = ev.response
+        if isinstance(msg, IdentifyResponse):
+            if msg.dialect != dialect:
+                self.error = ProtocolError(
+                    f"IDENTIFY answered in {dialect} framing but states dialect {msg.dialect}"
+                )
+                return
+            self.result = Detected(dialect, msg, self.connection, self.probes)
+        elif isinstance(msg, ErrorReply):
+            self.result = Detected(dialect, None, self.connection, self.probes)
+
+    # ------------------------------------------------------------ driving API
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed received bytes (once ``done``, feed ``result.connection`` instead)."""
+        if self.done:
+            raise ValueError("detection is over; use result.connection")
+        self._handle(self.connection.receive_data(data))
+
+    def data_to_send(self) -> bytes:
+        carry, self._carry = self._carry, b""
+        return carry + self.connection.data_to_send()
+
+    def next_deadline(self) -> float | None:
+        return None if self.done else self.connection.next_deadline()
+
+    def handle_timeout(self, now: float | None = None) -> None:
+        if not self.done:
+            self._handle(self.connection.handle_timeout(now))

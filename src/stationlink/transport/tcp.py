@@ -1,0 +1,67 @@
+"""Blocking plain-TCP transport (length-prefixed frames, no ACK/NAK).
+
+Contract: :func:`open_tcp` connects to ``host:port`` within ``connect_timeout``;
+:class:`TcpStream` reads with a per-call timeout. An orderly close by the peer is a
+``StreamClosedError``; every ``OSError`` becomes a ``TransportError`` (``from exc``).
+"""
+
+from __future__ import annotations
+
+import socket
+
+from ..errors import TransportError
+from ..protocol.framing import Transport
+from .base import StreamClosedError
+from .url import Endpoint
+
+
+class TcpStream:
+    """One connected TCP socket (also usable with an accepted server-side socket)."""
+
+    kind = Transport.TCP
+    byte_time = 0.0
+
+    def __init__(self, sock: socket.socket, description: str) -> None:
+        self._sock = sock
+        self.description = description
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def read(self, timeout: float | None) -> bytes:
+        try:
+            self._sock.settimeout(timeout)
+            data = self._sock.recv(65536)
+        except TimeoutError:
+            return b""
+        except OSError as exc:
+            raise StreamClosedError(f"{self.description}: receive failed: {exc}") from exc
+        if not data:
+            raise StreamClosedError(f"{self.description}: connection closed by peer")
+        return data
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._sock.settimeout(None)
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise TransportError(f"{self.description}: send failed: {exc}") from exc
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError as exc:
+            raise TransportError(f"{self.description}: close failed: {exc}") from exc
+
+
+def open_tcp(endpoint: Endpoint) -> TcpStream:
+    """Connect to ``endpoint.host:endpoint.port``."""
+    try:
+        sock = socket.create_connection(
+            (endpoint.host, endpoint.port), timeout=endpoint.connect_timeout
+        )
+    except OSError as exc:
+        raise TransportError(f"cannot connect to tcp://{endpoint.target}: {exc}") from exc
+    try:
+        return TcpStream(sock, f"tcp://{endpoint.target}")
+    except OSError as exc:
+        sock.close()
+        raise TransportError(f"cannot set up tcp://{endpoint.target}: {exc}") from exc

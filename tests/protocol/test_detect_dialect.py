@@ -1,0 +1,107 @@
+"""Dialect detection (sans-I/O) against terminals of either dialect, serial and TCP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from protocol_helpers import CST, KEY, FakeClock
+
+from stationlink.errors import LinkFailedError
+from stationlink.protocol.detect import DialectDetector
+from stationlink.protocol.events import RequestReceived
+from stationlink.protocol.framing import Transport
+from stationlink.protocol.messages import (
+    Dialect,
+    ErrorCode,
+    IdentifyRequest,
+    IdentifyResponse,
+)
+from stationlink.protocol.terminal import TerminalConnection
+
+NOW = datetime(2026, 5, 1, 9, 0, tzinfo=CST)
+
+
+def run(detector: DialectDetector, term: TerminalConnection | None, clock: FakeClock,
+        *, states: Dialect | None = None, refuse: bool = False) -> None:
+    for _ in range(100):
+        out = detector.data_to_send()
+        if detector.done:
+            return
+        if term is not None and out:
+            for ev in term.receive_data(out):
+                if isinstance(ev, RequestReceived):
+                    req = ev.message
+                    assert isinstance(req, IdentifyRequest)
+                    if refuse:
+                        term.send_error(req.header.seq, ErrorCode.BUSY)
+                        continue
+                    term.send_response(IdentifyResponse(
+                        req.header, "v", "m", "s", "f", states or term.dialect,
+                        frozenset({"bill"}), NOW))
+            back = term.data_to_send()
+            if back:
+                detector.receive_data(back)
+                continue
+        deadline = detector.next_deadline()
+        assert deadline is not None
+        clock.now = max(clock.now, deadline)
+        detector.handle_timeout()
+    raise AssertionError("detection did not finish")
+
+
+def make(transport: Transport, clock: FakeClock) -> DialectDetector:
+    return DialectDetector(transport, card_key=KEY, clock=clock, host_time=lambda: NOW)
+
+
+@pytest.mark.parametrize("transport", list(Transport))
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_detects_the_terminal_dialect(transport: Transport, dialect: Dialect) -> None:
+    clock = FakeClock()
+    start = clock.now
+    term = TerminalConnection(dialect, transport, terminal_id="T0000042", card_key=KEY,
+                              clock=clock)
+    detector = make(transport, clock)
+    run(detector, term, clock)
+    assert detector.error is None
+    assert detector.result is not None
+    assert detector.result.dialect is dialect
+    assert detector.result.identify is not None
+    assert detector.result.connection.terminal_id == "T0000042"
+    if dialect is Dialect.SL_2:
+        assert detector.probes == 1
+        assert clock.now == start
+    else:
+        assert detector.probes == 2
+        assert clock.now - start == pytest.approx(1.0, abs=0.01)  # one T1 on either transport
+
+
+def test_silent_line_fails_after_two_rounds() -> None:
+    clock = FakeClock()
+    detector = make(Transport.SERIAL, clock)
+    run(detector, None, clock)
+    assert isinstance(detector.error, LinkFailedError)
+    assert detector.probes == 4
+    assert "sl-2" in str(detector.error)
+    assert "mispos-1" in str(detector.error)
+
+
+def test_contradicting_identify_is_a_protocol_error() -> None:
+    clock = FakeClock()
+    term = TerminalConnection(Dialect.SL_2, Transport.SERIAL, terminal_id="T0000042",
+                              card_key=KEY, clock=clock)
+    detector = make(Transport.SERIAL, clock)
+    run(detector, term, clock, states=Dialect.MISPOS_1)
+    assert detector.error is not None
+    assert "states dialect mispos-1" in str(detector.error)
+
+
+def test_error_reply_still_proves_the_framing() -> None:
+    clock = FakeClock()
+    term = TerminalConnection(Dialect.MISPOS_1, Transport.TCP, terminal_id="T0000042",
+                              card_key=KEY, clock=clock)
+    detector = make(Transport.TCP, clock)
+    run(detector, term, clock, refuse=True)
+    assert detector.result is not None
+    assert detector.result.dialect is Dialect.MISPOS_1
+    assert detector.result.identify is None
