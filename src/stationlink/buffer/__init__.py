@@ -1,0 +1,34 @@
+"""The station PC's local transaction buffer (``docs/buffer.md``).
+
+Public API::
+
+    buf = Buffer.open(path, station_id)          # one SQLite file, WAL, synchronous=FULL
+    buf.record_result(terminal_id, journal_record, wall_time)   -> StoredRecord (committed)
+    buf.record_journal_page(terminal_id, records, wall_time)    -> PageResult (records+cursor)
+    buf.record_unknown(terminal_id, client_ref, kind, product, account, amount_fen, wall_time)
+    buf.record_void(terminal_id, client_ref, wall_time)
+    buf.next_batch(limit) / buf.unsynced(limit) / buf.mark_synced(hub_high_water_mark)
+    buf.transactions()                            # the effective interchange rows
+    buf.stats()
+"""
+
+from .fold import FoldResult, fold
+from .health import DeviceSnapshot, Mismatch, Quarantined
+from .records import Batch, Entry, RefusedRecordError, Source, StoredRecord
+from .store import Buffer, PageResult, default_path
+
+__all__ = [
+    "Batch",
+    "Buffer",
+    "DeviceSnapshot",
+    "Entry",
+    "FoldResult",
+    "Mismatch",
+    "PageResult",
+    "Quarantined",
+    "RefusedRecordError",
+    "Source",
+    "StoredRecord",
+    "default_path",
+    "fold",
+]

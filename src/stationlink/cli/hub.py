@@ -1,0 +1,179 @@
+"""``stationlink hub ...``: run the hub, manage station tokens, read what it holds.
+
+``serve`` runs the HTTP API until SIGINT/SIGTERM; ``token create/list/revoke`` manage the
+per-station bearer tokens (shown once, stored hashed); ``status`` shows each station's last
+contact, backlog and last device status; ``export`` writes the transactions interchange
+format (on-time records of a closed month by default); ``late`` lists late records.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..hub.closing import DEFAULT_CLOSE_DAY
+from ..hub.export import LATE_COLUMNS, hub_transactions, late_items
+from ..hub.sqlite_store import SqliteHubStore
+from ..hub.tokens import hash_token, new_token
+from ..interchange import write_transactions
+from .common import echo_json, handles_errors
+
+DB = click.option("--db", "db_path", required=True,
+                  type=click.Path(dir_okay=False, path_type=Path), help="Hub database file.")
+
+
+@click.group()
+def hub() -> None:
+    """The central hub that receives every station's transactions."""
+
+
+@hub.command()
+@DB
+@click.option("--bind", default="127.0.0.1:8400", show_default=True, help="host:port")
+@click.option("--close-day", type=int, default=DEFAULT_CLOSE_DAY, show_default=True,
+              help="Month M closes at the end of this day of month M+1.")
+@handles_errors
+def serve(db_path: Path, bind: str, close_day: int) -> None:
+    """Serve the hub API until SIGINT or SIGTERM."""
+    from ..hub.server import serve as run
+
+    def ready(url: str) -> None:
+        click.echo(f"hub listening on {url}", err=True)
+
+    run(db_path, bind, close_day=close_day, on_ready=ready)
+    click.echo("hub stopped", err=True)
+
+
+@hub.group()
+def token() -> None:
+    """Per-station bearer tokens."""
+
+
+@token.command("create")
+@DB
+@click.option("--station", required=True, help="Station id the token may write for.")
+@handles_errors
+def token_create(db_path: Path, station: str) -> None:
+    """Create a token for a station; it is printed once and stored hashed."""
+    token_id, value = new_token()
+    store = SqliteHubStore(db_path)
+    try:
+        store.add_token(token_id, station, hash_token(value), datetime.now(UTC))
+    finally:
+        store.close()
+    click.echo(value)
+    click.echo(f"token {token_id} for station {station} (shown once; stored hashed)", err=True)
+
+
+@token.command("list")
+@DB
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def token_list(db_path: Path, as_json: bool) -> None:
+    """List tokens (ids only; the secrets are not stored)."""
+    store = SqliteHubStore(db_path, create=False)
+    try:
+        tokens = store.tokens()
+    finally:
+        store.close()
+    rows = [{"token_id": t.token_id, "station_id": t.station_id,
+             "created_at": t.created_at.isoformat(),
+             "revoked_at": None if t.revoked_at is None else t.revoked_at.isoformat()}
+            for t in tokens]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        state = "active" if r["revoked_at"] is None else f"revoked {r['revoked_at']}"
+        click.echo(f"{r['token_id']}  {r['station_id']}  created {r['created_at']}  {state}")
+
+
+@token.command("revoke")
+@DB
+@click.argument("token_id")
+@handles_errors
+def token_revoke(db_path: Path, token_id: str) -> None:
+    """Revoke a token by its id."""
+    store = SqliteHubStore(db_path, create=False)
+    try:
+        done = store.revoke_token(token_id, datetime.now(UTC))
+    finally:
+        store.close()
+    if not done:
+        raise click.ClickException(f"no active token {token_id!r}")
+    click.echo(f"revoked {token_id}")
+
+
+@hub.command()
+@DB
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def status(db_path: Path, as_json: bool) -> None:
+    """Each station's last contact, high-water mark, backlog and last device status."""
+    store = SqliteHubStore(db_path, create=False)
+    try:
+        stations = store.overview()
+    finally:
+        store.close()
+    docs: list[dict[str, Any]] = [{
+        "station_id": s.station_id, "high_water_mark": s.high_water_mark,
+        "last_contact": None if s.last_contact is None else s.last_contact.isoformat(),
+        "records": s.records, "late": s.late,
+        "backlog": None if s.agent_status is None else s.agent_status.get("backlog"),
+        "agent_status": s.agent_status,
+        "agent_status_at": None if s.agent_status_at is None else s.agent_status_at.isoformat(),
+        "devices": s.devices,
+    } for s in stations]
+    if as_json:
+        echo_json(docs)
+        return
+    for d in docs:
+        backlog = "unknown" if d["backlog"] is None else d["backlog"]
+        click.echo(f"{d['station_id']}: last contact {d['last_contact'] or 'never'}, "
+                   f"hwm {d['high_water_mark']}, {d['records']} records ({d['late']} late), "
+                   f"backlog {backlog}")
+        for dev in d["devices"]:
+            click.echo(f"  {dev['terminal_id']}: at {dev['wall_time']} paper "
+                       f"{'ok' if dev['paper_ok'] else 'OUT'}, signal {dev['signal_dbm']} dBm, "
+                       f"unacked {dev['journal_unacked']}, boot {dev['boot_id']}")
+
+
+@hub.command("export")
+@DB
+@click.option("--month", default=None, help="YYYY-MM (CST); default: everything.")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--include-late", is_flag=True, help="Fold in records that arrived late.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@handles_errors
+def export_cmd(db_path: Path, month: str | None, fmt: str, include_late: bool,
+               output: Path | None) -> None:
+    """Write what the hub holds in the transactions interchange format."""
+    rows = list(hub_transactions(db_path, month, include_late=include_late))
+    if output is None:
+        write_transactions(rows, sys.stdout)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        n = write_transactions(rows, out)
+    click.echo(f"wrote {n} transactions to {output}", err=True)
+
+
+@hub.command("late")
+@DB
+@click.option("--month", required=True, help="YYYY-MM (CST).")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def late_cmd(db_path: Path, month: str, as_json: bool) -> None:
+    """List records of MONTH that arrived after it closed, for adjustment (CSV)."""
+    items = late_items(db_path, month)
+    if as_json:
+        echo_json([i.as_row() for i in items])
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=LATE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        writer.writerow(item.as_row())

@@ -1,0 +1,170 @@
+"""HTTP client of the hub for the sync agent: :class:`HubClient`.
+
+Contract:
+- One request per call, no retries (the agent owns the retry loop; see
+  :class:`stationlink.hub.backoff.Backoff`).
+- A network error (connect, read, timeout), or HTTP 429/502/503/504, raises
+  :class:`~stationlink.errors.HubUnavailableError` with ``retry_after`` in seconds when the
+  hub sent ``Retry-After`` (delta seconds or an HTTP date, measured with the injected clock).
+- Any other 4xx/5xx raises :class:`~stationlink.errors.HubRejectedError` carrying the status
+  and the hub's reason; a sequence gap is the subclass :class:`HubGapError` with the
+  ``expected_seq`` the hub wants next.
+- An ``httpx.Client`` passed in is used as is and not closed; otherwise one is made and
+  :meth:`close` closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ..buffer.health import DeviceSnapshot
+from ..buffer.records import Batch
+from ..errors import HubRejectedError, HubUnavailableError
+from .app import Clock, utc_now
+from .wire import batch_to_json
+
+RETRYABLE = frozenset({429, 502, 503, 504})
+
+
+class HubGapError(HubRejectedError):
+    """The hub wants an earlier seq than the batch starts at (its store lost records?)."""
+
+    def __init__(self, message: str, expected_seq: int) -> None:
+        super().__init__(message, 409)
+        self.expected_seq = expected_seq
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (never negative); ``None`` if absent or bad."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+class HubClient:
+    """See the module contract."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        station_id: str,
+        http_client: httpx.Client | None = None,
+        clock: Clock = utc_now,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.station_id = station_id
+        self._clock = clock
+        self._own = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def close(self) -> None:
+        if self._own:
+            self._http.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _url(self, tail: str) -> str:
+        return f"{self.base_url}/v1/stations/{self.station_id}/{tail}"
+
+    def _call(self, method: str, tail: str, body: Any = None) -> dict[str, Any]:
+        url = self._url(tail)
+        try:
+            resp = self._http.request(method, url, json=body, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise HubUnavailableError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        if resp.status_code in RETRYABLE:
+            retry_after = parse_retry_after(resp.headers.get("retry-after"), self._clock())
+            raise HubUnavailableError(
+                f"{method} {url}: HTTP {resp.status_code}: {_reason(resp)}", retry_after
+            )
+        if resp.status_code >= 400:
+            payload = _payload(resp)
+            reason = f"{method} {url}: HTTP {resp.status_code}: {_reason(resp)}"
+            expected = payload.get("expected_seq") if payload else None
+            if payload and payload.get("error") == "sequence_gap" and isinstance(expected, int):
+                raise HubGapError(reason, expected)
+            raise HubRejectedError(reason, resp.status_code)
+        payload = _payload(resp)
+        if payload is None:
+            raise HubUnavailableError(f"{method} {url}: HTTP {resp.status_code} without JSON")
+        return payload
+
+    def high_water_mark(self) -> int:
+        """The hub's high-water mark for this station."""
+        return _int(self._call("GET", "high-water-mark"), "high_water_mark")
+
+    def upload(self, batch: Batch) -> int:
+        """Send a batch; returns the hub's high-water mark (replays are harmless)."""
+        if batch.station_id != self.station_id:
+            raise HubRejectedError(
+                f"batch of station {batch.station_id} on a client for {self.station_id}", 0
+            )
+        return _int(self._call("POST", "batches", batch_to_json(batch)), "high_water_mark")
+
+    def upload_device_status(self, snapshots: Sequence[DeviceSnapshot]) -> int:
+        body = {"snapshots": [s.to_json() for s in snapshots]}
+        return _int(self._call("POST", "device-status", body), "stored")
+
+    def report_agent_status(
+        self,
+        *,
+        backlog: int,
+        oldest_unsynced: datetime | None,
+        quarantined_records: int,
+        unresolved_unknown: int,
+        version: str,
+    ) -> None:
+        self._call("POST", "agent-status", {
+            "backlog": backlog,
+            "oldest_unsynced": None if oldest_unsynced is None else oldest_unsynced.isoformat(),
+            "quarantined_records": quarantined_records,
+            "unresolved_unknown": unresolved_unknown,
+            "version": version,
+        })
+
+
+def _payload(resp: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _reason(resp: httpx.Response) -> str:
+    payload = _payload(resp)
+    if payload and isinstance(payload.get("detail"), str):
+        return str(payload["detail"])
+    return resp.text[:200] or resp.reason_phrase
+
+
+def _int(payload: dict[str, Any], key: str) -> int:
+    value = payload.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise HubUnavailableError(f"hub answer without an integer {key!r}: {payload!r}")
+    return value

@@ -1,0 +1,145 @@
+"""The OpenAPI 3.1 description of the hub API, served at ``GET /openapi.json``.
+
+Contract: :func:`openapi_document` describes exactly the routes of
+:func:`stationlink.hub.app.create_app` (a test compares the two) and the JSON shapes of
+:mod:`stationlink.hub.wire`. ``docs/hub-openapi.json`` is a copy, kept equal by a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from .wire import AGENT_FIELDS, DEVICE_FIELDS, RECORD_FIELDS
+
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time"}
+
+_RECORD_TYPES: dict[str, Any] = {
+    "seq": {"type": "integer", "minimum": 1},
+    "entry": {"enum": ["txn", "unknown", "void"]},
+    "kind": {"enum": ["bill_payment", "withdrawal", "balance_inquiry", "reversal"]},
+    "status": {"enum": ["approved", "declined", "reversed", ""]},
+    "source": {"enum": ["live", "journal", "host"]},
+    "amount_fen": {"type": "integer", "minimum": 0},
+    "wall_time": _TIME,
+    "terminal_time": {"type": ["string", "null"], "format": "date-time"},
+    "result": {"type": ["integer", "null"]},
+    "refers_to_seq": {"type": ["integer", "null"]},
+    "uptime_ms": {"type": ["integer", "null"]},
+    "boot_id": {"type": ["integer", "null"]},
+    "journal_cursor": {"type": ["integer", "null"]},
+}
+_DEVICE_TYPES: dict[str, Any] = {
+    "terminal_id": _STR, "wall_time": _TIME, "paper_ok": {"type": "boolean"},
+    "error_counters": {"type": "object", "additionalProperties": _INT},
+    "signal_dbm": _INT, "uptime_ms": _INT, "boot_id": _INT, "terminal_time": _TIME,
+    "journal_unacked": _INT,
+}
+_AGENT_TYPES: dict[str, Any] = {
+    "backlog": {"type": "integer", "minimum": 0},
+    "oldest_unsynced": {"type": ["string", "null"], "format": "date-time"},
+    "quarantined_records": {"type": "integer", "minimum": 0},
+    "unresolved_unknown": {"type": "integer", "minimum": 0},
+    "version": _STR,
+}
+
+
+def _object(fields: tuple[str, ...], types: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(fields),
+        "properties": {f: types.get(f, _STR) for f in fields},
+    }
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "Body is not JSON", 401: "Missing, unknown or revoked token",
+            403: "Token belongs to another station", 409: "Sequence gap or conflict",
+            413: "Body too large", 422: "Body does not validate (path named)",
+            503: "Store unavailable: retry later"}
+    return {str(c): {"description": text[c], **_json("Error")} for c in codes}
+
+
+def _station_op(summary: str, body: str | None, answer: str, *codes: int) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": [{"name": "station_id", "in": "path", "required": True, "schema": _STR}],
+        "responses": {"200": {"description": "OK", **_json(answer)}, **_errors(401, 403, *codes)},
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document (module contract)."""
+    station = "/v1/stations/{station_id}"
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "stationlink hub", "version": __version__},
+        "paths": {
+            "/v1/health": {"get": {"summary": "Liveness", "responses": {
+                "200": {"description": "OK", **_json("Health")}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {
+                "200": {"description": "OpenAPI document"}}}},
+            f"{station}/high-water-mark": {"get": _station_op(
+                "The station's high-water mark", None, "HighWaterMark", 503)},
+            f"{station}/batches": {"post": _station_op(
+                "Ingest a gap-free batch of records (replays are harmless)", "Batch",
+                "IngestResult", 400, 409, 413, 422, 503)},
+            f"{station}/device-status": {"post": _station_op(
+                "Upload device status snapshots", "DeviceStatus", "Stored",
+                400, 413, 422, 503)},
+            f"{station}/agent-status": {"post": _station_op(
+                "Report the sync agent's own status", "AgentStatus", "Stored",
+                400, 413, 422, 503)},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Record": _object(RECORD_FIELDS, _RECORD_TYPES),
+                "Batch": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["station_id", "first_seq", "last_seq", "records"],
+                    "properties": {
+                        "station_id": _STR, "first_seq": {"type": "integer", "minimum": 1},
+                        "last_seq": {"type": "integer", "minimum": 1},
+                        "records": {"type": "array",
+                                    "items": {"$ref": "#/components/schemas/Record"}},
+                    },
+                },
+                "IngestResult": _object(
+                    ("high_water_mark", "accepted", "replayed", "duplicates", "late"), {
+                        k: _INT for k in ("high_water_mark", "accepted", "replayed",
+                                          "duplicates", "late")}),
+                "HighWaterMark": _object(("station_id", "high_water_mark"),
+                                         {"high_water_mark": _INT}),
+                "DeviceSnapshot": _object(DEVICE_FIELDS, _DEVICE_TYPES),
+                "DeviceStatus": {
+                    "type": "object", "additionalProperties": False, "required": ["snapshots"],
+                    "properties": {"snapshots": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/DeviceSnapshot"}
+                    }},
+                },
+                "AgentStatus": _object(AGENT_FIELDS, _AGENT_TYPES),
+                "Stored": {"type": "object", "properties": {
+                    "stored": {"type": ["integer", "boolean"]}}},
+                "Health": {"type": "object", "properties": {"status": _STR}},
+                "Error": {
+                    "type": "object", "required": ["error", "detail"],
+                    "properties": {
+                        "error": _STR, "detail": _STR, "path": _STR, "expected_seq": _INT,
+                        "high_water_mark": _INT, "seq": _INT,
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,121 @@
+"""Running the hub: ``stationlink hub serve`` and an in-process server for tests/benchmarks.
+
+Contract:
+- :func:`serve` binds the socket itself (so ``--bind 127.0.0.1:0`` works and the real
+  address is reported through ``on_ready`` once the socket listens), runs uvicorn until
+  SIGINT or SIGTERM, then finishes in-flight requests, closes the store and returns normally
+  (exit status 0). No POSIX-only calls: works on Windows and Linux.
+- :class:`BackgroundServer` runs the same app on a real uvicorn server in a thread, on a
+  socket bound to port 0; ``url`` is ready when the constructor returns; ``stop()`` waits.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import uvicorn
+
+from ..errors import ConfigError, TransportError
+from .app import Clock, create_app, utc_now
+from .sqlite_store import SqliteHubStore
+
+
+def parse_bind(text: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8400`` for IPv6) into its parts; ConfigError otherwise."""
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"--bind must look like 127.0.0.1:8400, not {text!r}")
+    return host, int(port_text)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(
+    db_path: str | Path,
+    bind: str,
+    *,
+    close_day: int,
+    on_ready: Callable[[str], None],
+    clock: Clock = utc_now,
+) -> None:
+    """Serve the hub until SIGINT/SIGTERM (module contract)."""
+    host, port = parse_bind(bind)
+    store = SqliteHubStore(db_path, close_day=close_day)
+    stopped: list[int] = []
+
+    def note(sig: int, frame: FrameType | None) -> None:
+        stopped.append(sig)  # uvicorn re-raises the signal it handled once it has shut down
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sock = bind_socket(host, port)
+        try:
+            config = uvicorn.Config(
+                create_app(store, clock=clock), log_level="warning", lifespan="off",
+                access_log=False,
+            )
+            on_ready(_url(sock))
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            sock.close()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        store.close()
+
+
+class BackgroundServer:
+    """A real uvicorn server for an ASGI app, in a thread, on 127.0.0.1 port 0."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+        self._sock = bind_socket(host, 0)
+        self.url = _url(self._sock)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise TransportError("the background hub server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10.0)
+        self._sock.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,126 @@
+"""The hub's storage interface: :class:`HubStore`, and the values it deals in.
+
+Contract: the hub's HTTP layer, CLI and export speak only to this small interface, so a
+PostgreSQL store can follow the embedded SQLite one (:mod:`stationlink.hub.sqlite_store`).
+An implementation must:
+- ``ingest``: store a validated batch in **one** transaction. ``first_seq > hwm + 1`` raises
+  :class:`SequenceGapError` (nothing stored). Records at or below the station's high-water
+  mark are a replay: each must have the identity already stored at its seq
+  (:class:`SequenceConflictError` otherwise) and is not stored again. A new seq whose
+  identity the hub already holds (under another seq) is kept as a duplicate (``duplicate_of``)
+  and never exported. Records get ``received_at`` (the injected clock), an effective ``ts``
+  (:func:`stationlink.buffer.fold.effective_ts`), the month they affect (a reversal: its
+  original's month) and a ``late`` flag (:mod:`stationlink.hub.closing`). Returns the new
+  high-water mark.
+- ``records``: stored, non-duplicate records in (station, seq) order, optionally for one
+  affected month and excluding late ones.
+- tokens: only hashes are stored; ``station_for_token`` ignores revoked tokens.
+- wrap every driver error as :class:`~stationlink.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..buffer.records import Batch, StoredRecord
+from ..errors import StationLinkError
+
+
+class SequenceGapError(StationLinkError):
+    """A batch starts after the station's next expected seq."""
+
+    exit_code = 9
+
+    def __init__(self, station_id: str, first_seq: int, expected: int) -> None:
+        super().__init__(
+            f"station {station_id}: batch starts at seq {first_seq}, expected {expected} "
+            f"(the hub holds seqs 1..{expected - 1})"
+        )
+        self.expected = expected
+
+
+class SequenceConflictError(StationLinkError):
+    """A replayed seq does not carry the record the hub holds at that seq."""
+
+    exit_code = 9
+
+    def __init__(self, station_id: str, seq: int, held: str, sent: str) -> None:
+        super().__init__(
+            f"station {station_id}: seq {seq} already holds {held}, the batch sends {sent}"
+        )
+        self.seq = seq
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    high_water_mark: int
+    accepted: int  # new records stored
+    replayed: int  # records at or below the previous high-water mark (already held)
+    duplicates: int  # new seqs whose identity the hub already held
+    late: int  # new records flagged late
+
+
+@dataclass(frozen=True)
+class HubRecord:
+    record: StoredRecord
+    received_at: datetime
+    ts: datetime  # effective transaction time (drift-corrected)
+    affects_month: str
+    late: bool
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: str
+    station_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StationOverview:
+    station_id: str
+    high_water_mark: int
+    last_contact: datetime | None
+    records: int
+    late: int
+    agent_status: dict[str, Any] | None
+    agent_status_at: datetime | None
+    devices: list[dict[str, Any]] = field(default_factory=list)  # newest snapshot per terminal
+
+
+class HubStore(Protocol):
+    """The storage interface of the hub (module contract)."""
+
+    def ingest(self, batch: Batch, now: datetime) -> IngestResult: ...
+
+    def high_water_mark(self, station_id: str) -> int: ...
+
+    def touch(self, station_id: str, now: datetime) -> None: ...
+
+    def add_device_status(
+        self, station_id: str, snapshots: Sequence[dict[str, Any]], now: datetime
+    ) -> int: ...
+
+    def set_agent_status(self, station_id: str, status: dict[str, Any], now: datetime) -> None: ...
+
+    def overview(self) -> list[StationOverview]: ...
+
+    def records(self, month: str | None = None, *, include_late: bool = True
+                ) -> Iterator[HubRecord]: ...
+
+    def late_records(self, month: str | None = None) -> list[HubRecord]: ...
+
+    def add_token(self, token_id: str, station_id: str, token_hash: str, now: datetime
+                  ) -> None: ...
+
+    def station_for_token(self, token_hash: str) -> str | None: ...
+
+    def tokens(self) -> list[TokenInfo]: ...
+
+    def revoke_token(self, token_id: str, now: datetime) -> bool: ...
+
+    def close(self) -> None: ...
