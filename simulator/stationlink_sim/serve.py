@@ -1,0 +1,238 @@
+"""Start emulated terminals in-process: configuration, assembly and the public Python API.
+
+Contract:
+- :class:`TerminalConfig` is everything one emulated terminal needs (kind, dialect, id,
+  where to serve, seed, faults, baud, journal file, card key); :meth:`TerminalConfig.check`
+  raises :class:`~stationlink.errors.ConfigError` for contradictions (byte-level faults on a
+  TCP listener, both or neither of pty/listen).
+- :func:`start_terminal` builds device, session, port and runner and starts the runner
+  thread; the returned :class:`RunningTerminal` has ``url`` (what ``stationlink.connect``
+  takes: ``serial:///dev/pts/N?baud=B`` or ``tcp://127.0.0.1:PORT``), ``device`` (the model:
+  journal, counters, executed count) and ``session`` (fault statistics), and ``stop()``.
+- :func:`serve_terminal` is the context-manager form: the terminal runs inside the ``with``
+  block and is stopped (every descriptor closed) on exit, also on error.
+- Everything random comes from ``seed``: the same seed and faults give the same device
+  answers and the same fault decisions for the same traffic.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from stationlink.errors import ConfigError
+from stationlink.protocol.framing import Transport
+from stationlink.protocol.messages import Dialect
+
+from .clock import BaseClock, SystemClock, TerminalClock
+from .customers import CardSource
+from .device import EmulatedTerminal, TerminalIdentity, TerminalKind
+from .faults import FaultSpec, parse_faults
+from .journal import Journal
+from .pacing import Pacer
+from .ports import Port, PtyPort, TcpPort
+from .runner import TerminalRunner
+from .session import TerminalSession
+
+DEFAULT_CARD_KEY = b"stationlink-sim-card-key"
+
+
+def parse_listen(text: str, *, source: str = "--listen") -> tuple[str, int]:
+    """``tcp://HOST:PORT`` -> ``(host, port)``; port 0 lets the OS choose."""
+    split = urlsplit(text)
+    try:
+        port = split.port
+    except ValueError as exc:
+        raise ConfigError(f"{source}: bad port in {text!r}: {exc}") from exc
+    if split.scheme != "tcp" or not split.hostname or port is None or split.path not in ("", "/"):
+        raise ConfigError(f"{source}: expected tcp://HOST:PORT, not {text!r}")
+    return split.hostname, port
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    """One emulated terminal, as given on the command line or in a station.toml."""
+
+    kind: TerminalKind
+    dialect: Dialect
+    terminal_id: str = "SIM00001"
+    serial_number: str = ""
+    pty: bool = False
+    listen: tuple[str, int] | None = None
+    seed: int = 0
+    faults: FaultSpec = field(default_factory=FaultSpec)
+    baud: int | None = None
+    journal_path: Path | None = None
+    card_key: bytes = DEFAULT_CARD_KEY
+    source: str = "terminal"  # names the config in errors
+
+    def check(self) -> None:
+        if self.pty == (self.listen is not None):
+            raise ConfigError(f"{self.source}: give exactly one of pty or listen")
+        if len(self.terminal_id) != 8 or not self.terminal_id.isascii() or not (
+            self.terminal_id.isprintable()
+        ):
+            raise ConfigError(
+                f"{self.source}: terminal id must be 8 printable ASCII characters, "
+                f"not {self.terminal_id!r}"
+            )
+        if self.baud is not None and self.baud <= 0:
+            raise ConfigError(f"{self.source}: baud must be positive, not {self.baud}")
+        if not self.card_key:
+            raise ConfigError(f"{self.source}: the card key is empty")
+        if self.listen is not None:
+            serial_only = self.faults.serial_only_items()
+            if serial_only:
+                raise ConfigError(
+                    f"{self.source}: faults {', '.join(serial_only)} act on serial lines "
+                    "only (TCP does not corrupt bytes); serve on a pty to use them"
+                )
+
+    @property
+    def transport(self) -> Transport:
+        return Transport.TCP if self.listen is not None else Transport.SERIAL
+
+
+@dataclass
+class RunningTerminal:
+    """A started emulated terminal (see :func:`start_terminal`)."""
+
+    config: TerminalConfig
+    device: EmulatedTerminal
+    session: TerminalSession
+    port: Port
+    runner: TerminalRunner
+
+    @property
+    def url(self) -> str:
+        if isinstance(self.port, PtyPort):
+            baud = self.config.baud or 9600
+            return f"{self.port.url}?baud={baud}"
+        return self.port.url
+
+    @property
+    def path(self) -> str | None:
+        """The pty device path (``None`` for TCP)."""
+        return self.port.path if isinstance(self.port, PtyPort) else None
+
+    def describe(self) -> dict[str, Any]:
+        """What the CLI prints: id, kind, dialect and where to connect."""
+        out: dict[str, Any] = {
+            "terminal_id": self.config.terminal_id,
+            "kind": self.config.kind.value,
+            "dialect": self.config.dialect.value,
+            "url": self.url,
+        }
+        if self.path is not None:
+            out["pty"] = self.path
+        else:
+            out["listen"] = self.port.url
+        return out
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+
+def build_device(
+    config: TerminalConfig,
+    *,
+    base_clock: BaseClock | None = None,
+    card_source: CardSource | None = None,
+) -> EmulatedTerminal:
+    """The device model of ``config`` (journal loaded from its file, clock faults applied)."""
+    clock = TerminalClock(
+        base_clock or SystemClock(),
+        drift_ppm=config.faults.drift_ppm,
+        offset=timedelta(seconds=config.faults.clock_offset_s),
+    )
+    identity = TerminalIdentity(
+        config.kind,
+        config.dialect,
+        config.terminal_id,
+        config.serial_number or _serial_number(config),
+        config.card_key,
+    )
+    journal = Journal(path=config.journal_path, card_key=config.card_key)
+    return EmulatedTerminal(
+        identity, clock=clock, seed=config.seed, journal=journal, card_source=card_source
+    )
+
+
+def _serial_number(config: TerminalConfig) -> str:
+    rng = random.Random(f"{config.seed}:serial:{config.terminal_id}")
+    prefix = "MP" if config.dialect is Dialect.MISPOS_1 else "SL"
+    return f"{prefix}{config.kind.value[0].upper()}{rng.randrange(10**9):09d}"
+
+
+def start_terminal(
+    config: TerminalConfig,
+    *,
+    base_clock: BaseClock | None = None,
+    card_source: CardSource | None = None,
+    device: EmulatedTerminal | None = None,
+) -> RunningTerminal:
+    """Build and start one emulated terminal; the caller must ``stop()`` it."""
+    config.check()
+    if device is None:
+        device = build_device(config, base_clock=base_clock, card_source=card_source)
+    pacer = Pacer(config.baud)
+    session = TerminalSession(
+        device, config.transport, config.faults, seed=config.seed,
+        monotonic=time.monotonic, byte_time=pacer.byte_time,
+    )
+    port: Port = PtyPort() if config.pty else TcpPort(*_listen(config))
+    runner = TerminalRunner(session, port, baud=config.baud)
+    runner.start()
+    return RunningTerminal(config, device, session, port, runner)
+
+
+def _listen(config: TerminalConfig) -> tuple[str, int]:
+    assert config.listen is not None  # noqa: S101 - checked by config.check()
+    return config.listen
+
+
+@contextmanager
+def serve_terminal(
+    kind: str | TerminalKind = "card",
+    dialect: str | Dialect = "sl-2",
+    *,
+    pty: bool = False,
+    listen: str | None = None,
+    seed: int = 0,
+    faults: str | FaultSpec = "",
+    baud: int | None = None,
+    terminal_id: str = "SIM00001",
+    journal_path: Path | None = None,
+    card_key: bytes = DEFAULT_CARD_KEY,
+    card_source: CardSource | None = None,
+    base_clock: BaseClock | None = None,
+) -> Iterator[RunningTerminal]:
+    """Run one emulated terminal for the duration of a ``with`` block.
+
+    ``listen`` is ``tcp://HOST:PORT`` (port 0 picks a free port); without ``pty`` and
+    ``listen`` it listens on ``tcp://127.0.0.1:0``.
+    """
+    try:
+        kind_v, dialect_v = TerminalKind(kind), Dialect(dialect)
+    except ValueError as exc:
+        raise ConfigError(f"serve_terminal: {exc}") from exc
+    if not pty and listen is None:
+        listen = "tcp://127.0.0.1:0"
+    spec = faults if isinstance(faults, FaultSpec) else parse_faults(faults)
+    config = TerminalConfig(
+        kind=kind_v, dialect=dialect_v, terminal_id=terminal_id, pty=pty,
+        listen=parse_listen(listen) if listen is not None else None, seed=seed,
+        faults=spec, baud=baud, journal_path=journal_path, card_key=card_key,
+    )
+    running = start_terminal(config, base_clock=base_clock, card_source=card_source)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,216 @@
+"""One emulated terminal on one link, without I/O: device + connection + faults + events.
+
+Contract:
+- :class:`TerminalSession` owns the terminal-role
+  :class:`~stationlink.protocol.terminal.TerminalConnection` (rebuilt on every new TCP
+  connection and on a power cycle), feeds it the bytes the runner read (after inbound byte
+  faults), executes each :class:`RequestReceived` on the :class:`EmulatedTerminal` and turns
+  what the connection wants to send into :class:`~.inject.Chunk` s (after outbound byte
+  faults) for the runner to write, each after its delay.
+- ``drop_response``: a money-moving request is executed and journaled, and its response is
+  never sent (not even when the host repeats the frame): the host must ask with a status
+  query. ``EVENT#N`` fires just before the N-th request (counted over the session's life,
+  1-based) is executed; ``power_cycle`` / ``disconnect`` then lose that request unexecuted.
+  ``EVENT@HH:MM`` is checked on every ``tick`` and before every request.
+- ``power_cycle``: the device reboots (journal kept), the connection and everything unsent
+  are dropped, and the line stays dead (input discarded) for ``outage`` seconds; on TCP the
+  runner also closes the socket. ``disconnect``: TCP closes the socket; on a pty the line is
+  dead for ``outage`` and unsent bytes are lost, while the terminal keeps its state.
+- Nothing is logged that holds a full card number (messages are logged by type, seq and
+  result only). Time for the link timers is the ``monotonic`` callable given.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter, deque
+from collections.abc import Callable
+
+from stationlink.errors import ProtocolError
+from stationlink.protocol.events import (
+    DuplicateRequest,
+    LinkFault,
+    RequestReceived,
+    RequestRejected,
+    ResponseFailed,
+    TerminalEvent,
+)
+from stationlink.protocol.framing import Transport
+from stationlink.protocol.messages import MONEY_MOVING, ErrorCode, Message, MsgType
+from stationlink.protocol.terminal import TerminalConnection
+
+from .device import EmulatedTerminal
+from .faults import FaultSpec
+from .inject import ByteFaults, Chunk, EventSchedule
+
+log = logging.getLogger("stationlink_sim.terminal")
+
+
+class TerminalSession:
+    """The sans-I/O middle of a running emulated terminal (see the module docstring)."""
+
+    def __init__(
+        self,
+        device: EmulatedTerminal,
+        transport: Transport,
+        spec: FaultSpec,
+        *,
+        seed: int,
+        monotonic: Callable[[], float],
+        byte_time: float = 0.0,
+    ) -> None:
+        self.device = device
+        self.transport = transport
+        self.spec = spec
+        self.monotonic = monotonic
+        self.byte_time = byte_time
+        self.rng = random.Random(f"{seed}:faults:{device.terminal_id}")
+        self.faults = ByteFaults(spec, self.rng, device.identity.dialect, transport)
+        self.schedule = EventSchedule(spec.events)
+        self.stats: Counter[str] = Counter()
+        self.outbox: deque[Chunk] = deque()
+        self.dead_until = 0.0
+        self.wants_disconnect = False
+        self.request_count = 0
+        self.conn = self._new_connection()
+
+    @property
+    def name(self) -> str:
+        return self.device.terminal_id
+
+    def _new_connection(self) -> TerminalConnection:
+        return TerminalConnection(
+            self.device.identity.dialect,
+            self.transport,
+            terminal_id=self.device.terminal_id,
+            card_key=self.device.identity.card_key,
+            clock=self.monotonic,
+            byte_time=self.byte_time,
+            supported=self.device.supported_types(),
+        )
+
+    # ------------------------------------------------------------ connection life
+
+    def connection_made(self) -> None:
+        """A new byte stream (TCP client accepted): fresh link state, nothing pending."""
+        self.conn = self._new_connection()
+        self.outbox.clear()
+        self.faults = ByteFaults(self.spec, self.rng, self.device.identity.dialect, self.transport)
+        self.wants_disconnect = False
+
+    def connection_lost(self) -> None:
+        self._events(self.conn.connection_closed())
+        self.outbox.clear()
+
+    def line_dead(self, now: float) -> bool:
+        return now < self.dead_until
+
+    # -------------------------------------------------------------------- input
+
+    def receive(self, data: bytes) -> None:
+        """Bytes read from the host."""
+        now = self.monotonic()
+        if self.line_dead(now):
+            self.stats["bytes_lost_dead_line"] += len(data)
+            return
+        self._clock_events(now)
+        seen = self.faults.inbound(data)
+        self._events(self.conn.receive_data(seen))
+        self._collect()
+
+    def tick(self) -> None:
+        """Run link timers and time-of-day events; call at least every few hundred ms."""
+        now = self.monotonic()
+        self._clock_events(now)
+        deadline = self.conn.next_deadline()
+        if deadline is not None and now >= deadline and not self.line_dead(now):
+            self._events(self.conn.handle_timeout(now))
+        self._collect()
+
+    def next_deadline(self) -> float | None:
+        return self.conn.next_deadline()
+
+    def _collect(self) -> None:
+        data = self.conn.data_to_send()
+        now = self.monotonic()
+        if data and not self.line_dead(now):
+            for chunk in self.faults.outbound(data):
+                self.outbox.append(Chunk(chunk.data, chunk.delay, now))
+
+    # ------------------------------------------------------------------- events
+
+    def _events(self, events: list[TerminalEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, RequestReceived):
+                if not self._request(ev.message):
+                    return  # the link was reset: later events belong to the old link
+            elif isinstance(ev, LinkFault):
+                self.device.counters["line_errors"] += 1
+                if ev.nak_sent:
+                    self.device.counters["nak_sent"] += 1
+            elif isinstance(ev, DuplicateRequest):
+                self.device.counters["duplicate_requests"] += 1
+            elif isinstance(ev, RequestRejected):
+                self.device.counters["rejected_requests"] += 1
+            elif isinstance(ev, ResponseFailed):
+                self.device.counters["responses_not_acked"] += 1
+
+    def _request(self, msg: Message) -> bool:
+        """Execute one request; ``False`` when an event reset the link before it."""
+        self.request_count += 1
+        self._clock_events(self.monotonic())
+        for name in self.schedule.before_request(self.request_count):
+            self.apply_event(name)
+        if self.line_dead(self.monotonic()) or self.wants_disconnect:
+            self.stats["requests_lost_to_events"] += 1
+            return False
+        response = self.device.handle(msg)
+        mtype = MsgType(msg.header.msg_type)
+        if mtype in MONEY_MOVING and self.faults.hit("drop_response"):
+            self.stats["responses_dropped"] += 1
+            log.info("%s: fault drop_response: %s seq %d executed, response not sent",
+                     self.name, mtype.name, msg.header.seq)
+            return True
+        try:
+            self.conn.send_response(response)
+        except (ProtocolError, ValueError) as exc:
+            log.error("%s: cannot send %s for seq %d: %s",
+                      self.name, type(response).__name__, msg.header.seq, exc)
+            self.stats["internal_errors"] += 1
+            self.conn.send_error(msg.header.seq, ErrorCode.INTERNAL, "response did not encode")
+        return True
+
+    # ------------------------------------------------------------ fault events
+
+    def _clock_events(self, now: float) -> None:
+        for name in self.schedule.by_clock(self.device.clock.now()):
+            self.apply_event(name)
+
+    def apply_event(self, name: str) -> None:
+        """Make a scheduled event happen now (also usable directly by tests)."""
+        now = self.monotonic()
+        self.stats[f"event_{name}"] += 1
+        log.info("%s: fault event %s", self.name, name)
+        outage = self.spec.duration("outage")
+        if name == "power_cycle":
+            self.device.power_cycle()
+            self.conn = self._new_connection()
+            self.outbox.clear()
+            self.dead_until = now + outage
+            self.wants_disconnect = self.transport is Transport.TCP
+        elif name == "disconnect":
+            self.outbox.clear()
+            if self.transport is Transport.TCP:
+                self.wants_disconnect = True
+            else:
+                self.dead_until = now + outage
+        elif name == "clock_reset":
+            self.device.clock.reset()
+            self.schedule.by_clock(self.device.clock.now())  # a jump back fires nothing
+        elif name == "paper_out":
+            self.device.set_paper(False)
+        elif name == "paper_refill":
+            self.device.set_paper(True)
+        else:  # pragma: no cover - the parser admits only the names above
+            raise ValueError(f"unknown event {name!r}")

@@ -1,0 +1,180 @@
+"""A station's terminals from a ``station.toml``: load, validate, start and stop them together.
+
+Contract:
+- :func:`load_station` reads one TOML file (see ``examples/station.toml`` and
+  ``docs/simulator.md``) into a :class:`StationConfig`; every problem raises
+  :class:`~stationlink.errors.ConfigError` naming the file and the key
+  (``terminals[2].faults: item 1 ...``); unknown keys are refused (a typo must not pass
+  silently). Relative journal paths are relative to the TOML file.
+- Seeds: a terminal without ``seed`` gets ``station seed * 1000 + its position``, so one
+  station seed reproduces the whole station.
+- :class:`StationRunner` starts every terminal of one or more stations (one runner thread
+  each) and stops them all; if one fails to start, those already started are stopped.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stationlink.errors import ConfigError
+from stationlink.protocol.messages import Dialect
+
+from .device import TerminalKind
+from .faults import parse_faults
+from .serve import RunningTerminal, TerminalConfig, parse_listen, start_terminal
+
+_STATION_KEYS = {"station_id", "card_key", "seed", "terminals"}
+_TERMINAL_KEYS = {
+    "id", "kind", "dialect", "pty", "listen", "seed", "faults", "baud", "journal", "serial",
+}
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    station_id: str
+    card_key: bytes
+    terminals: tuple[TerminalConfig, ...]
+    source: str
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table[key]
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}.{key}: expected {_name(kind)}, not a boolean")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key}: expected {_name(kind)}, not {value!r}")
+    return value
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(k.__name__ for k in kind)
+    return {"str": "a string", "int": "an integer", "bool": "true or false"}.get(
+        kind.__name__, kind.__name__
+    )
+
+
+def load_station(path: Path) -> StationConfig:
+    """Read and validate a station file (see the module docstring)."""
+    src = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{src}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{src}: not UTF-8 (byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{src}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - _STATION_KEYS)
+    if unknown:
+        raise ConfigError(f"{src}: unknown key(s) {', '.join(unknown)}")
+    for key in ("station_id", "card_key", "terminals"):
+        if key not in data:
+            raise ConfigError(f"{src}: missing key {key}")
+    station_id = _get(data, "station_id", str, src)
+    key_hex = _get(data, "card_key", str, src)
+    try:
+        card_key = bytes.fromhex(key_hex)
+    except ValueError as exc:
+        raise ConfigError(f"{src}.card_key: not hexadecimal: {exc}") from exc
+    if len(card_key) < 16:
+        raise ConfigError(f"{src}.card_key: at least 16 bytes (32 hex digits) are needed")
+    seed = _get(data, "seed", int, src) if "seed" in data else 0
+    terms = _get(data, "terminals", list, src)
+    if not terms:
+        raise ConfigError(f"{src}.terminals: a station needs at least one terminal")
+    configs = [
+        _terminal(t, f"{src}: terminals[{i}]", path.parent, card_key, seed * 1000 + i)
+        for i, t in enumerate(terms, start=1)
+    ]
+    ids = [c.terminal_id for c in configs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"{src}: terminal id(s) {', '.join(dup)} appear more than once")
+    return StationConfig(station_id, card_key, tuple(configs), src)
+
+
+def _terminal(
+    t: Any, where: str, base: Path, card_key: bytes, default_seed: int
+) -> TerminalConfig:
+    if not isinstance(t, dict):
+        raise ConfigError(f"{where}: expected a table ([[terminals]])")
+    unknown = sorted(set(t) - _TERMINAL_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for key in ("id", "kind", "dialect"):
+        if key not in t:
+            raise ConfigError(f"{where}: missing key {key}")
+    try:
+        kind = TerminalKind(_get(t, "kind", str, where))
+    except ValueError:
+        raise ConfigError(f"{where}.kind: must be 'bill' or 'card'") from None
+    try:
+        dialect = Dialect(_get(t, "dialect", str, where))
+    except ValueError:
+        raise ConfigError(f"{where}.dialect: must be 'mispos-1' or 'sl-2'") from None
+    pty = _get(t, "pty", bool, where) if "pty" in t else False
+    listen = parse_listen(_get(t, "listen", str, where), source=f"{where}.listen") if (
+        "listen" in t
+    ) else None
+    journal = Path(_get(t, "journal", str, where)) if "journal" in t else None
+    if journal is not None and not journal.is_absolute():
+        journal = base / journal
+    config = TerminalConfig(
+        kind=kind,
+        dialect=dialect,
+        terminal_id=_get(t, "id", str, where),
+        serial_number=_get(t, "serial", str, where) if "serial" in t else "",
+        pty=pty,
+        listen=listen,
+        seed=_get(t, "seed", int, where) if "seed" in t else default_seed,
+        faults=parse_faults(_get(t, "faults", str, where), source=f"{where}.faults")
+        if "faults" in t else parse_faults(""),
+        baud=_get(t, "baud", int, where) if "baud" in t else None,
+        journal_path=journal,
+        card_key=card_key,
+        source=where,
+    )
+    config.check()
+    return config
+
+
+class StationRunner:
+    """Every terminal of the given stations, running together."""
+
+    def __init__(self, stations: list[StationConfig]) -> None:
+        self.stations = stations
+        self.running: list[tuple[str, RunningTerminal]] = []
+
+    def start(self) -> None:
+        try:
+            for station in self.stations:
+                for config in station.terminals:
+                    self.running.append((station.station_id, start_terminal(config)))
+        except BaseException:
+            self.stop()
+            raise
+
+    def failed(self) -> list[RunningTerminal]:
+        return [t for _, t in self.running if not t.runner.is_alive()]
+
+    def stop(self) -> None:
+        errors: list[Exception] = []
+        while self.running:
+            _, terminal = self.running.pop()
+            try:
+                terminal.stop()
+            except Exception as exc:  # noqa: BLE001 - stop the others, re-raise the first
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> StationRunner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
