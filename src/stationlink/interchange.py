@@ -180,6 +180,8 @@ def _transaction(row: dict[str, str]) -> tuple[Transaction | None, str, str]:
     card = row["card"].strip()
     if card.isdigit() and len(card) >= 12:
         return None, "card", "looks like a full card number; only card tokens are accepted"
+    if kind == "withdrawal" and not card:
+        return None, "card", "withdrawal without a card token"
     txn = Transaction(
         txn_id, station, row["terminal_id"].strip(), ts, kind, product, amount, card, status
     )
@@ -223,11 +225,22 @@ def read_transactions(
 
 
 def read_stations(
-    source: str | Path | IO[str], *, skip_bad_rows: bool = False
+    source: str | Path | IO[str],
+    *,
+    skip_bad_rows: bool = False,
+    known_branches: Iterable[str] | None = None,
 ) -> ReadResult[Station]:
+    """Read and validate a stations file.
+
+    Besides each row's own fields: a station whose branch is not in ``known_branches`` (when
+    given) is a bad row, and so is a rural station whose ``village_households`` differs from
+    an earlier station of the same village.
+    """
     name = _name(source)
     result: ReadResult[Station] = ReadResult()
     seen: set[str] = set()
+    branches = set(known_branches) if known_branches is not None else None
+    villages: dict[str, tuple[int, int]] = {}
     for line, row in _open_rows(source, STATION_COLUMNS[:3], name):
         sid, branch, area = row["station_id"].strip(), row["branch_id"].strip(), row["area"].strip()
         village = row.get("village_id", "").strip()
@@ -240,6 +253,8 @@ def read_stations(
             problem = Problem(name, line, "station_id", f"duplicate station {sid!r}")
         elif not branch:
             problem = Problem(name, line, "branch_id", "empty branch_id")
+        elif branches is not None and branch not in branches:
+            problem = Problem(name, line, "branch_id", f"unknown branch {branch!r}")
         elif area not in AREAS:
             problem = Problem(name, line, "area", f"area must be rural or urban, not {area!r}")
         elif area == "rural":
@@ -251,6 +266,15 @@ def read_stations(
                 )
             else:
                 households = int(hh_text)
+                earlier = villages.get(village)
+                if earlier is not None and earlier[0] != households:
+                    problem = Problem(
+                        name, line, "village_households",
+                        f"village {village!r} has {earlier[0]} households on line {earlier[1]}, "
+                        f"{households} here",
+                    )
+                else:
+                    villages.setdefault(village, (households, line))
         if problem is not None:
             result.problems.append(problem)
             continue

@@ -1,0 +1,78 @@
+"""SMS notices: one Chinese message per station stating the month, the total and main parts.
+
+Contract:
+- The text comes from the policy's ``[notice]`` template; ``{parts}`` lists the station's
+  items grouped by their ``sms`` label (amounts summed, in policy order, zero groups left out,
+  a negative group shown by its label with the amount without sign, e.g. ``暂扣20.00``).
+- A message is cut into SMS segments of at most ``segment_chars`` characters (70 by default,
+  the limit of one UCS-2 SMS); a message that does not fit in one segment is split at a
+  separator where possible and each segment is prefixed ``(i/n)``, counted in its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .model import Policy
+from .statements import MonthResult, StationStatement
+from .station_rules import fmt_money
+
+_BREAKS = ",,。;;:: "
+
+
+@dataclass(frozen=True)
+class Notice:
+    station_id: str
+    text: str
+    segments: tuple[str, ...]
+
+
+def _parts(policy: Policy, st: StationStatement) -> str:
+    groups: dict[str, Decimal] = {}
+    for item in st.items:
+        if item.sms:
+            groups[item.sms] = groups.get(item.sms, Decimal("0.00")) + item.amount
+    fmt = policy.notice.part
+    shown = [fmt.format(label=label, amount=fmt_money(abs(amount)))
+             for label, amount in groups.items() if amount != 0]
+    return policy.notice.separator.join(shown) if shown else "无"
+
+
+def segments(text: str, limit: int) -> tuple[str, ...]:
+    if len(text) <= limit:
+        return (text,)
+    n = 2
+    while True:
+        prefix_len = len(f"({n}/{n})")
+        room = limit - prefix_len
+        chunks: list[str] = []
+        rest = text
+        while rest:
+            if len(rest) <= room:
+                chunks.append(rest)
+                break
+            cut = max((i + 1 for i, ch in enumerate(rest[:room]) if ch in _BREAKS), default=0)
+            if cut < room // 2:
+                cut = room
+            chunks.append(rest[:cut])
+            rest = rest[cut:]
+        if len(chunks) <= n:
+            total = len(chunks)
+            return tuple(f"({i}/{total}){c}" for i, c in enumerate(chunks, 1))
+        n = len(chunks)
+
+
+def notice_for(policy: Policy, month: str, st: StationStatement) -> Notice:
+    year, mon = int(month[:4]), int(month[5:7])
+    paid_month = 1 if mon == 12 else mon + 1
+    text = policy.notice.template.format(
+        station=st.station_id, year=year, month=mon, total=fmt_money(st.total),
+        parts=_parts(policy, st), paid_by_month=paid_month,
+        paid_by_day=policy.calendar.get("paid_by", ""),
+    )
+    return Notice(st.station_id, text, segments(text, policy.notice.segment_chars))
+
+
+def notices(policy: Policy, result: MonthResult) -> list[Notice]:
+    return [notice_for(policy, result.month, st) for st in result.stations]
