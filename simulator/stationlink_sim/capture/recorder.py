@@ -1,0 +1,351 @@
+"""The recorder: a byte forwarder between a host and a terminal that writes a capture.
+
+Contract:
+- ``Recorder(host_side, terminal_side, out)`` forwards every byte unchanged in both
+  directions and hands each read (a *chunk*) to a :class:`~.writer.SessionWriter`, which
+  redacts card numbers and writes the capture. Forwarding happens before writing, so the
+  capture never delays the line.
+- ``host_side`` (URL_A, the side the host opens):
+    ``pty``                 a new pseudo-terminal pair; the host opens :attr:`host_url`
+                            (``serial:///dev/pts/N``);
+    ``tcp://HOST:PORT``     a TCP listen address (port 0: any free port); each host
+                            connection gets its own connection to the terminal;
+    a serial port / URL     a real port the host is cabled to (``/dev/ttyUSB0``, ...).
+  ``terminal_side`` (URL_B): a serial port / pyserial URL (``serial:///dev/ttyS1?baud=9600``),
+  or ``tcp://HOST:PORT`` to connect to. Both sides must use the same transport kind (serial
+  framing or TCP framing); a contradiction is a ``ConfigError``.
+- TCP connections are recorded as events: ``h2t open`` when a host connects, ``h2t close``
+  / ``t2h close`` when a side closes (the recorder then closes the other side, as a cable
+  pull would). A terminal that refuses the connection gives ``open`` then ``t2h close``.
+- Runs in a thread (``start()``); ``stop()`` closes every descriptor, finishes the capture
+  and returns its :class:`~.fileformat.Trailer`. An I/O failure stops the thread; ``stop()``
+  re-raises it as :class:`~stationlink.errors.SimulatorError` (the capture is still closed
+  with everything read so far).
+- ``clock`` (monotonic seconds) and ``wall`` (aware start time) are injectable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stationlink.errors import ConfigError, SimulatorError, StationLinkError
+from stationlink.money import CST
+from stationlink.protocol.framing import Transport
+from stationlink.protocol.messages import Dialect
+from stationlink.transport import SerialStream, open_serial, parse_url
+
+from ..ports import PtyPort, TcpPort
+from .fileformat import H2T, T2H, Trailer
+from .writer import SessionWriter
+
+log = logging.getLogger("stationlink_sim.capture")
+WRITE_TIMEOUT = 5.0
+
+
+def send_all(fd: int, write: Callable[[bytes], int], data: bytes) -> bool:
+    """Write all of ``data`` to a non-blocking descriptor; False if the peer is gone."""
+    view = memoryview(data)
+    deadline = time.monotonic() + WRITE_TIMEOUT
+    while view:
+        n = write(bytes(view))
+        if n < 0:
+            return False
+        view = view[n:]
+        if view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SimulatorError(f"write blocked for {WRITE_TIMEOUT} s")
+            select.select([], [fd], [], left)
+    return True
+
+
+class _SerialSide:
+    """A serial port opened with pyserial (must have a file descriptor to wait on)."""
+
+    def __init__(self, url: str) -> None:
+        endpoint = parse_url(url)
+        self.url = url
+        self.stream: SerialStream = open_serial(endpoint)
+        if self.stream.fd is None:
+            self.stream.close()
+            raise ConfigError(f"{url}: this port cannot be waited on (no file descriptor)")
+        self.fd = self.stream.fd
+
+    def read(self) -> bytes:
+        return self.stream.read(0)
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(StationLinkError):
+            self.stream.close()
+
+
+def _kind(url: str) -> Transport:
+    return Transport.TCP if url.startswith("tcp://") else Transport.SERIAL
+
+
+def _host_port(url: str, what: str) -> tuple[str, int]:
+    endpoint = parse_url(url)
+    if endpoint.kind is not Transport.TCP:
+        raise ConfigError(f"{what}: expected tcp://HOST:PORT, not {url!r}")
+    return endpoint.host, endpoint.port
+
+
+class Recorder(threading.Thread):
+    """Forward and record one host-terminal link (see the module docstring)."""
+
+    def __init__(
+        self,
+        host_side: str,
+        terminal_side: str,
+        out: str | Path,
+        *,
+        dialect: Dialect | None = None,
+        redaction_key: bytes | None = None,
+        meta: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(CST),
+    ) -> None:
+        super().__init__(name="stationlink-recorder", daemon=True)
+        host_kind = Transport.SERIAL if host_side == "pty" else _kind(host_side)
+        self.transport = _kind(terminal_side)
+        if host_kind is not self.transport:
+            raise ConfigError(
+                f"--between: host side {host_side!r} is {host_kind} but terminal side "
+                f"{terminal_side!r} is {self.transport}; both must be serial or both tcp"
+            )
+        self.clock = clock
+        self.error: BaseException | None = None
+        self._stop_flag = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._pty: PtyPort | None = None
+        self._listener: TcpPort | None = None
+        self._host_serial: _SerialSide | None = None
+        self._term_serial: _SerialSide | None = None
+        self._term_sock: socket.socket | None = None
+        self._term_addr: tuple[str, int] | None = None
+        self.trailer: Trailer | None = None
+        try:
+            if host_side == "pty":
+                self._pty = PtyPort()
+            elif host_kind is Transport.TCP:
+                self._listener = TcpPort(*_host_port(host_side, "host side"))
+            else:
+                self._host_serial = _SerialSide(host_side)
+            if self.transport is Transport.TCP:
+                self._term_addr = _host_port(terminal_side, "terminal side")
+            else:
+                self._term_serial = _SerialSide(terminal_side)
+        except BaseException:
+            self._close_ports()
+            raise
+        self.writer = SessionWriter(
+            out, transport=self.transport,
+            ports={"host": host_side, "terminal": terminal_side}, started=wall(),
+            dialect=dialect, redaction_key=redaction_key, meta=meta,
+        )
+        self._t0 = clock()
+
+    @property
+    def host_url(self) -> str:
+        """What the host opens: the pty path, the listen address or the serial port."""
+        if self._pty is not None:
+            return f"serial://{self._pty.path}"
+        if self._listener is not None:
+            return self._listener.url
+        assert self._host_serial is not None  # noqa: S101 - one of the three is set
+        return self._host_serial.url
+
+    def _t(self) -> float:
+        return max(0.0, self.clock() - self._t0)
+
+    # --------------------------------------------------------------- control
+
+    def stop(self, timeout: float = 5.0) -> Trailer:
+        self._stop_flag.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self.is_alive():
+            self.join(timeout)
+        self._close_ports()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        if self.trailer is None:
+            self.trailer = self.writer.close(self._t())
+        if self.error is not None:
+            raise SimulatorError(f"recorder failed: {self.error}") from self.error
+        return self.trailer
+
+    def _close_ports(self) -> None:
+        for side in (self._host_serial, self._term_serial):
+            if side is not None:
+                side.close()
+        for port in (self._pty, self._listener):
+            if port is not None:
+                port.close()
+        self._drop_terminal()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        try:
+            while not self._stop_flag.is_set():
+                self._step()
+        except (StationLinkError, OSError, ValueError) as exc:
+            log.exception("recorder stopped")
+            self.error = exc
+
+    def _fds(self) -> list[int]:
+        fds = [self._wake_r]
+        if self._pty is not None:
+            fds.append(self._pty.master)
+        if self._listener is not None:
+            fds += self._listener.read_fds()
+        if self._host_serial is not None:
+            fds.append(self._host_serial.fd)
+        if self._term_serial is not None:
+            fds.append(self._term_serial.fd)
+        if self._term_sock is not None:
+            fds.append(self._term_sock.fileno())
+        return fds
+
+    def _step(self) -> None:
+        readable, _, _ = select.select(self._fds(), [], [], 0.2)
+        for fd in readable:
+            if fd == self._wake_r:
+                continue
+            if self._listener is not None and self._listener.is_listener(fd):
+                self._accept()
+            elif self._term_sock is not None and fd == self._term_sock.fileno():
+                self._from_terminal_sock()
+            elif self._term_serial is not None and fd == self._term_serial.fd:
+                self._forward(T2H, self._term_serial.read())
+            else:
+                self._from_host(fd)
+
+    # ---------------------------------------------------------------- host side
+
+    def _from_host(self, fd: int) -> None:
+        if self._pty is not None and fd == self._pty.master:
+            data = self._pty.read(fd)
+        elif self._host_serial is not None and fd == self._host_serial.fd:
+            data = self._host_serial.read()
+        else:
+            assert self._listener is not None  # noqa: S101 - the only other descriptor
+            data = self._listener.read(fd)
+            if data is None:
+                self.writer.event(self._t(), H2T, "close")
+                self._listener.drop_client()
+                self._drop_terminal()
+                return
+        if data:
+            self._forward(H2T, data)
+
+    def _accept(self) -> None:
+        assert self._listener is not None  # noqa: S101 - only called for a listener
+        had_client = self._listener.connected
+        if not self._listener.accept():
+            return
+        if had_client:  # a new connection replaces the old one
+            self.writer.event(self._t(), H2T, "close")
+            self._drop_terminal()
+        self.writer.event(self._t(), H2T, "open")
+        assert self._term_addr is not None  # noqa: S101 - TCP both sides
+        try:
+            sock = socket.create_connection(self._term_addr, timeout=5.0)
+        except OSError as exc:
+            log.info("recorder: terminal refused the connection: %s", exc)
+            self.writer.event(self._t(), T2H, "close")
+            self._listener.drop_client()
+            return
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._term_sock = sock
+
+    # ------------------------------------------------------------ terminal side
+
+    def _from_terminal_sock(self) -> None:
+        assert self._term_sock is not None  # noqa: S101 - caller checked
+        try:
+            data = self._term_sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._forward(T2H, data)
+            return
+        self.writer.event(self._t(), T2H, "close")
+        self._drop_terminal()
+        if self._listener is not None:
+            self._listener.drop_client()
+
+    def _drop_terminal(self) -> None:
+        if self._term_sock is not None:
+            with contextlib.suppress(OSError):
+                self._term_sock.close()
+            self._term_sock = None
+
+    # ------------------------------------------------------------- forwarding
+
+    def _forward(self, direction: str, data: bytes) -> None:
+        if not data:
+            return
+        t = self._t()
+        if direction == H2T:
+            self._to_terminal(data)
+        else:
+            self._to_host(data)
+        self.writer.chunk(t, direction, data)
+
+    def _to_terminal(self, data: bytes) -> None:
+        if self._term_serial is not None:
+            self._term_serial.write(data)
+        elif self._term_sock is not None:
+            sock = self._term_sock
+            if not send_all(sock.fileno(), _sock_writer(sock), data):
+                self.writer.event(self._t(), T2H, "close")
+                self._drop_terminal()
+                if self._listener is not None:
+                    self._listener.drop_client()
+
+    def _to_host(self, data: bytes) -> None:
+        if self._pty is not None:
+            send_all(self._pty.master, self._pty.write, data)
+        elif self._host_serial is not None:
+            self._host_serial.write(data)
+        elif self._listener is not None and self._listener.client is not None:
+            client = self._listener.client
+            if not send_all(client.fileno(), self._listener.write, data):
+                self.writer.event(self._t(), H2T, "close")
+                self._listener.drop_client()
+                self._drop_terminal()
+
+
+def _sock_writer(sock: socket.socket) -> Callable[[bytes], int]:
+    def write(data: bytes) -> int:
+        try:
+            return sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError:
+            return -1
+
+    return write
+
+
+__all__ = ["Recorder", "send_all"]

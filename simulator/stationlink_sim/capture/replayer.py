@@ -1,0 +1,203 @@
+"""The replayer: serves the terminal side of a capture to a host under test (I/O runner).
+
+Contract:
+- ``Replayer(capture, against=...)`` opens the terminal side and runs a
+  :class:`~.engine.ReplayEngine` in a thread (``start()``). ``against``:
+    ``None`` / ``pty``     serial captures: a new pseudo-terminal; the host opens :attr:`url`;
+    ``tcp://HOST:PORT``     TCP captures: listen there (port 0: any free port; default
+                            ``tcp://127.0.0.1:0``); the host connects to :attr:`url`;
+    a serial port / URL     serial captures: a real port cabled to the host.
+  A transport that does not match the capture's is a ``ConfigError``.
+- ``result(timeout)`` waits until the replay finished (every step done, or the first
+  divergence) and returns the :class:`~.report.ReplayResult`; on timeout it returns the
+  result so far (``ok`` False). Host bytes arriving after the end of the capture, until
+  ``stop()``, are a divergence too. ``stop()`` closes every descriptor and re-raises an I/O
+  failure of the thread as :class:`~stationlink.errors.SimulatorError`.
+- The thread waits in ``select`` for host bytes, connections and the engine's next deadline;
+  it never busy-loops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stationlink.errors import ConfigError, SimulatorError, StationLinkError
+from stationlink.protocol.framing import Transport
+from stationlink.transport import parse_url
+
+from ..ports import PtyPort, TcpPort
+from .engine import Close, ReplayEngine, Write
+from .fileformat import Capture, read_capture
+from .recorder import _SerialSide, send_all
+from .report import ReplayResult
+
+log = logging.getLogger("stationlink_sim.capture")
+
+
+class Replayer(threading.Thread):
+    """Serve one capture's terminal side (see the module docstring)."""
+
+    def __init__(
+        self,
+        capture: Capture | str | Path,
+        *,
+        against: str | None = None,
+        speed: float | None = None,
+        stall_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(name="stationlink-replayer", daemon=True)
+        self.capture = capture if isinstance(capture, Capture) else read_capture(capture)
+        self.engine = ReplayEngine(self.capture, speed=speed, stall_timeout=stall_timeout)
+        self.clock = clock
+        self.error: BaseException | None = None
+        self._finished = threading.Event()
+        self._stop_flag = threading.Event()
+        self._lock = threading.Lock()
+        transport = self.capture.header.transport
+        self._pty: PtyPort | None = None
+        self._listener: TcpPort | None = None
+        self._serial: _SerialSide | None = None
+        if transport is Transport.TCP:
+            target = against or "tcp://127.0.0.1:0"
+            endpoint = parse_url(target)
+            if endpoint.kind is not Transport.TCP:
+                raise ConfigError(
+                    f"--against: {self.capture.path} was recorded over TCP; give "
+                    f"tcp://HOST:PORT to listen on, not {target!r}"
+                )
+            self._listener = TcpPort(endpoint.host, endpoint.port)
+        elif against is None or against == "pty":
+            self._pty = PtyPort()
+        else:
+            if parse_url(against).kind is Transport.TCP:
+                raise ConfigError(
+                    f"--against: {self.capture.path} was recorded on a serial line; give a "
+                    f"serial port or 'pty', not {against!r}"
+                )
+            self._serial = _SerialSide(against)
+        self._wake_r, self._wake_w = os.pipe()
+
+    @property
+    def url(self) -> str:
+        """Where the host under test connects: pty path, listen address or serial port."""
+        if self._pty is not None:
+            return f"serial://{self._pty.path}"
+        if self._listener is not None:
+            return self._listener.url
+        assert self._serial is not None  # noqa: S101 - one of the three is set
+        return self._serial.url
+
+    # ---------------------------------------------------------------- control
+
+    @property
+    def finished(self) -> bool:
+        """Every step done, or diverged (or the thread stopped)."""
+        return self._finished.is_set()
+
+    def result(self, timeout: float | None = None) -> ReplayResult:
+        self._finished.wait(timeout)
+        with self._lock:
+            return self.engine.result()
+
+    def stop(self, timeout: float = 5.0) -> ReplayResult:
+        self._stop_flag.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self.is_alive():
+            self.join(timeout)
+        for port in (self._pty, self._listener, self._serial):
+            if port is not None:
+                port.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        if self.error is not None:
+            raise SimulatorError(f"replayer failed: {self.error}") from self.error
+        with self._lock:
+            return self.engine.result()
+
+    # ------------------------------------------------------------------- loop
+
+    def run(self) -> None:
+        try:
+            while not self._stop_flag.is_set():
+                self._step()
+        except (StationLinkError, OSError, ValueError) as exc:
+            log.exception("replayer stopped")
+            self.error = exc
+        finally:
+            self._finished.set()
+
+    def _fds(self) -> list[int]:
+        fds = [self._wake_r]
+        if self._pty is not None:
+            fds.append(self._pty.master)
+        if self._listener is not None:
+            fds += self._listener.read_fds()
+        if self._serial is not None:
+            fds.append(self._serial.fd)
+        return fds
+
+    def _step(self) -> None:
+        deadline = self.engine.next_deadline()
+        timeout = 0.5 if deadline is None else max(0.0, min(0.5, deadline - self.clock()))
+        readable, _, _ = select.select(self._fds(), [], [], timeout)
+        with self._lock:
+            for fd in readable:
+                if fd == self._wake_r:
+                    continue
+                self._readable(fd)
+            self._act()
+            if self.engine.finished:
+                self._finished.set()
+
+    def _readable(self, fd: int) -> None:
+        now = self.clock()
+        if self._listener is not None and self._listener.is_listener(fd):
+            if self._listener.accept():
+                self.engine.opened(now)
+            return
+        if self._pty is not None:
+            data: bytes | None = self._pty.read(fd)
+        elif self._serial is not None:
+            data = self._serial.read()
+        else:
+            assert self._listener is not None  # noqa: S101 - the remaining case
+            data = self._listener.read(fd)
+        if data is None:
+            assert self._listener is not None  # noqa: S101 - only TCP reports a close
+            self._listener.drop_client()
+            self.engine.closed(now)
+        elif data:
+            self.engine.receive(data, now)
+
+    def _act(self) -> None:
+        for action in self.engine.poll(self.clock()):
+            if isinstance(action, Write):
+                self._write(action.data)
+            elif isinstance(action, Close) and self._listener is not None:
+                self._listener.drop_client()
+
+    def _write(self, data: bytes) -> None:
+        if self._pty is not None:
+            send_all(self._pty.master, self._pty.write, data)
+        elif self._serial is not None:
+            self._serial.write(data)
+        else:
+            assert self._listener is not None  # noqa: S101 - the remaining case
+            client = self._listener.client
+            if client is not None and not send_all(client.fileno(), self._listener.write, data):
+                self._listener.drop_client()
+                self.engine.closed(self.clock())
+
+
+__all__ = ["Replayer"]

@@ -1,0 +1,86 @@
+"""What a replay found: the first divergence and the figures of the run.
+
+Contract: :class:`Divergence` names where the host under test first departed from the
+capture: the capture line and chunk number of the expected bytes, the byte offset in the
+host's stream of that connection, the reason, and the expected and actual message (JSON form
+of :mod:`stationlink.protocol.jsonform`, or hex for bytes that are not a message). Volatile
+fields (sequence numbers, client refs, the host clock) are shown as sent. :class:`ReplayResult`
+is the outcome: ``ok`` (every step done, no divergence), the divergence if any, and counts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+#: exit code of ``stationlink replay`` when the host diverged from the capture
+EXIT_DIVERGED = 11
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    reason: str
+    line: int  # capture line of the expected step (0: after the end of the capture)
+    chunk: int  # 1-based chunk number (line - 1), 0 when none
+    offset: int  # byte offset in the host's stream of this connection
+    connection: int
+    expected: Any = None
+    actual: Any = None
+
+    def describe(self) -> str:
+        where = (f"line {self.line} (chunk {self.chunk})" if self.line
+                 else "after the end of the capture")
+        head = f"{where}, host byte offset {self.offset}: {self.reason}"
+        parts = [head]
+        if self.expected is not None:
+            parts.append("  expected: " + json.dumps(self.expected, ensure_ascii=False))
+        if self.actual is not None:
+            parts.append("  actual:   " + json.dumps(self.actual, ensure_ascii=False))
+        return "\n".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason, "line": self.line, "chunk": self.chunk,
+            "offset": self.offset, "connection": self.connection,
+            "expected": self.expected, "actual": self.actual,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    capture: str
+    ok: bool
+    divergence: Divergence | None
+    steps: int
+    steps_done: int
+    host_tokens: int  # host frames / link bytes matched
+    terminal_bytes: int  # bytes the replayer sent
+    elapsed: float  # wall seconds from the first host byte (or connection) to the end
+    capture_seconds: float  # duration of the recorded session
+
+    @property
+    def speedup(self) -> float:
+        return self.capture_seconds / self.elapsed if self.elapsed > 0 else float("inf")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "capture": self.capture, "ok": self.ok,
+            "divergence": None if self.divergence is None else self.divergence.to_json(),
+            "steps": self.steps, "steps_done": self.steps_done,
+            "host_tokens": self.host_tokens, "terminal_bytes": self.terminal_bytes,
+            "elapsed_s": round(self.elapsed, 6),
+            "capture_s": round(self.capture_seconds, 6),
+        }
+
+    def describe(self) -> str:
+        if self.ok:
+            return (f"{self.capture}: no divergence ({self.steps} steps, {self.host_tokens} "
+                    f"host frames/link bytes matched, {self.elapsed:.3f} s for "
+                    f"{self.capture_seconds:.3f} s recorded)")
+        assert self.divergence is not None  # noqa: S101 - not ok means diverged
+        return (f"{self.capture}: DIVERGED after {self.steps_done} of {self.steps} steps\n"
+                + self.divergence.describe())
+
+
+__all__ = ["EXIT_DIVERGED", "Divergence", "ReplayResult"]
