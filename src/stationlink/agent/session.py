@@ -1,0 +1,115 @@
+"""Payments started by the station PC software itself: :class:`StationSession`.
+
+Contract:
+- Borrows the agent's link to the terminal (a terminal serves one host connection at a time)
+  under the poller's lock, so payments and journal polling never interleave on the wire.
+- Every result is committed to the buffer **before** the method returns: a result carrying
+  the terminal's record is stored as a ``live`` record (the same record read later from the
+  journal is recognised by its terminal ref and not stored twice); an ``unknown`` outcome is
+  stored as an *unknown* entry under its ``client_ref`` — the agent resolves it from the
+  journal (the record arrives carrying that ``client_ref``) or, when the terminal has no
+  such request after ``unknown_grace``, records it as void. Nothing is ever resent.
+- A declined request without a record (it never reached the terminal) stores nothing: no
+  money moved. A link failure is raised (:class:`~stationlink.errors.LinkError`) after the
+  link was dropped for reconnection; whatever the terminal did still arrives via its journal.
+- One session per thread (it holds its own buffer connection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from ..buffer import Buffer
+from ..buffer.records import Source
+from ..client import Terminal
+from ..client_results import Outcome, TransactionResult
+from ..errors import LinkError, LinkFailedError, StationLinkError
+from ..money import yuan_to_fen
+from .poller import TerminalPoller
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+
+class StationSession:
+    """See the module contract."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.buffer = Buffer.open(agent.config.buffer_path, agent.config.station_id)
+
+    def close(self) -> None:
+        self.buffer.close()
+
+    def __enter__(self) -> StationSession:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def pay_bill(
+        self, terminal_id: str, product: str, account: str, amount: Decimal | None = None,
+        *, amount_fen: int | None = None,
+    ) -> TransactionResult:
+        fen = _fen(amount, amount_fen)
+        return self._money(terminal_id, "bill_payment", product, account, fen,
+                           lambda t: t.pay_bill(product, account, amount_fen=fen))
+
+    def withdraw(
+        self, terminal_id: str, amount: Decimal | None = None, *, amount_fen: int | None = None
+    ) -> TransactionResult:
+        fen = _fen(amount, amount_fen)
+        return self._money(terminal_id, "withdrawal", "", "", fen,
+                           lambda t: t.withdraw(amount_fen=fen))
+
+    def _money(
+        self, terminal_id: str, kind: str, product: str, account: str, fen: int,
+        call: Callable[[Terminal], TransactionResult],
+    ) -> TransactionResult:
+        poller = self._poller(terminal_id)
+        with poller.lock:
+            term = poller.ensure_link()
+            if term is None or poller.terminal_id != terminal_id:
+                raise LinkFailedError(
+                    f"terminal {terminal_id} is not connected ({poller.last_error or 'waiting'})")
+            try:
+                result = call(term)
+            except LinkError as exc:
+                poller._drop(exc, None)
+                raise
+            now = self.agent.clock.now()
+            if result.record is not None:
+                self.buffer.record_result(terminal_id, result.record, now, source=Source.LIVE)
+            elif result.outcome is Outcome.UNKNOWN:
+                self.buffer.record_unknown(terminal_id, result.client_ref, kind, product,
+                                           account, fen, now)
+            self.agent.wake_uploader()
+            return result
+
+    def _poller(self, terminal_id: str) -> TerminalPoller:
+        for poller in self.agent.pollers:
+            if terminal_id in (poller.terminal_id, poller.entry.terminal_id):
+                return poller
+        # not identified yet: connect the ones we do not know
+        for poller in self.agent.pollers:
+            if poller.terminal_id is None:
+                with poller.lock:
+                    poller.ensure_link()
+                if poller.terminal_id == terminal_id:
+                    return poller
+        raise StationLinkError(f"no configured terminal identifies as {terminal_id!r}")
+
+
+def _fen(amount: Decimal | None, amount_fen: int | None) -> int:
+    if (amount is None) == (amount_fen is None):
+        raise TypeError("give exactly one of amount (Decimal yuan) or amount_fen")
+    if amount is not None:
+        return yuan_to_fen(amount)
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool):
+        raise TypeError("amount_fen must be an int")
+    return amount_fen

@@ -1,0 +1,102 @@
+"""``stationlink agent ...``: run the sync agent, show its status, re-queue quarantine.
+
+``run`` polls the terminals and uploads to the hub until SIGINT or SIGTERM (then stops
+cleanly and exits 0); it prints ``agent running: station S, N terminal(s)`` on stderr once
+started. ``status`` reads the buffer and the agent state (works while the agent runs).
+``release`` re-queues a quarantined batch after its cause was fixed. The work is done by
+:mod:`stationlink.agent`; this module only parses options and prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from .common import echo_json, handles_errors
+
+CONFIG = click.option("--config", "config_path", required=True,
+                      type=click.Path(dir_okay=False, path_type=Path),
+                      help="The agent's agent.toml.")
+
+
+@click.group()
+def agent() -> None:
+    """The station's sync agent: terminal journals to the buffer to the hub."""
+
+
+@agent.command()
+@CONFIG
+@click.option("--seed", type=int, default=None, help="Seed of jitter and client refs.")
+@click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
+@handles_errors
+def run(config_path: Path, seed: int | None, verbose: int, quiet: bool) -> None:
+    """Run the agent until SIGINT or SIGTERM."""
+    from ..agent import Agent, load_config
+
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(config_path)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    names = ("SIGINT", "SIGTERM", "SIGBREAK")  # SIGBREAK: Ctrl+Break on Windows
+    previous = {}
+    for name in names:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, on_signal)
+    rng = random.Random(seed)  # noqa: S311 - jitter and client refs, not secrets
+    try:
+        with Agent(config, rng=rng) as running:
+            click.echo(f"agent running: station {config.station_id}, "
+                       f"{len(config.terminals)} terminal(s)", err=True)
+            running.run_forever(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("agent stopped", err=True)
+
+
+@agent.command()
+@CONFIG
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@handles_errors
+def status(config_path: Path, as_json: bool) -> None:
+    """Terminals, cursors, backlog, last upload, quarantine, mismatches, device status."""
+    from ..agent import agent_status, load_config, render_status
+
+    doc = agent_status(load_config(config_path))
+    if as_json:
+        echo_json(doc)
+    else:
+        click.echo(render_status(doc))
+
+
+@agent.command()
+@CONFIG
+@click.argument("entry_id", type=int)
+@handles_errors
+def release(config_path: Path, entry_id: int) -> None:
+    """Re-queue quarantined batch ENTRY_ID (see `agent status`) after fixing its cause."""
+    from ..agent import load_config
+    from ..buffer import Buffer
+    from ..money import CST
+
+    config = load_config(config_path)
+    with Buffer.open(config.buffer_path, config.station_id, create=False) as buf:
+        done = buf.release_quarantine(entry_id, datetime.now(CST))
+    if not done:
+        raise click.ClickException(f"no open quarantine entry {entry_id}")
+    click.echo(f"released quarantine entry {entry_id}; the agent uploads it on its next round")
