@@ -18,7 +18,9 @@ Each class carries an ``exit_code``: the CLI turns a library error into a
     ├── ProtocolError (5)               bytes that do not form a valid message
     │   ├── FrameError                  bad framing: length, checksum, terminator
     │   ├── DecodeError                 a frame whose body does not decode
+    │   ├── EncodeError                 a message value its dialect's wire cannot carry
     │   └── UnsupportedMessageError     a message type this side does not handle
+    │       └── UnknownMessageTypeError a body whose type code is not in the catalogue
     ├── LinkError (6)                   the link to a terminal does not work
     │   ├── TransportError              the port or socket failed (wraps OSError, SerialException)
     │   ├── LinkTimeoutError            no answer within the timer
@@ -35,6 +37,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors.py imports nothing of stationlink at run time
+    from .protocol.messages import Header
 
 
 class StationLinkError(Exception):
@@ -96,8 +102,25 @@ class DecodeError(ProtocolError):
     """A well-framed body whose header or fields do not decode."""
 
 
+class EncodeError(ProtocolError):
+    """A message holds a value its dialect's wire format cannot carry."""
+
+
 class UnsupportedMessageError(ProtocolError):
     """A message type this side does not handle."""
+
+
+class UnknownMessageTypeError(UnsupportedMessageError):
+    """A body whose type code is not in the catalogue.
+
+    ``header.msg_type`` holds the raw type code (an ``int`` when it is not a ``MsgType``),
+    so the link can answer with an ``ErrorReply(UNSUPPORTED, for_type=...)`` to that sequence.
+    """
+
+    def __init__(self, message: str, header: Header) -> None:
+        super().__init__(message)
+        self.header = header
+        self.raw_type = int(header.msg_type)
 
 
 class LinkError(StationLinkError):
@@ -165,6 +188,7 @@ class SimulatorError(StationLinkError):
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "EncodeError",
     "FrameError",
     "HubError",
     "HubRejectedError",
@@ -181,5 +205,6 @@ __all__ = [
     "StorageError",
     "TerminalError",
     "TransportError",
+    "UnknownMessageTypeError",
     "UnsupportedMessageError",
 ]

@@ -6,11 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stationlink import errors
 from stationlink.errors import DecodeError, ProtocolError, UnsupportedMessageError
 from stationlink.money import CST
+from stationlink.protocol import codec as codec_module
 from stationlink.protocol import messages as m
 from stationlink.protocol.codec import Codec, UnknownMessageTypeError, peek_header
-from stationlink.protocol.tlv import build_tlvs
+from stationlink.protocol.fields import TEXT, Ctx
+from stationlink.protocol.tlv import BODY, build_body, build_tlvs, parse_body
 
 KEY = bytes(32)
 PAN = "6217000000000000018"
@@ -139,3 +142,46 @@ def test_unknown_tags_kept_and_reencoded() -> None:
     assert msg == m.EchoRequest(m.Header(m.MsgType.ECHO, 3, "T0000001"), b"hi",
                                 extra=((0xDFEE, b"new"),))
     assert codec.encode(msg) == body
+
+
+def test_codec_error_classes_are_in_the_exception_tree() -> None:
+    assert codec_module.EncodeError is errors.EncodeError
+    assert codec_module.UnknownMessageTypeError is errors.UnknownMessageTypeError
+    assert issubclass(errors.EncodeError, ProtocolError)
+    assert issubclass(errors.UnknownMessageTypeError, UnsupportedMessageError)
+    assert {"EncodeError", "UnknownMessageTypeError"} <= set(errors.__all__)
+    assert errors.EncodeError.exit_code == errors.UnknownMessageTypeError.exit_code == 5
+
+
+def _outcome(func: object, *args: object) -> object:
+    try:
+        return ("ok", func(*args))  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - comparing what two paths raise
+        return (type(exc), str(exc))
+
+
+@settings(max_examples=150, deadline=None)
+@given(tail=st.binary(max_size=60), fields=st.lists(st.tuples(st.integers(0xDF00, 0xDFFF),
+                                                             st.binary(max_size=200)), max_size=4))
+def test_body_shortcuts_match_construct(tail: bytes, fields: list[tuple[int, bytes]]) -> None:
+    """parse_body / build_body run BODY's compiled code with a context built once."""
+    for body in (HEAD + tail, HEAD + build_tlvs(fields)):
+        assert _outcome(parse_body, body) == _outcome(BODY.parse, body)
+    obj = {"msg_type": 0xA0, "seq": 7, "terminal_id": b"T0000001", "fields": fields}
+    assert build_body(obj) == BODY.build(obj) == HEAD + build_tlvs(fields)
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=24) | st.text(max_size=12).map(lambda t: t.encode("utf-8"))
+       | st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)),
+                 max_size=12).map(lambda t: t.encode("gb18030")))
+def test_text_decoding_matches_the_charset_codecs(raw: bytes) -> None:
+    """The ASCII shortcut of TEXT gives what GB18030 / UTF-8 decoding gives."""
+    for charset in ("gb18030", "utf-8"):
+        try:
+            expected = raw.decode(charset)
+        except UnicodeDecodeError:
+            with pytest.raises(ValueError, match=f"not valid {charset}"):
+                TEXT.dec(raw, Ctx(charset))
+        else:
+            assert TEXT.dec(raw, Ctx(charset)) == expected

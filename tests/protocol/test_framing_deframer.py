@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stationlink.errors import FrameError
-from stationlink.protocol.checksums import crc16_ccitt_false, lrc
+from stationlink.protocol import deframer, framing
+from stationlink.protocol.checksums import (
+    BCD_BYTE,
+    BCD_OF,
+    bcd_decode,
+    bcd_encode,
+    crc16_ccitt_false,
+    lrc,
+)
 from stationlink.protocol.framing import (
     ACK,
     EOT,
@@ -58,6 +66,34 @@ def test_known_checks() -> None:
     assert crc16_ccitt_false(b"123456789") == 0x29B1
     assert lrc(b"\x01\x02\x04\x08") == 0x0F
     assert lrc(b"") == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=1100) | st.binary(max_size=20))
+def test_lrc_is_the_xor_of_every_byte(data: bytes) -> None:
+    expected = 0
+    for b in data:
+        expected ^= b
+    assert lrc(data) == expected
+    assert lrc(bytearray(data)) == expected
+
+
+def test_bcd_tables() -> None:
+    for b in range(256):
+        value = bcd_decode(bytes((b,)))
+        assert BCD_BYTE[b] == (-1 if value is None else value)
+    for v in range(100):
+        assert bytes((BCD_OF[v],)) == bcd_encode(v, 1)
+        assert BCD_BYTE[BCD_OF[v]] == v
+    assert BCD_BYTE[0x99] == 99
+    assert BCD_BYTE[0x9A] == BCD_BYTE[0xA0] == -1
+
+
+def test_deframer_module_is_reexported_by_framing() -> None:
+    for name in ("Deframer", "FrameEvent", "LinkByte", "Rejected", "Event", "Transport", "STX",
+                 "ETX", "ACK", "NAK", "EOT", "MIN_BODY", "MAX_BODY"):
+        assert getattr(framing, name) is getattr(deframer, name), name
+        assert name in framing.__all__
 
 
 def test_frame_layouts_by_hand() -> None:

@@ -15,6 +15,13 @@ Contract:
   ``mispos-1`` needs a :class:`ClearPan` (terminal role); a ``CardRef`` there is an error. On
   ``sl-2`` a ``ClearPan`` is turned into a ``CardRef`` with ``card_key`` first. DF40 outside a
   journal record, or a DF41 that is not masked, is refused.
+- ``EncodeError`` and ``UnknownMessageTypeError`` live in :mod:`stationlink.errors` and are
+  re-exported here.
+
+How it runs: each codec prepares, once, a :class:`_Reader` per class from the layouts (tag ->
+constructor argument slot and value decoder), so decoding is one pass over the TLV list
+filling the positional arguments, then one constructor call; encoding walks a per-class table
+of (field, tag, mode, value encoder).
 
 Card fields inside a journal record (TLV DF50)::
 
@@ -25,13 +32,14 @@ Card fields inside a journal record (TLV DF50)::
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Callable
 from typing import Any, cast
 
 from construct import ConstructError
 
-from ..errors import DecodeError, ProtocolError, UnsupportedMessageError
+from ..errors import DecodeError, EncodeError, UnknownMessageTypeError
 from .fields import Ctx
 from .layouts import (
     CARD_TAGS,
@@ -59,52 +67,25 @@ from .messages import (
     card_token,
     mask_pan,
 )
-from .tlv import BODY, HEADER_SIZE, Tlv, build_tlvs, parse_tlvs
+from .tlv import HEADER_SIZE, Tlv, build_body, build_tlvs, parse_body, parse_tlvs
+
+__all__ = ["Codec", "EncodeError", "UnknownMessageTypeError", "peek_header"]
 
 _HEAD = struct.Struct(">BH8s")
 _MSG_TYPES = {int(t): t for t in MsgType}
-# decoding plan: tag -> (name, decoder, nested class, repeated); required names;
-# repeated names; names that are None when absent
-_Step = tuple[str, Callable[[bytes, Ctx], Any], type | None, bool]
-_Plan = tuple[dict[int, _Step], frozenset[str], tuple[str, ...], tuple[str, ...]]
+_MISSING: Any = object()  # a constructor argument not decoded (yet)
+
+Decoder = Callable[[bytes, Ctx], Any]
+# writer row: name, tag, mode, value encoder (None for a nested record), nested record class
 _Out = tuple[str, int, str, Callable[[Any, Ctx], bytes] | None, type | None]
 
 
-def _plan(layout: tuple[F, ...]) -> _Plan:
-    steps: dict[int, _Step] = {}
-    for f in layout:
-        dec = f.kind.dec if f.kind is not None else _no_dec
-        steps[f.tag] = (f.name, dec, f.nested, f.mode == REP)
-    required = frozenset(f.name for f in layout if f.mode == REQ)
-    return (steps, required, tuple(f.name for f in layout if f.mode == REP),
-            tuple(f.name for f in layout if f.mode == NONE))
-
-
-def _no_dec(raw: bytes, ctx: Ctx) -> Any:  # pragma: no cover - nested fields use _nested
-    raise ValueError("nested field")
-
-
-class EncodeError(ProtocolError):
-    """A message holds a value its dialect's wire format cannot carry."""
-
-
-class UnknownMessageTypeError(UnsupportedMessageError):
-    """A body whose type code is not in the catalogue.
-
-    ``header.msg_type`` holds the raw type code (an ``int`` when it is not a :class:`MsgType`),
-    so the link can answer with an ``ErrorReply(UNSUPPORTED, for_type=...)`` to that sequence.
-    """
-
-    def __init__(self, message: str, header: Header) -> None:
-        super().__init__(message)
-        self.header = header
-        self.raw_type = int(header.msg_type)
-
-
 def _tid(raw: bytes) -> str:
-    if not (raw.isascii() and raw.decode("ascii").isprintable()):
-        raise DecodeError("terminal id (body offset 3) is not 8 printable ASCII characters")
-    return raw.decode("ascii")
+    if raw.isascii():
+        tid = raw.decode("ascii")
+        if tid.isprintable():
+            return tid
+    raise DecodeError("terminal id (body offset 3) is not 8 printable ASCII characters")
 
 
 def peek_header(body: bytes) -> tuple[int, int, str]:
@@ -131,6 +112,145 @@ def _check_masked(masked: str) -> None:
         raise DecodeError("masked card field DF41 is not a masked card number (first 6, last 4)")
 
 
+def _card(cards: dict[int, bytes], card_key: bytes) -> CardRef:
+    """The card of a journal record from its card fields (DF40, or DF41 + DF42)."""
+    pan = cards.get(TAG_PAN)
+    if pan is not None:
+        if len(cards) > 1:
+            raise DecodeError("journal record carries both a card number and a masked card")
+        digits = _pan_digits(pan)
+        return CardRef(mask_pan(digits), card_token(digits, card_key))
+    masked_raw, token_raw = cards.get(TAG_MASKED), cards.get(TAG_TOKEN)
+    if masked_raw is None or token_raw is None or len(token_raw) != 16:
+        raise DecodeError("a card needs DF41 (masked) and DF42 (16-byte token)")
+    if not masked_raw.isascii():
+        raise DecodeError("masked card field DF41 is not ASCII")
+    masked = masked_raw.decode("ascii")
+    _check_masked(masked)
+    return CardRef(masked, token_raw.hex())
+
+
+def _offset(tlvs: list[Tlv], item: Tlv) -> int:
+    """Offset of ``item`` (by identity) in its TLV list, lengths in their shortest form."""
+    total = 0
+    for other in tlvs:
+        if other is item:
+            break
+        n = len(other[1])
+        total += 3 + (0 if n < 0x80 else 1 if n < 0x100 else 2) + n
+    return total
+
+
+class _Reader:
+    """How one codec decodes one class.
+
+    ``steps`` maps a tag to ``(slot, decoder, repeated)``: the slot is the position of the
+    field among the constructor's arguments (a message's header first, ``extra`` last), and
+    a nested record's decoder is the :meth:`nested` method of that record's reader.
+    """
+
+    def __init__(self, cls: type, layout: tuple[F, ...], ctx: Ctx, card_key: bytes) -> None:
+        self.ctx = ctx
+        self.card_key = card_key
+        self.cls = cls
+        self.layout = layout
+        self.top = cls in TYPE_OF  # a message (header, extra) rather than a nested record
+        params = () if cls is Counter else dataclasses.fields(cls)
+        names = [f.name for f in layout] if cls is Counter else [p.name for p in params]
+        self.slot = {name: i for i, name in enumerate(names)}
+        self.field_at = {self.slot[f.name]: f for f in layout}
+        self.blank: list[Any] = [_MISSING] * len(names)
+        self.steps: dict[int, tuple[int, Decoder, bool]] = {}
+        self.required = tuple((self.slot[f.name], f) for f in layout if f.mode == REQ)
+        self.repeated = tuple(self.slot[f.name] for f in layout if f.mode == REP)
+        modes = {f.name: f.mode for f in layout}
+        # absent -> default: NONE fields None, the others (OPT, a record's card) as declared
+        self.fill = tuple(
+            (i, None if modes.get(p.name) == NONE else p.default)
+            for i, p in enumerate(params)
+            if modes.get(p.name, OPT) in (OPT, NONE) and p.name not in ("header", "extra")
+        )
+        self.card_slot = self.slot.get("card", -1)
+        self.extra_slot = len(names) - 1
+
+    def link(self, readers: dict[type, _Reader]) -> None:
+        """Fill ``steps`` once every class has a reader (nested records use theirs)."""
+        for f in self.layout:
+            if f.nested is not None:
+                dec: Decoder = readers[f.nested].nested
+            else:
+                assert f.kind is not None  # noqa: S101 - layouts give a kind or a class
+                dec = f.kind.dec
+            self.steps[f.tag] = (self.slot[f.name], dec, f.mode == REP)
+
+    def values(self, tlvs: list[Tlv], base: int, header: Header | None = None) -> list[Any]:
+        """The constructor arguments from a TLV list; ``base``: body offset of the list."""
+        vals = self.blank.copy()
+        steps, ctx = self.steps, self.ctx
+        extra: list[Tlv] = []
+        cards: dict[int, bytes] | None = None
+        for item in tlvs:
+            tag, raw = item
+            step = steps.get(tag)
+            if step is None:
+                if tag in CARD_TAGS:
+                    cards = self._card_part(cards, tag, raw)
+                elif self.top:
+                    extra.append(item)
+                continue
+            slot, dec, rep = step
+            try:
+                value = dec(raw, ctx)
+            except (ValueError, DecodeError) as exc:
+                raise DecodeError(
+                    f"{self.cls.__name__} field {tag:04X} ({self.field_at[slot].name}) at body "
+                    f"offset {base + _offset(tlvs, item)}: {exc}"
+                ) from None
+            if rep:
+                if vals[slot] is _MISSING:
+                    vals[slot] = [value]
+                else:
+                    vals[slot].append(value)
+            elif vals[slot] is _MISSING:
+                vals[slot] = value
+            else:
+                raise DecodeError(
+                    f"{self.cls.__name__}: field {tag:04X} ({self.field_at[slot].name}) repeated"
+                )
+        for slot in self.repeated:
+            vals[slot] = () if vals[slot] is _MISSING else tuple(vals[slot])
+        for slot, default in self.fill:
+            if vals[slot] is _MISSING:
+                vals[slot] = default
+        if self.top:
+            vals[0] = header
+            vals[self.extra_slot] = tuple(extra)
+        if _MISSING in vals:  # only required fields can be left unset here
+            f = next(f for slot, f in self.required if vals[slot] is _MISSING)
+            raise DecodeError(f"{self.cls.__name__}: required field {f.tag:04X} ({f.name}) missing")
+        if cards:
+            vals[self.card_slot] = _card(cards, self.card_key)
+        return vals
+
+    def _card_part(self, cards: dict[int, bytes] | None, tag: int, raw: bytes) -> dict[int, bytes]:
+        name = self.cls.__name__
+        if self.cls is not JournalRecord:
+            raise DecodeError(f"{name}: card field {tag:04X} outside a journal record")
+        if cards is None:
+            cards = {}
+        elif tag in cards:
+            raise DecodeError(f"{name}: card field {tag:04X} repeated")
+        cards[tag] = raw
+        return cards
+
+    def nested(self, raw: bytes, ctx: Ctx) -> Any:
+        """Decoder of a nested record's TLV value (the ``dec`` of its parent's step)."""
+        vals = self.values(parse_tlvs(raw, 0), 0)
+        if self.cls is Counter:
+            return (vals[0], vals[1])
+        return self.cls(*vals)
+
+
 class Codec:
     """Encoder/decoder of message bodies for one dialect."""
 
@@ -140,10 +260,15 @@ class Codec:
         self.dialect = Dialect(dialect)
         self._key = card_key
         self._ctx = Ctx("gb18030" if self.dialect is Dialect.MISPOS_1 else "utf-8")
-        self._plans: dict[type, _Plan] = {cls: _plan(layout) for cls, layout in LAYOUTS.items()}
-        self._out: dict[type, list[_Out]] = {
-            cls: [(f.name, f.tag, f.mode, None if f.kind is None else f.kind.enc, f.nested)
-                  for f in layout]
+        readers = {
+            cls: _Reader(cls, layout, self._ctx, card_key) for cls, layout in LAYOUTS.items()
+        }
+        for reader in readers.values():
+            reader.link(readers)
+        self._readers = {code: readers[cls] for code, cls in CLASS_OF.items()}
+        self._out: dict[type, tuple[_Out, ...]] = {
+            cls: tuple((f.name, f.tag, f.mode, None if f.kind is None else f.kind.enc, f.nested)
+                       for f in layout)
             for cls, layout in LAYOUTS.items()
         }
 
@@ -151,88 +276,16 @@ class Codec:
 
     def decode(self, body: bytes) -> Message:
         raw_type, seq, tid = peek_header(body)
-        cls = CLASS_OF.get(raw_type)
-        if cls is None:
+        reader = self._readers.get(raw_type)
+        if reader is None:
             header = Header(cast(MsgType, raw_type), seq, tid)
             raise UnknownMessageTypeError(f"unknown message type {raw_type:#04x}", header)
         try:
-            tlvs: list[Tlv] = BODY.parse(body).fields
+            tlvs: list[Tlv] = parse_body(body)["fields"]
         except ConstructError as exc:
-            raise DecodeError(f"{cls.__name__}: body does not parse: {exc}") from exc
-        values, extra = self._fields(cls, tlvs, HEADER_SIZE)
-        header = Header(_MSG_TYPES[raw_type], seq, tid)
-        return cast(Message, cls(header=header, extra=extra, **values))
-
-    def _fields(
-        self, cls: type, tlvs: list[Tlv], base: int
-    ) -> tuple[dict[str, Any], tuple[Tlv, ...]]:
-        plan, required, repeated, nones = self._plans[cls]
-        values: dict[str, Any] = {}
-        extra: list[Tlv] = []
-        cards: dict[int, bytes] = {}
-        ctx = self._ctx
-        for index, (tag, raw) in enumerate(tlvs):
-            step = plan.get(tag)
-            if step is None:
-                if tag in CARD_TAGS:
-                    self._card_part(cls, cards, tag, raw)
-                elif cls in TYPE_OF:
-                    extra.append((tag, raw))
-                continue
-            name, dec, nested, rep = step
-            try:
-                value = dec(raw, ctx) if nested is None else self._nested(nested, raw)
-            except (ValueError, DecodeError) as exc:
-                offset = base + _offset(tlvs, index)
-                raise DecodeError(
-                    f"{cls.__name__} field {tag:04X} ({name}) at body offset {offset}: {exc}"
-                ) from None
-            if rep:
-                values.setdefault(name, []).append(value)
-            elif name in values:
-                raise DecodeError(f"{cls.__name__}: field {tag:04X} ({name}) repeated")
-            else:
-                values[name] = value
-        if not required <= values.keys():
-            f = next(f for f in LAYOUTS[cls] if f.name in required and f.name not in values)
-            raise DecodeError(f"{cls.__name__}: required field {f.tag:04X} ({f.name}) missing")
-        for name in repeated:
-            values[name] = tuple(values.get(name, ()))
-        for name in nones:
-            values.setdefault(name, None)
-        if cards:
-            values["card"] = self._card(cards)
-        return values, tuple(extra)
-
-    @staticmethod
-    def _card_part(cls: type, cards: dict[int, bytes], tag: int, raw: bytes) -> None:
-        if cls is not JournalRecord:
-            raise DecodeError(f"{cls.__name__}: card field {tag:04X} outside a journal record")
-        if tag in cards:
-            raise DecodeError(f"{cls.__name__}: card field {tag:04X} repeated")
-        cards[tag] = raw
-
-    def _nested(self, cls: type, raw: bytes) -> Any:
-        values, _ = self._fields(cls, parse_tlvs(raw, 0), 0)
-        if cls is Counter:
-            return (values["name"], values["count"])
-        return cls(**values)
-
-    def _card(self, cards: dict[int, bytes]) -> CardRef:
-        pan = cards.get(TAG_PAN)
-        if pan is not None:
-            if len(cards) > 1:
-                raise DecodeError("journal record carries both a card number and a masked card")
-            digits = _pan_digits(pan)
-            return CardRef(mask_pan(digits), card_token(digits, self._key))
-        masked_raw, token_raw = cards.get(TAG_MASKED), cards.get(TAG_TOKEN)
-        if masked_raw is None or token_raw is None or len(token_raw) != 16:
-            raise DecodeError("a card needs DF41 (masked) and DF42 (16-byte token)")
-        if not masked_raw.isascii():
-            raise DecodeError("masked card field DF41 is not ASCII")
-        masked = masked_raw.decode("ascii")
-        _check_masked(masked)
-        return CardRef(masked, token_raw.hex())
+            raise DecodeError(f"{reader.cls.__name__}: body does not parse: {exc}") from exc
+        vals = reader.values(tlvs, HEADER_SIZE, Header(_MSG_TYPES[raw_type], seq, tid))
+        return cast(Message, reader.cls(*vals))
 
     # ------------------------------------------------------------------ encoding
 
@@ -257,31 +310,31 @@ class Codec:
                 raise EncodeError(f"extra field {tag:04X} is a card field")
             items.append((tag, value))
         try:
-            return bytes(
-                BODY.build(
-                    {"msg_type": code, "seq": h.seq, "terminal_id": tid.encode(), "fields": items}
-                )
+            return build_body(
+                {"msg_type": code, "seq": h.seq, "terminal_id": tid.encode(), "fields": items}
             )
         except (ConstructError, ValueError) as exc:
             raise EncodeError(f"{cls.__name__} does not build: {exc}") from exc
 
     def _items(self, cls: type, obj: Any) -> list[Tlv]:
         items: list[Tlv] = []
+        append = items.append
         ctx = self._ctx
         counter = cls is Counter
         for name, tag, mode, enc, nested in self._out[cls]:
             value = obj[0 if name == "name" else 1] if counter else getattr(obj, name)
-            if mode == NONE and value is None:
-                continue
-            if mode == OPT and (value == "" or value == b""):
-                continue
+            if mode != REQ:
+                if mode == NONE and value is None:
+                    continue
+                if mode == OPT and (value == "" or value == b""):
+                    continue
             try:
                 for v in value if mode == REP else (value,):
                     if enc is None:
                         assert nested is not None  # noqa: S101 - layouts give a kind or a class
-                        items.append((tag, build_tlvs(self._items(nested, v))))
+                        append((tag, build_tlvs(self._items(nested, v))))
                     else:
-                        items.append((tag, enc(v, ctx)))
+                        append((tag, enc(v, ctx)))
             except EncodeError:
                 raise
             except (ValueError, TypeError, AttributeError, IndexError) as exc:
@@ -309,13 +362,3 @@ class Codec:
         except DecodeError as exc:
             raise EncodeError(str(exc)) from None
         return [(TAG_MASKED, masked.encode("ascii")), (TAG_TOKEN, bytes.fromhex(token))]
-
-
-def _offset(tlvs: list[Tlv], index: int) -> int:
-    """Offset of TLV ``index`` in its list (lengths in their shortest form)."""
-    total = 0
-    for _, value in tlvs[:index]:
-        n = len(value)
-        total += 3 + (0 if n < 0x80 else 1 if n < 0x100 else 2)
-        total += n
-    return total

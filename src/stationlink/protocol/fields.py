@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ..money import CST
-from .checksums import bcd_decode, bcd_encode
+from .checksums import BCD_BYTE, bcd_encode
 from .messages import Dialect, ErrorCode, ResultCode, TxnKind, TxnStatus
 
 
@@ -80,10 +80,10 @@ def _enc_amount(v: Any, ctx: Ctx) -> bytes:
 def _dec_amount(raw: bytes, ctx: Ctx) -> int:
     if len(raw) != 6:
         raise ValueError(f"{len(raw)} bytes, expected 6")
-    value = bcd_decode(raw)
-    if value is None:
+    digits = raw.hex()
+    if not digits.isdigit():
         raise ValueError("not packed BCD")
-    return value
+    return int(digits)
 
 
 def _enc_time(v: Any, ctx: Ctx) -> bytes:
@@ -100,26 +100,28 @@ def _enc_time(v: Any, ctx: Ctx) -> bytes:
 def _dec_time(raw: bytes, ctx: Ctx) -> datetime:
     if len(raw) != 7:
         raise ValueError(f"{len(raw)} bytes, expected 7")
-    value = bcd_decode(raw)
-    if value is None:
+    t = BCD_BYTE
+    c, y, mo, d, h, mi, s = raw
+    c, y, mo, d, h, mi, s = t[c], t[y], t[mo], t[d], t[h], t[mi], t[s]
+    if -1 in (c, y, mo, d, h, mi, s):
         raise ValueError("not packed BCD")
-    digits = f"{value:014d}"
     try:
-        return datetime(
-            int(digits[0:4]), int(digits[4:6]), int(digits[6:8]),
-            int(digits[8:10]), int(digits[10:12]), int(digits[12:14]), tzinfo=CST,
-        )
+        return datetime(c * 100 + y, mo, d, h, mi, s, tzinfo=CST)
     except ValueError as exc:
         raise ValueError(f"not a valid date and time ({exc})") from None
 
 
 def _enc_text(v: Any, ctx: Ctx) -> bytes:
+    if type(v) is str and v.isascii():  # the same bytes in GB18030 and UTF-8
+        return v.encode("ascii")
     if not isinstance(v, str):
         raise TypeError(f"{type(v).__name__} is not text")
     return v.encode(ctx.charset)
 
 
 def _dec_text(raw: bytes, ctx: Ctx) -> str:
+    if raw.isascii():  # GB18030 and UTF-8 both read bytes 00..7F as ASCII
+        return raw.decode("ascii")
     try:
         return raw.decode(ctx.charset)
     except UnicodeDecodeError as exc:
@@ -147,16 +149,16 @@ def _enc_bytes(v: Any, ctx: Ctx) -> bytes:
 
 
 def _int_enum(cls: type[enum.IntEnum]) -> Kind:
-    table = {member.value: member for member in cls}
+    table = {bytes((member.value,)): member for member in cls}  # the whole value -> member
 
     def enc(v: Any, ctx: Ctx) -> bytes:
         return bytes((cls(v).value,))
 
     def dec(raw: bytes, ctx: Ctx) -> Any:
-        if len(raw) != 1:
-            raise ValueError(f"{len(raw)} bytes, expected 1")
-        member = table.get(raw[0])
+        member = table.get(raw)
         if member is None:
+            if len(raw) != 1:
+                raise ValueError(f"{len(raw)} bytes, expected 1")
             raise ValueError(f"unknown {cls.__name__} code {raw[0]}")
         return member
 
@@ -164,15 +166,16 @@ def _int_enum(cls: type[enum.IntEnum]) -> Kind:
 
 
 def _coded(cls: type[enum.Enum], codes: dict[Any, int]) -> Kind:
-    back = {code: member for member, code in codes.items()}
+    back = {bytes((code,)): member for member, code in codes.items()}
 
     def enc(v: Any, ctx: Ctx) -> bytes:
         return bytes((codes[cls(v)],))
 
     def dec(raw: bytes, ctx: Ctx) -> Any:
-        if len(raw) != 1 or raw[0] not in back:
+        member = back.get(raw)
+        if member is None:
             raise ValueError(f"unknown {cls.__name__} code")
-        return back[raw[0]]
+        return member
 
     return Kind(f"uint8 code of {cls.__name__}", enc, dec)
 

@@ -1,26 +1,14 @@
-"""Framings of both dialects on serial lines and TCP, and the streaming deframer.
+"""Framings of both dialects on serial lines and TCP: layouts, building, strict parsing.
 
 Contract:
 - :func:`build_frame` wraps a body (11..1024 bytes) in the framing of a dialect and transport
   (hand-assembled for speed, byte-identical to the ``construct`` :data:`LAYOUTS`, which
   :func:`parse_frame` and :func:`build_frame_construct` use); another length raises
   :class:`FrameError`.
-- :class:`Deframer` is sans-I/O: ``feed(data)`` accepts the byte stream split anywhere and
-  returns events in stream order; every byte fed ends up in exactly one event (a
-  :class:`FrameEvent`, a :class:`LinkByte` or a :class:`Rejected` stretch), so offsets tile
-  the stream. It never raises on input bytes, buffers at most one frame's worth of bytes and
-  does work linear in the input (each candidate frame start is checked once).
-- Serial resynchronisation: a frame is accepted only when it starts with STX, has a possible
-  length, ETX at the right place and a correct check value. A start that fails is rejected
-  alone (one byte) and scanning resumes at the next byte, so a valid frame after a false STX
-  is never lost. A complete frame whose check value is wrong (and which hides no valid frame
-  inside) is rejected whole with ``checksum_failed=True``: the receiver answers NAK.
-- A false STX announcing a long length holds back the frames behind it until that many bytes
-  have arrived; :meth:`Deframer.expire` (line idle, or end of input) gives up on incomplete
-  candidates and recovers what follows. :meth:`Deframer.close` reports what is left.
-- TCP has no start byte and no check value: a prefix that is not a possible length is skipped
-  byte by byte (reported as one ``Rejected`` stretch); a host should drop a TCP connection
-  that produces any ``Rejected``.
+- The streaming :class:`Deframer` (resynchronisation, link bytes, rejected stretches) lives in
+  :mod:`stationlink.protocol.deframer`, with the events it reports, :class:`Transport` and the
+  wire constants; all of them are re-exported here, so ``from .framing import Deframer`` (and
+  the rest) keeps working.
 
 Serial wire layouts (``LEN`` counts BODY bytes only; BODY is 11..1024 bytes)::
 
@@ -45,9 +33,6 @@ TCP wire layouts::
 
 from __future__ import annotations
 
-import enum
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from construct import (
@@ -65,49 +50,25 @@ from construct import (
 )
 
 from ..errors import FrameError
-from .checksums import bcd_decode, bcd_encode, crc16_ccitt_false, lrc
+from .checksums import BCD_OF, bcd_decode, bcd_encode, crc16_ccitt_false, lrc
+from .deframer import (
+    ACK,
+    EOT,
+    ETX,
+    MAX_BODY,
+    MIN_BODY,
+    NAK,
+    STX,
+    Deframer,
+    Event,
+    FrameEvent,
+    LinkByte,
+    Rejected,
+    Transport,
+)
 from .messages import Dialect
 
-STX, ETX = 0x02, 0x03
-ACK, NAK, EOT = 0x06, 0x15, 0x04
-MIN_BODY = 11  # the fixed body header; a shorter length is impossible
-MAX_BODY = 1024
 _STX_BYTE, _ETX_BYTE = bytes((STX,)), bytes((ETX,))
-
-
-class Transport(enum.StrEnum):
-    SERIAL = "serial"
-    TCP = "tcp"
-
-
-@dataclass(frozen=True, slots=True)
-class FrameEvent:
-    """A valid frame; ``offset`` is the stream offset of its first byte, ``raw`` the frame."""
-
-    offset: int
-    body: bytes
-    raw: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class LinkByte:
-    """A single-byte link reply between frames (serial only): ACK, NAK or EOT."""
-
-    offset: int
-    code: int
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A skipped stretch. ``checksum_failed``: a complete frame with a wrong LRC/CRC (NAK it)."""
-
-    offset: int
-    length: int
-    reason: str
-    checksum_failed: bool = False
-
-
-Event = FrameEvent | LinkByte | Rejected
 
 # ------------------------------------------------------------------ construct layouts
 
@@ -176,7 +137,7 @@ def build_frame(body: bytes, dialect: Dialect, transport: Transport) -> bytes:
         raise FrameError(f"body of {n} bytes: a body has {MIN_BODY}..{MAX_BODY} bytes")
     if transport is Transport.SERIAL:
         if dialect is Dialect.MISPOS_1:
-            checked = bcd_encode(n, 2) + body + _ETX_BYTE
+            checked = bytes((BCD_OF[n // 100], BCD_OF[n % 100])) + body + _ETX_BYTE
             return _STX_BYTE + checked + bytes((lrc(checked),))
         checked = n.to_bytes(2, "big") + body + _ETX_BYTE
         return _STX_BYTE + checked + crc16_ccitt_false(checked).to_bytes(2, "big")
@@ -215,215 +176,6 @@ def parse_frame(raw: bytes, dialect: Dialect, transport: Transport) -> bytes:
     if not MIN_BODY <= len(body) <= MAX_BODY:
         raise FrameError(f"impossible body length {len(body)}")
     return body
-
-
-# ------------------------------------------------------------------------- deframer
-
-_NEED_MORE, _VALID, _BAD_LENGTH, _NO_ETX, _BAD_CHECK, _HIDES_FRAME = range(6)
-_SERIAL_MARKS = re.compile(b"[\\x02\\x04\\x06\\x15]")
-_NAMES = {ACK: "ACK", NAK: "NAK", EOT: "EOT"}
-
-
-class Deframer:
-    """Streaming deframer for one direction of one link (see the module docstring)."""
-
-    def __init__(self, dialect: Dialect, transport: Transport, max_body: int = MAX_BODY) -> None:
-        if not MIN_BODY <= max_body <= 9999:
-            raise ValueError(f"max_body must be within {MIN_BODY}..9999")
-        self.dialect = Dialect(dialect)
-        self.transport = Transport(transport)
-        self.max_body = max_body
-        self._buf = bytearray()
-        self._base = 0  # stream offset of _buf[0]
-        self._gstart = -1  # stream offset of the pending skipped stretch, -1 when none
-        self._glen = 0
-        self._greason = ""
-        # final check results by stream offset of the STX: (status, frame length)
-        self._memo: dict[int, tuple[int, int]] = {}
-        self._bcd = dialect is Dialect.MISPOS_1
-        serial = self.transport is Transport.SERIAL
-        if serial:
-            self._check_len = 1 if self._bcd else 2
-            self._overhead = 4 + self._check_len
-        else:
-            self._check_len = 0
-            self._overhead = 4 if self._bcd else 2
-        self._serial = serial
-
-    # -- public API ------------------------------------------------------------
-
-    def feed(self, data: bytes) -> list[Event]:
-        """Add bytes from the stream; return the events they complete, in stream order."""
-        self._buf += data
-        return self._run(final=False)
-
-    def expire(self) -> list[Event]:
-        """Assume no more bytes complete a pending candidate: reject it and rescan after it.
-
-        Call when the line has been idle for a while, or at end of input before
-        :meth:`close`. Leaves the buffer empty.
-        """
-        return self._run(final=True)
-
-    def close(self) -> list[Rejected]:
-        """End of stream: report the skipped stretch and the incomplete bytes left over."""
-        out: list[Rejected] = []
-        self._flush(out)
-        if self._buf:
-            out.append(Rejected(self._base, len(self._buf), "incomplete frame at end of stream"))
-            self._base += len(self._buf)
-            self._buf.clear()
-        self._memo.clear()
-        return out
-
-    # -- scanning --------------------------------------------------------------
-
-    def _skip(self, out: list[Any], offset: int, length: int, reason: str) -> None:
-        """Add skipped bytes to the pending stretch (merged while contiguous, same reason)."""
-        if self._gstart >= 0 and self._gstart + self._glen == offset and self._greason == reason:
-            self._glen += length
-        else:
-            self._flush(out)
-            self._gstart, self._glen, self._greason = offset, length, reason
-
-    def _flush(self, out: list[Any]) -> None:
-        if self._gstart >= 0:
-            out.append(Rejected(self._gstart, self._glen, self._greason))
-            self._gstart, self._glen = -1, 0
-
-    def _run(self, final: bool) -> list[Event]:
-        out: list[Event] = []
-        if self._serial:
-            pos = self._scan_serial(out, final)
-        else:
-            pos = self._scan_tcp(out, final)
-        if final:
-            self._flush(out)
-        if pos:
-            del self._buf[:pos]
-            self._base += pos
-            if self._memo:
-                self._memo = {k: v for k, v in self._memo.items() if k >= self._base}
-        return out
-
-    def _scan_serial(self, out: list[Event], final: bool) -> int:
-        buf, base, n = self._buf, self._base, len(self._buf)
-        pos = 0
-        while pos < n:
-            m = _SERIAL_MARKS.search(buf, pos)
-            if m is None:
-                self._skip(out, base + pos, n - pos, "garbage outside a frame")
-                return n
-            i = m.start()
-            if i > pos:
-                self._skip(out, base + pos, i - pos, "garbage outside a frame")
-            b = buf[i]
-            if b != STX:
-                self._flush(out)
-                out.append(LinkByte(base + i, b))
-                pos = i + 1
-                continue
-            status, end = self._check_serial(i)
-            if status == _BAD_CHECK:
-                status = self._inner_verdict(i, end, final)
-            if status == _NEED_MORE and not final:
-                return i
-            if status == _VALID:
-                self._flush(out)
-                raw = bytes(buf[i:end])
-                out.append(FrameEvent(base + i, raw[3 : end - i - 1 - self._check_len], raw))
-                pos = end
-            elif status == _BAD_CHECK:
-                self._flush(out)
-                what = "LRC" if self._bcd else "CRC"
-                out.append(Rejected(base + i, end - i, f"bad {what}", checksum_failed=True))
-                pos = end
-            else:
-                reason = {
-                    _BAD_LENGTH: "STX with an impossible length",
-                    _NO_ETX: "STX without ETX at the announced length",
-                    _NEED_MORE: "STX of an incomplete frame",
-                    _HIDES_FRAME: "STX of a frame with a bad check value hiding a valid frame",
-                }[status]
-                self._skip(out, base + i, 1, reason)
-                pos = i + 1
-        return pos
-
-    def _check_serial(self, i: int) -> tuple[int, int]:
-        """Classify the candidate frame at buffer index ``i`` (memoised once final)."""
-        memo = self._memo.get(self._base + i)
-        if memo is not None:
-            return memo[0], i + memo[1]  # memo holds the frame length, not a buffer index
-        buf = self._buf
-        if len(buf) < i + 3:
-            return _NEED_MORE, 0
-        if self._bcd:
-            length = bcd_decode(buf[i + 1 : i + 3])
-            if length is None:
-                return _BAD_LENGTH, 0
-        else:
-            length = (buf[i + 1] << 8) | buf[i + 2]
-        if not MIN_BODY <= length <= self.max_body:
-            return _BAD_LENGTH, 0
-        etx = i + 3 + length
-        end = etx + 1 + self._check_len
-        if len(buf) < end:
-            return _NEED_MORE, end
-        if buf[etx] != ETX:
-            result = (_NO_ETX, end)
-        else:
-            checked = bytes(buf[i + 1 : etx + 1])
-            if self._bcd:
-                good = lrc(checked) == buf[etx + 1]
-            else:
-                good = crc16_ccitt_false(checked) == (buf[etx + 1] << 8) | buf[etx + 2]
-            result = (_VALID if good else _BAD_CHECK, end)
-        self._memo[self._base + i] = (result[0], end - i)
-        return result
-
-    def _inner_verdict(self, i: int, end: int, final: bool) -> int:
-        """A frame at ``i`` has a wrong check value: is it a false STX hiding a valid frame?"""
-        j = self._buf.find(STX, i + 1, end)
-        waiting = False
-        while j >= 0:
-            status, _ = self._check_serial(j)
-            if status == _VALID:
-                return _HIDES_FRAME  # the outer start is false: rescan from i + 1
-            if status == _NEED_MORE:
-                waiting = True
-            j = self._buf.find(STX, j + 1, end)
-        return _NEED_MORE if waiting and not final else _BAD_CHECK
-
-    def _scan_tcp(self, out: list[Event], final: bool) -> int:
-        buf, base, n = self._buf, self._base, len(self._buf)
-        pos = 0
-        plen = self._overhead
-        while pos < n:
-            if self._bcd:
-                head = bytes(buf[pos : pos + plen])
-                if not head.isdigit():
-                    self._skip(out, base + pos, 1, "no valid length prefix")
-                    pos += 1
-                    continue
-                length = int(head) if len(head) == plen else -1
-            else:
-                length = (buf[pos] << 8) | buf[pos + 1] if n - pos >= plen else -1
-            if length >= 0 and not MIN_BODY <= length <= self.max_body:
-                self._skip(out, base + pos, 1, "no valid length prefix")
-                pos += 1
-                continue
-            end = pos + plen + length
-            if length < 0 or end > n:
-                if not final:
-                    return pos
-                self._skip(out, base + pos, 1, "length prefix of an incomplete frame")
-                pos += 1
-                continue
-            self._flush(out)
-            raw = bytes(buf[pos:end])
-            out.append(FrameEvent(base + pos, raw[plen:], raw))
-            pos = end
-        return pos
 
 
 __all__ = [

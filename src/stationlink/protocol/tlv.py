@@ -4,6 +4,9 @@ Contract:
 - :data:`BODY` parses a body into ``msg_type``, ``seq``, ``terminal_id`` (8 raw bytes) and
   ``fields`` (a list of ``(tag, value)`` pairs in wire order) and builds it back. It is
   compiled once at import; the TLV list is a custom construct with a compiled form.
+  :func:`parse_body` runs that compiled parser with a context built once (``BODY.parse``
+  builds a fresh one per call): the same generated code, result and exceptions;
+  :func:`build_body` does the same for ``BODY.build``.
 - :func:`parse_tlvs` / :func:`build_tlvs` are the plain functions behind it, also used for
   nested (constructed) TLV values. A truncated or malformed TLV raises :class:`DecodeError`
   naming the body offset; value bytes are never echoed (they may hold a card number).
@@ -27,9 +30,19 @@ Body layout::
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
-from construct import Bytes, Construct, Int8ub, Int16ub, Struct, stream_read_entire, stream_write
+from construct import (
+    Bytes,
+    Construct,
+    Container,
+    Int8ub,
+    Int16ub,
+    Struct,
+    stream_read_entire,
+    stream_write,
+)
 
 from ..errors import DecodeError
 
@@ -38,16 +51,18 @@ HEADER_SIZE = 11
 Tlv = tuple[int, bytes]
 
 
-def parse_tlvs(data: bytes, base: int = HEADER_SIZE) -> list[Tlv]:
+def parse_tlvs(data: bytes | bytearray, base: int = HEADER_SIZE) -> list[Tlv]:
     """``(tag, value)`` pairs of a TLV list; ``base`` is the body offset of ``data[0]``."""
+    if type(data) is not bytes:
+        data = bytes(data)  # slices of bytes are bytes: values never share a mutable buffer
     out: list[Tlv] = []
+    append = out.append
     i, n = 0, len(data)
     while i < n:
-        if n - i < 3:
-            raise DecodeError(f"truncated TLV at body offset {base + i}")
-        tag = (data[i] << 8) | data[i + 1]
-        length = data[i + 2]
         start = i + 3
+        if start > n:
+            raise DecodeError(f"truncated TLV at body offset {base + i}")
+        length = data[i + 2]
         if length >= 0x80:
             k = length - 0x80
             if k not in (1, 2) or start + k > n:
@@ -59,10 +74,10 @@ def parse_tlvs(data: bytes, base: int = HEADER_SIZE) -> list[Tlv]:
         end = start + length
         if end > n:
             raise DecodeError(
-                f"TLV {tag:04X} at body offset {base + i} announces {length} bytes, "
-                f"{n - start} left"
+                f"TLV {(data[i] << 8) | data[i + 1]:04X} at body offset {base + i} announces "
+                f"{length} bytes, {n - start} left"
             )
-        out.append((tag, bytes(data[start:end])))
+        append(((data[i] << 8) | data[i + 1], data[start:end]))
         i = end
     return out
 
@@ -118,3 +133,25 @@ BODY: Any = Struct(
     "terminal_id" / Bytes(8),
     "fields" / TlvList(),
 ).compile()
+
+# what Construct.parse_stream / build_stream set up on every call: flags, _params = itself
+_PARSE_CONTEXT: Any = Container(_parsing=True, _building=False, _sizing=False)
+_PARSE_CONTEXT._params = _PARSE_CONTEXT
+_PARSE = BODY.parsefunc  # the compiled parser; it reads the context, never writes it
+
+
+def parse_body(body: bytes) -> Any:
+    """``BODY.parse(body)`` without the per-call context setup (a ``Container`` of fields)."""
+    return _PARSE(BytesIO(body), _PARSE_CONTEXT)
+
+
+_BUILD_CONTEXT: Any = Container(_parsing=False, _building=True, _sizing=False)
+_BUILD_CONTEXT._params = _BUILD_CONTEXT
+_BUILD = BODY.buildfunc
+
+
+def build_body(obj: dict[str, Any]) -> bytes:
+    """``BODY.build(obj)`` without the per-call context setup."""
+    stream = BytesIO()
+    _BUILD(obj, stream, _BUILD_CONTEXT)
+    return stream.getvalue()
