@@ -26,6 +26,7 @@ from typing import Any
 from stationlink.money import CST
 from stationlink_sim.capture.hostplay import Op, SkipClock, day_ops, run_host
 from stationlink_sim.capture.recorder import Recorder
+from stationlink_sim.customers import Billers
 from stationlink_sim.serve import serve_terminal
 
 HERE = Path(__file__).resolve().parent
@@ -81,10 +82,33 @@ def _sessions() -> list[dict[str, Any]]:
 
 
 def _payments(n: int) -> list[Op]:
+    """``n`` mobile top-ups on accounts the emulated biller knows, so each one is approved.
+
+    The terminal's biller (:class:`~stationlink_sim.customers.Billers`, same seed) decides
+    which accounts exist; an unknown one would be declined ``ACCOUNT_NOT_FOUND`` and the
+    lost-response sessions would then never cover an approved payment.
+    """
     rng = random.Random(SEED)  # noqa: S311 - test data, not secrets
-    return [{"op": "pay_bill", "product": "mobile",
-             "account": f"138{rng.randrange(10**8):08d}", "amount_fen": 5000 * (i + 1)}
-            for i in range(n)]
+    billers = Billers(SEED)
+    ops: list[Op] = []
+    while len(ops) < n:
+        account = f"138{rng.randrange(10**8):08d}"
+        if billers.exists("mobile", account):
+            ops.append({"op": "pay_bill", "product": "mobile", "account": account,
+                        "amount_fen": 5000 * (len(ops) + 1)})
+    return ops
+
+
+def _check(session: dict[str, Any], observed: list[dict[str, Any]]) -> None:
+    """Refuse a recording that does not show what its session is for."""
+    name = session["name"]
+    if name.startswith("lost-"):
+        lost = [o for o in observed if o.get("resolved_by") == "status_query"]
+        if not lost or any(o.get("outcome") != "approved" for o in lost):
+            raise SystemExit(f"{name}: the lost responses must be approved payments: {lost}")
+    errors = [o for o in observed if "error" in o]
+    if errors:
+        raise SystemExit(f"{name}: an operation raised: {errors}")
 
 
 def record(session: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +131,7 @@ def record(session: dict[str, Any]) -> dict[str, Any]:
                                 seed=SEED, timers=TIMERS, skip=skip.skip, host_time=skip.now)
         finally:
             trailer = recorder.stop()
+    _check(session, observed)
     scenario = {
         "session": name, "what": session["what"], "kind": session["kind"],
         "dialect": session["dialect"], "transport": session["transport"],

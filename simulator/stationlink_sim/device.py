@@ -14,6 +14,11 @@ Contract:
   that firmware does (the codec puts it on the wire, the host masks it); an ``sl-2`` terminal
   puts ``CardRef(masked, token)`` computed with its card key.
 - While the paper is out every money-moving request is declined with ``PAPER_OUT``.
+- JOURNAL_READ: at most ``min(max_records, JOURNAL_PAGE_LIMIT)`` records, and only as many as
+  fit in one body (``MAX_BODY``, 1024 bytes, measured with this dialect's encoding: a
+  ``mispos-1`` record with a full card number and GB18030 text is larger than an ``sl-2``
+  one); ``more`` is set whenever records remain after the page. Bill accounts and client
+  refs are limited in length (``INVALID_FIELD`` otherwise), so one record always fits.
 - Settlement totals cover records after the last settlement; the terminal settles by itself
   when its own calendar day changes (also after a clock reset) and on :meth:`settle`.
 - :meth:`power_cycle` keeps the journal, paper state and far-side state (bank balances, bills),
@@ -30,6 +35,8 @@ import random
 import threading
 from collections import Counter
 
+from stationlink.protocol.codec import Codec
+from stationlink.protocol.framing import MAX_BODY
 from stationlink.protocol.messages import (
     REQUEST_TYPES,
     BalanceInquiryRequest,
@@ -86,8 +93,9 @@ from .identity import (
 from .journal import Journal, make_ref
 
 MAX_AMOUNT_FEN = 500_000  # 5,000 yuan: the single-transaction limit of both kinds
-JOURNAL_PAGE_LIMIT = 20  # at most this many records per JOURNAL_READ answer
+JOURNAL_PAGE_LIMIT = 20  # at most this many records per JOURNAL_READ answer (and MAX_BODY)
 MAX_CLIENT_REF = 32
+MAX_ACCOUNT = 32  # characters of a bill account (real ones have at most 20 digits)
 
 
 class _Invalid(Exception):
@@ -122,6 +130,7 @@ class EmulatedTerminal:
         self.executed = 0  # approved money-moving transactions, reversals included
         self.requests = 0
         self.boot_id = self.journal.max_boot_id + 1
+        self._codec = Codec(identity.dialect, identity.card_key)  # to measure journal pages
         self._lock = threading.RLock()
         self._pans: dict[str, ClearPan] = {}  # ref -> card, to credit a reversed withdrawal
         self._bill_applied: dict[str, int] = {}  # ref -> arrears the payment settled
@@ -203,13 +212,7 @@ class EmulatedTerminal:
                 wire = None if record is None else self._wire(record)
                 return StatusResponse(self._header(req), wire is not None, wire)
             case JournalReadRequest():
-                if req.after_cursor < 0 or req.max_records < 1:
-                    raise _Invalid("after_cursor must be >= 0 and max_records >= 1")
-                page, more = self.journal.read(
-                    req.after_cursor, min(req.max_records, JOURNAL_PAGE_LIMIT)
-                )
-                wired = tuple(self._wire(r) for r in page)
-                return JournalReadResponse(self._header(req), wired, more)
+                return self._journal_read(req)
             case JournalAckRequest():
                 if not 0 <= req.upto_cursor <= self.journal.last_cursor:
                     raise _Invalid(f"upto_cursor beyond last cursor {self.journal.last_cursor}")
@@ -230,6 +233,33 @@ class EmulatedTerminal:
             case _:
                 return self._error(req, ErrorCode.UNSUPPORTED, "not a request")
 
+    # ----------------------------------------------------------------- journal
+
+    def _journal_read(self, req: JournalReadRequest) -> Message:
+        """As many records as fit in one body, at most ``max_records`` (module docstring)."""
+        if req.after_cursor < 0 or req.max_records < 1:
+            raise _Invalid("after_cursor must be >= 0 and max_records >= 1")
+        page, more = self.journal.read(req.after_cursor, min(req.max_records, JOURNAL_PAGE_LIMIT))
+        header = self._header(req)
+        empty = len(self._codec.encode(JournalReadResponse(header, (), True)))
+        size = empty
+        fitted: list[JournalRecord] = []
+        for record in page:
+            wired = self._wire(record)
+            # a body is the header plus a TLV list: each record adds exactly its own DF50 TLV
+            size += len(self._codec.encode(JournalReadResponse(header, (wired,), True))) - empty
+            if size > MAX_BODY:
+                break
+            fitted.append(wired)
+        if len(fitted) < len(page):
+            more = True
+        if page and not fitted:  # cannot happen with the field limits; never die on it
+            self.counters["journal_record_too_large"] += 1
+            return self._error(
+                req, ErrorCode.INTERNAL, f"journal record {page[0].cursor} exceeds one body"
+            )
+        return JournalReadResponse(header, tuple(fitted), more)
+
     # ------------------------------------------------------------------- bills
 
     def _bill_inquiry(self, req: BillInquiryRequest) -> BillInquiryResponse:
@@ -246,6 +276,7 @@ class EmulatedTerminal:
 
     def _bill_payment(self, req: BillPaymentRequest) -> BillPaymentResponse:
         _check_product(req.product)
+        _check_account(req.account)
         _check_amount(req.amount_fen)
         _check_client_ref(req.client_ref)
         result = ResultCode.APPROVED
@@ -431,6 +462,11 @@ class EmulatedTerminal:
 def _check_product(product: str) -> None:
     if product not in BILL_PRODUCTS:
         raise _Invalid(f"unknown bill product {product!r}")
+
+
+def _check_account(account: str) -> None:
+    if len(account) > MAX_ACCOUNT:
+        raise _Invalid(f"account longer than {MAX_ACCOUNT} characters")
 
 
 def _check_amount(amount_fen: int) -> None:

@@ -5,7 +5,8 @@ Contract: the same methods, results, exceptions and lost-response handling as
 over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`), awaitable.
 One request runs at a time per terminal (an internal lock serialises concurrent callers).
 ``async with`` closes the stream. The protocol runs while a method runs or during
-:meth:`AsyncTerminal.poll`.
+:meth:`AsyncTerminal.poll`. A link failure after a money-moving request was written gives
+``Outcome.UNKNOWN`` (never an exception), exactly as the blocking client.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from .client_results import (
     TerminalInfo,
     TransactionResult,
 )
-from .errors import LinkFailedError, StationLinkError
+from .errors import LinkFailedError, TransportError
 from .protocol.connection import HostConnection
 from .protocol.detect import DialectDetector
 from .protocol.events import FailureReason, HostEvent, LateResponse, RequestFailed, ResponseReceived
 from .protocol.messages import Dialect, JournalRecord, Message
 from .transport.aio import open_async_stream
-from .transport.base import AsyncByteStream, StreamClosedError
+from .transport.base import AsyncByteStream
 from .transport.url import parse_url
 
 T = TypeVar("T")
@@ -61,7 +62,7 @@ class AsyncTerminal:
         self.diagnostics: deque[HostEvent] = deque(maxlen=200)
         self._answers: dict[int, Answer] = {}
         self._late: dict[int, Message] = {}
-        self._closed_error: StationLinkError | None = None
+        self._closed_error: TransportError | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -113,7 +114,21 @@ class AsyncTerminal:
     async def _flush(self) -> None:
         data = self.connection.data_to_send()
         if data:
-            await self.stream.write(data)
+            try:
+                await self.stream.write(data)
+            except TransportError as exc:  # some of the bytes may have left
+                self._link_lost(exc)
+
+    def _link_lost(self, exc: TransportError) -> None:
+        """The stream failed or ended: every pending request fails as ``CLOSED``."""
+        if self._closed_error is None:
+            self._closed_error = exc
+            self._handle(self.connection.connection_closed())
+
+    @property
+    def link_closed(self) -> bool:
+        """True once the stream failed or ended (or the peer is dead): reconnect to go on."""
+        return self._closed_error is not None or self.connection.dead or self.connection.broken
 
     def _handle(self, events: list[HostEvent]) -> None:
         for ev in events:
@@ -134,9 +149,8 @@ class AsyncTerminal:
         timeout = max(0.0, min(limits) - now) if limits else None
         try:
             data = await self.stream.read(timeout)
-        except StreamClosedError as exc:
-            self._closed_error = exc
-            self._handle(self.connection.connection_closed())
+        except TransportError as exc:
+            self._link_lost(exc)
             return
         if data:
             self._handle(self.connection.receive_data(data))
@@ -146,17 +160,24 @@ class AsyncTerminal:
         await self._flush()
 
     async def _exchange(self, request: Message) -> Answer:
+        """As ``Terminal._exchange``: once written, a request is never reported unsent."""
         if self._closed_error is not None:
-            raise LinkFailedError(f"connection closed: {self._closed_error}")
+            failure = RequestFailed(-1, request, FailureReason.CLOSED,
+                                    f"connection closed: {self._closed_error}")
+            return Answer(-1, None, failure, sent=False)
         try:
             seq = self.connection.send_request(request)
         except LinkFailedError as exc:
             failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
             return Answer(-1, None, failure, sent=False)
         await self._flush()
-        while seq not in self._answers:
+        while seq not in self._answers and self._closed_error is None:
             await self._pump(None)
-        return self._answers.pop(seq)
+        answer = self._answers.pop(seq, None)
+        if answer is None:  # the connection forgot it on close: failed all the same
+            detail = f"connection closed: {self._closed_error}"
+            answer = Answer(seq, None, RequestFailed(seq, request, FailureReason.CLOSED, detail))
+        return answer
 
     async def _run(self, flow: Flow[T]) -> T:
         async with self._lock:

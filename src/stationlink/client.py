@@ -9,8 +9,16 @@ Contract:
   queries when its response is lost; see :mod:`stationlink.client_core`) and returns a typed
   result from :mod:`stationlink.client_results`, or raises a ``StationLinkError``:
   ``LinkTimeoutError`` (no response within T2), ``LinkFailedError`` (retransmissions
-  exhausted, peer dead, connection closed), ``TransportError`` (port/socket failure),
-  ``TerminalError`` (an ErrorReply), ``ProtocolError`` (an answer that makes no sense).
+  exhausted, peer dead, connection closed), ``TransportError`` (port/socket failure while
+  opening), ``TerminalError`` (an ErrorReply), ``ProtocolError`` (an answer that makes no
+  sense).
+- A money-moving method never raises for a link failure once its request was written, even
+  in part (the terminal may have executed it): a closed connection or failed port gives
+  ``Outcome.UNKNOWN`` with the ``client_ref`` (a status query cannot cross a dead link); a
+  new connection's ``resolve(client_ref)`` settles it. It raises ``LinkFailedError`` only when
+  the request provably never left (the link was already known dead). After a link failure
+  ``link_closed`` is true and later calls raise ``LinkFailedError`` (``resolve`` returns
+  unknown): reconnect.
 - The protocol runs only while a method runs (or during :meth:`Terminal.poll`): TCP
   heartbeats are sent by these calls; an idle blocking client sends none.
 - ``clock`` (monotonic seconds), ``rng`` (client refs, first sequence number) and
@@ -38,7 +46,7 @@ from .client_results import (
     TerminalInfo,
     TransactionResult,
 )
-from .errors import LinkFailedError, StationLinkError
+from .errors import LinkFailedError, TransportError
 from .money import CST
 from .protocol.connection import HostConnection
 from .protocol.detect import DialectDetector
@@ -51,7 +59,7 @@ from .protocol.events import (
 )
 from .protocol.messages import Dialect, JournalRecord, Message
 from .transport import open_stream
-from .transport.base import ByteStream, StreamClosedError
+from .transport.base import ByteStream
 
 T = TypeVar("T")
 _LATE_KEPT = 64
@@ -86,7 +94,7 @@ class Terminal:
         self.diagnostics: deque[HostEvent] = deque(maxlen=200)  # faults, late responses
         self._answers: dict[int, Answer] = {}
         self._late: dict[int, Message] = {}
-        self._closed_error: StationLinkError | None = None
+        self._closed_error: TransportError | None = None
 
     # ---------------------------------------------------------------- opening
 
@@ -129,7 +137,21 @@ class Terminal:
     def _flush(self) -> None:
         data = self.connection.data_to_send()
         if data:
-            self.stream.write(data)
+            try:
+                self.stream.write(data)
+            except TransportError as exc:  # some of the bytes may have left
+                self._link_lost(exc)
+
+    def _link_lost(self, exc: TransportError) -> None:
+        """The stream failed or ended: every pending request fails as ``CLOSED``."""
+        if self._closed_error is None:
+            self._closed_error = exc
+            self._handle(self.connection.connection_closed())
+
+    @property
+    def link_closed(self) -> bool:
+        """True once the stream failed or ended (or the peer is dead): reconnect to go on."""
+        return self._closed_error is not None or self.connection.dead or self.connection.broken
 
     def _handle(self, events: list[HostEvent]) -> None:
         for ev in events:
@@ -152,9 +174,8 @@ class Terminal:
         timeout = max(0.0, min(limits) - now) if limits else None
         try:
             data = self.stream.read(timeout)
-        except StreamClosedError as exc:
-            self._closed_error = exc
-            self._handle(self.connection.connection_closed())
+        except TransportError as exc:
+            self._link_lost(exc)
             return
         if data:
             self._handle(self.connection.receive_data(data))
@@ -164,17 +185,28 @@ class Terminal:
         self._flush()
 
     def _exchange(self, request: Message) -> Answer:
+        """Send ``request`` and wait for its answer; ``sent=False`` when it never left.
+
+        Once written (even in part) a request is never reported unsent: a stream failing
+        afterwards gives a ``CLOSED`` failure, so a money-moving flow asks, or says unknown.
+        """
         if self._closed_error is not None:
-            raise LinkFailedError(f"connection closed: {self._closed_error}")
+            failure = RequestFailed(-1, request, FailureReason.CLOSED,
+                                    f"connection closed: {self._closed_error}")
+            return Answer(-1, None, failure, sent=False)
         try:
             seq = self.connection.send_request(request)
         except LinkFailedError as exc:
             failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
             return Answer(-1, None, failure, sent=False)
         self._flush()
-        while seq not in self._answers:
+        while seq not in self._answers and self._closed_error is None:
             self._pump(None)
-        return self._answers.pop(seq)
+        answer = self._answers.pop(seq, None)
+        if answer is None:  # the connection forgot it on close: failed all the same
+            detail = f"connection closed: {self._closed_error}"
+            answer = Answer(seq, None, RequestFailed(seq, request, FailureReason.CLOSED, detail))
+        return answer
 
     def _run(self, flow: Flow[T]) -> T:
         try:

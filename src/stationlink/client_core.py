@@ -11,7 +11,10 @@ Contract:
   the original request, if it turns up meanwhile, settles it too). A ``found=False`` answer
   means the terminal never executed the request. If nothing can be learned, the result is
   :attr:`Outcome.UNKNOWN`: the terminal's journal (``journal()``/``iter_journal()``, records
-  carry ``client_ref``) or a later ``resolve(client_ref)`` settles it.
+  carry ``client_ref``) or a later ``resolve(client_ref)`` settles it. A link that died
+  after the request was written (``Answer.sent``, even in part) cannot carry a status query:
+  the result is unknown at once, never an exception; only a request that provably never
+  left (``sent=False``) raises ``LinkFailedError``.
 - An ``ErrorReply`` to a money-moving request means the terminal did not execute it: it is
   raised as ``TerminalError`` (code = ``ErrorCode``).
 - Amounts: ``Decimal`` yuan or ``int`` fen (``amount_fen=``); floats raise ``TypeError``.
@@ -230,7 +233,10 @@ def resolve_flow(
             yield Wait(busy_wait)
             continue
         if answer.failure is not None:
-            notes.append(f"status query failed ({answer.failure.reason})")
+            if answer.sent:
+                notes.append(f"status query failed ({answer.failure.reason})")
+            else:
+                notes.append(f"status query not sent ({answer.failure.detail})")
             if not answer.sent or answer.failure.reason in (
                 FailureReason.CLOSED, FailureReason.PEER_DEAD
             ):

@@ -20,7 +20,10 @@ from stationlink.protocol.messages import (
     DeviceStatusResponse,
     Dialect,
     Message,
+    ResultCode,
     StatusQuery,
+    StatusResponse,
+    WithdrawalRequest,
 )
 from stationlink_sim.capture.fileformat import Capture, read_capture
 from stationlink_sim.capture.hostplay import run_host
@@ -122,6 +125,45 @@ def test_lost_response_is_resolved_by_one_status_query_never_a_resend(path: Path
     queried = [m.client_ref for m in messages if isinstance(m, StatusQuery)]
     for ref in unanswered:
         assert queried.count(ref) == 1
+    # the lost payments are approved ones (accounts the emulated biller knows): the status
+    # query finds them executed, and the journal holds each payment exactly once
+    assert all(o["outcome"] == "approved" and o["status"] == "APPROVED" for o in lost), lost
+    found = [m for m in _terminal_messages(cap) if isinstance(m, StatusResponse)]
+    assert len(found) == len(lost)
+    assert all(m.found and m.record is not None and m.record.result is ResultCode.APPROVED
+               for m in found)
+    journal = [o for o in observed if "records" in o]
+    assert journal[-1]["records"] == len(payments)
+
+
+def test_power_cycle_over_tcp_leaves_the_lost_withdrawal_unknown_then_resolves_it() -> None:
+    """The connection dies after the withdrawal was written: unknown, never an exception.
+
+    The terminal rebooted before executing it; after reconnecting, one status query (with the
+    same client_ref) learns it was never executed. The old recording showed LinkFailedError.
+    """
+    path = SESSIONS / "power-mispos-1-card-tcp.jsonl"
+    scenario = _scenario(path)
+    observed, result = _replay(path)
+    assert result.ok, result.describe()
+    assert not any("error" in o for o in observed)
+    outcomes = [o for o in observed if "outcome" in o]
+    assert [o["outcome"] for o in outcomes] == ["approved", "unknown"]
+    assert outcomes[1]["resolved_by"] == "unresolved"
+    resolved = [o["resolved"] for o in observed if "resolved" in o]
+    assert len(resolved) == 1
+    assert len(resolved[0]) == 1
+    assert resolved[0][0]["outcome"] == "declined"  # never executed: no record
+    assert resolved[0][0]["resolved_by"] == "status_query"
+    assert resolved[0][0]["ref"] is None
+    assert observed == scenario["observed"]
+    cap = read_capture(path)
+    withdrawals = [m for m in _host_messages(cap) if isinstance(m, WithdrawalRequest)]
+    assert len(withdrawals) == 2  # never resent
+    queries = [m for m in _host_messages(cap) if isinstance(m, StatusQuery)]
+    assert [q.client_ref for q in queries] == [withdrawals[1].client_ref]
+    answers = [m for m in _terminal_messages(cap) if isinstance(m, StatusResponse)]
+    assert [a.found for a in answers] == [False]
 
 
 @pytest.mark.parametrize("path", [p for p in CAPTURES if p.stem.startswith("power-")],

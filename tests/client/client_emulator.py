@@ -53,6 +53,7 @@ from stationlink.protocol.messages import (
 from stationlink.protocol.terminal import TerminalConnection
 
 CST = timezone(timedelta(hours=8))
+KEY = b"test-card-key"  # the card key of the client tests
 CARD = ClearPan("6217000000000000018")
 
 

@@ -10,12 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from client_emulator import EmulatedTerminal, Faults, fd_io, socket_io
+from client_emulator import KEY, EmulatedTerminal, Faults, fd_io, socket_io
 
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import Dialect
-
-KEY = b"test-card-key"
 
 Served = tuple[EmulatedTerminal, str]
 

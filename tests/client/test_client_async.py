@@ -6,8 +6,7 @@ import asyncio
 import random
 from decimal import Decimal
 
-from client_emulator import Faults
-from conftest import KEY
+from client_emulator import KEY, Faults
 
 from stationlink import aclient
 from stationlink.client_results import Outcome

@@ -10,8 +10,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from client_emulator import EmulatedTerminal, Faults
-from conftest import KEY
+from client_emulator import KEY, EmulatedTerminal, Faults
 from protocol_helpers_client import drive
 
 import stationlink

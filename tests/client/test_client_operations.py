@@ -6,8 +6,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from client_emulator import Faults
-from conftest import KEY
+from client_emulator import KEY, Faults
 
 import stationlink
 from stationlink.client_results import Outcome

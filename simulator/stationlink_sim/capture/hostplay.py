@@ -36,7 +36,9 @@ from stationlink.errors import LinkFailedError, StationLinkError
 from stationlink.money import CST
 
 Op = dict[str, Any]
-#: journal page size asked for: 8 records fit a 1024-byte body in both dialects
+#: journal page size asked for. Emulated terminals now cap a page to one 1024-byte body
+#: themselves (``more`` set), so this is no longer needed to keep them alive; it stays 8
+#: because every captured session recorded ``max_records=8`` and a replay compares it.
 JOURNAL_PAGE = 8
 
 
