@@ -16,8 +16,16 @@ Contract:
   are dropped, and the line stays dead (input discarded) for ``outage`` seconds; on TCP the
   runner also closes the socket. ``disconnect``: TCP closes the socket; on a pty the line is
   dead for ``outage`` and unsent bytes are lost, while the terminal keeps its state.
+- A request the device model fails on, or whose response does not encode or exceeds one
+  body, is answered with ``ErrorReply(INTERNAL)`` and counted (``stats["internal_errors"]``
+  and the device's ``internal_errors`` counter); the terminal keeps serving. A money-moving
+  request is left unanswered instead (an ErrorReply would tell the host it was not executed):
+  the host learns its fate with a status query.
 - Nothing is logged that holds a full card number (messages are logged by type, seq and
   result only). Time for the link timers is the ``monotonic`` callable given.
+- ``close_on_garbage`` (TCP): bytes that do not frame break the connection (docs/protocol.md
+  §1.2): nothing after them is executed or answered and the runner closes the socket.
+  Without it the terminal slides over them like pre-rule firmware.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from stationlink.protocol.events import (
     ResponseFailed,
     TerminalEvent,
 )
-from stationlink.protocol.framing import Transport
+from stationlink.protocol.framing import MAX_BODY, MIN_BODY, Transport
 from stationlink.protocol.messages import MONEY_MOVING, ErrorCode, Message, MsgType
 from stationlink.protocol.terminal import TerminalConnection
 
@@ -59,12 +67,14 @@ class TerminalSession:
         seed: int,
         monotonic: Callable[[], float],
         byte_time: float = 0.0,
+        close_on_garbage: bool = False,
     ) -> None:
         self.device = device
         self.transport = transport
         self.spec = spec
         self.monotonic = monotonic
         self.byte_time = byte_time
+        self.close_on_garbage = close_on_garbage
         self.rng = random.Random(f"{seed}:faults:{device.terminal_id}")
         self.faults = ByteFaults(spec, self.rng, device.identity.dialect, transport)
         self.schedule = EventSchedule(spec.events)
@@ -88,6 +98,7 @@ class TerminalSession:
             clock=self.monotonic,
             byte_time=self.byte_time,
             supported=self.device.supported_types(),
+            close_on_garbage=self.close_on_garbage,
         )
 
     # ------------------------------------------------------------ connection life
@@ -117,6 +128,9 @@ class TerminalSession:
         self._clock_events(now)
         seen = self.faults.inbound(data)
         self._events(self.conn.receive_data(seen))
+        if self.conn.broken and self.close_on_garbage and not self.wants_disconnect:
+            self.stats["closed_on_garbage"] += 1
+            self.wants_disconnect = True  # the runner closes the socket on its next step
         self._collect()
 
     def tick(self) -> None:
@@ -165,21 +179,60 @@ class TerminalSession:
         if self.line_dead(self.monotonic()) or self.wants_disconnect:
             self.stats["requests_lost_to_events"] += 1
             return False
-        response = self.device.handle(msg)
         mtype = MsgType(msg.header.msg_type)
+        try:
+            response = self.device.handle(msg)
+        except Exception as exc:  # a fault in the model must not take the terminal down
+            log.exception("%s: %s seq %d failed", self.name, mtype.name, msg.header.seq)
+            self._internal_error(msg, f"request failed: {type(exc).__name__}")
+            return True
         if mtype in MONEY_MOVING and self.faults.hit("drop_response"):
             self.stats["responses_dropped"] += 1
             log.info("%s: fault drop_response: %s seq %d executed, response not sent",
                      self.name, mtype.name, msg.header.seq)
             return True
-        try:
-            self.conn.send_response(response)
-        except (ProtocolError, ValueError) as exc:
-            log.error("%s: cannot send %s for seq %d: %s",
-                      self.name, type(response).__name__, msg.header.seq, exc)
-            self.stats["internal_errors"] += 1
-            self.conn.send_error(msg.header.seq, ErrorCode.INTERNAL, "response did not encode")
+        problem = self._unsendable(response)
+        if problem is None:
+            try:
+                self.conn.send_response(response)
+                return True
+            except (ProtocolError, ValueError) as exc:
+                problem = str(exc)
+        log.error("%s: cannot send %s for seq %d: %s",
+                  self.name, type(response).__name__, msg.header.seq, problem)
+        self._internal_error(msg, "response did not encode")
         return True
+
+    def _unsendable(self, response: Message) -> str | None:
+        """Why ``response`` cannot go out as one frame (encoding, body size); None if it can.
+
+        Checked before ``send_response``, which marks the request answered before framing.
+        """
+        try:
+            body = self.conn.codec.encode(response)
+        except (ProtocolError, ValueError) as exc:
+            return str(exc)
+        if not MIN_BODY <= len(body) <= MAX_BODY:
+            return f"body of {len(body)} bytes: a body has {MIN_BODY}..{MAX_BODY} bytes"
+        return None
+
+    def _internal_error(self, msg: Message, text: str) -> None:
+        """Count an internal error and answer ``msg`` with ErrorReply(INTERNAL).
+
+        A money-moving request is left unanswered instead: it may have been executed, and an
+        ErrorReply tells the host it was not, so the host must ask with a status query.
+        """
+        seq = msg.header.seq
+        self.stats["internal_errors"] += 1
+        self.device.counters["internal_errors"] += 1
+        if MsgType(msg.header.msg_type) in MONEY_MOVING:
+            self.stats["responses_unsendable"] += 1
+            return
+        try:
+            self.conn.send_error(seq, ErrorCode.INTERNAL, text)
+        except (ProtocolError, ValueError) as exc:  # the request is answered already
+            log.error("%s: cannot answer seq %d at all: %s", self.name, seq, exc)
+            self.stats["responses_unsendable"] += 1
 
     # ------------------------------------------------------------ fault events
 

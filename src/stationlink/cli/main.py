@@ -14,6 +14,14 @@ from .. import __version__
 
 COMMANDS: dict[str, str] = {
     "sim": "stationlink.cli.sim:sim",
+    "decode": "stationlink.cli.decode:decode",
+    "buffer": "stationlink.cli.buffer:buffer",
+    "hub": "stationlink.cli.hub:hub",
+    "rewards": "stationlink.cli.rewards:rewards",
+    "record": "stationlink.cli.capture:record",
+    "replay": "stationlink.cli.capture:replay",
+    "agent": "stationlink.cli.agent:agent",
+    "demo": "stationlink.cli.demo:demo",
 }
 
 
@@ -53,3 +61,7 @@ def cli() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

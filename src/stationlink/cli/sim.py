@@ -11,6 +11,11 @@ import click
 from .main import LazyGroup
 
 SIM_COMMANDS: dict[str, str] = {
+    "traffic": "stationlink.cli.sim_traffic:traffic",
+    "calibrate": "stationlink.cli.sim_traffic:calibrate",
+    "terminal": "stationlink.cli.sim_terminal:terminal",
+    "station": "stationlink.cli.sim_terminal:station",
+    "run": "stationlink.cli.sim_run:run",
 }
 
 
