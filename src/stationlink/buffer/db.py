@@ -7,8 +7,8 @@ Contract:
   (``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` on any error).
 - Every ``sqlite3.Error`` leaving this module, or raised inside :func:`immediate` /
   :func:`storage_errors`, becomes :class:`~stationlink.errors.StorageError` naming the file.
-- Timestamps are stored as ISO 8601 text with their offset (:func:`ts_text`,
-  :func:`ts_parse`).
+- Timestamps are stored as ISO 8601 text with their offset (:func:`ts_text`, exactly
+  ``isoformat()``; :func:`ts_parse`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
+from types import TracebackType
 
 import sqlite_utils
 
@@ -64,31 +65,71 @@ def storage_errors(where: str) -> Iterator[None]:
         raise StorageError(f"{where}: {exc}") from exc
 
 
-@contextmanager
-def immediate(conn: sqlite3.Connection, where: str) -> Iterator[sqlite3.Connection]:
-    """One ``BEGIN IMMEDIATE`` transaction; committed on normal exit, rolled back otherwise."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise StorageError(f"{where}: cannot begin transaction: {exc}") from exc
-    try:
-        yield conn
-    except BaseException as exc:
-        with suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise StorageError(f"{where}: {exc}") from exc
-        raise
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        with suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise StorageError(f"{where}: commit failed: {exc}") from exc
+class immediate:  # a class, not @contextmanager: it is on every write's path
+    """One ``BEGIN IMMEDIATE`` transaction; committed on normal exit, rolled back otherwise::
+
+        with immediate(conn, where) as conn:
+            ...
+    """
+
+    __slots__ = ("_conn", "_where")
+
+    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+        self._conn = conn
+        self._where = where
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self._where}: cannot begin transaction: {exc}") from exc
+        return self._conn
+
+    def __exit__(
+        self, t: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn = self._conn
+        if exc is not None:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"{self._where}: {exc}") from exc
+            return  # the exception propagates
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise StorageError(f"{self._where}: commit failed: {err}") from err
+
+
+MINSEC_TEXT = tuple(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
+HOUR_TEXT: dict[tuple[int, int, int, int, timezone], tuple[str, str]] = {}
+HOUR_TEXT_MAX = 4096
+
+
+def iso_text(ts: datetime) -> str:
+    """Exactly ``ts.isoformat()``; about twice as fast for a fixed-offset ``timezone`` (the
+    terminals' and the PC's), from a small cache of ``YYYY-MM-DDTHH:`` prefixes and offset
+    suffixes keyed on the hour and the offset."""
+    tz = ts.tzinfo
+    if type(tz) is not timezone:
+        return ts.isoformat()
+    key = (ts.year, ts.month, ts.day, ts.hour, tz)
+    parts = HOUR_TEXT.get(key)
+    if parts is None:
+        text = ts.replace(minute=0, second=0, microsecond=0).isoformat()
+        if len(HOUR_TEXT) >= HOUR_TEXT_MAX:
+            HOUR_TEXT.clear()
+        parts = HOUR_TEXT[key] = (text[:14], text[19:])
+    us = ts.microsecond
+    if us:
+        return f"{parts[0]}{MINSEC_TEXT[ts.minute * 60 + ts.second]}.{us:06d}{parts[1]}"
+    return parts[0] + MINSEC_TEXT[ts.minute * 60 + ts.second] + parts[1]
 
 
 def ts_text(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat()
+    return None if ts is None else iso_text(ts)
 
 
 def ts_parse(text: str | None) -> datetime | None:

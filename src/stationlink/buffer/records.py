@@ -107,15 +107,11 @@ def check_card_fields(token: str, masked: str) -> None:
             raise RefusedRecordError(f"{name} looks like a full card number; refused")
 
 
-def from_journal(
-    station_id: str,
-    terminal_id: str,
-    rec: JournalRecord,
-    wall_time: datetime,
-    source: Source,
-) -> StoredRecord:
-    """A terminal's journal record as an (uncommitted) buffer record."""
+def card_fields(terminal_id: str, rec: JournalRecord) -> tuple[str, str]:
+    """(token, masked number) to store for a record's card; a full card number is refused."""
     card = rec.card
+    if card is None:
+        return "", ""
     if isinstance(card, ClearPan):
         raise RefusedRecordError(
             f"terminal {terminal_id} ref {rec.ref!r}: refusing to store a full card number "
@@ -125,6 +121,18 @@ def from_journal(
     if isinstance(card, CardRef):
         token, masked = card.token, card.masked
     check_card_fields(token, masked)
+    return token, masked
+
+
+def from_journal(
+    station_id: str,
+    terminal_id: str,
+    rec: JournalRecord,
+    wall_time: datetime,
+    source: Source,
+) -> StoredRecord:
+    """A terminal's journal record as an (uncommitted) buffer record."""
+    token, masked = card_fields(terminal_id, rec)
     if not rec.ref:
         raise RefusedRecordError(f"terminal {terminal_id}: journal record without a ref")
     if rec.amount_fen < 0:

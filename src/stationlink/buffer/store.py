@@ -34,20 +34,17 @@ from ..protocol.messages import JournalRecord
 from .db import connect, immediate, storage_errors, ts_text
 from .fold import fold
 from .health import HealthMixin
+from .ingest import journal_rows, lookup, next_seq, note_conflict, store_journal, store_one
 from .records import (
     Batch,
     Entry,
     RefusedRecordError,
     Source,
     StoredRecord,
-    from_journal,
     ident_of,
     require_aware,
 )
 from .schema import INSERT_RECORD, SELECT_RECORDS, create_schema, record_row, row_record
-
-CHUNK = 400  # parameters per IN (...) query
-COMPARED = ("kind", "product", "amount_fen", "status", "client_ref", "card_token", "original_ref")
 
 
 def default_path() -> Path:
@@ -125,10 +122,9 @@ class Buffer(HealthMixin):
         source: Source = Source.LIVE,
     ) -> StoredRecord:
         """Store one transaction result; committed on return. A duplicate returns the stored one."""
-        cand = from_journal(self.station_id, terminal_id, record, wall_time, source)
+        rows = journal_rows(self.station_id, terminal_id, (record,), wall_time, source)
         with immediate(self._conn, self._where) as conn:
-            stored, _ = self._store(conn, terminal_id, [cand])
-        return stored[0]
+            return store_one(conn, self.station_id, terminal_id, record, rows[0], wall_time, source)
 
     def record_journal_page(
         self,
@@ -142,17 +138,16 @@ class Buffer(HealthMixin):
 
         ``cursor`` defaults to the last record's journal cursor (unchanged for an empty page).
         """
-        cands = [
-            from_journal(self.station_id, terminal_id, r, wall_time, Source.JOURNAL)
-            for r in records
-        ]
+        rows = journal_rows(self.station_id, terminal_id, records, wall_time, Source.JOURNAL)
         if cursor is None and records:
             cursor = max(r.cursor for r in records)
         with immediate(self._conn, self._where) as conn:
-            stored, new = self._store(conn, terminal_id, cands)
+            _, new = store_journal(
+                conn, self.station_id, terminal_id, records, rows, wall_time, Source.JOURNAL
+            )
             if cursor is not None:
                 self._set_cursor(conn, terminal_id, cursor, wall_time)
-        return PageResult(tuple(new), len(cands) - len(new), cursor)
+        return PageResult(tuple(new), len(records) - len(new), cursor)
 
     def record_unknown(
         self,
@@ -210,43 +205,24 @@ class Buffer(HealthMixin):
         ).fetchone()
         return None if row is None else row_record(row)
 
-    def _lookup(
-        self, conn: sqlite3.Connection, terminal_id: str, idents: Sequence[str]
-    ) -> dict[str, StoredRecord]:
-        found: dict[str, StoredRecord] = {}
-        for i in range(0, len(idents), CHUNK):
-            chunk = idents[i : i + CHUNK]
-            marks = ",".join("?" for _ in chunk)
-            sql = SELECT_RECORDS + f" WHERE terminal_id=? AND ident IN ({marks})"  # noqa: S608
-            for row in conn.execute(sql, (terminal_id, *chunk)):
-                rec = row_record(row)
-                found[rec.ident] = rec
-        return found
-
     def _store(
         self, conn: sqlite3.Connection, terminal_id: str, cands: Sequence[StoredRecord]
     ) -> tuple[list[StoredRecord], list[StoredRecord]]:
-        """Insert what is new; returns (stored-or-existing per candidate, newly stored)."""
+        """Insert what is new of host records (unknown, void); terminal results go through
+        :func:`.ingest.store_journal`. Returns (stored-or-existing per candidate, new)."""
         idents = [c.ident for c in cands]
         wanted = set(idents) | {"t:" + c.original_ref for c in cands if c.original_ref}
-        known = self._lookup(conn, terminal_id, sorted(wanted))
-        if any(c.client_ref and c.entry is not Entry.UNKNOWN for c in cands):
-            # unknowns are rare: one range scan of the identity index finds them all
-            for found in conn.execute(
-                SELECT_RECORDS + " WHERE terminal_id=? AND ident >= 'u:' AND ident < 'u;'",
-                (terminal_id,),
-            ):
-                rec = row_record(found)
-                known["u:" + rec.client_ref] = rec
-        row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
-        next_seq = int(row[0]) + 1
+        wanted |= {"u:" + c.client_ref for c in cands
+                   if c.client_ref and c.entry is not Entry.UNKNOWN}
+        known = lookup(conn, terminal_id, sorted(wanted))
+        seq = next_seq(conn)
         out: list[StoredRecord] = []
         new: list[StoredRecord] = []
         new_idents: list[str] = []
         for cand, ident in zip(cands, idents, strict=True):
             existing = known.get(ident)
             if existing is not None:
-                self._note_conflict(conn, existing, cand)
+                note_conflict(conn, existing, cand)
                 out.append(existing)
                 continue
             refers = None
@@ -256,8 +232,8 @@ class Buffer(HealthMixin):
             if refers is None and cand.original_ref:
                 original = known.get("t:" + cand.original_ref)
                 refers = original.seq if original is not None else None
-            rec = StoredRecord._make((next_seq, *cand[1:15], refers, *cand[16:]))
-            next_seq += 1
+            rec = StoredRecord._make((seq, *cand[1:15], refers, *cand[16:]))
+            seq += 1
             known[ident] = rec
             out.append(rec)
             new.append(rec)
@@ -266,22 +242,6 @@ class Buffer(HealthMixin):
             rows = [record_row(r, i) for r, i in zip(new, new_idents, strict=True)]
             conn.executemany(INSERT_RECORD, rows)
         return out, new
-
-    def _note_conflict(
-        self, conn: sqlite3.Connection, existing: StoredRecord, cand: StoredRecord
-    ) -> None:
-        diffs = [
-            f"{name}: stored {getattr(existing, name)!r}, received {getattr(cand, name)!r}"
-            for name in COMPARED
-            if getattr(existing, name) != getattr(cand, name)
-        ]
-        if diffs and cand.entry is Entry.TXN:
-            conn.execute(
-                "INSERT INTO conflicts (terminal_id, ident, existing_seq, wall_time, detail) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (existing.terminal_id, existing.ident, existing.seq, ts_text(cand.wall_time),
-                 "; ".join(diffs)),
-            )
 
     # ------------------------------------------------------------------ cursors
 
