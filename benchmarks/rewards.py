@@ -9,20 +9,32 @@ about 9 transactions per station per day (the county average in stations.md), fr
 - baseline: one ``SELECT station_id, kind, product, count(*), sum(amount_fen) ... WHERE
   status = 'approved' AND ts in month GROUP BY station_id, kind, product`` over the same rows
   in a SQLite file (loading the table is not timed);
-- with ``--with-csv``: also writing the three CSV files and timing the whole path
-  ``from_csv`` + ``compute`` (what ``stationlink rewards compute`` does).
+- with ``--with-csv``: also writing the three CSV files and timing reading them
+  (``from_csv``: every row validated), the path ``from_csv`` + ``compute``, and the whole
+  command ``stationlink rewards compute --format json`` in a fresh process (interpreter start,
+  read, compute, render), whose CPU time is also given (the machine may be shared); and, with
+  ``--reference-reader``, the peer for the reader: the plain one it replaced
+  (``csv.DictReader``, every row through ``interchange._transaction``), on the same file.
 
 Prints the figures and ``ratio = compute / sql``; ``--json`` prints one JSON object with keys
-``compute_seconds``, ``sql_seconds``, ``ratio_to_sql`` (and ``csv_end_to_end_seconds``).
-Each timing is the best of ``--repeat`` runs.
+``compute_seconds``, ``sql_seconds``, ``ratio_to_sql`` and, with ``--with-csv``,
+``read_seconds`` / ``read_cpu_seconds``, ``csv_end_to_end_seconds`` (read + compute in this
+process), ``cli_seconds`` / ``cli_cpu_seconds`` (the command end to end) and
+``ratio_cli_to_sql`` (plus ``reference_read_seconds`` / ``reference_read_cpu_seconds`` and
+``read_speedup``, the ratio of the two readers' CPU times, with ``--reference-reader``).
+Each timing is the best of ``--repeat`` runs, except the reference reader's (one run).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
+import resource
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -33,6 +45,7 @@ from stationlink.interchange import (
     Branch,
     Station,
     Transaction,
+    _transaction,
     write_branches,
     write_stations,
     write_transactions,
@@ -117,13 +130,55 @@ def sql_baseline(txns: list[Transaction], path: Path, repeat: int) -> float:
         con.close()
 
 
+def reference_read(path: Path, known: set[str]) -> int:
+    """The reader as first written: DictReader, the rules per row, stations, duplicates."""
+    seen: dict[str, Transaction] = {}
+    rows: list[Transaction] = []
+    problems = 0
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for raw in csv.DictReader(f):
+            txn, _, _ = _transaction({k: (v or "") for k, v in raw.items() if k is not None})
+            if txn is None or txn.station_id not in known:
+                problems += 1
+                continue
+            earlier = seen.get(txn.txn_id)
+            if earlier is not None:
+                problems += earlier != txn
+                continue
+            seen[txn.txn_id] = txn
+            rows.append(txn)
+    assert problems == 0
+    return len(rows)
+
+
+def cli_run(tp: Path, sp: Path, bp: Path, out: Path) -> tuple[float, float]:
+    """``stationlink rewards compute --format json`` in a fresh process: (wall, CPU) seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "stationlink", "rewards", "compute", "--month", MONTH,
+         "--transactions", str(tp), "--stations", str(sp), "--branches", str(bp),
+         "--format", "json", "--out", str(out)], check=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _r(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stations", type=int, default=10000)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seed", type=int, default=2014)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--with-csv", action="store_true", help="also time CSV read + compute")
+    ap.add_argument("--with-csv", action="store_true",
+                    help="also time CSV read, read + compute, and the whole CLI command")
+    ap.add_argument("--reference-reader", action="store_true",
+                    help="with --with-csv: also time the plain reader the fast one replaced")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -141,7 +196,7 @@ def main() -> None:
     total = sum(s.total for s in result.stations)
     with tempfile.TemporaryDirectory() as tmp:
         sql_s = sql_baseline(txns, Path(tmp) / "bench.sqlite", args.repeat)
-        csv_s = None
+        csv_s = read_s = read_cpu = cli_s = cli_cpu = ref_s = ref_cpu = None
         if args.with_csv:
             tp, sp, bp = (Path(tmp) / n for n in ("t.csv", "s.csv", "b.csv"))
             with tp.open("w", encoding="utf-8", newline="") as f:
@@ -150,16 +205,41 @@ def main() -> None:
                 write_stations(stations, f)
             with bp.open("w", encoding="utf-8", newline="") as f:
                 write_branches(branches, f)
-            t0 = time.perf_counter()
-            inputs = from_csv(tp, sp, bp)
-            again = compute(policy, inputs.stations, inputs.branches, inputs.transactions, MONTH)
-            csv_s = time.perf_counter() - t0
-            assert sum(s.total for s in again.stations) == total
+            csv_s = read_s = read_cpu = cli_s = cli_cpu = float("inf")
+            for _ in range(args.repeat):
+                t0, c0 = time.perf_counter(), time.process_time()
+                inputs = from_csv(tp, sp, bp)
+                t1 = time.perf_counter()
+                read_cpu = min(read_cpu, time.process_time() - c0)
+                again = compute(policy, inputs.stations, inputs.branches, inputs.transactions,
+                                MONTH, info=inputs.info)
+                t2 = time.perf_counter()
+                read_s, csv_s = min(read_s, t1 - t0), min(csv_s, t2 - t0)
+                assert sum(s.total for s in again.stations) == total
+                del inputs, again
+            out_json = Path(tmp) / "out.json"
+            for _ in range(args.repeat):
+                wall, cpu = cli_run(tp, sp, bp, out_json)
+                cli_s, cli_cpu = min(cli_s, wall), min(cli_cpu, cpu)
+            cli_total = sum(Decimal(s["total"]) for s in
+                            json.loads(out_json.read_text(encoding="utf-8"))["stations"])
+            assert cli_total == total
+            if args.reference_reader:
+                known = {s.station_id for s in stations}
+                t0, c0 = time.perf_counter(), time.process_time()
+                assert reference_read(tp, known) == len(txns)
+                ref_s, ref_cpu = time.perf_counter() - t0, time.process_time() - c0
     ratio = best / sql_s
     out = {"stations": args.stations, "days": args.days, "transactions": len(txns),
            "generate_seconds": round(gen_s, 3), "compute_seconds": round(best, 3),
            "sql_seconds": round(sql_s, 3), "ratio_to_sql": round(ratio, 2),
-           "csv_end_to_end_seconds": None if csv_s is None else round(csv_s, 3),
+           "read_seconds": _r(read_s), "read_cpu_seconds": _r(read_cpu),
+           "csv_end_to_end_seconds": _r(csv_s),
+           "cli_seconds": _r(cli_s), "cli_cpu_seconds": _r(cli_cpu),
+           "ratio_cli_to_sql": None if cli_s is None else round(cli_s / sql_s, 2),
+           "reference_read_seconds": _r(ref_s), "reference_read_cpu_seconds": _r(ref_cpu),
+           "read_speedup": None if ref_cpu is None or read_cpu is None
+           else round(ref_cpu / read_cpu, 2),
            "stations_total_yuan": str(total)}
     if args.json:
         print(json.dumps(out))
@@ -169,8 +249,14 @@ def main() -> None:
     print(f"compute (dezhou-2014):      {best:8.3f} s")
     print(f"SQLite GROUP BY baseline:   {sql_s:8.3f} s")
     print(f"ratio compute / sql:        {ratio:8.2f}")
-    if csv_s is not None:
+    if csv_s is not None and read_s is not None and cli_s is not None:
+        print(f"CSV read (from_csv):        {read_s:8.3f} s wall, {read_cpu:.3f} s CPU")
         print(f"CSV read + compute:         {csv_s:8.3f} s")
+        print(f"CLI rewards compute --json: {cli_s:8.3f} s wall, {cli_cpu:.3f} s CPU "
+              f"(ratio to sql {cli_s / sql_s:.2f})")
+    if ref_s is not None and ref_cpu is not None and read_cpu is not None:
+        print(f"reference reader (peer):    {ref_s:8.3f} s wall, {ref_cpu:.3f} s CPU "
+              f"(fast reader {ref_cpu / read_cpu:.2f}x in CPU time)")
     print(f"sum of station totals: {total} yuan")
 
 

@@ -8,6 +8,11 @@ Contract:
   ``skip_bad_rows=True`` the good rows are returned with the problems alongside.
 - Identical duplicate transaction rows are kept once; a duplicate ``txn_id`` with different
   content is a bad row (the first occurrence is kept, the later one reported).
+- ``read_transaction_lines`` reads lines of CSV text the same way (e.g. a hub's rows as
+  :func:`transaction_lines` gives them, which are the lines ``write_transactions`` writes).
+- The transactions reader is built for millions of rows (``docs/formats.md``, "Reading the
+  files"): a fast path accepts a row only when every rule holds; any other row is judged by
+  the one rule function, so no check is skipped and every problem reads the same.
 - ``write_transactions`` writes exactly the columns of :data:`TRANSACTION_COLUMNS`, money with
   two decimals, timestamps ISO 8601 in CST with their offset.
 """
@@ -15,16 +20,20 @@ Contract:
 from __future__ import annotations
 
 import csv
+import gc
 import io
-from collections.abc import Iterable, Iterator
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
 from .errors import InputDataError, Problem
-from .money import format_yuan, parse_yuan, to_cst
+from .money import CST, format_yuan, parse_yuan, to_cst
 
 TRANSACTION_COLUMNS = (
     "txn_id",
@@ -92,6 +101,7 @@ class Branch:
 
 
 T = TypeVar("T")
+Rows = Iterator[list[str]]
 
 
 @dataclass
@@ -103,32 +113,68 @@ class ReadResult(Generic[T]):
     duplicates: int = 0
 
 
-def _open_rows(
-    source: str | Path | IO[str], required: tuple[str, ...], name: str
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield ``(line_number, row)``; raise InputDataError if required columns are missing."""
+@contextmanager
+def _table(
+    source: str | Path | IO[str] | Iterable[str], required: tuple[str, ...], name: str
+) -> Iterator[tuple[Rows, dict[str, int], Callable[[], int]]]:
+    """Open a CSV table: ``(rows, column -> index, current line number)``.
+
+    Raises InputDataError if a required column is missing from the header, or (also while the
+    rows are read) if the text is not UTF-8 or not CSV (a field over the csv module's size
+    limit). A repeated column name means its last occurrence, as with ``csv.DictReader``.
+    """
+    opened: IO[str] | None = None
+    lines: Iterable[str]
     if isinstance(source, (str, Path)):
-        handle: IO[str] = open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115
-        close = True
+        lines = opened = open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115
     else:
-        handle, close = source, False
+        lines = source
     try:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
+        reader = csv.reader(lines)
+        header = next(reader, [])
+        index = {column: i for i, column in enumerate(header)}
+        missing = [c for c in required if c not in index]
         if missing:
             raise InputDataError(
                 [Problem(name, 1, c, "required column missing from header") for c in missing]
             )
-        for row in reader:
-            yield reader.line_num, {k: (v or "") for k, v in row.items() if k is not None}
+        yield reader, index, lambda: reader.line_num
     except UnicodeDecodeError as exc:
         raise InputDataError(
             [Problem(name, 0, "", f"not UTF-8 text (byte offset {exc.start})")]
         ) from exc
+    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+        raise InputDataError(
+            [Problem(name, reader.line_num, "", f"not readable as CSV: {exc}")]
+        ) from exc
     finally:
-        if close:
-            handle.close()
+        if opened is not None:
+            opened.close()
+
+
+def _open_rows(
+    source: str | Path | IO[str], required: tuple[str, ...], name: str
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line_number, row)`` like ``csv.DictReader``: blank lines skipped, missing
+    trailing fields empty, fields beyond the header ignored."""
+    with _table(source, required, name) as (rows, index, line_num):
+        columns = list(index.items())
+        for row in rows:
+            if row:
+                n = len(row)
+                yield line_num(), {c: (row[i] if i < n else "") for c, i in columns}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of rows (no cycles) are built."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _name(source: str | Path | IO[str]) -> str:
@@ -138,13 +184,20 @@ def _name(source: str | Path | IO[str]) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 with an offset or ``Z``; naive timestamps are refused."""
+    """ISO 8601 with an offset or ``Z``; naive timestamps are refused.
+
+    A ``+08:00`` offset comes back with :data:`~stationlink.money.CST` as its tzinfo (the
+    same instant; comparing and subtracting timestamps that share a tzinfo object is several
+    times faster, which the reward engine's pass over millions of rows relies on).
+    """
     s = text.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     ts = datetime.fromisoformat(s)
     if ts.tzinfo is None:
         raise ValueError(f"timestamp has no UTC offset: {text!r}")
+    if ts.utcoffset() == _CST_OFFSET and ts.tzinfo is not CST:
+        ts = ts.replace(tzinfo=CST)
     return ts
 
 
@@ -188,6 +241,138 @@ def _transaction(row: dict[str, str]) -> tuple[Transaction | None, str, str]:
     return txn, "", ""
 
 
+#: kind -> what its product must be: 0 anything, 1 non-empty, 2 a referral product.
+_PRODUCT_RULE = {k: {"bill_payment": 1, "referral": 2}.get(k, 0) for k in KINDS}
+_REFERRALS = frozenset(REFERRAL_PRODUCTS)
+_STATUSES = frozenset(STATUSES)
+_ZERO = Decimal("0.00")
+_CST_OFFSET = timedelta(hours=8)
+#: Build a Transaction without its generated ``__init__`` (which, for a frozen dataclass, goes
+#: through ``object.__setattr__`` per field): ``object.__new__`` plus each slot's own setter.
+#: The result is the same object ``Transaction(...)`` makes (it has no ``__post_init__``).
+_NEW = object.__new__
+_SET = tuple(getattr(Transaction, f).__set__ for f in Transaction.__slots__)
+#: Parsed timestamps and amounts are cached by their text up to this many entries each.
+_CACHE_LIMIT = 1 << 18
+
+
+def _parse_ts_cached(text: str, cache: dict[str, datetime]) -> datetime | None:
+    try:
+        ts = parse_timestamp(text)
+    except ValueError:
+        return None
+    if len(cache) < _CACHE_LIMIT:
+        cache[text] = ts
+    return ts
+
+
+def _parse_amount_cached(text: str, cache: dict[str, Decimal]) -> Decimal | None:
+    try:
+        amount = parse_yuan(text) if text.strip() else _ZERO
+    except ValueError:
+        return None
+    if amount < 0:
+        return None
+    if len(cache) < _CACHE_LIMIT:
+        cache[text] = amount
+    return amount
+
+
+def _read_transactions(
+    source: str | Path | IO[str] | Iterable[str],
+    name: str,
+    known_stations: Iterable[str] | None,
+    skip_bad_rows: bool,
+) -> ReadResult[Transaction]:
+    """The reader behind :func:`read_transactions` (see module contract).
+
+    Each row first goes through a fast path that accepts it only when every rule of
+    :func:`_transaction` holds, building the very same :class:`Transaction`; any other row is
+    handed to :func:`_transaction` itself, so every problem is found and worded by one piece
+    of code. Timestamps and amounts are parsed once per distinct text; repeated strings
+    (stations, terminals, kinds, products, cards, statuses) are interned.
+    """
+    stations = set(known_stations) if known_stations is not None else None
+    result: ReadResult[Transaction] = ReadResult()
+    problems, accepted = result.problems, result.rows
+    seen: set[str] = set()
+    by_id: dict[str, Transaction] | None = None  # built at the first repeated txn_id
+    ts_cache: dict[str, datetime] = {}
+    amount_cache: dict[str, Decimal] = {}
+    product_rule, referrals, statuses = _PRODUCT_RULE, _REFERRALS, _STATUSES
+    intern, new = sys.intern, _NEW
+    set_id, set_st, set_term, set_ts, set_kind, set_prod, set_amount, set_card, set_status = _SET
+    with _table(source, TRANSACTION_COLUMNS, name) as (rows, index, line_num), _gc_paused():
+        columns = [index[c] for c in TRANSACTION_COLUMNS]
+        i_id, i_st, i_term, i_ts, i_kind, i_prod, i_amt, i_card, i_status = columns
+        width = max(columns) + 1
+        for row in rows:
+            if len(row) < width:
+                if not row:
+                    continue  # a blank line
+                row = row + [""] * (width - len(row))
+            txn_id = row[i_id].strip()
+            station = row[i_st].strip()
+            raw_ts = row[i_ts]
+            ts = ts_cache.get(raw_ts)
+            if ts is None:
+                ts = _parse_ts_cached(raw_ts, ts_cache)
+            raw_amount = row[i_amt]
+            amount = amount_cache.get(raw_amount)
+            if amount is None:
+                amount = _parse_amount_cached(raw_amount, amount_cache)
+            kind = row[i_kind].strip()
+            product = row[i_prod].strip()
+            card = row[i_card].strip()
+            status = row[i_status].strip()
+            rule = product_rule.get(kind)
+            txn: Transaction | None
+            if (
+                txn_id and station and ts is not None and amount is not None
+                and rule is not None and status in statuses
+                and (rule == 0 or (product in referrals if rule == 2 else product != ""))
+                and (card or kind != "withdrawal")
+                and not (len(card) >= 12 and card.isdigit())
+            ):
+                txn = new(Transaction)
+                set_id(txn, txn_id)
+                set_st(txn, intern(station))
+                set_term(txn, intern(row[i_term].strip()))
+                set_ts(txn, ts)
+                set_kind(txn, intern(kind))
+                set_prod(txn, intern(product))
+                set_amount(txn, amount)
+                set_card(txn, intern(card))
+                set_status(txn, intern(status))
+            else:
+                fields = {c: row[i] for c, i in zip(TRANSACTION_COLUMNS, columns, strict=True)}
+                txn, column, reason = _transaction(fields)
+                if txn is None:
+                    problems.append(Problem(name, line_num(), column, reason))
+                    continue
+            if stations is not None and txn.station_id not in stations:
+                problems.append(Problem(name, line_num(), "station_id",
+                                        f"unknown station {txn.station_id!r}"))
+                continue
+            n = len(seen)
+            seen.add(txn.txn_id)
+            if len(seen) == n:  # a txn_id read before
+                if by_id is None:
+                    by_id = {t.txn_id: t for t in accepted}
+                if by_id[txn.txn_id] == txn:
+                    result.duplicates += 1
+                else:
+                    reason = f"duplicate txn_id {txn.txn_id!r} with different content"
+                    problems.append(Problem(name, line_num(), "txn_id", reason))
+                continue
+            if by_id is not None:
+                by_id[txn.txn_id] = txn
+            accepted.append(txn)
+    if problems and not skip_bad_rows:
+        raise InputDataError(problems)
+    return result
+
+
 def read_transactions(
     source: str | Path | IO[str],
     *,
@@ -195,33 +380,18 @@ def read_transactions(
     skip_bad_rows: bool = False,
 ) -> ReadResult[Transaction]:
     """Read and validate a transactions file (see module contract)."""
-    name = _name(source)
-    stations = set(known_stations) if known_stations is not None else None
-    result: ReadResult[Transaction] = ReadResult()
-    seen: dict[str, Transaction] = {}
-    for line, row in _open_rows(source, TRANSACTION_COLUMNS, name):
-        txn, column, reason = _transaction(row)
-        if txn is None:
-            result.problems.append(Problem(name, line, column, reason))
-            continue
-        if stations is not None and txn.station_id not in stations:
-            result.problems.append(
-                Problem(name, line, "station_id", f"unknown station {txn.station_id!r}")
-            )
-            continue
-        earlier = seen.get(txn.txn_id)
-        if earlier is not None:
-            if earlier == txn:
-                result.duplicates += 1
-            else:
-                reason = f"duplicate txn_id {txn.txn_id!r} with different content"
-                result.problems.append(Problem(name, line, "txn_id", reason))
-            continue
-        seen[txn.txn_id] = txn
-        result.rows.append(txn)
-    if result.problems and not skip_bad_rows:
-        raise InputDataError(result.problems)
-    return result
+    return _read_transactions(source, _name(source), known_stations, skip_bad_rows)
+
+
+def read_transaction_lines(
+    lines: Iterable[str],
+    name: str,
+    *,
+    known_stations: Iterable[str] | None = None,
+    skip_bad_rows: bool = False,
+) -> ReadResult[Transaction]:
+    """Like :func:`read_transactions` over lines of CSV text; problems name ``name``."""
+    return _read_transactions(lines, name, known_stations, skip_bad_rows)
 
 
 def read_stations(
@@ -327,6 +497,37 @@ def write_transactions(rows: Iterable[Transaction], out: IO[str]) -> int:
         writer.writerow(txn.as_row())
         n += 1
     return n
+
+
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+class _LastLine:
+    """A write target that keeps the last string written (``csv`` writes a row at once)."""
+
+    text = ""
+
+    def write(self, text: str) -> int:
+        self.text = text
+        return len(text)
+
+
+def transaction_lines(rows: Iterable[Transaction]) -> Iterator[str]:
+    """The lines :func:`write_transactions` writes for ``rows`` (header first), one by one.
+
+    Split where reading the written file would split it, so a reader counts the same lines.
+    """
+    sink = _LastLine()
+    writer = csv.DictWriter(sink, fieldnames=TRANSACTION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    yield sink.text
+    for txn in rows:
+        writer.writerow(txn.as_row())
+        text = sink.text
+        if "\r" in text or "\n" in text[:-1]:  # a quoted value with a line break
+            yield from _LINES.findall(text)
+        else:
+            yield text
 
 
 def write_stations(rows: Iterable[Station], out: IO[str]) -> None:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import Book
+from rewards_fixtures import Book
 
 from stationlink.cli.main import cli
 

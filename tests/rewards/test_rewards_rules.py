@@ -10,7 +10,7 @@ from decimal import Decimal
 from importlib import resources
 
 import pytest
-from conftest import Book
+from rewards_fixtures import Book
 
 from stationlink.rewards import parse_policy
 

@@ -1,30 +1,37 @@
 """``stationlink rewards ...``: monthly station and branch statements under a reward policy.
 
 A thin layer over :mod:`stationlink.rewards`: parse options, read inputs, compute, render.
-Exit codes: 3 bad input rows (each listed with file, line, column), 4 a policy that does not
-load, 2 a bad option value.
+Transactions come from a CSV file (``--transactions``) or straight from a hub database
+(``--hub``, with ``--include-late`` for the adjusted view), with the same results as from the
+hub's export. Exit codes: 3 bad input rows (each listed with file, line, column), 4 a policy
+that does not load, 2 a bad option value, 8 a ``--hub`` file that is not a hub database.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from ..errors import ConfigError
 from ..rewards import compute, compute_quarter, from_csv, load_policy
 from ..rewards.explain import explain_branch, explain_station
-from ..rewards.inputs import Inputs
+from ..rewards.inputs import Inputs, from_hub
 from ..rewards.model import Policy
 from ..rewards.notice import notices
+from ..rewards.quarter import quarter_months
 from ..rewards.render import csv_text, month_json, quarter_json, quarter_table, table
 from ..rewards.statements import MonthResult
+from ..rewards.tally import gc_paused
 from .common import handles_errors, stderr
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Where the transactions come from: (--transactions, --hub, --include-late).
+_Source = tuple[Path | None, Path | None, bool]
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -32,8 +39,12 @@ def _inputs(func: F) -> F:
     """The options every subcommand shares: the three files, the policy, bad-row handling."""
     options = [
         click.option("--month", help="CST calendar month, e.g. 2026-10."),
-        click.option("--transactions", "transactions", required=True, type=_FILE,
-                     help="Transactions CSV (docs/formats.md)."),
+        click.option("--transactions", "transactions", type=_FILE,
+                     help="Transactions CSV (docs/formats.md).  [this or --hub]"),
+        click.option("--hub", "hub", type=_FILE,
+                     help="Hub database: its transactions of the month (instead of a CSV)."),
+        click.option("--include-late", is_flag=True,
+                     help="With --hub: include records that arrived after the month closed."),
         click.option("--stations", "stations", required=True, type=_FILE,
                      help="Stations CSV."),
         click.option("--branches", "branches", required=True, type=_FILE,
@@ -50,8 +61,32 @@ def _inputs(func: F) -> F:
     return func
 
 
-def _read(transactions: Path, stations: Path, branches: Path, skip: bool) -> Inputs:
-    inputs = from_csv(transactions, stations, branches, skip_bad_rows=skip)
+def _no_cyclic_gc(func: F) -> F:
+    """Run a command with the cyclic garbage collector paused.
+
+    A command builds millions of transaction rows that hold no reference cycles (reference
+    counting frees them); with the collector on, every collection while the statements are
+    built and rendered would rescan all of them (seconds on a province-sized month).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with gc_paused():
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _read(source: _Source, stations: Path, branches: Path, skip: bool,
+          months: list[str]) -> Inputs:
+    transactions, hub, include_late = source
+    if hub is not None:
+        inputs = from_hub(hub, stations, branches, months, include_late=include_late,
+                          skip_bad_rows=skip)
+    elif transactions is not None:
+        inputs = from_csv(transactions, stations, branches, skip_bad_rows=skip)
+    else:  # pragma: no cover - _source refuses this
+        raise ConfigError("give exactly one of --transactions or --hub")
     if inputs.problems:
         stderr(f"{len(inputs.problems)} bad row(s) skipped:")
         for p in inputs.problems:
@@ -69,9 +104,23 @@ def _emit(text: str, out: Path | None) -> None:
         raise ConfigError(f"cannot write {out}: {exc}") from exc
 
 
-def _month(policy: Policy, inputs: Inputs, month: str | None) -> MonthResult:
+def _source(transactions: Path | None, hub: Path | None, include_late: bool) -> _Source:
+    """Check the transaction source options: exactly one of --transactions and --hub."""
+    if (transactions is None) == (hub is None):
+        raise ConfigError("give exactly one of --transactions (a CSV file) or --hub "
+                          "(a hub database)")
+    if include_late and hub is None:
+        raise ConfigError("--include-late applies only with --hub")
+    return transactions, hub, include_late
+
+
+def _need_month(month: str | None) -> str:
     if not month:
         raise ConfigError("--month is required (e.g. --month 2026-10)")
+    return month
+
+
+def _month(policy: Policy, inputs: Inputs, month: str) -> MonthResult:
     return compute(policy, inputs.stations, inputs.branches, inputs.transactions, month,
                    info=inputs.info)
 
@@ -87,21 +136,24 @@ def rewards() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
 @handles_errors
-def compute_cmd(month: str | None, quarter: str | None, transactions: Path, stations: Path,
-                branches: Path, policy_spec: str, skip_bad_rows: bool, out: Path | None,
-                fmt: str) -> None:
+@_no_cyclic_gc
+def compute_cmd(month: str | None, transactions: Path | None, hub: Path | None,
+                include_late: bool, stations: Path, branches: Path, policy_spec: str,
+                skip_bad_rows: bool, out: Path | None, quarter: str | None, fmt: str) -> None:
     """Compute every station's and branch's statement for a month (or a quarter)."""
     if bool(month) == bool(quarter):
         raise ConfigError("give exactly one of --month or --quarter")
+    source = _source(transactions, hub, include_late)
+    months = quarter_months(quarter) if quarter else [_need_month(month)]
     policy = load_policy(policy_spec)
-    inputs = _read(transactions, stations, branches, skip_bad_rows)
+    inputs = _read(source, stations, branches, skip_bad_rows, months)
     if quarter:
         q = compute_quarter(policy, inputs.stations, inputs.branches, inputs.transactions,
                             quarter, info=inputs.info)
         text = {"json": lambda: json.dumps(quarter_json(q), ensure_ascii=False) + "\n",
                 "csv": lambda: csv_text(q), "table": lambda: quarter_table(q)}[fmt]()
     else:
-        r = _month(policy, inputs, month)
+        r = _month(policy, inputs, months[0])
         text = {"json": lambda: json.dumps(month_json(r), ensure_ascii=False) + "\n",
                 "csv": lambda: csv_text(r), "table": lambda: table(r, policy.calendar)}[fmt]()
     _emit(text, out)
@@ -112,14 +164,18 @@ def compute_cmd(month: str | None, quarter: str | None, transactions: Path, stat
 @click.option("--station", "station_id", help="Explain this station.")
 @click.option("--branch", "branch_id", help="Explain this branch.")
 @handles_errors
-def explain_cmd(month: str | None, transactions: Path, stations: Path, branches: Path,
-                policy_spec: str, skip_bad_rows: bool, out: Path | None,
-                station_id: str | None, branch_id: str | None) -> None:
+@_no_cyclic_gc
+def explain_cmd(month: str | None, transactions: Path | None, hub: Path | None,
+                include_late: bool, stations: Path, branches: Path, policy_spec: str,
+                skip_bad_rows: bool, out: Path | None, station_id: str | None,
+                branch_id: str | None) -> None:
     """Print the full derivation of one station's or one branch's figures."""
     if bool(station_id) == bool(branch_id):
         raise ConfigError("give exactly one of --station or --branch")
+    source = _source(transactions, hub, include_late)
+    the_month = _need_month(month)
     policy = load_policy(policy_spec)
-    r = _month(policy, _read(transactions, stations, branches, skip_bad_rows), month)
+    r = _month(policy, _read(source, stations, branches, skip_bad_rows, [the_month]), the_month)
     text = explain_station(r, station_id) if station_id else explain_branch(r, branch_id or "")
     _emit(text, out)
 
@@ -129,11 +185,15 @@ def explain_cmd(month: str | None, transactions: Path, stations: Path, branches:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 @handles_errors
-def notice_cmd(month: str | None, transactions: Path, stations: Path, branches: Path,
-               policy_spec: str, skip_bad_rows: bool, out: Path | None, fmt: str) -> None:
+@_no_cyclic_gc
+def notice_cmd(month: str | None, transactions: Path | None, hub: Path | None,
+               include_late: bool, stations: Path, branches: Path, policy_spec: str,
+               skip_bad_rows: bool, out: Path | None, fmt: str) -> None:
     """Render the SMS notice (Chinese, <= 70 characters a segment) for every station."""
+    source = _source(transactions, hub, include_late)
+    the_month = _need_month(month)
     policy = load_policy(policy_spec)
-    r = _month(policy, _read(transactions, stations, branches, skip_bad_rows), month)
+    r = _month(policy, _read(source, stations, branches, skip_bad_rows, [the_month]), the_month)
     items = notices(policy, r)
     if fmt == "json":
         text = json.dumps([{"station_id": n.station_id, "text": n.text,

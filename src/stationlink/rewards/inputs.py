@@ -1,27 +1,40 @@
 """Input sources for the engine: each returns :class:`Inputs` (stations, branches, rows).
 
-Contract: ``from_csv`` reads the three interchange files (``docs/formats.md``). Every bad row
-of every file is collected; without ``skip_bad_rows`` any bad row raises
-:class:`~stationlink.errors.InputDataError` listing all of them (file, line, column, reason);
-with it, the good rows are used and ``info.skipped_bad_rows`` says how many were left out.
-Identical duplicate transaction rows are counted once (``info.duplicate_rows``).
-Another source (e.g. a hub database) only needs to build an :class:`Inputs`.
+Contract:
+- ``from_csv`` reads the three interchange files (``docs/formats.md``). Every bad row of every
+  file is collected; without ``skip_bad_rows`` any bad row raises
+  :class:`~stationlink.errors.InputDataError` listing all of them (file, line, column,
+  reason); with it, the good rows are used and ``info.skipped_bad_rows`` says how many were
+  left out. Identical duplicate transaction rows are counted once (``info.duplicate_rows``).
+- ``from_hub`` takes the transactions of the given months from a hub database
+  (:func:`stationlink.hub.export.hub_transactions`, late records left out unless
+  ``include_late``) and puts them through the very reader and rules of the CSV path, as the
+  lines ``stationlink hub export --month M`` would write; so it gives the same
+  :class:`Inputs` as ``from_csv`` on that export. Its problems name
+  ``DB (hub export --month M)`` and the line of that export (several months: their exports
+  one after another under one header). A file that is not a hub database raises
+  :class:`~stationlink.errors.StorageError` before anything is read; nothing is written to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputDataError, Problem
+from ..errors import InputDataError, Problem, StorageError
 from ..interchange import (
     Branch,
+    ReadResult,
     Station,
     Transaction,
     read_branches,
     read_stations,
+    read_transaction_lines,
     read_transactions,
+    transaction_lines,
 )
 from .statements import RunInfo
 
@@ -35,6 +48,23 @@ class Inputs:
     problems: list[Problem] = field(default_factory=list)
 
 
+def _reference_files(
+    stations: str | Path, branches: str | Path
+) -> tuple[ReadResult[Station], ReadResult[Branch]]:
+    b = read_branches(branches, skip_bad_rows=True)
+    s = read_stations(stations, skip_bad_rows=True, known_branches={x.branch_id for x in b.rows})
+    return s, b
+
+
+def _inputs(s: ReadResult[Station], b: ReadResult[Branch], t: ReadResult[Transaction],
+            skip_bad_rows: bool) -> Inputs:
+    problems = [*b.problems, *s.problems, *t.problems]
+    if problems and not skip_bad_rows:
+        raise InputDataError(problems)
+    info = RunInfo(skipped_bad_rows=len(problems), duplicate_rows=t.duplicates)
+    return Inputs(s.rows, b.rows, t.rows, info, problems)
+
+
 def from_csv(
     transactions: str | Path,
     stations: str | Path,
@@ -43,13 +73,57 @@ def from_csv(
     skip_bad_rows: bool = False,
 ) -> Inputs:
     """Read the interchange CSV files (see module contract)."""
-    b = read_branches(branches, skip_bad_rows=True)
-    s = read_stations(stations, skip_bad_rows=True,
-                      known_branches={x.branch_id for x in b.rows})
+    s, b = _reference_files(stations, branches)
     t = read_transactions(transactions, skip_bad_rows=True,
                           known_stations={x.station_id for x in s.rows})
-    problems = [*b.problems, *s.problems, *t.problems]
-    if problems and not skip_bad_rows:
-        raise InputDataError(problems)
-    info = RunInfo(skipped_bad_rows=len(problems), duplicate_rows=t.duplicates)
-    return Inputs(s.rows, b.rows, t.rows, info, problems)
+    return _inputs(s, b, t, skip_bad_rows)
+
+
+def check_hub_database(db_path: str | Path) -> None:
+    """Raise StorageError unless ``db_path`` is a hub database (opened read-only)."""
+    from ..hub.hub_schema import EXTRA_COLUMNS
+
+    p = Path(db_path)
+    if not p.is_file():
+        raise StorageError(f"{p}: no such hub database file")
+    try:
+        with closing(sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    except sqlite3.Error as exc:
+        raise StorageError(f"{p}: not a stationlink hub database ({exc})") from exc
+    missing = [c for c in EXTRA_COLUMNS if c not in columns]
+    if missing:
+        raise StorageError(f"{p}: not a stationlink hub database (its records table is "
+                           f"{'missing' if not columns else 'without ' + ', '.join(missing)})")
+
+
+def hub_export_name(db_path: str | Path, months: Sequence[str], include_late: bool) -> str:
+    """How problems in the hub's rows name their source: the export command's lines."""
+    late = " --include-late" if include_late else ""
+    if len(months) == 1:
+        return f"{db_path} (hub export --month {months[0]}{late})"
+    return (f"{db_path} (hub export --month {', '.join(months)}{late}, one after another "
+            "under one header)")
+
+
+def from_hub(
+    db_path: str | Path,
+    stations: str | Path,
+    branches: str | Path,
+    months: Sequence[str],
+    *,
+    include_late: bool = False,
+    skip_bad_rows: bool = False,
+) -> Inputs:
+    """The months' transactions as the hub holds them (see module contract)."""
+    from ..hub.export import hub_transactions
+
+    check_hub_database(db_path)
+    s, b = _reference_files(stations, branches)
+    rows = (txn for month in months
+            for txn in hub_transactions(db_path, month, include_late=include_late))
+    t = read_transaction_lines(transaction_lines(rows), hub_export_name(db_path, months,
+                                                                         include_late),
+                               known_stations={x.station_id for x in s.rows},
+                               skip_bad_rows=True)
+    return _inputs(s, b, t, skip_bad_rows)
