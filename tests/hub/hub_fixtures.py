@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from stationlink.buffer import Buffer
+from stationlink.cli.main import cli
 from stationlink.money import CST
 from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
@@ -107,3 +111,32 @@ def hub(tmp_path: Path, clock: Clock) -> Iterator[Hub]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
         yield client
+
+
+class HubProcess:
+    def __init__(self, db: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from stationlink.cli.main import main; main()",
+             "hub", "serve", "--db", str(db), "--bind", "127.0.0.1:0"],
+            stderr=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline()
+        if not line.startswith("hub listening on "):
+            self.proc.kill()
+            code, rest = self.finish()
+            pytest.fail(f"hub did not start (exit {code}): {line}{rest}")
+        self.url = line.split()[-1]
+
+    def finish(self) -> tuple[int, str]:
+        assert self.proc.stderr is not None
+        rest = self.proc.stderr.read()
+        self.proc.stderr.close()
+        return self.proc.wait(timeout=15), rest
+
+
+def create_token(db: Path, station: str) -> str:
+    result = CliRunner().invoke(cli, ["hub", "token", "create", "--db", str(db),
+                                      "--station", station])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()

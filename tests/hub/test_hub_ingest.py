@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -191,3 +193,45 @@ def test_device_and_agent_status(hub: Hub, http: httpx.Client) -> None:
     assert s1.agent_status == status
     assert s1.devices == [snap]
     assert s1.last_contact == hub.clock()
+
+
+def test_big_batch_stores_what_one_record_batches_store(
+    tmp_path: Path, buf: Buffer, make_record: MakeRecord
+) -> None:
+    """A 120-record batch (multi-row inserts, in-batch duplicate identities, reversals,
+    a replayed prefix) against the same records sent one per batch: same rows, same answers
+    in total."""
+    from stationlink.buffer import Batch
+    from stationlink.hub.sqlite_store import SqliteHubStore
+    from stationlink.protocol.messages import TxnKind
+
+    recs = [make_record(i) for i in range(1, 101)]
+    recs += [make_record(100 + i, kind=TxnKind.REVERSAL, original_ref=f"R{i:011d}")
+             for i in range(1, 11)]
+    buf.record_journal_page("T1", recs, T0)
+    stored = list(buf.records(0, 1000))
+    # identities the hub already holds, under new seqs (a replaced buffer would do this)
+    stored += [r._replace(seq=111 + i) for i, r in enumerate(stored[20:40])]
+    assert len(stored) == 130
+    now = T0 + timedelta(days=1)
+
+    def dump(path: Path) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("SELECT * FROM records ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+
+    whole, single = SqliteHubStore(tmp_path / "a.sqlite"), SqliteHubStore(tmp_path / "b.sqlite")
+    try:
+        head = Batch("S1", 1, 30, tuple(stored[:30]))
+        first = whole.ingest(head, now)
+        rest = whole.ingest(Batch("S1", 1, stored[-1].seq, tuple(stored)), now)  # overlap
+        assert (first.accepted, rest.accepted, rest.replayed) == (30, len(stored) - 30, 30)
+        results = [single.ingest(Batch("S1", r.seq, r.seq, (r,)), now) for r in stored]
+        assert first.duplicates + rest.duplicates == sum(r.duplicates for r in results) == 20
+        assert first.late + rest.late == sum(r.late for r in results)
+    finally:
+        whole.close()
+        single.close()
+    assert dump(tmp_path / "a.sqlite") == dump(tmp_path / "b.sqlite")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from hub_fixtures import T0, MakeRecord
+from hub_fixtures import T0, HubProcess, MakeRecord, create_token
 
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
@@ -23,35 +21,6 @@ from stationlink.hub.export import hub_transactions
 from stationlink.interchange import transactions_to_text
 
 pytestmark = pytest.mark.slow
-
-
-class HubProcess:
-    def __init__(self, db: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from stationlink.cli.main import main; main()",
-             "hub", "serve", "--db", str(db), "--bind", "127.0.0.1:0"],
-            stderr=subprocess.PIPE, text=True,
-        )
-        assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()
-        if not line.startswith("hub listening on "):
-            self.proc.kill()
-            code, rest = self.finish()
-            pytest.fail(f"hub did not start (exit {code}): {line}{rest}")
-        self.url = line.split()[-1]
-
-    def finish(self) -> tuple[int, str]:
-        assert self.proc.stderr is not None
-        rest = self.proc.stderr.read()
-        self.proc.stderr.close()
-        return self.proc.wait(timeout=15), rest
-
-
-def create_token(db: Path, station: str) -> str:
-    result = CliRunner().invoke(cli, ["hub", "token", "create", "--db", str(db),
-                                      "--station", station])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

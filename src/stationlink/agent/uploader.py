@@ -56,9 +56,7 @@ def hub_client(url: str, token: str, *, station_id: str, timeout: float) -> HubC
     transport = httpx.HTTPTransport(
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
     http = httpx.Client(timeout=timeout, transport=transport)
-    client = HubClient(url, token, station_id=station_id, http_client=http)
-    client._own = True  # noqa: SLF001 - HubClient closes the httpx client it owns
-    return client
+    return HubClient(url, token, station_id=station_id, http_client=http, owns_client=True)
 
 
 @dataclass

@@ -37,11 +37,15 @@ def parse_bind(text: str) -> tuple[str, int]:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket. Made with ``proto=IPPROTO_TCP`` so that asyncio sets
+    ``TCP_NODELAY`` on every accepted connection (it checks the protocol number): uvicorn
+    writes a response's headers and body separately, and with Nagle's algorithm the body
+    would wait for the client's delayed ACK — ~40 ms per request on Linux."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(1024)
     except OSError as exc:
         sock.close()
         raise TransportError(f"cannot listen on {host}:{port}: {exc}") from exc

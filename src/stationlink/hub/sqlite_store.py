@@ -1,39 +1,35 @@
 """The hub's embedded store: :class:`SqliteHubStore` (one SQLite file, WAL, FULL sync).
 
-Contract: implements :class:`stationlink.hub.store.HubStore` (see there). One connection
-shared by the server's worker threads behind a lock; every write is one
-``BEGIN IMMEDIATE`` transaction; a batch's new records go in with one ``executemany``.
+Contract: implements :class:`stationlink.hub.store.HubStore` (see there). Two connections:
+- every write (a batch, a status, a token) goes through a
+  :class:`~stationlink.hub.group_commit.GroupCommitWriter`: one writer thread and connection,
+  writes from concurrent requests share one ``BEGIN IMMEDIATE`` transaction and one fsync,
+  each write in its own savepoint (a batch is stored whole or not at all) and answered only
+  after the commit is durable;
+- reads use a second connection behind a lock; WAL lets them run while the writer writes, and
+  they see exactly what was committed (so an answered batch is always visible).
+A batch's set-based ingest is :func:`stationlink.hub.ingest.ingest_batch`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..buffer.db import connect, immediate, storage_errors, ts_parse, ts_required, ts_text
-from ..buffer.fold import Anchors, effective_ts
-from ..buffer.records import Batch, Entry, StoredRecord
-from ..buffer.schema import RECORD_COLUMNS, record_row, row_record
-from ..money import month_of
-from .closing import DEFAULT_CLOSE_DAY, check_close_day, is_late
+from ..buffer.db import connect, storage_errors, ts_parse, ts_required, ts_text
+from ..buffer.records import Batch
+from ..buffer.schema import RECORD_COLUMNS, row_record
+from .closing import DEFAULT_CLOSE_DAY, check_close_day
+from .group_commit import GroupCommitWriter
 from .hub_schema import EXTRA_COLUMNS, create_hub_schema
-from .store import (
-    HubRecord,
-    IngestResult,
-    SequenceConflictError,
-    SequenceGapError,
-    StationOverview,
-    TokenInfo,
-)
+from .ingest import base_rows, ingest_batch
+from .store import HubRecord, IngestResult, StationOverview, TokenInfo
 
 SELECT = f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(EXTRA_COLUMNS)} FROM records"  # noqa: S608
-_ALL = RECORD_COLUMNS + EXTRA_COLUMNS
-INSERT = f"INSERT INTO records ({', '.join(_ALL)}) VALUES ({', '.join('?' for _ in _ALL)})"  # noqa: S608
 
 
 class SqliteHubStore:
@@ -50,11 +46,19 @@ class SqliteHubStore:
         try:
             with storage_errors(self._where):
                 create_hub_schema(db)
+            writer = connect(self.path, create=False, check_same_thread=False).conn
         except BaseException:
             self._conn.close()
             raise
+        self._writer = GroupCommitWriter(writer, self._where)
+
+    @property
+    def writer(self) -> GroupCommitWriter:
+        """The group-commit writer (its ``commits``/``writes`` counters show the grouping)."""
+        return self._writer
 
     def close(self) -> None:
+        self._writer.close()
         with self._lock:
             self._conn.close()
 
@@ -68,117 +72,38 @@ class SqliteHubStore:
         return 0 if row is None else int(row[0])
 
     def ingest(self, batch: Batch, now: datetime) -> IngestResult:
-        sid = batch.station_id
-        with self._lock, immediate(self._conn, self._where) as conn:
-            row = conn.execute("SELECT hwm FROM stations WHERE station_id=?", (sid,)).fetchone()
-            hwm = 0 if row is None else int(row[0])
-            if batch.first_seq > hwm + 1:
-                raise SequenceGapError(sid, batch.first_seq, hwm + 1)
-            old = [r for r in batch.records if r.seq <= hwm]
-            new = [r for r in batch.records if r.seq > hwm]
-            if old:
-                held = dict(conn.execute(
-                    "SELECT seq, terminal_id || ' ' || ident FROM records "
-                    "WHERE station_id=? AND seq BETWEEN ? AND ?",
-                    (sid, old[0].seq, old[-1].seq),
-                ).fetchall())
-                for rec in old:
-                    sent = f"{rec.terminal_id} {rec.ident}"
-                    if held.get(rec.seq) != sent:
-                        raise SequenceConflictError(sid, rec.seq, held.get(rec.seq, "?"), sent)
-            rows, duplicates, late = self._prepare(conn, sid, new, now)
-            if rows:
-                conn.executemany(INSERT, rows)
-            new_hwm = max(hwm, batch.last_seq)
-            conn.execute(
-                "INSERT INTO stations (station_id, hwm, last_contact) VALUES (?, ?, ?) "
-                "ON CONFLICT(station_id) DO UPDATE SET hwm=excluded.hwm, "
-                "last_contact=excluded.last_contact",
-                (sid, new_hwm, ts_text(now)),
-            )
-        return IngestResult(new_hwm, len(new), len(old), duplicates, late)
-
-    def _prepare(
-        self, conn: sqlite3.Connection, sid: str, new: Sequence[StoredRecord], now: datetime
-    ) -> tuple[list[tuple[Any, ...]], int, int]:
-        """Rows to insert for new records: ts, affected month, late flag, duplicate link."""
-        if not new:
-            return [], 0, 0
-        keys = {(r.terminal_id, r.ident) for r in new}
-        keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
-        held: dict[tuple[str, str], tuple[int, str]] = {}
-        for terminal_id, ident in keys:
-            found = conn.execute(
-                "SELECT seq, affects_month FROM records WHERE station_id=? AND terminal_id=? "
-                "AND ident=? AND duplicate_of IS NULL", (sid, terminal_id, ident),
-            ).fetchone()
-            if found is not None:
-                held[(terminal_id, ident)] = (found[0], found[1])
-        anchors: Anchors = {}
-        for terminal_id, boot_id in {(r.terminal_id, r.boot_id) for r in new if r.boot_id}:
-            a = conn.execute(
-                "SELECT wall_time, uptime_ms FROM anchors WHERE station_id=? AND terminal_id=? "
-                "AND boot_id=?", (sid, terminal_id, boot_id),
-            ).fetchone()
-            if a is not None:
-                anchors[(sid, terminal_id, boot_id)] = (ts_required(a[0]), int(a[1]))
-        known_anchors = set(anchors)
-        rows: list[tuple[Any, ...]] = []
-        duplicates = late_count = 0
-        for rec in new:
-            ts = effective_ts(rec, anchors)
-            month = month_of(ts)
-            if rec.entry is Entry.TXN and rec.kind == "reversal":
-                original = held.get((rec.terminal_id, "t:" + rec.original_ref))
-                if original is not None:
-                    month = original[1]
-            dup = held.get((rec.terminal_id, rec.ident))
-            duplicate_of = dup[0] if dup is not None else None
-            duplicates += duplicate_of is not None
-            if duplicate_of is None:
-                held[(rec.terminal_id, rec.ident)] = (rec.seq, month)
-            late = is_late(month, now, self.close_day)
-            late_count += late and duplicate_of is None
-            rows.append((*record_row(rec), ts_text(now), ts_text(ts), month, int(late),
-                         duplicate_of))
-        conn.executemany(
-            "INSERT OR IGNORE INTO anchors (station_id, terminal_id, boot_id, wall_time, "
-            "uptime_ms) VALUES (?, ?, ?, ?, ?)",
-            [(k[0], k[1], k[2], ts_text(v[0]), v[1]) for k, v in anchors.items()
-             if k not in known_anchors],
-        )
-        return rows, duplicates, late_count
+        rows = base_rows(batch)  # computed by the caller's thread, outside the writer
+        close_day = self.close_day
+        return self._writer.run(lambda conn: ingest_batch(conn, batch, now, close_day, rows))
 
     # ----------------------------------------------------------------- status
 
     def touch(self, station_id: str, now: datetime) -> None:
-        with self._lock, immediate(self._conn, self._where) as conn:
-            conn.execute(
-                "INSERT INTO stations (station_id, hwm, last_contact) VALUES (?, 0, ?) "
-                "ON CONFLICT(station_id) DO UPDATE SET last_contact=excluded.last_contact",
-                (station_id, ts_text(now)),
-            )
+        self._writer.run(lambda conn: conn.execute(
+            "INSERT INTO stations (station_id, hwm, last_contact) VALUES (?, 0, ?) "
+            "ON CONFLICT(station_id) DO UPDATE SET last_contact=excluded.last_contact",
+            (station_id, ts_text(now)),
+        ))
 
     def add_device_status(
         self, station_id: str, snapshots: Sequence[dict[str, Any]], now: datetime
     ) -> int:
-        with self._lock, immediate(self._conn, self._where) as conn:
-            conn.executemany(
-                "INSERT INTO device_status (station_id, terminal_id, received_at, snapshot) "
-                "VALUES (?, ?, ?, ?)",
-                [(station_id, s["terminal_id"], ts_text(now), json.dumps(s, sort_keys=True))
-                 for s in snapshots],
-            )
+        rows = [(station_id, s["terminal_id"], ts_text(now), json.dumps(s, sort_keys=True))
+                for s in snapshots]
+        self._writer.run(lambda conn: conn.executemany(
+            "INSERT INTO device_status (station_id, terminal_id, received_at, snapshot) "
+            "VALUES (?, ?, ?, ?)", rows,
+        ))
         return len(snapshots)
 
     def set_agent_status(self, station_id: str, status: dict[str, Any], now: datetime) -> None:
-        with self._lock, immediate(self._conn, self._where) as conn:
-            conn.execute(
-                "INSERT INTO stations (station_id, hwm, agent_status, agent_status_at) "
-                "VALUES (?, 0, ?, ?) ON CONFLICT(station_id) DO UPDATE SET "
-                "agent_status=excluded.agent_status, agent_status_at=excluded.agent_status_at",
-                (station_id, json.dumps(status, sort_keys=True), ts_text(now)),
-            )
+        args = (station_id, json.dumps(status, sort_keys=True), ts_text(now))
+        self._writer.run(lambda conn: conn.execute(
+            "INSERT INTO stations (station_id, hwm, agent_status, agent_status_at) "
+            "VALUES (?, 0, ?, ?) ON CONFLICT(station_id) DO UPDATE SET "
+            "agent_status=excluded.agent_status, agent_status_at=excluded.agent_status_at",
+            args,
+        ))
 
     def overview(self) -> list[StationOverview]:
         q = self._conn.execute
@@ -229,11 +154,11 @@ class SqliteHubStore:
     # ----------------------------------------------------------------- tokens
 
     def add_token(self, token_id: str, station_id: str, token_hash: str, now: datetime) -> None:
-        with self._lock, immediate(self._conn, self._where) as conn:
-            conn.execute(
-                "INSERT INTO tokens (token_id, station_id, token_hash, created_at) "
-                "VALUES (?, ?, ?, ?)", (token_id, station_id, token_hash, ts_text(now)),
-            )
+        args = (token_id, station_id, token_hash, ts_text(now))
+        self._writer.run(lambda conn: conn.execute(
+            "INSERT INTO tokens (token_id, station_id, token_hash, created_at) "
+            "VALUES (?, ?, ?, ?)", args,
+        ))
 
     def station_for_token(self, token_hash: str) -> str | None:
         with self._lock, storage_errors(self._where):
@@ -255,12 +180,10 @@ class SqliteHubStore:
         return out
 
     def revoke_token(self, token_id: str, now: datetime) -> bool:
-        with self._lock, immediate(self._conn, self._where) as conn:
-            cur = conn.execute(
-                "UPDATE tokens SET revoked_at=? WHERE token_id=? AND revoked_at IS NULL",
-                (ts_text(now), token_id),
-            )
-            return cur.rowcount == 1
+        args = (ts_text(now), token_id)
+        return self._writer.run(lambda conn: conn.execute(
+            "UPDATE tokens SET revoked_at=? WHERE token_id=? AND revoked_at IS NULL", args,
+        ).rowcount == 1)
 
 
 def _hub_record(row: tuple[Any, ...]) -> HubRecord:

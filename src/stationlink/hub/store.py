@@ -3,7 +3,9 @@
 Contract: the hub's HTTP layer, CLI and export speak only to this small interface, so a
 PostgreSQL store can follow the embedded SQLite one (:mod:`stationlink.hub.sqlite_store`).
 An implementation must:
-- ``ingest``: store a validated batch in **one** transaction. ``first_seq > hwm + 1`` raises
+- ``ingest``: store a validated batch atomically — whole or not at all, inside **one**
+  transaction (which may also carry other stations' batches: group commit) — and return only
+  once that transaction is durable. ``first_seq > hwm + 1`` raises
   :class:`SequenceGapError` (nothing stored). Records at or below the station's high-water
   mark are a replay: each must have the identity already stored at its seq
   (:class:`SequenceConflictError` otherwise) and is not stored again. A new seq whose

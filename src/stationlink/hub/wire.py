@@ -210,6 +210,83 @@ def parse_record(obj: object, path: str, station_id: str) -> StoredRecord:
     return rec
 
 
+_FIELD_SET = frozenset(RECORD_FIELDS)
+_ENTRIES = {e.value: e for e in Entry}
+_SOURCES = {s.value: s for s in Source}
+_TXN = Entry.TXN
+_make = StoredRecord._make  # tuple.__new__: no keyword handling
+
+
+def _plain_text(value: object) -> bool:
+    return type(value) is str and len(value) <= MAX_TEXT
+
+
+def _card_like(value: str) -> bool:
+    return len(value) >= 12 and value.isdigit()
+
+
+def _aware(value: object) -> datetime | None:
+    if type(value) is not str or len(value) > MAX_TEXT:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else None
+
+
+def fast_record(obj: object, station_id: str, seq: int) -> StoredRecord | None:
+    """The record at ``seq`` when ``obj`` is plainly valid, else ``None``.
+
+    The common case without the per-field reader: it accepts only what
+    :func:`parse_record` accepts, builds the identical record, and returns ``None`` at the
+    first doubt so that :func:`parse_record` finds and names the problem (a test checks the
+    two agree on valid and broken records).
+    """
+    if type(obj) is not dict or obj.keys() != _FIELD_SET:
+        return None
+    o: dict[str, Any] = obj
+    entry = _ENTRIES.get(o["entry"]) if type(o["entry"]) is str else None
+    source = _SOURCES.get(o["source"]) if type(o["source"]) is str else None
+    if entry is None or source is None or o["seq"] != seq or type(o["seq"]) is not int:
+        return None
+    texts = (o["terminal_id"], o["terminal_ref"], o["client_ref"], o["kind"], o["product"],
+             o["account"], o["status"], o["card_token"], o["card_masked"], o["original_ref"])
+    if not all(map(_plain_text, texts)):
+        return None
+    terminal_id, terminal_ref, client_ref, kind, product, account, status, token, masked, \
+        original_ref = texts
+    txn = entry is _TXN
+    if (not terminal_id or kind not in KIND_VALUES
+            or (not terminal_ref if txn else not client_ref)
+            or (status not in STATUS_VALUES if txn else status != "")
+            or _card_like(token) or _card_like(masked)
+            or (txn and kind == "reversal" and not original_ref)):
+        return None
+    amount = o["amount_fen"]
+    if type(amount) is not int or amount < 0:
+        return None
+    ints = (o["result"], o["refers_to_seq"], o["uptime_ms"], o["boot_id"], o["journal_cursor"])
+    for value in ints:
+        if value is not None and type(value) is not int:
+            return None
+    wall = _aware(o["wall_time"])
+    terminal = o["terminal_time"]
+    if terminal is not None:
+        terminal = _aware(terminal)
+        if terminal is None:
+            return None
+    elif txn:
+        return None
+    if wall is None:
+        return None
+    return _make((
+        seq, station_id, terminal_id, entry, terminal_ref, client_ref, kind, product,
+        account, amount, status, ints[0], token, masked, original_ref, ints[1], source, wall,
+        terminal, ints[2], ints[3], ints[4],
+    ))
+
+
 def parse_batch(obj: object, station_id: str | None = None) -> Batch:
     """Validate a decoded JSON batch (module contract); ``station_id`` must match if given."""
     r = _Reader(obj, "", ("station_id", "first_seq", "last_seq", "records"))
@@ -229,6 +306,10 @@ def parse_batch(obj: object, station_id: str | None = None) -> Batch:
         raise MalformedBatchError("records", f"more than {MAX_RECORDS} records in one batch")
     records = []
     for i, item in enumerate(items):
+        fast = fast_record(item, sid, first + i)
+        if fast is not None:
+            records.append(fast)
+            continue
         rec = parse_record(item, f"records[{i}]", sid)
         if rec.seq != first + i:
             raise MalformedBatchError(

@@ -1,0 +1,177 @@
+"""One batch into the hub's SQLite tables, set-based: :func:`ingest_batch`.
+
+Contract: the rules of :meth:`stationlink.hub.store.HubStore.ingest`, run on a connection
+that is already inside a transaction (the caller owns ``BEGIN``/``COMMIT``; an exception
+means the caller must roll back what this wrote). Per batch, whatever its size: one query
+for the high-water mark, one for the replayed seqs, one per terminal (and 400 identities)
+for the identities already held, one per (terminal, boot) for drift anchors, and
+multi-row ``INSERT``s of 35 records for the new ones. :func:`base_rows` is the part that
+needs no database (the caller may compute it outside the writer).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import chain
+from typing import Any
+
+from ..buffer.db import ts_required, ts_text
+from ..buffer.fold import Anchors, effective_ts
+from ..buffer.records import Batch, Entry, StoredRecord
+from ..buffer.schema import RECORD_COLUMNS, record_row
+from .closing import is_late
+from .hub_schema import EXTRA_COLUMNS
+from .store import IngestResult, SequenceConflictError, SequenceGapError
+
+_ALL = RECORD_COLUMNS + EXTRA_COLUMNS
+_ROW = f"({', '.join('?' for _ in _ALL)})"
+INSERT = f"INSERT INTO records ({', '.join(_ALL)}) VALUES {_ROW}"  # noqa: S608
+ROWS_PER_INSERT = 999 // len(_ALL)  # multi-row INSERTs within SQLite's oldest parameter limit
+INSERT_MANY = INSERT + f", {_ROW}" * (ROWS_PER_INSERT - 1)
+CHUNK = 400  # identities per lookup query (well under SQLite's bound-parameter limit)
+
+
+_PREFIX = {Entry.TXN: "t:", Entry.UNKNOWN: "u:", Entry.VOID: "v:"}
+IDENT = RECORD_COLUMNS.index("ident")
+
+
+def base_rows(batch: Batch) -> list[tuple[Any, ...]]:
+    """The buffer-column part of every record's row (no database needed); the identity
+    (:attr:`StoredRecord.ident`, column ``ident``) is computed once here."""
+    txn, prefix = Entry.TXN, _PREFIX
+    return [
+        record_row(r, "t:" + r.terminal_ref if r.entry is txn
+                   else prefix[r.entry] + r.client_ref)
+        for r in batch.records
+    ]
+
+
+def ingest_batch(
+    conn: sqlite3.Connection, batch: Batch, now: datetime, close_day: int,
+    rows: Sequence[tuple[Any, ...]] | None = None,
+) -> IngestResult:
+    """Store ``batch`` (module contract); ``rows`` from :func:`base_rows` if precomputed."""
+    sid = batch.station_id
+    found = conn.execute("SELECT hwm FROM stations WHERE station_id=?", (sid,)).fetchone()
+    hwm = 0 if found is None else int(found[0])
+    if batch.first_seq > hwm + 1:
+        raise SequenceGapError(sid, batch.first_seq, hwm + 1)
+    records = batch.records
+    cut = 0  # a gap-free run in seq order: records[:cut] are at or below hwm (replays)
+    while cut < len(records) and records[cut].seq <= hwm:
+        cut += 1
+    old, new = records[:cut], records[cut:]
+    if old:
+        held = dict(conn.execute(
+            "SELECT seq, terminal_id || ' ' || ident FROM records "
+            "WHERE station_id=? AND seq BETWEEN ? AND ?", (sid, old[0].seq, old[-1].seq),
+        ).fetchall())
+        for rec in old:
+            sent = f"{rec.terminal_id} {rec.ident}"
+            if held.get(rec.seq) != sent:
+                raise SequenceConflictError(sid, rec.seq, held.get(rec.seq, "?"), sent)
+    duplicates = late = 0
+    if new:
+        if rows is None:
+            rows = base_rows(batch)
+        full, duplicates, late = _new_rows(conn, sid, new, rows[cut:], now, close_day)
+        insert_rows(conn, full)
+    new_hwm = max(hwm, batch.last_seq)
+    conn.execute(
+        "INSERT INTO stations (station_id, hwm, last_contact) VALUES (?, ?, ?) "
+        "ON CONFLICT(station_id) DO UPDATE SET hwm=excluded.hwm, "
+        "last_contact=excluded.last_contact",
+        (sid, new_hwm, ts_text(now)),
+    )
+    return IngestResult(new_hwm, len(new), len(old), duplicates, late)
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows into ``records`` with multi-row INSERTs (a fraction of ``executemany``'s per-row
+    statement work; the remainder goes with ``executemany``)."""
+    n = ROWS_PER_INSERT
+    whole = len(rows) - len(rows) % n
+    for start in range(0, whole, n):
+        conn.execute(INSERT_MANY, list(chain.from_iterable(rows[start:start + n])))
+    if whole < len(rows):
+        conn.executemany(INSERT, rows[whole:])
+
+
+def held_identities(
+    conn: sqlite3.Connection, sid: str, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """(terminal, ident) -> (seq, affected month) of the non-duplicate records held."""
+    by_terminal: dict[str, list[str]] = {}
+    for terminal_id, ident in keys:
+        by_terminal.setdefault(terminal_id, []).append(ident)
+    held: dict[tuple[str, str], tuple[int, str]] = {}
+    for terminal_id, idents in by_terminal.items():
+        for start in range(0, len(idents), CHUNK):
+            part = idents[start:start + CHUNK]
+            marks = ", ".join("?" * len(part))
+            for ident, seq, month in conn.execute(
+                "SELECT ident, seq, affects_month FROM records WHERE station_id=? "  # noqa: S608
+                f"AND terminal_id=? AND duplicate_of IS NULL AND ident IN ({marks})",
+                (sid, terminal_id, *part),
+            ):
+                held[(terminal_id, ident)] = (seq, month)
+    return held
+
+
+def _anchors(conn: sqlite3.Connection, sid: str, new: Sequence[StoredRecord]) -> Anchors:
+    anchors: Anchors = {}
+    for terminal_id, boot_id in {(r.terminal_id, r.boot_id) for r in new if r.boot_id}:
+        a = conn.execute(
+            "SELECT wall_time, uptime_ms FROM anchors WHERE station_id=? AND terminal_id=? "
+            "AND boot_id=?", (sid, terminal_id, boot_id),
+        ).fetchone()
+        if a is not None:
+            anchors[(sid, terminal_id, boot_id)] = (ts_required(a[0]), int(a[1]))
+    return anchors
+
+
+def _new_rows(
+    conn: sqlite3.Connection, sid: str, new: Sequence[StoredRecord],
+    base: Sequence[tuple[Any, ...]], now: datetime, close_day: int,
+) -> tuple[list[tuple[Any, ...]], int, int]:
+    """Full rows for new records: ts, affected month, late flag, duplicate link."""
+    idents = [row[IDENT] for row in base]
+    keys = {(r.terminal_id, i) for r, i in zip(new, idents, strict=True)}
+    keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
+    held = held_identities(conn, sid, keys)
+    anchors = _anchors(conn, sid, new)
+    known_anchors = set(anchors)
+    now_text = ts_text(now)
+    late_of: dict[str, bool] = {}
+    rows: list[tuple[Any, ...]] = []
+    duplicates = late_count = 0
+    txn, reversal = Entry.TXN, "reversal"
+    for rec, ident, row in zip(new, idents, base, strict=True):
+        ts = effective_ts(rec, anchors)  # aware, in CST
+        month = f"{ts.year:04d}-{ts.month:02d}"
+        if rec.kind == reversal and rec.entry is txn:
+            original = held.get((rec.terminal_id, "t:" + rec.original_ref))
+            if original is not None:
+                month = original[1]
+        key = (rec.terminal_id, ident)
+        dup = held.get(key)
+        if dup is None:
+            held[key] = (rec.seq, month)
+            duplicate_of = None
+        else:
+            duplicate_of = dup[0]
+            duplicates += 1
+        flag = late_of.get(month)
+        if flag is None:
+            flag = late_of[month] = is_late(month, now, close_day)
+        late_count += flag and duplicate_of is None
+        rows.append((*row, now_text, ts_text(ts), month, int(flag), duplicate_of))
+    conn.executemany(
+        "INSERT OR IGNORE INTO anchors (station_id, terminal_id, boot_id, wall_time, "
+        "uptime_ms) VALUES (?, ?, ?, ?, ?)",
+        [(k[0], k[1], k[2], ts_text(v[0]), v[1]) for k, v in anchors.items()
+         if k not in known_anchors],
+    )
+    return rows, duplicates, late_count
