@@ -9,7 +9,8 @@ Contract:
 - TCP: an accepted connection gets a fresh link (``session.connection_made``); a closed or
   reset one is reported (``connection_lost``); a ``disconnect`` / ``power_cycle`` event
   closes it from our side, and connections arriving while the terminal boots (``outage``)
-  are closed at once.
+  are closed at once. So do bytes that do not frame when the session has
+  ``close_on_garbage`` (docs/protocol.md §1.2: TCP cannot resynchronise).
 - ``stop()`` wakes the loop through a pipe, joins the thread and closes every descriptor
   (port and pipe). An exception inside the loop stops it and is re-raised by ``stop()`` as
   :class:`~stationlink.errors.SimulatorError` (also kept in ``error``).
@@ -131,7 +132,9 @@ class TerminalRunner(threading.Thread):
         if self.session.wants_disconnect and isinstance(self.port, TcpPort):
             self.session.wants_disconnect = False
             if self.port.connected:
-                self._lost("closed by fault event")
+                garbage = self.session.close_on_garbage and self.session.conn.broken
+                self._lost("closed on bytes that do not frame" if garbage
+                           else "closed by fault event")
         self._write()
 
     def _read(self, fd: int) -> None:

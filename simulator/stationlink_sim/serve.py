@@ -11,6 +11,9 @@ Contract:
   journal, counters, executed count) and ``session`` (fault statistics), and ``stop()``.
 - :func:`serve_terminal` is the context-manager form: the terminal runs inside the ``with``
   block and is stopped (every descriptor closed) on exit, also on error.
+- ``close_on_garbage`` (TCP): the terminal closes the connection on bytes that do not
+  frame, as docs/protocol.md §1.2 asks; off by default, which models the field's pre-rule
+  firmware that slides over them (a host must cope with both).
 - Everything random comes from ``seed``: the same seed and faults give the same device
   answers and the same fault decisions for the same traffic.
 """
@@ -71,6 +74,7 @@ class TerminalConfig:
     baud: int | None = None
     journal_path: Path | None = None
     card_key: bytes = DEFAULT_CARD_KEY
+    close_on_garbage: bool = False
     source: str = "terminal"  # names the config in errors
 
     def check(self) -> None:
@@ -186,6 +190,7 @@ def start_terminal(
     session = TerminalSession(
         device, config.transport, config.faults, seed=config.seed,
         monotonic=time.monotonic, byte_time=pacer.byte_time,
+        close_on_garbage=config.close_on_garbage,
     )
     port: Port = PtyPort() if config.pty else TcpPort(*_listen(config))
     runner = TerminalRunner(session, port, baud=config.baud)
@@ -213,6 +218,7 @@ def serve_terminal(
     card_key: bytes = DEFAULT_CARD_KEY,
     card_source: CardSource | None = None,
     base_clock: BaseClock | None = None,
+    close_on_garbage: bool = False,
 ) -> Iterator[RunningTerminal]:
     """Run one emulated terminal for the duration of a ``with`` block.
 
@@ -230,6 +236,7 @@ def serve_terminal(
         kind=kind_v, dialect=dialect_v, terminal_id=terminal_id, pty=pty,
         listen=parse_listen(listen) if listen is not None else None, seed=seed,
         faults=spec, baud=baud, journal_path=journal_path, card_key=card_key,
+        close_on_garbage=close_on_garbage,
     )
     running = start_terminal(config, base_clock=base_clock, card_source=card_source)
     try:

@@ -11,22 +11,34 @@ Contract:
             no IDENTIFY_RESP follows within ``probe_timeout`` (default T2 of non-money
             requests, 3 s);
     TCP:    no answer within ``probe_timeout`` (default T1, 1 s: there is no ACK, and a
-            terminal of the other dialect stays silent), or the received bytes do not frame in the
-            candidate's dialect (a ``mispos-1`` length prefix is four ASCII digits, 0x3030
-            or more as an ``sl-2`` binary length, which is above the 1024-byte maximum, so
-            the wrong framing is noticed on the first bytes).
+            terminal of the other dialect stays silent or closes the connection), the
+            received bytes do not frame in the candidate's dialect, or the terminal closed
+            the connection (``connection_closed``).
+- TCP, ``reconnect=True`` (what :mod:`stationlink.transport.detection` uses): every probe
+  goes out on a fresh connection. After abandoning a probe the detector sets
+  ``needs_connection`` and sends nothing more until the driver has closed the stream, opened
+  a new one and called ``connection_made()``. A probe never follows another one's bytes on
+  the same stream: a terminal of the other dialect may have taken part of the first probe
+  for a length prefix (a ``mispos-1`` deframer sliding over an ``sl-2`` probe finds four
+  ASCII digits in the BCD time, e.g. a second of 31 followed by the "002" of the next
+  prefix reads as length 1002) and would swallow the next probe waiting for that many
+  bytes; a terminal following docs/protocol.md §1.2 closes the connection instead.
+  ``reconnect=False`` (the default, serial, and TCP streams that cannot reconnect) sends
+  every probe on the one stream; over TCP a closed stream then ends detection.
 - The answer states the dialect (``IdentifyResponse.dialect``); if it contradicts the
   framing it arrived in, detection fails with ``ProtocolError``. An ErrorReply to IDENTIFY
   still proves the framing: the dialect is taken, ``result.identify`` is ``None``.
 - After ``rounds`` (2) passes over all candidates without an answer, ``error`` is a
   ``LinkFailedError``. Driving: the same ``receive_data`` / ``data_to_send`` /
-  ``next_deadline`` / ``handle_timeout`` calls as a connection; stop when ``done``.
+  ``next_deadline`` / ``handle_timeout`` calls as a connection (plus ``connection_closed``,
+  and ``needs_connection`` / ``connection_made`` with ``reconnect``); stop when ``done``.
 
 ::
 
     probe sl-2 --answer--> DONE(sl-2)
-        | NAK / no ACK in T1 / no answer / wrong framing
+        | NAK / no ACK in T1 / no answer / wrong framing / closed
         v
+    (TCP, reconnect: needs_connection --connection_made()-->)
     probe mispos-1 --answer--> DONE(mispos-1)
         | same
         v
@@ -75,11 +87,16 @@ class DialectDetector:
         candidates: Sequence[Dialect] = DEFAULT_CANDIDATES,
         rounds: int = 2,
         probe_timeout: float | None = None,
+        reconnect: bool = False,
         **connection_kwargs: Any,
     ) -> None:
         if not candidates or rounds < 1:
             raise ValueError("need at least one candidate dialect and one round")
         self.transport = Transport(transport)
+        if reconnect and self.transport is not Transport.TCP:
+            raise ValueError("reconnect applies to TCP only")
+        self.reconnect = reconnect
+        self.needs_connection = False  # reconnect: waiting for connection_made()
         self.card_key = card_key
         self.clock = clock
         self.host_time = host_time
@@ -121,6 +138,9 @@ class DialectDetector:
             tried = "; ".join(self.log)
             self.error = LinkFailedError(f"no answer to IDENTIFY in any dialect ({tried})")
             return
+        if self.reconnect:
+            self.needs_connection = True  # nothing of the old stream is owed to anybody
+            return
         leftover = self.connection.data_to_send()  # e.g. an ACK: still owed to the peer
         self.connection = self._probe()
         self._carry += leftover
@@ -154,18 +174,44 @@ class DialectDetector:
     # ------------------------------------------------------------ driving API
 
     def receive_data(self, data: bytes) -> None:
-        """Feed received bytes (once ``done``, feed ``result.connection`` instead)."""
+        """Feed received bytes (once ``done``, feed ``result.connection`` instead).
+
+        Bytes still arriving on an abandoned stream (``needs_connection``) are dropped."""
         if self.done:
             raise ValueError("detection is over; use result.connection")
-        self._handle(self.connection.receive_data(data))
+        if not self.needs_connection:
+            self._handle(self.connection.receive_data(data))
+
+    def connection_closed(self) -> None:
+        """The stream ended (e.g. the terminal closed it on a probe it cannot frame)."""
+        if self.done:
+            raise ValueError("detection is over; use result.connection")
+        if self.needs_connection:
+            return  # the abandoned stream: expected
+        if not self.reconnect:
+            tried = "; ".join([*self.log, f"{self.connection.dialect}: connection closed"])
+            self.error = LinkFailedError(f"connection closed during detection ({tried})")
+            return
+        self._handle(self.connection.connection_closed())
+
+    def connection_made(self) -> None:
+        """``reconnect``: a fresh stream is open; the next probe is queued on it."""
+        if not self.needs_connection:
+            raise ValueError("no new connection was asked for")
+        self.needs_connection = False
+        self.connection = self._probe()
 
     def data_to_send(self) -> bytes:
+        if self.needs_connection:
+            return b""
         carry, self._carry = self._carry, b""
         return carry + self.connection.data_to_send()
 
     def next_deadline(self) -> float | None:
-        return None if self.done else self.connection.next_deadline()
+        if self.done or self.needs_connection:
+            return None
+        return self.connection.next_deadline()
 
     def handle_timeout(self, now: float | None = None) -> None:
-        if not self.done:
+        if not self.done and not self.needs_connection:
             self._handle(self.connection.handle_timeout(now))

@@ -20,6 +20,14 @@ Contract:
   (an answer with a guessed seq could be matched to another request). ECHO (the TCP
   heartbeat) is answered automatically unless ``auto_echo=False``.
 - A response-type message arriving here gives :class:`UnexpectedMessage`.
+- TCP and bytes that do not frame (a rejected stretch, :class:`LinkFault`): TCP has no
+  resynchronisation, so docs/protocol.md §1.2 has the terminal close the connection.
+  With ``close_on_garbage=True`` the connection becomes ``broken`` at the first rejected
+  stretch: nothing received after it is passed up or answered, and the owner must close the
+  connection (the simulator's ``TerminalSession`` does). ``close_on_garbage=False`` (the
+  default) models firmware built before that rule, which slides over the bytes looking for
+  the next length prefix (and may take digits inside them for one); ``broken`` is then
+  still set, for information. Serial ignores the option (it resynchronises on STX).
 
 Per request::
 
@@ -98,6 +106,7 @@ class TerminalConnection:
         auto_echo: bool = True,
         supported: Collection[MsgType] | None = None,
         dedup_window: int = 64,
+        close_on_garbage: bool = False,
     ) -> None:
         self.dialect = Dialect(dialect)
         self.transport = Transport(transport)
@@ -114,12 +123,21 @@ class TerminalConnection:
         # (seq, body) -> [state, response body or None]
         self._seen: OrderedDict[tuple[int, bytes], list[object]] = OrderedDict()
         self._by_seq: dict[int, tuple[int, bytes]] = {}  # seq -> key, requests not answered
+        self.close_on_garbage = close_on_garbage
+        self.broken = False  # TCP: a rejected stretch arrived (see the module docstring)
 
     # ---------------------------------------------------------------- receiving
 
     def receive_data(self, data: bytes) -> list[TerminalEvent]:
-        """Feed bytes received from the host."""
+        """Feed bytes received from the host (ignored once ``broken`` with
+        ``close_on_garbage``)."""
+        if self._deaf:
+            return []
         return self._link_events(self.link.receive_data(data))
+
+    @property
+    def _deaf(self) -> bool:
+        return self.broken and self.close_on_garbage
 
     def connection_closed(self) -> list[TerminalEvent]:
         """The byte stream ended (responses not yet ACKed are reported failed)."""
@@ -128,10 +146,14 @@ class TerminalConnection:
     def _link_events(self, link_events: list[LinkEvent]) -> list[TerminalEvent]:
         events: list[TerminalEvent] = []
         for ev in link_events:
+            if self._deaf:
+                break  # TCP lost sync: nothing after the rejected stretch counts
             if isinstance(ev, BodyReceived):
                 events.extend(self._on_body(ev))
             elif isinstance(ev, FrameRejected):
                 events.append(LinkFault(ev.offset, ev.length, ev.reason, ev.nak_sent))
+                if self.transport is Transport.TCP:
+                    self.broken = True
             elif isinstance(ev, BodyDelivered):
                 self._set_state(ev.tag, _DELIVERED)
                 events.append(ResponseDelivered(ev.tag))

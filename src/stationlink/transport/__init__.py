@@ -1,15 +1,18 @@
 """Transports: byte pumps between a port or socket and the sans-I/O protocol core.
 
-Contract: nothing here knows about frames or messages. :func:`open_stream` opens a blocking
-:class:`~stationlink.transport.base.ByteStream` for a connection URL
-(:mod:`stationlink.transport.url` lists the forms); :mod:`stationlink.transport.aio` has the
-asyncio equivalents. Failures are ``TransportError`` with the OS/pyserial error as cause.
+Contract: nothing here knows about frames or messages, except :mod:`.detection`, which
+pumps bytes for the sans-I/O dialect detector and reconnects between TCP probes.
+:func:`open_stream` opens a blocking :class:`~stationlink.transport.base.ByteStream` for a
+connection URL (:mod:`stationlink.transport.url` lists the forms);
+:mod:`stationlink.transport.aio` has the asyncio equivalents. Failures are
+``TransportError`` with the OS/pyserial error as cause.
 """
 
 from __future__ import annotations
 
 from ..protocol.framing import Transport
 from .base import AsyncByteStream, ByteStream, StreamClosedError
+from .detection import detect, detect_async
 from .serial_port import SerialStream, open_serial
 from .tcp import TcpStream, open_tcp
 from .url import Endpoint, parse_url
@@ -29,6 +32,8 @@ __all__ = [
     "Endpoint",
     "SerialStream",
     "StreamClosedError",
+    "detect",
+    "detect_async",
     "TcpStream",
     "open_serial",
     "open_stream",

@@ -4,7 +4,9 @@ Contract: :func:`open_async_stream` opens an :class:`~stationlink.transport.url.
 TCP uses asyncio streams. Serial ports with a file descriptor (POSIX ports, ptys) are
 watched with ``loop.add_reader``; other pyserial URLs (``loop://``, ``socket://``, Windows)
 are read in a worker thread in slices of at most 0.2 s. Errors are ``TransportError``
-(``from exc``); end of stream is ``StreamClosedError``.
+(``from exc``); end of stream is ``StreamClosedError``. An :class:`AsyncTcpStream` opened by
+:func:`open_async_stream` can ``reconnect()`` to the same endpoint (fresh connection per
+detection probe).
 """
 
 from __future__ import annotations
@@ -26,10 +28,23 @@ class AsyncTcpStream:
     byte_time = 0.0
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, description: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, description: str,
+        endpoint: Endpoint | None = None,
     ) -> None:
         self._reader, self._writer = reader, writer
         self.description = description
+        self.endpoint = endpoint
+
+    @property
+    def can_reconnect(self) -> bool:
+        return self.endpoint is not None
+
+    async def reconnect(self) -> None:
+        """Close the connection and connect again to the endpoint it was opened for."""
+        if self.endpoint is None:
+            raise TransportError(f"{self.description}: cannot reconnect an accepted socket")
+        await self.close()
+        self._reader, self._writer = await _open_tcp(self.endpoint)
 
     async def read(self, timeout: float | None) -> bytes:
         try:
@@ -97,6 +112,11 @@ async def open_async_stream(endpoint: Endpoint) -> AsyncTcpStream | AsyncSerialS
     """Open ``endpoint`` for use with :class:`~stationlink.aclient.AsyncTerminal`."""
     if endpoint.kind is Transport.SERIAL:
         return AsyncSerialStream(await asyncio.to_thread(open_serial, endpoint))
+    reader, writer = await _open_tcp(endpoint)
+    return AsyncTcpStream(reader, writer, f"tcp://{endpoint.target}", endpoint)
+
+
+async def _open_tcp(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(endpoint.host, endpoint.port), endpoint.connect_timeout
@@ -106,4 +126,4 @@ async def open_async_stream(endpoint: Endpoint) -> AsyncTcpStream | AsyncSerialS
     sock = writer.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return AsyncTcpStream(reader, writer, f"tcp://{endpoint.target}")
+    return reader, writer

@@ -6,11 +6,13 @@ arrived in time, and raises :class:`StreamClosedError` at end of stream. ``write
 returns once the bytes are handed to the OS (serial: transmitted, via ``flush``).
 Every OS or pyserial failure is raised as ``TransportError`` with the original as cause.
 ``kind`` tells the core which framing applies; ``byte_time`` is the wire time of a byte.
+A TCP stream that can open a fresh connection to the same peer is :class:`Reconnectable`
+(:class:`AsyncReconnectable`).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..errors import TransportError
 from ..protocol.framing import Transport
@@ -42,3 +44,19 @@ class AsyncByteStream(Protocol):
     async def write(self, data: bytes) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Reconnectable(Protocol):
+    @property
+    def can_reconnect(self) -> bool: ...
+
+    def reconnect(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncReconnectable(Protocol):
+    @property
+    def can_reconnect(self) -> bool: ...
+
+    async def reconnect(self) -> None: ...

@@ -3,6 +3,9 @@
 Contract: :func:`open_tcp` connects to ``host:port`` within ``connect_timeout``;
 :class:`TcpStream` reads with a per-call timeout. An orderly close by the peer is a
 ``StreamClosedError``; every ``OSError`` becomes a ``TransportError`` (``from exc``).
+A stream opened by :func:`open_tcp` can ``reconnect()``: it closes its socket and connects
+again to the same endpoint (dialect detection uses a fresh connection per probe); a stream
+built on an accepted socket cannot (``TransportError``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,30 @@ class TcpStream:
     kind = Transport.TCP
     byte_time = 0.0
 
-    def __init__(self, sock: socket.socket, description: str) -> None:
+    def __init__(
+        self, sock: socket.socket, description: str, endpoint: Endpoint | None = None
+    ) -> None:
         self._sock = sock
         self.description = description
+        self.endpoint = endpoint
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    @property
+    def can_reconnect(self) -> bool:
+        return self.endpoint is not None
+
+    def reconnect(self) -> None:
+        """Close the socket and connect again to the endpoint it was opened for."""
+        if self.endpoint is None:
+            raise TransportError(f"{self.description}: cannot reconnect an accepted socket")
+        self.close()
+        sock = _connect(self.endpoint)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            sock.close()
+            raise TransportError(f"cannot set up {self.description}: {exc}") from exc
+        self._sock = sock
 
     def read(self, timeout: float | None) -> bytes:
         try:
@@ -52,16 +75,20 @@ class TcpStream:
             raise TransportError(f"{self.description}: close failed: {exc}") from exc
 
 
-def open_tcp(endpoint: Endpoint) -> TcpStream:
-    """Connect to ``endpoint.host:endpoint.port``."""
+def _connect(endpoint: Endpoint) -> socket.socket:
     try:
-        sock = socket.create_connection(
+        return socket.create_connection(
             (endpoint.host, endpoint.port), timeout=endpoint.connect_timeout
         )
     except OSError as exc:
         raise TransportError(f"cannot connect to tcp://{endpoint.target}: {exc}") from exc
+
+
+def open_tcp(endpoint: Endpoint) -> TcpStream:
+    """Connect to ``endpoint.host:endpoint.port``."""
+    sock = _connect(endpoint)
     try:
-        return TcpStream(sock, f"tcp://{endpoint.target}")
+        return TcpStream(sock, f"tcp://{endpoint.target}", endpoint)
     except OSError as exc:
         sock.close()
         raise TransportError(f"cannot set up tcp://{endpoint.target}: {exc}") from exc
