@@ -3,7 +3,8 @@
 Contract:
 - A :class:`BaseClock` gives an aware wall time (``now``) and a monotonic second count
   (``monotonic``). :class:`SystemClock` reads the real clocks; :class:`ManualClock` only moves
-  when told (unit tests, deterministic replays).
+  when told (unit tests, deterministic replays). All three are those of
+  :mod:`stationlink.clock` (``BaseClock`` is :class:`stationlink.clock.Clock`), re-exported.
 - :class:`TerminalClock` is what the terminal believes the time is: the base wall time plus an
   offset plus a drift of ``drift_ppm`` parts per million accumulated since the clock was set.
   ``reset()`` sets it to 2000-01-01T00:00:00+08:00 (a flat RTC battery) and it runs on from
@@ -14,62 +15,14 @@ Contract:
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta
-from typing import Protocol
 
+from stationlink.clock import Clock as BaseClock
+from stationlink.clock import ManualClock, SystemClock
 from stationlink.money import CST
 
 #: Where a terminal's real-time clock lands when its backup battery is flat.
 RESET_TIME = datetime(2000, 1, 1, 0, 0, 0, tzinfo=CST)
-
-
-class BaseClock(Protocol):
-    """Source of wall time and monotonic time."""
-
-    def now(self) -> datetime:
-        """Aware current wall time."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back."""
-        ...
-
-
-class SystemClock:
-    """The machine's clocks: ``datetime.now(CST)`` and ``time.monotonic()``."""
-
-    def now(self) -> datetime:
-        return datetime.now(CST)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-class ManualClock:
-    """A clock that moves only with :meth:`advance`; thread-safe."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("ManualClock needs an aware start time")
-        self._start = start
-        self._elapsed = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._start + timedelta(seconds=self._elapsed)
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._elapsed
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("a clock does not go back")
-        with self._lock:
-            self._elapsed += seconds
 
 
 class TerminalClock:
@@ -120,3 +73,6 @@ class TerminalClock:
 
     def uptime_ms(self) -> int:
         return int((self.base.monotonic() - self._boot_mono) * 1000)
+
+
+__all__ = ["RESET_TIME", "BaseClock", "ManualClock", "SystemClock", "TerminalClock"]

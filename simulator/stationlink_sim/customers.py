@@ -24,6 +24,9 @@ from collections.abc import Callable
 
 from stationlink.protocol.messages import ClearPan
 
+from .cards import luhn_check_digit
+from .cards import luhn_valid as luhn_valid  # re-exported: callers import it from here
+
 CardSource = Callable[[], ClearPan | None]
 
 TEST_BIN = "621700"
@@ -32,23 +35,6 @@ PHONE_PRODUCTS = frozenset({"mobile", "unicom", "telecom"})
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华平刚桂兰霞建国玉梅红志文春"
-
-
-def luhn_check_digit(partial: str) -> str:
-    """The Luhn check digit to append to ``partial`` (digits only)."""
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def luhn_valid(digits: str) -> bool:
-    return digits.isdigit() and luhn_check_digit(digits[:-1]) == digits[-1]
 
 
 def make_test_pan(rng: random.Random, *, bin_prefix: str = TEST_BIN, length: int = 19) -> ClearPan:

@@ -14,13 +14,13 @@ Contract:
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stationlink.errors import ConfigError
 from stationlink.protocol.messages import Dialect
+from stationlink.tomlfile import read_toml_file
 
 from .device import TerminalKind
 from .faults import parse_faults
@@ -60,14 +60,7 @@ def _name(kind: type | tuple[type, ...]) -> str:
 def load_station(path: Path) -> StationConfig:
     """Read and validate a station file (see the module docstring)."""
     src = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{src}: cannot read: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{src}: not UTF-8 (byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{src}: not valid TOML: {exc}") from exc
+    data = read_toml_file(path)
     unknown = sorted(set(data) - _STATION_KEYS)
     if unknown:
         raise ConfigError(f"{src}: unknown key(s) {', '.join(unknown)}")

@@ -2,7 +2,8 @@
 
 Contract: the same methods, results, exceptions and lost-response handling as
 :class:`stationlink.client.Terminal` (both run the flows of :mod:`stationlink.client_core`
-over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`), awaitable.
+over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`, with the
+event handling of :class:`stationlink.client_base.HostSide`), awaitable.
 One request runs at a time per terminal (an internal lock serialises concurrent callers).
 ``async with`` closes the stream. The protocol runs while a method runs or during
 :meth:`AsyncTerminal.poll`. A link failure after a money-moving request was written gives
@@ -14,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client import _now_cst
-from .client_core import Answer, Flow, Operations, Send, TakeLate, Wait
+from .client_base import HostSide, now_cst
+from .client_core import Answer, Flow, Send, TakeLate, Wait
 from .client_results import (
     BalanceResult,
     DeviceStatus,
@@ -31,10 +31,10 @@ from .client_results import (
     TerminalInfo,
     TransactionResult,
 )
-from .errors import LinkFailedError, TransportError
+from .errors import TransportError
 from .protocol.connection import HostConnection
 from .protocol.detect import DialectDetector
-from .protocol.events import FailureReason, HostEvent, LateResponse, RequestFailed, ResponseReceived
+from .protocol.events import HostEvent
 from .protocol.messages import Dialect, JournalRecord, Message
 from .transport.aio import open_async_stream
 from .transport.base import AsyncByteStream
@@ -43,33 +43,25 @@ from .transport.url import parse_url
 T = TypeVar("T")
 
 
-class AsyncTerminal:
+class AsyncTerminal(HostSide):
     """A connected terminal (asyncio). Build with :func:`connect` or :meth:`open`."""
 
     def __init__(
         self, stream: AsyncByteStream, connection: HostConnection, *, rng: random.Random,
         clock: Callable[[], float] = time.monotonic,
-        host_time: Callable[[], datetime] = _now_cst, info: TerminalInfo | None = None,
+        host_time: Callable[[], datetime] = now_cst, info: TerminalInfo | None = None,
         status_attempts: int = 3, busy_wait: float = 1.0,
     ) -> None:
+        super().__init__(connection, rng=rng, clock=clock, host_time=host_time, info=info,
+                         status_attempts=status_attempts, busy_wait=busy_wait)
         self.stream = stream
-        self.connection = connection
-        self.clock = clock
-        self.info = info
-        self.ops = Operations(
-            rng, status_attempts=status_attempts, busy_wait=busy_wait, host_time=host_time
-        )
-        self.diagnostics: deque[HostEvent] = deque(maxlen=200)
-        self._answers: dict[int, Answer] = {}
-        self._late: dict[int, Message] = {}
-        self._closed_error: TransportError | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
     async def open(
         cls, stream: AsyncByteStream, *, card_key: bytes, dialect: Dialect | None = None,
         rng: random.Random | None = None, clock: Callable[[], float] = time.monotonic,
-        host_time: Callable[[], datetime] = _now_cst, status_attempts: int = 3,
+        host_time: Callable[[], datetime] = now_cst, status_attempts: int = 3,
         busy_wait: float = 1.0, **timers: Any,
     ) -> AsyncTerminal:
         """Run the protocol over an open asyncio ``stream`` (see ``Terminal.open``)."""
@@ -119,65 +111,24 @@ class AsyncTerminal:
             except TransportError as exc:  # some of the bytes may have left
                 self._link_lost(exc)
 
-    def _link_lost(self, exc: TransportError) -> None:
-        """The stream failed or ended: every pending request fails as ``CLOSED``."""
-        if self._closed_error is None:
-            self._closed_error = exc
-            self._handle(self.connection.connection_closed())
-
-    @property
-    def link_closed(self) -> bool:
-        """True once the stream failed or ended (or the peer is dead): reconnect to go on."""
-        return self._closed_error is not None or self.connection.dead or self.connection.broken
-
-    def _handle(self, events: list[HostEvent]) -> None:
-        for ev in events:
-            if isinstance(ev, ResponseReceived):
-                self._answers[ev.seq] = Answer(ev.seq, ev.response, None)
-            elif isinstance(ev, RequestFailed):
-                self._answers[ev.seq] = Answer(ev.seq, None, ev)
-            else:
-                if isinstance(ev, LateResponse):
-                    self._late[ev.response.header.seq] = ev.response
-                    while len(self._late) > 64:
-                        del self._late[next(iter(self._late))]
-                self.diagnostics.append(ev)
-
     async def _pump(self, until: float | None) -> None:
-        now = self.clock()
-        limits = [d for d in (self.connection.next_deadline(), until) if d is not None]
-        timeout = max(0.0, min(limits) - now) if limits else None
         try:
-            data = await self.stream.read(timeout)
+            data = await self.stream.read(self._read_timeout(until))
         except TransportError as exc:
             self._link_lost(exc)
             return
-        if data:
-            self._handle(self.connection.receive_data(data))
-        deadline = self.connection.next_deadline()
-        if deadline is not None and self.clock() >= deadline:
-            self._handle(self.connection.handle_timeout())
+        self._after_read(data)
         await self._flush()
 
     async def _exchange(self, request: Message) -> Answer:
         """As ``Terminal._exchange``: once written, a request is never reported unsent."""
-        if self._closed_error is not None:
-            failure = RequestFailed(-1, request, FailureReason.CLOSED,
-                                    f"connection closed: {self._closed_error}")
-            return Answer(-1, None, failure, sent=False)
-        try:
-            seq = self.connection.send_request(request)
-        except LinkFailedError as exc:
-            failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
-            return Answer(-1, None, failure, sent=False)
+        seq = self._begin(request)
+        if isinstance(seq, Answer):
+            return seq
         await self._flush()
-        while seq not in self._answers and self._closed_error is None:
+        while self._waiting(seq):
             await self._pump(None)
-        answer = self._answers.pop(seq, None)
-        if answer is None:  # the connection forgot it on close: failed all the same
-            detail = f"connection closed: {self._closed_error}"
-            answer = Answer(seq, None, RequestFailed(seq, request, FailureReason.CLOSED, detail))
-        return answer
+        return self._settle(seq, request)
 
     async def _run(self, flow: Flow[T]) -> T:
         async with self._lock:
@@ -270,7 +221,7 @@ class AsyncTerminal:
 async def connect(
     url: str, *, card_key: bytes, dialect: Dialect | str | None = None, baudrate: int = 9600,
     rng: random.Random | None = None, clock: Callable[[], float] = time.monotonic,
-    host_time: Callable[[], datetime] = _now_cst, status_attempts: int = 3, **timers: Any,
+    host_time: Callable[[], datetime] = now_cst, status_attempts: int = 3, **timers: Any,
 ) -> AsyncTerminal:
     """Open ``url`` and return a connected :class:`AsyncTerminal` (URL forms as ``connect``)."""
     stream = await open_async_stream(parse_url(url, baudrate=baudrate))

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client_core import Answer, Flow, Operations, Send, TakeLate, Wait
+from .client_base import HostSide, now_cst
+from .client_core import Answer, Flow, Send, TakeLate, Wait
 from .client_results import (
     BalanceResult,
     DeviceStatus,
@@ -46,30 +46,20 @@ from .client_results import (
     TerminalInfo,
     TransactionResult,
 )
-from .errors import LinkFailedError, TransportError
-from .money import CST
+from .errors import TransportError
 from .protocol.connection import HostConnection
 from .protocol.detect import DialectDetector
 from .protocol.events import (
-    FailureReason,
     HostEvent,
-    LateResponse,
-    RequestFailed,
-    ResponseReceived,
 )
 from .protocol.messages import Dialect, JournalRecord, Message
 from .transport import open_stream
 from .transport.base import ByteStream
 
 T = TypeVar("T")
-_LATE_KEPT = 64
 
 
-def _now_cst() -> datetime:
-    return datetime.now(CST)
-
-
-class Terminal:
+class Terminal(HostSide):
     """A connected terminal (blocking). Build with :func:`connect` or :meth:`open`."""
 
     def __init__(
@@ -79,22 +69,14 @@ class Terminal:
         *,
         rng: random.Random,
         clock: Callable[[], float] = time.monotonic,
-        host_time: Callable[[], datetime] = _now_cst,
+        host_time: Callable[[], datetime] = now_cst,
         info: TerminalInfo | None = None,
         status_attempts: int = 3,
         busy_wait: float = 1.0,
     ) -> None:
+        super().__init__(connection, rng=rng, clock=clock, host_time=host_time, info=info,
+                         status_attempts=status_attempts, busy_wait=busy_wait)
         self.stream = stream
-        self.connection = connection
-        self.clock = clock
-        self.info = info  # from dialect detection, when it ran
-        self.ops = Operations(
-            rng, status_attempts=status_attempts, busy_wait=busy_wait, host_time=host_time
-        )
-        self.diagnostics: deque[HostEvent] = deque(maxlen=200)  # faults, late responses
-        self._answers: dict[int, Answer] = {}
-        self._late: dict[int, Message] = {}
-        self._closed_error: TransportError | None = None
 
     # ---------------------------------------------------------------- opening
 
@@ -107,7 +89,7 @@ class Terminal:
         dialect: Dialect | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
-        host_time: Callable[[], datetime] = _now_cst,
+        host_time: Callable[[], datetime] = now_cst,
         status_attempts: int = 3,
         busy_wait: float = 1.0,
         **timers: Any,
@@ -142,46 +124,14 @@ class Terminal:
             except TransportError as exc:  # some of the bytes may have left
                 self._link_lost(exc)
 
-    def _link_lost(self, exc: TransportError) -> None:
-        """The stream failed or ended: every pending request fails as ``CLOSED``."""
-        if self._closed_error is None:
-            self._closed_error = exc
-            self._handle(self.connection.connection_closed())
-
-    @property
-    def link_closed(self) -> bool:
-        """True once the stream failed or ended (or the peer is dead): reconnect to go on."""
-        return self._closed_error is not None or self.connection.dead or self.connection.broken
-
-    def _handle(self, events: list[HostEvent]) -> None:
-        for ev in events:
-            if isinstance(ev, ResponseReceived):
-                self._answers[ev.seq] = Answer(ev.seq, ev.response, None)
-            elif isinstance(ev, RequestFailed):
-                self._answers[ev.seq] = Answer(ev.seq, None, ev)
-            else:
-                if isinstance(ev, LateResponse):
-                    self._late[ev.response.header.seq] = ev.response
-                    while len(self._late) > _LATE_KEPT:
-                        del self._late[next(iter(self._late))]
-                self.diagnostics.append(ev)
-
     def _pump(self, until: float | None) -> None:
         """Read once (at most until the next timer or ``until``) and process."""
-        now = self.clock()
-        deadline = self.connection.next_deadline()
-        limits = [d for d in (deadline, until) if d is not None]
-        timeout = max(0.0, min(limits) - now) if limits else None
         try:
-            data = self.stream.read(timeout)
+            data = self.stream.read(self._read_timeout(until))
         except TransportError as exc:
             self._link_lost(exc)
             return
-        if data:
-            self._handle(self.connection.receive_data(data))
-        deadline = self.connection.next_deadline()
-        if deadline is not None and self.clock() >= deadline:
-            self._handle(self.connection.handle_timeout())
+        self._after_read(data)
         self._flush()
 
     def _exchange(self, request: Message) -> Answer:
@@ -190,23 +140,13 @@ class Terminal:
         Once written (even in part) a request is never reported unsent: a stream failing
         afterwards gives a ``CLOSED`` failure, so a money-moving flow asks, or says unknown.
         """
-        if self._closed_error is not None:
-            failure = RequestFailed(-1, request, FailureReason.CLOSED,
-                                    f"connection closed: {self._closed_error}")
-            return Answer(-1, None, failure, sent=False)
-        try:
-            seq = self.connection.send_request(request)
-        except LinkFailedError as exc:
-            failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
-            return Answer(-1, None, failure, sent=False)
+        seq = self._begin(request)
+        if isinstance(seq, Answer):
+            return seq
         self._flush()
-        while seq not in self._answers and self._closed_error is None:
+        while self._waiting(seq):
             self._pump(None)
-        answer = self._answers.pop(seq, None)
-        if answer is None:  # the connection forgot it on close: failed all the same
-            detail = f"connection closed: {self._closed_error}"
-            answer = Answer(seq, None, RequestFailed(seq, request, FailureReason.CLOSED, detail))
-        return answer
+        return self._settle(seq, request)
 
     def _run(self, flow: Flow[T]) -> T:
         try:
@@ -341,7 +281,7 @@ def connect(
     baudrate: int = 9600,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
-    host_time: Callable[[], datetime] = _now_cst,
+    host_time: Callable[[], datetime] = now_cst,
     status_attempts: int = 3,
     **timers: Any,
 ) -> Terminal:

@@ -27,11 +27,14 @@ from stationlink.hub.wire import (
 
 def sample(seq: int, entry: Entry = Entry.TXN, kind: str = "bill_payment") -> dict[str, Any]:
     txn = entry is Entry.TXN
+    referral = entry in (Entry.REFERRAL, Entry.CANCEL)
     rec = StoredRecord(
-        seq=seq, station_id="S1", terminal_id="T1", entry=entry,
+        seq=seq, station_id="S1", terminal_id="PC" if referral else "T1", entry=entry,
         terminal_ref=f"R{seq:06d}" if txn else "", client_ref="" if txn else f"C{seq}",
-        kind=kind, product="mobile", account="13800000000", amount_fen=5000,
-        status="approved" if txn else "", result=0 if txn else None,
+        kind=kind, product="huinongtong" if referral else "mobile", account="13800000000",
+        amount_fen=0 if referral else 5000,
+        status="approved" if txn or entry is Entry.REFERRAL else "",
+        result=0 if txn else None,
         card_token="ab" * 16 if kind == "withdrawal" else "",
         card_masked="622848******1234" if kind == "withdrawal" else "",
         original_ref="R000001" if kind == "reversal" else "", refers_to_seq=None,
@@ -48,7 +51,7 @@ TRICKY: list[Any] = [
     "T1", "6228480012345678", "622848******1234", "2026-10-05T09:00:00",
     "2026-10-05T09:00:00+08:00", "2026-10-05 09:00:00Z", "not a time", "txn", "unknown",
     "void", "live", "journal", "host", "reversal", "withdrawal", "approved", "declined",
-    "R000009", [], {},
+    "R000009", [], {}, "referral", "cancel", "huinongtong", "car_insurance_sale", "PC",
 ]
 
 
@@ -64,7 +67,8 @@ def precise(obj: object, seq: int) -> StoredRecord | str:
 @given(
     base=st.sampled_from([(Entry.TXN, "bill_payment"), (Entry.TXN, "withdrawal"),
                           (Entry.TXN, "reversal"), (Entry.UNKNOWN, "withdrawal"),
-                          (Entry.VOID, "bill_payment")]),
+                          (Entry.VOID, "bill_payment"), (Entry.REFERRAL, "referral"),
+                          (Entry.CANCEL, "referral")]),
     edits=st.lists(
         st.tuples(st.sampled_from([*RECORD_FIELDS, "extra"]),
                   st.one_of(st.sampled_from(TRICKY), st.just("<delete>"))),
@@ -91,7 +95,8 @@ def test_fast_path_agrees_with_precise_reader(
 
 
 BASES = [(Entry.TXN, "bill_payment"), (Entry.TXN, "withdrawal"), (Entry.TXN, "reversal"),
-         (Entry.UNKNOWN, "withdrawal"), (Entry.VOID, "bill_payment")]
+         (Entry.UNKNOWN, "withdrawal"), (Entry.VOID, "bill_payment"),
+         (Entry.REFERRAL, "referral"), (Entry.CANCEL, "referral")]
 
 
 @pytest.mark.parametrize("base", BASES)
@@ -116,9 +121,7 @@ def test_every_single_edit_agrees(base: tuple[Entry, str]) -> None:
 
 
 def test_unedited_samples_take_the_fast_path() -> None:
-    for entry, kind in [(Entry.TXN, "bill_payment"), (Entry.TXN, "withdrawal"),
-                        (Entry.TXN, "reversal"), (Entry.UNKNOWN, "withdrawal"),
-                        (Entry.VOID, "bill_payment")]:
+    for entry, kind in BASES:
         obj = sample(3, entry, kind)
         rec = fast_record(obj, "S1", 3)
         assert rec is not None

@@ -223,3 +223,54 @@ def test_a_file_that_is_not_a_hub_is_refused_untouched(tmp_path: Path) -> None:
         assert res.exit_code == 8, res.output
         assert f"{path}: not a stationlink hub database" in res.output
         assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_referrals_entered_at_the_pc_are_paid_from_the_hub(tmp_path: Path) -> None:
+    """Buffer -> real HTTP hub -> ``rewards compute --hub``: the referral line items."""
+    from stationlink.hub.app import create_app
+    from stationlink.hub.client import HubClient
+    from stationlink.hub.server import BackgroundServer
+    from stationlink.hub.tokens import hash_token, new_token
+
+    when = datetime(2026, 10, 9, 10, 0, tzinfo=CST)
+    hub_path = tmp_path / "hub.sqlite"
+    store = SqliteHubStore(hub_path)
+    token_id, token = new_token()
+    store.add_token(token_id, "S1", hash_token(token), when)
+    server = BackgroundServer(create_app(store, clock=lambda: when))
+    buf = Buffer.open(tmp_path / "buffer.sqlite", "S1")
+    try:
+        buf.record_journal_page("T1", _records(random.Random(5), "2026-10", 1, 12), when)
+        for i, product in enumerate(["huinongtong"] * 3 + ["car_insurance_sale", "finance_lead"]):
+            buf.record_referral(product, wall_time=when + timedelta(minutes=i),
+                                referral_id=f"R{i}")
+        buf.cancel_referral("R1", wall_time=when + timedelta(hours=1))  # one account closed
+        buf.record_referral("finance_lead", wall_time=datetime(2026, 11, 2, 9, 0, tzinfo=CST),
+                            referral_id="NOV")  # another month
+        client = HubClient(server.url, token, station_id="S1", clock=lambda: when)
+        try:
+            while (batch := buf.next_batch(4)) is not None:
+                buf.mark_synced(client.upload(batch))
+        finally:
+            client.close()
+        assert buf.synced_upto() == buf.last_seq()
+    finally:
+        buf.close()
+        server.stop()
+        store.close()
+    ref = _reference_files(tmp_path, ("S1",))
+    res = _run("compute", "--month", "2026-10", "--format", "json", "--hub", str(hub_path), *ref)
+    assert res.exit_code == 0, res.output
+    [station] = json.loads(res.stdout)["stations"]
+    items = {i["code"]: (i["quantity"], i["amount"]) for i in station["items"]}
+    # dezhou-2014 pays 1.00 per 惠农通 account, 2.00 per financial lead, 30.00 per car sale
+    assert items["referral.huinongtong"] == (2, "2.00")  # the cancelled one is not paid
+    assert items["referral.finance_lead"] == (1, "2.00")  # November's is not October's
+    assert items["referral.car_insurance_sale"] == (1, "30.00")
+    # the same as computing from the hub's export
+    csv_oct = _export(hub_path, tmp_path / "oct.csv", "--month", "2026-10")
+    assert "S1-PC-R1,S1,,2026-10-09T10:01:00+08:00,referral,huinongtong,0.00,,reversed" in \
+        csv_oct.read_text(encoding="utf-8").splitlines()
+    from_csv = _run("compute", "--month", "2026-10", "--format", "json", "--transactions",
+                    str(csv_oct), *ref)
+    assert from_csv.stdout == res.stdout

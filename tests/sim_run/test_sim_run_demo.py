@@ -21,7 +21,9 @@ from stationlink.rewards import compute, load_policy
 @pytest.mark.slow
 def test_demo_figures_match_the_files_it_leaves(tmp_path: Path) -> None:
     work = tmp_path / "demo"
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(work)])
+    # 2014-06-22: the demo station's day in the traffic model has referrals (the default
+    # day has none), so the referral path (PC -> buffer -> agent -> hub -> reward) is run
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(work), "--date", "2014-06-22"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == f"stationlink demo: files in {work}"
@@ -35,7 +37,15 @@ def test_demo_figures_match_the_files_it_leaves(tmp_path: Path) -> None:
         {t.as_row()["txn_id"]: t.as_row() for t in hub_csv} == \
         {t.as_row()["txn_id"]: t.as_row() for t in truth}
     assert 20 <= len(hub) <= 120  # a day with a meaningful count
-    assert {t.terminal_id[-2:] for t in hub} == {"BP", "CT"}  # both terminals
+    referrals = [t for t in hub if t.kind == "referral"]
+    assert {t.terminal_id[-2:] for t in hub if t.kind != "referral"} == {"BP", "CT"}  # both
+    # referrals entered at the PC went through the buffer and the hub (no side file)
+    assert referrals  # the demo's day has some
+    assert {t.terminal_id for t in referrals} == {""}
+    assert all(t.txn_id.startswith(f"{t.station_id}-PC-") for t in referrals)
+    assert not (work / "referrals.csv").exists()
+    assert f"  referrals entered at the PC (through the buffer and the hub): {len(referrals)}" \
+        in lines
 
     # the printed figures are the hub's
     approved = Counter(t.kind for t in hub if t.status == "approved")
@@ -49,7 +59,7 @@ def test_demo_figures_match_the_files_it_leaves(tmp_path: Path) -> None:
 
     # the reward is the engine's output on the exported CSV files
     reward = json.loads((work / "reward.json").read_text(encoding="utf-8"))
-    rows = read_transactions(work / "hub.csv").rows + read_transactions(work / "referrals.csv").rows
+    rows = read_transactions(work / "hub.csv").rows
     month = compute(load_policy("dezhou-2014"), read_stations(work / "stations.csv").rows,
                     read_branches(work / "branches.csv").rows, rows, reward["month"])
     statement = month.station(reward["station_id"])
@@ -59,6 +69,10 @@ def test_demo_figures_match_the_files_it_leaves(tmp_path: Path) -> None:
         [(i.code, format_yuan(i.amount)) for i in statement.items]
     assert f"reward so far for {reward['month']} under dezhou-2014: {reward['total']} yuan" \
         in result.output
+    # the referrals are paid from what the hub holds
+    paid = Counter(t.product for t in referrals if t.status == "approved")
+    assert {i["code"]: i["quantity"] for i in reward["items"]
+            if i["code"].startswith("referral.")} == {f"referral.{p}": n for p, n in paid.items()}
     # faults happened and were survived
     assert "power cycles 1" in result.output
     assert (work / "stations" / reward["station_id"] / "agent.toml").is_file()

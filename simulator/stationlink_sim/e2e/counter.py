@@ -2,11 +2,9 @@
 
 Contract:
 - :class:`CounterSession` is the agent's :class:`~stationlink.agent.StationSession` (bill
-  payments and withdrawals over the agent's own terminal links, every result committed to
-  the buffer before the call returns) plus the two other things a cashier does at the PC:
-  ``reverse`` (``reverse_last(original_ref)``, recorded exactly like a payment, an unknown
-  outcome included) and ``balance`` (its record, when the terminal made one, is stored as a
-  live record; the journal pull would bring it anyway).
+  payments, withdrawals, reversals, balance inquiries and referrals over the agent's own
+  terminal links and buffer, every result committed to the buffer before the call returns,
+  an unknown outcome included) plus the cashier's rule below and its tally.
 - :meth:`CounterSession.attempt` is the cashier's rule after a link failure: the terminal's
   printer is the witness. When the call failed with a :class:`~stationlink.errors.LinkError`
   and the terminal's journal did not grow (no receipt), the request never executed: wait for
@@ -27,9 +25,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from stationlink.agent import Agent, StationSession
-from stationlink.buffer.records import Source
-from stationlink.client_results import BalanceResult, Outcome, TransactionResult
-from stationlink.errors import LinkError, LinkFailedError, TerminalError
+from stationlink.client_results import Outcome, TransactionResult
+from stationlink.errors import LinkError, TerminalError
 
 from ..journal import Journal
 
@@ -43,26 +40,6 @@ class CounterSession(StationSession):
     def __init__(self, agent: Agent) -> None:
         super().__init__(agent)
         self.stats: Counter[str] = Counter()
-
-    def reverse(self, terminal_id: str, original_ref: str) -> TransactionResult:
-        return self._money(terminal_id, "reversal", "", "", 0,
-                           lambda t: t.reverse_last(original_ref))
-
-    def balance(self, terminal_id: str) -> BalanceResult:
-        poller = self._poller(terminal_id)
-        with poller.lock:
-            term = poller.ensure_link()
-            if term is None or poller.terminal_id != terminal_id:
-                raise LinkFailedError(f"terminal {terminal_id} is not connected "
-                                      f"({poller.last_error or 'waiting'})")
-            try:
-                result = term.balance()
-            except LinkError as exc:
-                poller._drop(exc, None)  # noqa: SLF001 - the same rule as StationSession
-                raise
-            self.buffer.record_result(terminal_id, result.record, self.agent.clock.now(),
-                                      source=Source.LIVE)
-            return result
 
     def attempt(
         self, journal: Journal, call: Callable[[], T], *, attempts: int = 8, wait: float = 0.25

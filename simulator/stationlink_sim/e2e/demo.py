@@ -11,8 +11,9 @@ Contract (:func:`run_demo`):
   the figures and the reward are the same on every run.
 - Then: the day's figures from the hub's export, the faults survived, the hub-vs-truth check
   and the station's reward so far for the day's month under ``dezhou-2014``, computed by the
-  reward engine from what the hub holds for that month (on time) plus the referrals, which
-  do not travel through the hub (``referrals.csv``).
+  reward engine from what the hub holds for that month (on time), the referrals entered at
+  the PC included (they travel through the agent's buffer to the hub like the terminals'
+  transactions).
 - The work directory (``directory``, default a new temporary one) keeps every file of the
   run (see :func:`~.run.run_simulation`) and ``reward.json``.
 """
@@ -29,7 +30,7 @@ from typing import Any
 from stationlink.errors import SimulatorError
 from stationlink.hub.export import hub_transactions
 from stationlink.interchange import read_branches
-from stationlink.money import format_yuan, to_cst
+from stationlink.money import format_yuan
 from stationlink.rewards import StationStatement, compute, load_policy
 
 from ..traffic import SimStation
@@ -91,7 +92,6 @@ def run_demo(opts: DemoOptions) -> DemoResult:
     stations = [station.to_interchange()]
     branches = read_branches(run.files["branches"]).rows
     rows = list(hub_transactions(run.files["hub_db"], month))
-    rows += [t for t in run.referrals if f"{to_cst(t.ts):%Y-%m}" == month]
     result = compute(load_policy(POLICY), stations, branches, rows, month)
     statement = result.station(station.station_id)
     if statement is None:  # the engine gives every station of the inputs a statement

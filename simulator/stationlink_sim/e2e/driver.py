@@ -23,8 +23,11 @@ Contract (:class:`StationDriver`, one thread per station, everything closed on e
   emulated biller does not know one account in 40), and the truth is what they did.
 - A reversal reverses its original's terminal ref when the terminal approved the original;
   the terminal refuses it unless that is still its newest approved transaction.
-- Referrals are not terminal transactions and the buffer has no record for them: they are
-  collected as interchange rows (``referrals``) beside the hub.
+- A referral is entered at the PC: :meth:`~stationlink.agent.StationSession.referral`
+  stores it in the agent's buffer (referral id ``<YYYYMMDD>-<event seq>``) and the agent
+  uploads it with everything else. What the cashier entered is also kept as a truth row
+  (``txn_id`` ``<station>-PC-<referral id>``, no terminal, ``ts`` = the event's time, to the
+  second as the export has it) in ``referrals`` and ``truth``.
 - End of each day: the clock jumps to ``DAY_END`` (after the agent's 23:45 settlement check)
   for one round. End of the run: rounds until quiescent (every journal acknowledged, every
   buffer record at the hub, no unresolved unknown) or ``settle_timeout`` real seconds.
@@ -233,9 +236,7 @@ class StationDriver:
         r = self.report
         r.events[ev.kind] += 1
         if ev.kind == "referral":
-            txn = event_to_transaction(ev, self.model.identities)
-            if txn is not None:
-                r.referrals.append(dataclasses.replace(txn, terminal_id=""))
+            self._referral(ev)
             return
         if ev.kind == "reversal":
             self._reverse(ev)
@@ -247,6 +248,16 @@ class StationDriver:
             pass
         if record is not None and record.status is TxnStatus.APPROVED:
             self.done[(ev.day.date, ev.seq)] = (record.ref, alone)
+
+    def _referral(self, ev: SimEvent) -> None:
+        referral_id = f"{ev.day.ymd}-{ev.seq:04d}"
+        self.counter.referral(ev.product, referral_id=referral_id)  # committed, then uploaded
+        txn = event_to_transaction(ev, self.model.identities)
+        if txn is not None:  # what the cashier entered, written down independently
+            row = dataclasses.replace(txn, txn_id=f"{ev.station.station_id}-PC-{referral_id}",
+                                      terminal_id="")
+            self.report.referrals.append(row)
+            self.report.truth.append(row)
 
     def _bill(self, ev: SimEvent) -> JournalRecord | None:
         account = self.model.identities.account(ev.station.index, ev.product, ev.customer)

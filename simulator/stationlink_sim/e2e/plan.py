@@ -10,8 +10,8 @@ Contract:
 - :func:`dialects_for` deals each terminal a firmware dialect from the seed (a county's
   terminals are a mix), so detection is exercised on every run.
 - :class:`StationReport` is what a station's run produced: the truth rows (from the
-  terminals' journals), referral rows (not carried by the hub), event counts, fault counts
-  and the terminals it ran.
+  terminals' journals, and the referrals entered at the PC), those referral rows apart,
+  event counts, fault counts and the terminals it ran.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def run_lines(result: RunResult) -> list[str]:
         _events(result),
         "the hub holds:",
         *result.figures().lines(),
-        f"  referrals (kept beside the hub, referrals.csv): {len(result.referrals)}",
+        f"  referrals entered at the PC (through the buffer and the hub): "
+        f"{len(result.referrals)}",
         "faults survived:",
         *fault_lines(result.faults()),
         *result.comparison.lines(),
@@ -87,7 +88,7 @@ def demo_lines(demo: DemoResult) -> list[str]:
         _events(run),
         "the day's figures (from the hub):",
         *run.figures().lines(),
-        f"  referrals (entered at the PC, referrals.csv): {len(run.referrals)}",
+        f"  referrals entered at the PC (through the buffer and the hub): {len(run.referrals)}",
         "faults survived:",
         *fault_lines(run.faults()),
         *run.comparison.lines(),

@@ -10,9 +10,11 @@ Contract (:func:`run_simulation`):
   never the result.
 - Afterwards the work directory holds ``hub.sqlite``, ``hub.csv`` (the hub's export, late
   records included), the truth (``truth`` path, default ``truth.csv``: what the terminals'
-  journals say they did), ``referrals.csv`` (referrals do not travel through the buffer and
-  hub), ``stations.csv`` / ``branches.csv`` (the stations run and their branches) and
-  ``stations/<id>/`` (agent.toml, hub token, agent buffer and state, terminal journals).
+  journals say they did, and the referrals the cashiers entered at the PC, which travel
+  through the buffer and the hub like the rest), ``stations.csv`` / ``branches.csv`` (the
+  stations run and their branches) and ``stations/<id>/`` (agent.toml, hub token, agent
+  buffer and state, terminal journals). :attr:`RunResult.referrals` are the referral rows
+  entered.
 - ``progress(report, total)`` is called in the calling thread as each station finishes.
 - The hub is compared with the truth (:func:`~.truth.compare`); :attr:`RunResult.ok`.
 - A station that fails raises after every station finished; the failure is a
@@ -227,12 +229,11 @@ def _files(result: RunResult, opts: RunOptions, model: TrafficModel,
            chosen: list[SimStation]) -> None:
     d = result.directory
     files = {"hub_db": d / "hub.sqlite", "hub_export": d / "hub.csv",
-             "truth": opts.truth or d / "truth.csv", "referrals": d / "referrals.csv",
+             "truth": opts.truth or d / "truth.csv",
              "stations": d / "stations.csv", "branches": d / "branches.csv"}
     try:
         _write(files["hub_export"], result.hub_rows)
         _write(files["truth"], result.truth)
-        _write(files["referrals"], result.referrals)
         with files["stations"].open("w", encoding="utf-8", newline="") as out:
             write_stations([s.to_interchange() for s in chosen], out)
         wanted = {s.branch_id for s in chosen}

@@ -20,6 +20,9 @@ import hashlib
 
 from stationlink.protocol.messages import ClearPan, card_token
 
+from ..cards import luhn_check_digit as luhn_check_digit  # re-exported (tests import it)
+from ..cards import luhn_valid as luhn_valid  # re-exported: stationlink_sim.traffic uses it
+
 # Number blocks (first three digits) of each carrier's mobile numbers.
 CARRIER_PREFIXES: dict[str, tuple[str, ...]] = {
     "mobile": (
@@ -31,23 +34,6 @@ CARRIER_PREFIXES: dict[str, tuple[str, ...]] = {
 }
 # Digits of the account number of each utility product (phone products use a phone number).
 ACCOUNT_DIGITS = {"electricity": 10, "water": 8, "gas": 10, "cable_tv": 11}
-
-
-def luhn_check_digit(partial: str) -> str:
-    """The digit that makes ``partial + digit`` pass the Luhn check."""
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def luhn_valid(number: str) -> bool:
-    return number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
 
 
 class Identities:

@@ -14,7 +14,6 @@ Contract:
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -24,6 +23,7 @@ from typing import Any
 import platformdirs
 
 from ..errors import ConfigError
+from ..tomlfile import read_toml_file
 
 _TOP = {"station_id", "data_dir", "card_key", "card_key_file", "hub", "poll", "upload",
         "terminals"}
@@ -95,15 +95,7 @@ def default_data_dir() -> Path:
 def load_config(path: str | Path) -> AgentConfig:
     """Read and validate ``agent.toml`` (module contract)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 (byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-    return parse_config(data, source=str(p), base=p.parent)
+    return parse_config(read_toml_file(p), source=str(p), base=p.parent)
 
 
 class _Table:

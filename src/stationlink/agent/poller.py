@@ -9,8 +9,9 @@ Contract:
   terminal), ask about unknown outcomes older than ``unknown_grace`` (not in the journal =
   void), read device status, and once a day compare settlement totals (``settlement``).
 - A link failure (:class:`~stationlink.errors.LinkError`, a protocol error, an error reply)
-  never escapes: the link is closed, logged, noted in the agent state, and reopened after a
-  capped exponential backoff with jitter. A buffer failure (``StorageError``) is logged and
+  never escapes: the link is closed (:meth:`TerminalPoller.drop`, also used by the station
+  session), logged, noted in the agent state, and reopened after a capped exponential backoff
+  with jitter. A buffer failure (``StorageError``) is logged and
   retried later; nothing is acknowledged that was not committed.
 - A configured terminal id that differs from the identified one is a configuration error
   reported on every attempt (the link is not used: its records would land under a wrong id).
@@ -79,7 +80,9 @@ class TerminalPoller:
                 self.term.close()
                 self.term = None
 
-    def _drop(self, exc: BaseException, state: AgentState | None) -> None:
+    def drop(self, exc: BaseException, state: AgentState | None = None) -> None:
+        """Close the link after ``exc`` (logged, noted in ``state``); the next
+        :meth:`ensure_link` after the reconnect backoff opens a new one."""
         if self.term is not None:
             self.term.close()
             self.term = None
@@ -102,7 +105,7 @@ class TerminalPoller:
             term = self.connector(self.entry, self.config.card_key,
                                   child_rng(self.rng))
         except StationLinkError as exc:
-            self._drop(exc, state)
+            self.drop(exc, state)
             return None
         try:
             info = term.info if term.info is not None else term.identify()
@@ -112,7 +115,7 @@ class TerminalPoller:
                     f"as {info.terminal_id!r}, not {self.entry.terminal_id!r}")
         except StationLinkError as exc:
             term.close()
-            self._drop(exc, state)
+            self.drop(exc, state)
             return None
         self.term, self.terminal_id, self.acked = term, info.terminal_id, None
         self.reconnect.reset()
@@ -154,7 +157,7 @@ class TerminalPoller:
                     state.note_terminal(self.entry.url, connected=True, now=self.clock.now(),
                                         error=f"buffer: {exc}")
             except StationLinkError as exc:
-                self._drop(exc, state)
+                self.drop(exc, state)
                 return max(0.0, self.next_connect - self.clock.monotonic())
             return max(0.0, min(self.next_journal, self.next_device) - self.clock.monotonic())
 

@@ -1,31 +1,47 @@
-"""Payments started by the station PC software itself: :class:`StationSession`.
+"""What the station PC software does through the agent: :class:`StationSession`.
 
 Contract:
 - Borrows the agent's link to the terminal (a terminal serves one host connection at a time)
   under the poller's lock, so payments and journal polling never interleave on the wire.
-- Every result is committed to the buffer **before** the method returns: a result carrying
-  the terminal's record is stored as a ``live`` record (the same record read later from the
-  journal is recognised by its terminal ref and not stored twice); an ``unknown`` outcome is
-  stored as an *unknown* entry under its ``client_ref`` — the agent resolves it from the
-  journal (the record arrives carrying that ``client_ref``) or, when the terminal has no
-  such request after ``unknown_grace``, records it as void. Nothing is ever resent.
+- Money-moving calls (``pay_bill``, ``withdraw``, ``reverse``) and ``balance`` commit their
+  result to the buffer **before** the method returns: a result carrying the terminal's record
+  is stored as a ``live`` record (the same record read later from the journal is recognised
+  by its terminal ref and not stored twice); an ``unknown`` outcome is stored as an *unknown*
+  entry under its ``client_ref`` — the agent resolves it from the journal (the record arrives
+  carrying that ``client_ref``) or, when the terminal has no such request after
+  ``unknown_grace``, records it as void. Nothing is ever resent.
+- A balance inquiry is journaled by the card terminal too, so it is recorded the same way;
+  its lost response (the client raises ``LinkTimeoutError`` / ``LinkFailedError``) is stored
+  as an *unknown* ``balance_inquiry`` under the request's ``client_ref`` before the error is
+  raised (the client does not report that ref, so it is read beforehand from the client's
+  generator: :func:`next_client_ref`).
 - A declined request without a record (it never reached the terminal) stores nothing: no
   money moved. A link failure is raised (:class:`~stationlink.errors.LinkError`) after the
   link was dropped for reconnection; whatever the terminal did still arrives via its journal.
+  A call whose link closed under it (the client returns ``Outcome.UNKNOWN`` with
+  ``link_closed`` set, or a balance answer on a link that closed) drops the dead link at once
+  (:meth:`TerminalPoller.drop`), so the next call reconnects instead of failing; a link found
+  closed before a call is dropped the same way and the call raises ``LinkFailedError``.
+- ``referral`` / ``cancel_referral`` store a referral entered at the PC, or its cancellation,
+  in the buffer (``Buffer.record_referral`` / ``cancel_referral``, committed on return) and
+  wake the uploader.
 - One session per thread (it holds its own buffer connection).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ..buffer import Buffer
+from ..buffer import Buffer, StoredRecord
 from ..buffer.records import Source
 from ..client import Terminal
-from ..client_results import Outcome, TransactionResult
+from ..client_core import new_client_ref
+from ..client_results import BalanceResult, Outcome, TransactionResult
 from ..errors import LinkError, LinkFailedError, StationLinkError
 from ..money import yuan_to_fen
 from .poller import TerminalPoller
@@ -67,20 +83,72 @@ class StationSession:
         return self._money(terminal_id, "withdrawal", "", "", fen,
                            lambda t: t.withdraw(amount_fen=fen))
 
+    def reverse(self, terminal_id: str, original_ref: str) -> TransactionResult:
+        """Reverse the terminal's transaction ``original_ref`` (the terminal accepts only its
+        newest approved one); recorded like a payment, an unknown outcome included."""
+        return self._money(terminal_id, "reversal", "", "", 0,
+                           lambda t: t.reverse_last(original_ref))
+
+    def balance(self, terminal_id: str) -> BalanceResult:
+        """A balance inquiry on the card terminal; its record is committed before returning,
+        a lost response is stored as unknown before the error is raised (module contract)."""
+        with self._link(terminal_id) as (poller, term):
+            client_ref = next_client_ref(term)
+            try:
+                result = term.balance()
+            except LinkError as exc:
+                self.buffer.record_unknown(terminal_id, client_ref, "balance_inquiry", "", "",
+                                           0, self.agent.clock.now())
+                poller.drop(exc)
+                self.agent.wake_uploader()
+                raise
+            self.buffer.record_result(terminal_id, result.record, self.agent.clock.now(),
+                                      source=Source.LIVE)
+            if term.link_closed:
+                poller.drop(LinkFailedError("link closed after the balance answer"))
+            self.agent.wake_uploader()
+            return result
+
+    def referral(
+        self, product: str, *, referral_id: str | None = None, note: str = "",
+        amount_fen: int = 0,
+    ) -> StoredRecord:
+        """Record a referral entered at the PC (``Buffer.record_referral``); committed."""
+        rec = self.buffer.record_referral(product, wall_time=self.agent.clock.now(),
+                                          referral_id=referral_id, note=note,
+                                          amount_fen=amount_fen)
+        self.agent.wake_uploader()
+        return rec
+
+    def cancel_referral(self, referral_id: str) -> StoredRecord:
+        """Cancel a stored referral with a new record (``Buffer.cancel_referral``)."""
+        rec = self.buffer.cancel_referral(referral_id, wall_time=self.agent.clock.now())
+        self.agent.wake_uploader()
+        return rec
+
+    @contextmanager
+    def _link(self, terminal_id: str) -> Iterator[tuple[TerminalPoller, Terminal]]:
+        """The poller and open link of ``terminal_id``, under the poller's lock."""
+        poller = self._poller(terminal_id)
+        with poller.lock:
+            term = poller.ensure_link()
+            if term is not None and term.link_closed:
+                poller.drop(LinkFailedError("the link had closed"))
+                term = None
+            if term is None or poller.terminal_id != terminal_id:
+                raise LinkFailedError(
+                    f"terminal {terminal_id} is not connected ({poller.last_error or 'waiting'})")
+            yield poller, term
+
     def _money(
         self, terminal_id: str, kind: str, product: str, account: str, fen: int,
         call: Callable[[Terminal], TransactionResult],
     ) -> TransactionResult:
-        poller = self._poller(terminal_id)
-        with poller.lock:
-            term = poller.ensure_link()
-            if term is None or poller.terminal_id != terminal_id:
-                raise LinkFailedError(
-                    f"terminal {terminal_id} is not connected ({poller.last_error or 'waiting'})")
+        with self._link(terminal_id) as (poller, term):
             try:
                 result = call(term)
             except LinkError as exc:
-                poller._drop(exc, None)
+                poller.drop(exc)
                 raise
             now = self.agent.clock.now()
             if result.record is not None:
@@ -88,6 +156,8 @@ class StationSession:
             elif result.outcome is Outcome.UNKNOWN:
                 self.buffer.record_unknown(terminal_id, result.client_ref, kind, product,
                                            account, fen, now)
+            if term.link_closed:  # the client said unknown: reconnect for the next call
+                poller.drop(LinkFailedError(result.detail or "link closed"))
             self.agent.wake_uploader()
             return result
 
@@ -103,6 +173,14 @@ class StationSession:
                 if poller.terminal_id == terminal_id:
                     return poller
         raise StationLinkError(f"no configured terminal identifies as {terminal_id!r}")
+
+
+def next_client_ref(term: Terminal) -> str:
+    """The ``client_ref`` the client gives its next request: ``new_client_ref`` drawn from a
+    copy of the client's generator (``Terminal.ops.rng``), which is left as it was."""
+    probe = random.Random()  # noqa: S311 - a copy of the client's generator, not a secret
+    probe.setstate(term.ops.rng.getstate())
+    return new_client_ref(probe)
 
 
 def _fen(amount: Decimal | None, amount_fen: int | None) -> int:

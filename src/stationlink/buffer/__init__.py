@@ -7,6 +7,8 @@ Public API::
     buf.record_journal_page(terminal_id, records, wall_time)    -> PageResult (records+cursor)
     buf.record_unknown(terminal_id, client_ref, kind, product, account, amount_fen, wall_time)
     buf.record_void(terminal_id, client_ref, wall_time)
+    buf.record_referral(product, wall_time=..., referral_id=None, note="")  # pseudo-terminal PC
+    buf.cancel_referral(referral_id, wall_time=...)   # a new record; the referral is reversed
     buf.next_batch(limit) / buf.unsynced(limit) / buf.mark_synced(hub_high_water_mark)
     buf.transactions()                            # the effective interchange rows
     buf.stats()

@@ -8,6 +8,12 @@ Contract (:func:`fold`), over records given in ``seq`` order:
   ``original_ref``) from ``approved`` to ``reversed``; the reversal itself is never a row.
   A reversal whose original is not among the records is counted in ``orphan_reversals``.
 - Unknown and void records are never rows (an unresolved unknown is counted by the stats).
+- A referral record (entry ``referral``) is one row: ``txn_id`` ``"<station>-PC-<referral
+  id>"``, an empty ``terminal_id`` (no terminal), kind ``referral``, its product and amount,
+  no card, status ``approved``, ``ts`` = the PC's wall time of its entry to the second (the
+  time of any record without a terminal clock). A cancellation
+  (entry ``cancel``) turns it to ``reversed`` and is never a row itself; one whose referral is
+  not among the records is counted in ``orphan_reversals`` too.
 - ``ts`` is the terminal's clock, corrected for drift (:func:`effective_ts`): the first *live*
   record of a (station, terminal, boot id) is an anchor pairing the PC's wall time with the
   terminal's monotonic uptime; a later record of the same boot whose terminal clock differs
@@ -33,8 +39,10 @@ Anchors = dict[AnchorKey, tuple[datetime, int]]
 
 def effective_ts(rec: StoredRecord, anchors: Anchors) -> datetime:
     """The record's transaction time (see module contract); may add an anchor for a live one."""
-    own = rec.terminal_time if rec.terminal_time is not None else rec.wall_time
-    if rec.terminal_time is None or rec.boot_id is None or rec.uptime_ms is None:
+    if rec.terminal_time is None:  # a host record: the PC's clock, to the second
+        return rec.wall_time.replace(microsecond=0).astimezone(CST)
+    own = rec.terminal_time
+    if rec.boot_id is None or rec.uptime_ms is None:
         return own.astimezone(CST)
     key = (rec.station_id, rec.terminal_id, rec.boot_id)
     anchor = anchors.get(key)
@@ -63,6 +71,20 @@ def to_transaction(rec: StoredRecord, ts: datetime) -> Transaction:
     )
 
 
+def referral_transaction(rec: StoredRecord, ts: datetime) -> Transaction:
+    return Transaction(
+        txn_id=rec.txn_id,
+        station_id=rec.station_id,
+        terminal_id="",
+        ts=ts,
+        kind=rec.kind,
+        product=rec.product,
+        amount=fen_to_yuan(rec.amount_fen),
+        card="",
+        status="approved",
+    )
+
+
 @dataclass
 class FoldResult:
     rows: list[Transaction] = field(default_factory=list)
@@ -82,13 +104,23 @@ def fold(
     anchors = {} if anchors is None else anchors
     rows: dict[tuple[str, str, str], Transaction] = {}
     reversals: list[StoredRecord] = []
+    cancels: list[StoredRecord] = []
+    txn, referral, cancel = Entry.TXN, Entry.REFERRAL, Entry.CANCEL
     for rec in records:
-        if rec.entry is not Entry.TXN:
+        entry = rec.entry
+        if entry is cancel:
+            cancels.append(rec)
+            continue
+        if entry is not txn and entry is not referral:
             continue
         if times is not None and (rec.station_id, rec.seq) in times:
             ts = times[(rec.station_id, rec.seq)]
         else:
             ts = effective_ts(rec, anchors)
+        if entry is referral:
+            key = (rec.station_id, rec.terminal_id, "r:" + rec.client_ref)
+            rows.setdefault(key, referral_transaction(rec, ts))
+            continue
         if rec.kind == "reversal":
             if rec.status == "approved":
                 reversals.append(rec)
@@ -102,6 +134,13 @@ def fold(
         if original is None:
             result.orphan_reversals.append(rev)
         elif original.status == "approved":
+            rows[key] = replace(original, status="reversed")
+    for rec in cancels:
+        key = (rec.station_id, rec.terminal_id, "r:" + rec.client_ref)
+        original = rows.get(key)
+        if original is None:
+            result.orphan_reversals.append(rec)
+        else:
             rows[key] = replace(original, status="reversed")
     result.rows = list(rows.values())
     return result

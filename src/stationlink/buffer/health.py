@@ -244,6 +244,8 @@ class HealthMixin:
             "unknown": by_entry.get("unknown", 0),
             "unresolved_unknown": unresolved,
             "void": by_entry.get("void", 0),
+            "referrals": by_entry.get("referral", 0),
+            "referrals_cancelled": by_entry.get("cancel", 0),
             "synced_upto": synced,
             "backlog": last - synced,
             "oldest_unsynced": None if oldest is None else {"seq": oldest[0],

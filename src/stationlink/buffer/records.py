@@ -5,9 +5,13 @@ Contract:
   terminal id and an identity key (:attr:`StoredRecord.ident`):
   ``t:<terminal ref>`` for a transaction result, ``u:<client ref>`` for an outcome the host
   could not learn (*unknown*), ``v:<client ref>`` for an unknown later found never to have
-  happened (*void*). The per-station ``seq`` is assigned when the record is committed.
+  happened (*void*), ``r:<referral id>`` for a referral entered at the station PC and
+  ``c:<referral id>`` for its cancellation (both under the pseudo-terminal
+  :data:`REFERRAL_TERMINAL`, the referral id in ``client_ref``). The per-station ``seq`` is
+  assigned when the record is committed.
 - A later fact about an earlier record is a new record that refers to it
-  (``refers_to_seq``): a journal result resolving an unknown, a void, a reversal.
+  (``refers_to_seq``): a journal result resolving an unknown, a void, a reversal, a
+  referral's cancellation.
 - Money is integer fen. Timestamps are timezone-aware. A full card number is never
   accepted: :func:`from_journal` refuses a :class:`~stationlink.protocol.messages.ClearPan`
   with :class:`RefusedRecordError`; only the masked number and the keyed token are kept.
@@ -21,6 +25,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ..errors import StorageError
+from ..interchange import REFERRAL_PRODUCTS
 from ..protocol.messages import CardRef, ClearPan, JournalRecord, TxnKind
 
 
@@ -34,16 +39,24 @@ class Entry(enum.StrEnum):
     TXN = "txn"  # a transaction result as the terminal stored it (live or from its journal)
     UNKNOWN = "unknown"  # a money-moving request whose outcome the host could not learn
     VOID = "void"  # an unknown found (by status query) never to have reached the journal
+    REFERRAL = "referral"  # a referral entered by the station operator (no terminal)
+    CANCEL = "cancel"  # the cancellation of a referral (refers to it; never an edit)
 
 
 class Source(enum.StrEnum):
     LIVE = "live"  # the response to our own request
     JOURNAL = "journal"  # read from the terminal's journal
-    HOST = "host"  # written by the host itself (unknown, void)
+    HOST = "host"  # written by the host itself (unknown, void, referral, cancel)
 
 
 KIND_VALUES = frozenset(k.value for k in TxnKind)
 STATUS_VALUES = frozenset({"approved", "declined", "reversed"})
+#: Referrals and their cancellations are kept under this pseudo-terminal id; a real terminal
+#: id has 8 characters (the protocol's width), so the two never meet.
+REFERRAL_TERMINAL = "PC"
+REFERRAL_KIND = "referral"
+REFERRAL_ENTRIES = frozenset({Entry.REFERRAL, Entry.CANCEL})
+REFERRAL_PRODUCT_VALUES = frozenset(REFERRAL_PRODUCTS)
 
 
 class StoredRecord(NamedTuple):
@@ -62,7 +75,7 @@ class StoredRecord(NamedTuple):
     product: str
     account: str
     amount_fen: int
-    status: str  # approved / declined / reversed; '' for unknown and void
+    status: str  # approved / declined / reversed; approved for a referral; '' otherwise
     result: int | None  # the terminal's ResultCode value, None for host records
     card_token: str
     card_masked: str
@@ -82,16 +95,23 @@ class StoredRecord(NamedTuple):
 
     @property
     def txn_id(self) -> str:
-        """The stable interchange ``txn_id`` of a transaction result."""
+        """The stable interchange ``txn_id`` of a transaction result
+        (``<station>-<terminal>-<terminal ref>``) or of a referral (and of the referral a
+        cancellation cancels): ``<station>-PC-<referral id>``."""
+        if self.entry in REFERRAL_ENTRIES:
+            return f"{self.station_id}-{self.terminal_id}-{self.client_ref}"
         return f"{self.station_id}-{self.terminal_id}-{self.terminal_ref}"
 
 
+IDENT_PREFIX = {Entry.UNKNOWN: "u:", Entry.VOID: "v:", Entry.REFERRAL: "r:", Entry.CANCEL: "c:"}
+
+
 def ident_of(entry: Entry, terminal_ref: str, client_ref: str) -> str:
+    """The identity key: ``t:<terminal ref>`` for a terminal result, else the entry's prefix
+    and the host reference (``client_ref``; a referral's id)."""
     if entry is Entry.TXN:
         return "t:" + terminal_ref
-    if entry is Entry.UNKNOWN:
-        return "u:" + client_ref
-    return "v:" + client_ref
+    return IDENT_PREFIX[entry] + client_ref
 
 
 def require_aware(ts: datetime, name: str) -> datetime:

@@ -9,7 +9,8 @@ Contract:
   returns the record already stored (a differing copy is also noted in ``conflicts``).
 - Records are never edited or deleted. A journal result whose ``client_ref`` matches an
   *unknown* refers to it (``refers_to_seq``), as does a *void*; a reversal refers to its
-  original when that is in the buffer.
+  original when that is in the buffer; a referral's cancellation refers to the referral
+  (referrals: :mod:`stationlink.buffer.referrals`).
 - A journal page and the terminal's cursor commit in one transaction
   (:meth:`Buffer.record_journal_page`), so "acknowledge the journal only after commit" holds.
 - ``unsynced`` hands out records after the hub's high-water mark (``mark_synced``), in seq
@@ -44,6 +45,7 @@ from .records import (
     ident_of,
     require_aware,
 )
+from .referrals import ReferralMixin
 from .schema import INSERT_RECORD, SELECT_RECORDS, create_schema, record_row, row_record
 
 
@@ -61,7 +63,7 @@ class PageResult:
     cursor: int | None  # the terminal's journal cursor now stored
 
 
-class Buffer(HealthMixin):
+class Buffer(HealthMixin, ReferralMixin):
     """See the module contract. Open with :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, station_id: str) -> None:

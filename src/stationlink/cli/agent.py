@@ -3,8 +3,11 @@
 ``run`` polls the terminals and uploads to the hub until SIGINT or SIGTERM (then stops
 cleanly and exits 0); it prints ``agent running: station S, N terminal(s)`` on stderr once
 started. ``status`` reads the buffer and the agent state (works while the agent runs).
-``release`` re-queues a quarantined batch after its cause was fixed. The work is done by
-:mod:`stationlink.agent`; this module only parses options and prints.
+``release`` re-queues a quarantined batch after its cause was fixed. ``referral`` records a
+referral entered by the station operator (or ``--cancel`` one) in the agent's buffer,
+committed before it prints; the running agent uploads it. The work is done by
+:mod:`stationlink.agent` and :mod:`stationlink.buffer`; this module only parses options and
+prints.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from types import FrameType
 
 import click
 
+from ..interchange import REFERRAL_PRODUCTS
 from .common import echo_json, handles_errors
 
 CONFIG = click.option("--config", "config_path", required=True,
@@ -100,3 +104,42 @@ def release(config_path: Path, entry_id: int) -> None:
     if not done:
         raise click.ClickException(f"no open quarantine entry {entry_id}")
     click.echo(f"released quarantine entry {entry_id}; the agent uploads it on its next round")
+
+
+@agent.command()
+@CONFIG
+@click.option("--product", type=click.Choice(list(REFERRAL_PRODUCTS)), default=None,
+              help="What was referred.")
+@click.option("--id", "referral_id", default=None,
+              help="The referral's id (unique per station); default: <YYYYMMDD>-<n>.")
+@click.option("--note", default="", help="A note kept with the referral (not exported).")
+@click.option("--cancel", "cancel_id", default=None, metavar="ID",
+              help="Cancel the referral ID instead (a new record; it exports as reversed).")
+@handles_errors
+def referral(config_path: Path, product: str | None, referral_id: str | None, note: str,
+             cancel_id: str | None) -> None:
+    """Record a referral entered at the PC (or --cancel one); the agent uploads it."""
+    from ..agent import load_config
+    from ..buffer import Buffer
+    from ..money import CST
+
+    if (product is None) == (cancel_id is None):
+        raise click.UsageError("give --product (a new referral) or --cancel ID")
+    if cancel_id is not None and (referral_id is not None or note):
+        raise click.UsageError("--cancel takes no --id or --note")
+    config = load_config(config_path)
+    with Buffer.open(config.buffer_path, config.station_id) as buf:
+        if cancel_id is not None:
+            existed = buf.referral(cancel_id)[1] is not None
+            rec = buf.cancel_referral(cancel_id, wall_time=datetime.now(CST))
+            what = f"cancellation of referral {rec.txn_id}"
+        else:
+            assert product is not None  # noqa: S101 - checked above
+            existed = referral_id is not None and buf.referral(referral_id)[0] is not None
+            rec = buf.record_referral(product, wall_time=datetime.now(CST),
+                                      referral_id=referral_id, note=note)
+            what = f"referral {rec.txn_id} ({rec.product})"
+    if existed:
+        click.echo(f"{what} was already recorded (seq {rec.seq}); nothing added")
+    else:
+        click.echo(f"{what} recorded (seq {rec.seq}); the agent uploads it on its next round")

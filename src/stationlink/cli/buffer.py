@@ -8,7 +8,6 @@ batch be uploaded again.
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ from typing import Any
 import click
 
 from ..buffer import Buffer, default_path
-from ..interchange import write_transactions
-from .common import echo_json, handles_errors
+from .common import echo_json, export_transactions, handles_errors
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -44,12 +42,7 @@ def export_cmd(db_path: Path | None, fmt: str, output: Path | None) -> None:
     """Write the buffer's transactions in the interchange format."""
     with _open(db_path) as buf:
         rows = buf.transactions()
-    if output is None:
-        write_transactions(rows, sys.stdout)
-        return
-    with open(output, "w", encoding="utf-8", newline="") as out:
-        n = write_transactions(rows, out)
-    click.echo(f"wrote {n} transactions to {output}", err=True)
+    export_transactions(rows, output)
 
 
 def _lines(stats: dict[str, Any]) -> list[str]:
@@ -62,6 +55,7 @@ def _lines(stats: dict[str, Any]) -> list[str]:
         f"reversals:            {stats['reversals']}",
         f"unknown outcomes:     {stats['unknown']} ({stats['unresolved_unknown']} unresolved)",
         f"void:                 {stats['void']}",
+        f"referrals:            {stats['referrals']} ({stats['referrals_cancelled']} cancelled)",
         f"synced up to seq:     {stats['synced_upto']}",
         f"backlog:              {stats['backlog']}",
         "oldest unsynced:      "

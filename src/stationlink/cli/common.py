@@ -3,6 +3,9 @@
 Exit codes (also in ``docs/cli.md``): 0 success, 1 generic library error, 2 usage or
 configuration error, 3 bad input rows, 4 bad policy, 5 protocol error, 6 link error,
 7 terminal error reply, 8 storage error, 9 hub error, 10 simulator error.
+
+Output helpers shared by the command groups: JSON on stdout, messages on stderr, and the
+transactions interchange file (stdout or ``-o FILE``) of the ``export`` commands.
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from ..errors import StationLinkError
+from ..interchange import Transaction, write_transactions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,3 +79,14 @@ def stderr(message: str) -> None:
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def export_transactions(rows: Iterable[Transaction], output: Path | None) -> None:
+    """Write ``rows`` in the transactions interchange format to stdout, or to ``output``
+    (UTF-8, replacing it) and then say on stderr how many were written there."""
+    if output is None:
+        write_transactions(rows, sys.stdout)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        n = write_transactions(rows, out)
+    click.echo(f"wrote {n} transactions to {output}", err=True)

@@ -20,8 +20,7 @@ from ..hub.closing import DEFAULT_CLOSE_DAY
 from ..hub.export import LATE_COLUMNS, hub_transactions, late_items
 from ..hub.sqlite_store import SqliteHubStore
 from ..hub.tokens import hash_token, new_token
-from ..interchange import write_transactions
-from .common import echo_json, handles_errors
+from .common import echo_json, export_transactions, handles_errors
 
 DB = click.option("--db", "db_path", required=True,
                   type=click.Path(dir_okay=False, path_type=Path), help="Hub database file.")
@@ -154,12 +153,7 @@ def export_cmd(db_path: Path, month: str | None, fmt: str, include_late: bool,
                output: Path | None) -> None:
     """Write what the hub holds in the transactions interchange format."""
     rows = list(hub_transactions(db_path, month, include_late=include_late))
-    if output is None:
-        write_transactions(rows, sys.stdout)
-        return
-    with open(output, "w", encoding="utf-8", newline="") as out:
-        n = write_transactions(rows, out)
-    click.echo(f"wrote {n} transactions to {output}", err=True)
+    export_transactions(rows, output)
 
 
 @hub.command("late")

@@ -6,9 +6,10 @@ Contract:
   drift-corrected ``ts`` stored at ingest. With ``month`` it covers the transactions of that
   CST month; by default it leaves out records that arrived after the month closed (late),
   so a paid statement never changes; ``include_late=True`` gives the adjusted view.
+  Referrals (and their cancellations) are rows like the terminals' transactions.
 - :func:`late_items` lists the late records of a month for adjustment, saying what each does.
-- The database is opened read-only in spirit (nothing is written); a missing file is a
-  :class:`~stationlink.errors.StorageError`.
+- Nothing is written: a missing file, or a file that is not a hub database, is a
+  :class:`~stationlink.errors.StorageError` naming it (the file is left untouched).
 """
 
 from __future__ import annotations
@@ -94,9 +95,13 @@ def late_items(db_path: str | Path, month: str | None = None) -> list[LateItem]:
             effect = f"adds a {r.status} transaction"
         elif r.entry is Entry.UNKNOWN:
             effect = "outcome unknown (not a transaction until resolved)"
+        elif r.entry is Entry.REFERRAL:
+            effect = f"adds a {r.product} referral"
+        elif r.entry is Entry.CANCEL:
+            effect = f"cancels referral {r.txn_id}"
         else:
             effect = "an unknown outcome resolved as never happened"
-        txn_id = r.txn_id if r.entry is Entry.TXN else ""
+        txn_id = r.txn_id if r.entry in (Entry.TXN, Entry.REFERRAL) else ""
         out.append(LateItem(r.station_id, r.seq, txn_id, r.entry.value, r.kind, r.product,
                             fen_to_yuan(r.amount_fen), r.status, h.ts, h.received_at, effect))
     return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..buffer.db import ts_required, ts_text
 from ..buffer.fold import Anchors, effective_ts
-from ..buffer.records import Batch, Entry, StoredRecord
+from ..buffer.records import IDENT_PREFIX, Batch, Entry, StoredRecord
 from ..buffer.schema import RECORD_COLUMNS, record_row
 from .closing import is_late
 from .hub_schema import EXTRA_COLUMNS
@@ -33,7 +33,7 @@ INSERT_MANY = INSERT + f", {_ROW}" * (ROWS_PER_INSERT - 1)
 CHUNK = 400  # identities per lookup query (well under SQLite's bound-parameter limit)
 
 
-_PREFIX = {Entry.TXN: "t:", Entry.UNKNOWN: "u:", Entry.VOID: "v:"}
+_PREFIX = {Entry.TXN: "t:", **IDENT_PREFIX}
 IDENT = RECORD_COLUMNS.index("ident")
 
 
@@ -137,9 +137,11 @@ def _new_rows(
     base: Sequence[tuple[Any, ...]], now: datetime, close_day: int,
 ) -> tuple[list[tuple[Any, ...]], int, int]:
     """Full rows for new records: ts, affected month, late flag, duplicate link."""
+    cancel = Entry.CANCEL
     idents = [row[IDENT] for row in base]
     keys = {(r.terminal_id, i) for r, i in zip(new, idents, strict=True)}
     keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
+    keys |= {(r.terminal_id, "r:" + r.client_ref) for r in new if r.entry is cancel}
     held = held_identities(conn, sid, keys)
     anchors = _anchors(conn, sid, new)
     known_anchors = set(anchors)
@@ -153,6 +155,10 @@ def _new_rows(
         month = f"{ts.year:04d}-{ts.month:02d}"
         if rec.kind == reversal and rec.entry is txn:
             original = held.get((rec.terminal_id, "t:" + rec.original_ref))
+            if original is not None:
+                month = original[1]
+        elif rec.entry is cancel:  # a referral's cancellation affects the referral's month
+            original = held.get((rec.terminal_id, "r:" + rec.client_ref))
             if original is not None:
                 month = original[1]
         key = (rec.terminal_id, ident)

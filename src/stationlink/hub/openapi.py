@@ -2,11 +2,14 @@
 
 Contract: :func:`openapi_document` describes exactly the routes of
 :func:`stationlink.hub.app.create_app` (a test compares the two) and the JSON shapes of
-:mod:`stationlink.hub.wire`. ``docs/hub-openapi.json`` is a copy, kept equal by a test.
+:mod:`stationlink.hub.wire`. ``docs/hub-openapi.json`` is a copy, kept equal by a test;
+regenerate it with ``python -m stationlink.hub.openapi > docs/hub-openapi.json``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 from .. import __version__
@@ -18,8 +21,8 @@ _TIME = {"type": "string", "format": "date-time"}
 
 _RECORD_TYPES: dict[str, Any] = {
     "seq": {"type": "integer", "minimum": 1},
-    "entry": {"enum": ["txn", "unknown", "void"]},
-    "kind": {"enum": ["bill_payment", "withdrawal", "balance_inquiry", "reversal"]},
+    "entry": {"enum": ["txn", "unknown", "void", "referral", "cancel"]},
+    "kind": {"enum": ["bill_payment", "withdrawal", "balance_inquiry", "reversal", "referral"]},
     "status": {"enum": ["approved", "declined", "reversed", ""]},
     "source": {"enum": ["live", "journal", "host"]},
     "amount_fen": {"type": "integer", "minimum": 0},
@@ -143,3 +146,12 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def main() -> None:
+    """Write the document as ``docs/hub-openapi.json`` holds it, to standard output."""
+    sys.stdout.write(json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

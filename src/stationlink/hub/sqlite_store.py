@@ -9,6 +9,10 @@ Contract: implements :class:`stationlink.hub.store.HubStore` (see there). Two co
 - reads use a second connection behind a lock; WAL lets them run while the writer writes, and
   they see exactly what was committed (so an answered batch is always visible).
 A batch's set-based ingest is :func:`stationlink.hub.ingest.ingest_batch`.
+``create=False`` opens only an existing hub database. An existing file is first checked
+read-only (:func:`~stationlink.hub.hub_schema.check_hub_file`; with ``create=True`` an empty
+database passes too), so a file that is no hub database (a station buffer, any other file)
+raises ``StorageError`` naming it and is never written; ``create=False`` never creates tables.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ..buffer.records import Batch
 from ..buffer.schema import RECORD_COLUMNS, row_record
 from .closing import DEFAULT_CLOSE_DAY, check_close_day
 from .group_commit import GroupCommitWriter
-from .hub_schema import EXTRA_COLUMNS, create_hub_schema
+from .hub_schema import EXTRA_COLUMNS, check_hub_file, create_hub_schema
 from .ingest import base_rows, ingest_batch
 from .store import HubRecord, IngestResult, StationOverview, TokenInfo
 
@@ -40,12 +44,16 @@ class SqliteHubStore:
         self.path = Path(path)
         self.close_day = check_close_day(close_day)
         self._where = str(self.path)
+        if not create or (self.path.is_file() and self.path.stat().st_size > 0):
+            # read-only first: a file that is no hub database is left untouched
+            check_hub_file(self.path, allow_empty=create)
         db = connect(self.path, create=create, check_same_thread=False)
         self._conn = db.conn
         self._lock = threading.Lock()
         try:
-            with storage_errors(self._where):
-                create_hub_schema(db)
+            if create:
+                with storage_errors(self._where):
+                    create_hub_schema(db)
             writer = connect(self.path, create=False, check_same_thread=False).conn
         except BaseException:
             self._conn.close()

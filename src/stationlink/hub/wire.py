@@ -11,7 +11,10 @@ Contract:
   first bad spot as a JSON path (``records[3].amount_fen``) with the reason: unknown or
   missing fields, wrong types (a bool is not an integer; money is integer fen, never a
   float), naive timestamps, seqs that are not exactly ``first_seq..last_seq`` in order,
-  a card field holding something that looks like a full card number.
+  a card field holding something that looks like a full card number. Referral records
+  (entries ``referral`` and ``cancel``, ``docs/buffer.md``) are kind ``referral`` with a
+  referral product, under the pseudo-terminal ``PC``, the referral id in ``client_ref``;
+  a referral's status is ``approved``, a cancellation has none.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from typing import Any
 
 from ..buffer.records import (
     KIND_VALUES,
+    REFERRAL_ENTRIES,
+    REFERRAL_KIND,
+    REFERRAL_PRODUCT_VALUES,
+    REFERRAL_TERMINAL,
     STATUS_VALUES,
     Batch,
     Entry,
@@ -165,12 +172,19 @@ def parse_record(obj: object, path: str, station_id: str) -> StoredRecord:
     if source_text not in {s.value for s in Source}:
         raise MalformedBatchError(r.where("source"), f"unknown source {source_text!r}")
     kind = r.text("kind")
-    if kind not in KIND_VALUES:
+    referral = entry in REFERRAL_ENTRIES
+    if referral and kind != REFERRAL_KIND:
+        raise MalformedBatchError(r.where("kind"), f"a {entry.value} record is of kind "
+                                  f"{REFERRAL_KIND!r}, not {kind!r}")
+    if not referral and kind not in KIND_VALUES:
         raise MalformedBatchError(r.where("kind"), f"unknown kind {kind!r}")
     status = r.text("status")
     if entry is Entry.TXN and status not in STATUS_VALUES:
         raise MalformedBatchError(r.where("status"), f"unknown status {status!r}")
-    if entry is not Entry.TXN and status:
+    if entry is Entry.REFERRAL and status != "approved":
+        raise MalformedBatchError(r.where("status"), f"a referral's status is 'approved', "
+                                  f"not {status!r}")
+    if entry is not Entry.TXN and entry is not Entry.REFERRAL and status:
         raise MalformedBatchError(r.where("status"), f"a {entry.value} record has no status")
     token, masked = r.text("card_token"), r.text("card_masked")
     for key, value in (("card_token", token), ("card_masked", masked)):
@@ -203,6 +217,11 @@ def parse_record(obj: object, path: str, station_id: str) -> StoredRecord:
         boot_id=r.maybe_int("boot_id"),
         journal_cursor=r.maybe_int("journal_cursor"),
     )
+    if referral and rec.terminal_id != REFERRAL_TERMINAL:
+        raise MalformedBatchError(r.where("terminal_id"), f"a {entry.value} record belongs to "
+                                  f"the pseudo-terminal {REFERRAL_TERMINAL!r}")
+    if referral and rec.product not in REFERRAL_PRODUCT_VALUES:
+        raise MalformedBatchError(r.where("product"), f"not a referral product: {rec.product!r}")
     if entry is Entry.TXN and rec.terminal_time is None:
         raise MalformedBatchError(r.where("terminal_time"), "a txn record needs the terminal time")
     if kind == "reversal" and entry is Entry.TXN and not rec.original_ref:
@@ -214,6 +233,7 @@ _FIELD_SET = frozenset(RECORD_FIELDS)
 _ENTRIES = {e.value: e for e in Entry}
 _SOURCES = {s.value: s for s in Source}
 _TXN = Entry.TXN
+_REFERRAL = Entry.REFERRAL
 _make = StoredRecord._make  # tuple.__new__: no keyword handling
 
 
@@ -257,11 +277,17 @@ def fast_record(obj: object, station_id: str, seq: int) -> StoredRecord | None:
     terminal_id, terminal_ref, client_ref, kind, product, account, status, token, masked, \
         original_ref = texts
     txn = entry is _TXN
-    if (not terminal_id or kind not in KIND_VALUES
+    if entry in REFERRAL_ENTRIES:
+        if (terminal_id != REFERRAL_TERMINAL or kind != REFERRAL_KIND or not client_ref
+                or product not in REFERRAL_PRODUCT_VALUES
+                or status != ("approved" if entry is _REFERRAL else "")):
+            return None
+    elif (not terminal_id or kind not in KIND_VALUES
             or (not terminal_ref if txn else not client_ref)
             or (status not in STATUS_VALUES if txn else status != "")
-            or _card_like(token) or _card_like(masked)
             or (txn and kind == "reversal" and not original_ref)):
+        return None
+    if _card_like(token) or _card_like(masked):
         return None
     amount = o["amount_fen"]
     if type(amount) is not int or amount < 0:

@@ -6,12 +6,13 @@ Public API (a library; the CLI in ``stationlink.cli.rewards`` is a thin layer ov
   ``county-withhold-2012``) or a TOML file; errors raise ``PolicyError`` naming key and reason.
 - :func:`compute` / :func:`compute_months` / :func:`compute_quarter` -- statements from any
   iterable of :class:`stationlink.interchange.Transaction`.
-- :func:`from_csv` -- the interchange CSV files as :class:`Inputs`.
+- :func:`from_csv` -- the interchange CSV files as :class:`Inputs`; :func:`from_hub` -- the
+  same from a hub database's transactions of the given months (stations and branches files).
 - renderers: :mod:`.render` (json/table/csv), :mod:`.explain`, :mod:`.notice`.
 """
 
 from .engine import compute, compute_months
-from .inputs import Inputs, from_csv
+from .inputs import Inputs, from_csv, from_hub
 from .model import Policy
 from .policy import BUILTIN, load_policy, parse_policy
 from .quarter import compute_quarter, quarter_months
@@ -40,6 +41,7 @@ __all__ = [
     "compute_months",
     "compute_quarter",
     "from_csv",
+    "from_hub",
     "load_policy",
     "parse_policy",
     "quarter_months",

@@ -15,18 +15,20 @@ Contract:
   ones they are does not change any count, so no sorting is needed.)
 - A row for a station not in ``known_stations`` is collected in ``unknown`` (by txn_id), not
   tallied.
+- The pass runs with the cyclic garbage collector paused (:func:`gc_paused`, shared with the
+  transactions reader): the engine allocates no reference cycles, and with millions of live
+  rows every full collection would rescan all of them for nothing.
 """
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._csvfast import gc_paused as gc_paused  # re-exported: engine and CLI use it
 from ..interchange import Transaction
 from ..money import CST
 from .model import CountDef
@@ -59,21 +61,6 @@ class Tally:
 def day_number(ts: datetime) -> int:
     """Days since 1970-01-01 in CST: two timestamps share a number iff same CST day."""
     return (ts - CST_EPOCH) // ONE_DAY
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (the engine allocates no reference cycles).
-
-    With millions of live rows, every full collection would rescan all of them for nothing.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def tally(

@@ -1,0 +1,193 @@
+"""The fast reader of the transactions file, for millions of rows (``docs/formats.md``).
+
+Private to the package: :mod:`stationlink.interchange`, whose ``read_transactions`` and
+``read_transaction_lines`` call :func:`read_transaction_table` (the format's contract is
+stated there), and the reward engine, which runs its pass under :func:`gc_paused` too.
+
+Contract:
+- The result equals reading each row with ``csv.DictReader`` and judging it by
+  :func:`~stationlink._csvrows.check_transaction`, then the known-station and duplicate
+  checks: the same accepted rows (equal :class:`~stationlink._csvrows.Transaction` s), the
+  same problems (file, line, column, reason) in the same order, the same count of identical
+  duplicates. ``tests/rewards/test_rewards_reader.py`` checks this against such a reader.
+- How: a row goes through a fast path that accepts it only when every rule holds, building
+  the very same ``Transaction`` without its generated ``__init__``; any other row is handed
+  to ``check_transaction``, so every problem is found and worded by one piece of code.
+  Timestamps and amounts are parsed once per distinct text (at most ``_CACHE_LIMIT`` texts of
+  each are remembered); repeated strings are interned; the cyclic garbage collector is paused
+  while the rows are built (and resumed however the read ends).
+- With problems and not ``skip_bad_rows``, :class:`~stationlink.errors.InputDataError` lists
+  all of them; with it, the good rows are returned with the problems alongside.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from ._csvrows import (
+    KINDS,
+    REFERRAL_PRODUCTS,
+    STATUSES,
+    TRANSACTION_COLUMNS,
+    ReadResult,
+    Transaction,
+    check_transaction,
+    open_table,
+    parse_timestamp,
+)
+from .errors import InputDataError, Problem
+from .money import parse_yuan
+
+#: kind -> what its product must be: 0 anything, 1 non-empty, 2 a referral product.
+_PRODUCT_RULE = {k: {"bill_payment": 1, "referral": 2}.get(k, 0) for k in KINDS}
+_REFERRALS = frozenset(REFERRAL_PRODUCTS)
+_STATUSES = frozenset(STATUSES)
+_ZERO = Decimal("0.00")
+#: Build a Transaction without its generated ``__init__`` (which, for a frozen dataclass, goes
+#: through ``object.__setattr__`` per field): ``object.__new__`` plus each slot's own setter.
+#: The result is the same object ``Transaction(...)`` makes (it has no ``__post_init__``).
+_NEW = object.__new__
+_SET = tuple(getattr(Transaction, f).__set__ for f in Transaction.__slots__)
+#: Parsed timestamps and amounts are cached by their text up to this many entries each.
+_CACHE_LIMIT = 1 << 18
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of rows (no cycles) are built.
+
+    Also used by the reward engine (``stationlink.rewards.tally``) over those rows: with
+    millions of live objects every full collection would rescan all of them for nothing.
+    Restores the collector's previous state however the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_ts_cached(text: str, cache: dict[str, datetime]) -> datetime | None:
+    try:
+        ts = parse_timestamp(text)
+    except ValueError:
+        return None
+    if len(cache) < _CACHE_LIMIT:
+        cache[text] = ts
+    return ts
+
+
+def _parse_amount_cached(text: str, cache: dict[str, Decimal]) -> Decimal | None:
+    try:
+        amount = parse_yuan(text) if text.strip() else _ZERO
+    except ValueError:
+        return None
+    if amount < 0:
+        return None
+    if len(cache) < _CACHE_LIMIT:
+        cache[text] = amount
+    return amount
+
+
+def read_transaction_table(
+    source: str | Path | IO[str] | Iterable[str],
+    name: str,
+    known_stations: Iterable[str] | None,
+    skip_bad_rows: bool,
+) -> ReadResult[Transaction]:
+    """The reader behind ``read_transactions`` (see module contract).
+
+    Each row first goes through a fast path that accepts it only when every rule of
+    :func:`check_transaction` holds, building the very same :class:`Transaction`; any other row is
+    handed to :func:`check_transaction` itself, so every problem is found and worded by one piece
+    of code. Timestamps and amounts are parsed once per distinct text; repeated strings
+    (stations, terminals, kinds, products, cards, statuses) are interned.
+    """
+    stations = set(known_stations) if known_stations is not None else None
+    result: ReadResult[Transaction] = ReadResult()
+    problems, accepted = result.problems, result.rows
+    seen: set[str] = set()
+    by_id: dict[str, Transaction] | None = None  # built at the first repeated txn_id
+    ts_cache: dict[str, datetime] = {}
+    amount_cache: dict[str, Decimal] = {}
+    product_rule, referrals, statuses = _PRODUCT_RULE, _REFERRALS, _STATUSES
+    intern, new = sys.intern, _NEW
+    set_id, set_st, set_term, set_ts, set_kind, set_prod, set_amount, set_card, set_status = _SET
+    with open_table(source, TRANSACTION_COLUMNS, name) as (rows, index, line_num), gc_paused():
+        columns = [index[c] for c in TRANSACTION_COLUMNS]
+        i_id, i_st, i_term, i_ts, i_kind, i_prod, i_amt, i_card, i_status = columns
+        width = max(columns) + 1
+        for row in rows:
+            if len(row) < width:
+                if not row:
+                    continue  # a blank line
+                row = row + [""] * (width - len(row))
+            txn_id = row[i_id].strip()
+            station = row[i_st].strip()
+            raw_ts = row[i_ts]
+            ts = ts_cache.get(raw_ts)
+            if ts is None:
+                ts = _parse_ts_cached(raw_ts, ts_cache)
+            raw_amount = row[i_amt]
+            amount = amount_cache.get(raw_amount)
+            if amount is None:
+                amount = _parse_amount_cached(raw_amount, amount_cache)
+            kind = row[i_kind].strip()
+            product = row[i_prod].strip()
+            card = row[i_card].strip()
+            status = row[i_status].strip()
+            rule = product_rule.get(kind)
+            txn: Transaction | None
+            if (
+                txn_id and station and ts is not None and amount is not None
+                and rule is not None and status in statuses
+                and (rule == 0 or (product in referrals if rule == 2 else product != ""))
+                and (card or kind != "withdrawal")
+                and not (len(card) >= 12 and card.isdigit())
+            ):
+                txn = new(Transaction)
+                set_id(txn, txn_id)
+                set_st(txn, intern(station))
+                set_term(txn, intern(row[i_term].strip()))
+                set_ts(txn, ts)
+                set_kind(txn, intern(kind))
+                set_prod(txn, intern(product))
+                set_amount(txn, amount)
+                set_card(txn, intern(card))
+                set_status(txn, intern(status))
+            else:
+                fields = {c: row[i] for c, i in zip(TRANSACTION_COLUMNS, columns, strict=True)}
+                txn, column, reason = check_transaction(fields)
+                if txn is None:
+                    problems.append(Problem(name, line_num(), column, reason))
+                    continue
+            if stations is not None and txn.station_id not in stations:
+                problems.append(Problem(name, line_num(), "station_id",
+                                        f"unknown station {txn.station_id!r}"))
+                continue
+            n = len(seen)
+            seen.add(txn.txn_id)
+            if len(seen) == n:  # a txn_id read before
+                if by_id is None:
+                    by_id = {t.txn_id: t for t in accepted}
+                if by_id[txn.txn_id] == txn:
+                    result.duplicates += 1
+                else:
+                    reason = f"duplicate txn_id {txn.txn_id!r} with different content"
+                    problems.append(Problem(name, line_num(), "txn_id", reason))
+                continue
+            if by_id is not None:
+                by_id[txn.txn_id] = txn
+            accepted.append(txn)
+    if problems and not skip_bad_rows:
+        raise InputDataError(problems)
+    return result

@@ -1,0 +1,137 @@
+"""State and event handling shared by the blocking and the asyncio client (no I/O here).
+
+Contract:
+- :class:`HostSide` holds what :class:`~stationlink.client.Terminal` and
+  :class:`~stationlink.aclient.AsyncTerminal` keep about one connection: the sans-I/O
+  :class:`~stationlink.protocol.connection.HostConnection`, the flows
+  (:class:`~stationlink.client_core.Operations`), answers by sequence number, the last
+  :data:`LATE_KEPT` late responses (oldest dropped first), the last 200 diagnostics (faults,
+  late responses) and the transport error that closed the link, if any.
+- The subclasses do the I/O (read, write, wait) and call :meth:`HostSide._handle`,
+  :meth:`HostSide._link_lost` and the exchange steps, so both clients treat every event,
+  a lost link and an unsent request the same way: once a request is written (even in
+  part) it is never reported unsent; a stream failure afterwards fails it as ``CLOSED``.
+- ``clock`` is monotonic seconds (real time: ports are read with real timeouts);
+  ``host_time`` is IDENTIFY's aware clock (default: the machine's, in CST).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+from .client_core import Answer, Operations
+from .client_results import TerminalInfo
+from .errors import LinkFailedError, TransportError
+from .money import CST
+from .protocol.connection import HostConnection
+from .protocol.events import (
+    FailureReason,
+    HostEvent,
+    LateResponse,
+    RequestFailed,
+    ResponseReceived,
+)
+from .protocol.messages import Message
+
+#: How many late responses are kept for the flows to take (the oldest goes first).
+LATE_KEPT = 64
+
+
+def now_cst() -> datetime:
+    """The machine's wall time in CST (the default ``host_time``)."""
+    return datetime.now(CST)
+
+
+class HostSide:
+    """One connection's host-side state; subclasses add the stream and the driving loop."""
+
+    def __init__(
+        self,
+        connection: HostConnection,
+        *,
+        rng: random.Random,
+        clock: Callable[[], float],
+        host_time: Callable[[], datetime],
+        info: TerminalInfo | None,
+        status_attempts: int,
+        busy_wait: float,
+    ) -> None:
+        self.connection = connection
+        self.clock = clock
+        self.info = info  # from dialect detection, when it ran
+        self.ops = Operations(
+            rng, status_attempts=status_attempts, busy_wait=busy_wait, host_time=host_time
+        )
+        self.diagnostics: deque[HostEvent] = deque(maxlen=200)  # faults, late responses
+        self._answers: dict[int, Answer] = {}
+        self._late: dict[int, Message] = {}
+        self._closed_error: TransportError | None = None
+
+    def _link_lost(self, exc: TransportError) -> None:
+        """The stream failed or ended: every pending request fails as ``CLOSED``."""
+        if self._closed_error is None:
+            self._closed_error = exc
+            self._handle(self.connection.connection_closed())
+
+    @property
+    def link_closed(self) -> bool:
+        """True once the stream failed or ended (or the peer is dead): reconnect to go on."""
+        return self._closed_error is not None or self.connection.dead or self.connection.broken
+
+    def _handle(self, events: list[HostEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, ResponseReceived):
+                self._answers[ev.seq] = Answer(ev.seq, ev.response, None)
+            elif isinstance(ev, RequestFailed):
+                self._answers[ev.seq] = Answer(ev.seq, None, ev)
+            else:
+                if isinstance(ev, LateResponse):
+                    self._late[ev.response.header.seq] = ev.response
+                    while len(self._late) > LATE_KEPT:
+                        del self._late[next(iter(self._late))]
+                self.diagnostics.append(ev)
+
+    # ------------------------------------------------- steps of the I/O loops
+
+    def _read_timeout(self, until: float | None) -> float | None:
+        """How long the next read may wait: until the next timer or ``until``."""
+        now = self.clock()
+        limits = [d for d in (self.connection.next_deadline(), until) if d is not None]
+        return max(0.0, min(limits) - now) if limits else None
+
+    def _after_read(self, data: bytes) -> None:
+        """Process bytes read (maybe none), then any timer that has expired."""
+        if data:
+            self._handle(self.connection.receive_data(data))
+        deadline = self.connection.next_deadline()
+        if deadline is not None and self.clock() >= deadline:
+            self._handle(self.connection.handle_timeout())
+
+    def _begin(self, request: Message) -> int | Answer:
+        """Queue ``request``: its sequence number, or an unsent ``CLOSED`` answer when the
+        link is already known dead (the request never leaves)."""
+        if self._closed_error is not None:
+            failure = RequestFailed(-1, request, FailureReason.CLOSED,
+                                    f"connection closed: {self._closed_error}")
+            return Answer(-1, None, failure, sent=False)
+        try:
+            return self.connection.send_request(request)
+        except LinkFailedError as exc:
+            failure = RequestFailed(-1, request, FailureReason.CLOSED, str(exc))
+            return Answer(-1, None, failure, sent=False)
+
+    def _waiting(self, seq: int) -> bool:
+        """Whether the loop should go on reading for the answer to ``seq``."""
+        return seq not in self._answers and self._closed_error is None
+
+    def _settle(self, seq: int, request: Message) -> Answer:
+        """The answer to ``seq`` once the loop stopped: a ``CLOSED`` failure (still sent)
+        when the connection forgot it on close."""
+        answer = self._answers.pop(seq, None)
+        if answer is None:  # the connection forgot it on close: failed all the same
+            detail = f"connection closed: {self._closed_error}"
+            answer = Answer(seq, None, RequestFailed(seq, request, FailureReason.CLOSED, detail))
+        return answer
