@@ -10,7 +10,7 @@ Contract:
   reset one is reported (``connection_lost``); a ``disconnect`` / ``power_cycle`` event
   closes it from our side, and connections arriving while the terminal boots (``outage``)
   are closed at once. So do bytes that do not frame when the session has
-  ``close_on_garbage`` (docs/protocol.md §1.2: TCP cannot resynchronise).
+  ``close_on_garbage`` (the default; docs/protocol.md §1.2: TCP cannot resynchronise).
 - ``stop()`` wakes the loop through a pipe, joins the thread and closes every descriptor
   (port and pipe). An exception inside the loop stops it and is re-raised by ``stop()`` as
   :class:`~stationlink.errors.SimulatorError` (also kept in ``error``).

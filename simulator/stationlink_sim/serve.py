@@ -12,8 +12,9 @@ Contract:
 - :func:`serve_terminal` is the context-manager form: the terminal runs inside the ``with``
   block and is stopped (every descriptor closed) on exit, also on error.
 - ``close_on_garbage`` (TCP): the terminal closes the connection on bytes that do not
-  frame, as docs/protocol.md §1.2 asks; off by default, which models the field's pre-rule
-  firmware that slides over them (a host must cope with both).
+  frame, as docs/protocol.md §1.2 asks (the default); ``close_on_garbage=False`` models the
+  field's pre-rule firmware that slides over them (a host must cope with both). Serial
+  ignores it (the line resynchronises on STX).
 - Everything random comes from ``seed``: the same seed and faults give the same device
   answers and the same fault decisions for the same traffic.
 """
@@ -74,7 +75,7 @@ class TerminalConfig:
     baud: int | None = None
     journal_path: Path | None = None
     card_key: bytes = DEFAULT_CARD_KEY
-    close_on_garbage: bool = False
+    close_on_garbage: bool = True
     source: str = "terminal"  # names the config in errors
 
     def check(self) -> None:
@@ -218,7 +219,7 @@ def serve_terminal(
     card_key: bytes = DEFAULT_CARD_KEY,
     card_source: CardSource | None = None,
     base_clock: BaseClock | None = None,
-    close_on_garbage: bool = False,
+    close_on_garbage: bool = True,
 ) -> Iterator[RunningTerminal]:
     """Run one emulated terminal for the duration of a ``with`` block.
 

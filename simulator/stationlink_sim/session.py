@@ -23,9 +23,10 @@ Contract:
   the host learns its fate with a status query.
 - Nothing is logged that holds a full card number (messages are logged by type, seq and
   result only). Time for the link timers is the ``monotonic`` callable given.
-- ``close_on_garbage`` (TCP): bytes that do not frame break the connection (docs/protocol.md
-  §1.2): nothing after them is executed or answered and the runner closes the socket.
-  Without it the terminal slides over them like pre-rule firmware.
+- ``close_on_garbage`` (TCP, on by default): bytes that do not frame break the connection
+  (docs/protocol.md §1.2): nothing after them is executed or answered and the runner closes
+  the socket. With ``close_on_garbage=False`` the terminal slides over them like pre-rule
+  field firmware. ``stats["connections"]`` counts the byte streams begun (TCP accepts).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class TerminalSession:
         seed: int,
         monotonic: Callable[[], float],
         byte_time: float = 0.0,
-        close_on_garbage: bool = False,
+        close_on_garbage: bool = True,
     ) -> None:
         self.device = device
         self.transport = transport
@@ -105,6 +106,7 @@ class TerminalSession:
 
     def connection_made(self) -> None:
         """A new byte stream (TCP client accepted): fresh link state, nothing pending."""
+        self.stats["connections"] += 1
         self.conn = self._new_connection()
         self.outbox.clear()
         self.faults = ByteFaults(self.spec, self.rng, self.device.identity.dialect, self.transport)

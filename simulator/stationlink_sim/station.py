@@ -5,7 +5,8 @@ Contract:
   ``docs/simulator.md``) into a :class:`StationConfig`; every problem raises
   :class:`~stationlink.errors.ConfigError` naming the file and the key
   (``terminals[2].faults: item 1 ...``); unknown keys are refused (a typo must not pass
-  silently). Relative journal paths are relative to the TOML file.
+  silently). Relative journal paths are relative to the TOML file. ``close_on_garbage``
+  (default true) can be set false to emulate pre-rule TCP firmware (see ``serve``).
 - Seeds: a terminal without ``seed`` gets ``station seed * 1000 + its position``, so one
   station seed reproduces the whole station.
 - :class:`StationRunner` starts every terminal of one or more stations (one runner thread
@@ -29,6 +30,7 @@ from .serve import RunningTerminal, TerminalConfig, parse_listen, start_terminal
 _STATION_KEYS = {"station_id", "card_key", "seed", "terminals"}
 _TERMINAL_KEYS = {
     "id", "kind", "dialect", "pty", "listen", "seed", "faults", "baud", "journal", "serial",
+    "close_on_garbage",
 }
 
 
@@ -129,6 +131,8 @@ def _terminal(
         baud=_get(t, "baud", int, where) if "baud" in t else None,
         journal_path=journal,
         card_key=card_key,
+        close_on_garbage=_get(t, "close_on_garbage", bool, where)
+        if "close_on_garbage" in t else True,
         source=where,
     )
     config.check()

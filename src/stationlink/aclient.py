@@ -4,6 +4,7 @@ Contract: the same methods, results, exceptions and lost-response handling as
 :class:`stationlink.client.Terminal` (both run the flows of :mod:`stationlink.client_core`
 over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`, with the
 event handling of :class:`stationlink.client_base.HostSide`), awaitable.
+Detection is :func:`stationlink.transport.detect_async` (a fresh TCP connection per probe).
 One request runs at a time per terminal (an internal lock serialises concurrent callers).
 ``async with`` closes the stream. The protocol runs while a method runs or during
 :meth:`AsyncTerminal.poll`. A link failure after a money-moving request was written gives
@@ -21,7 +22,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client_base import HostSide, now_cst
+from .client_base import HostSide, detected_info, now_cst
 from .client_core import Answer, Flow, Send, TakeLate, Wait
 from .client_results import (
     BalanceResult,
@@ -33,9 +34,9 @@ from .client_results import (
 )
 from .errors import TransportError
 from .protocol.connection import HostConnection
-from .protocol.detect import DialectDetector
 from .protocol.events import HostEvent
 from .protocol.messages import Dialect, JournalRecord, Message
+from .transport import detect_async
 from .transport.aio import open_async_stream
 from .transport.base import AsyncByteStream
 from .transport.url import parse_url
@@ -70,29 +71,11 @@ class AsyncTerminal(HostSide):
         timers.setdefault("byte_time", stream.byte_time)
         info = None
         leftover: list[HostEvent] = []
-        if dialect is None:
-            detector = DialectDetector(stream.kind, card_key=card_key, clock=clock,
-                                       host_time=host_time, first_seq=first_seq, **timers)
-            while True:
-                data = detector.data_to_send()
-                if data:
-                    await stream.write(data)
-                if detector.error is not None:
-                    raise detector.error
-                if detector.result is not None:
-                    break
-                deadline = detector.next_deadline()
-                timeout = None if deadline is None else max(0.0, deadline - clock())
-                chunk = await stream.read(timeout)
-                if chunk:
-                    detector.receive_data(chunk)
-                deadline = detector.next_deadline()
-                if not detector.done and deadline is not None and clock() >= deadline:
-                    detector.handle_timeout()
-            result = detector.result
-            connection = result.connection
-            info = None if result.identify is None else TerminalInfo.of(result.identify)
-            leftover = detector.leftover_events
+        if dialect is None:  # a fresh TCP connection per probe (transport.detect_async)
+            found, leftover = await detect_async(
+                stream, card_key=card_key, clock=clock, host_time=host_time,
+                first_seq=first_seq, **timers)
+            connection, info = found.connection, detected_info(found)
         else:
             connection = HostConnection(Dialect(dialect), stream.kind, card_key=card_key,
                                         clock=clock, first_seq=first_seq, **timers)

@@ -3,8 +3,10 @@
 Contract:
 - :func:`connect` opens the port or socket named by ``url`` (forms in
   :mod:`stationlink.transport.url` and ``docs/client.md``), detects the terminal's dialect
-  unless ``dialect`` is given, and returns a :class:`Terminal` (a context manager; ``close``
-  closes the port). ``card_key`` is the key of the card tokens (required).
+  unless ``dialect`` is given (:func:`stationlink.transport.detect`: over TCP every probe
+  goes on a fresh connection; the winning connection, the IDENTIFY answer as ``info`` and
+  any events after it are kept), and returns a :class:`Terminal` (a context manager;
+  ``close`` closes the port). ``card_key`` is the key of the card tokens (required).
 - Every method sends one request (or, for money-moving ones, the request plus status
   queries when its response is lost; see :mod:`stationlink.client_core`) and returns a typed
   result from :mod:`stationlink.client_results`, or raises a ``StationLinkError``:
@@ -15,10 +17,11 @@ Contract:
 - A money-moving method never raises for a link failure once its request was written, even
   in part (the terminal may have executed it): a closed connection or failed port gives
   ``Outcome.UNKNOWN`` with the ``client_ref`` (a status query cannot cross a dead link); a
-  new connection's ``resolve(client_ref)`` settles it. It raises ``LinkFailedError`` only when
-  the request provably never left (the link was already known dead). After a link failure
-  ``link_closed`` is true and later calls raise ``LinkFailedError`` (``resolve`` returns
-  unknown): reconnect.
+  new connection's ``resolve(client_ref)`` settles it. ``balance`` (journaled by the terminal)
+  reports a lost answer the same way: ``BalanceResult`` with ``Outcome.UNKNOWN`` and its
+  ``client_ref``. It raises ``LinkFailedError`` only when the request provably never left
+  (the link was already known dead). After a link failure ``link_closed`` is true and later
+  calls raise ``LinkFailedError`` (``resolve`` returns unknown): reconnect.
 - The protocol runs only while a method runs (or during :meth:`Terminal.poll`): TCP
   heartbeats are sent by these calls; an idle blocking client sends none.
 - ``clock`` (monotonic seconds), ``rng`` (client refs, first sequence number) and
@@ -36,7 +39,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client_base import HostSide, now_cst
+from .client_base import HostSide, detected_info, now_cst
 from .client_core import Answer, Flow, Send, TakeLate, Wait
 from .client_results import (
     BalanceResult,
@@ -48,12 +51,9 @@ from .client_results import (
 )
 from .errors import TransportError
 from .protocol.connection import HostConnection
-from .protocol.detect import DialectDetector
-from .protocol.events import (
-    HostEvent,
-)
+from .protocol.events import HostEvent
 from .protocol.messages import Dialect, JournalRecord, Message
-from .transport import open_stream
+from .transport import detect, open_stream
 from .transport.base import ByteStream
 
 T = TypeVar("T")
@@ -100,9 +100,11 @@ class Terminal(HostSide):
         first_seq = rng.randrange(1, 65536)
         timers.setdefault("byte_time", stream.byte_time)
         info = None
-        if dialect is None:
-            connection, info, leftover = _detect(stream, card_key, clock, host_time, first_seq,
-                                                 timers)
+        leftover: list[HostEvent]
+        if dialect is None:  # a fresh TCP connection per probe (transport.detect)
+            found, leftover = detect(stream, card_key=card_key, clock=clock,
+                                     host_time=host_time, first_seq=first_seq, **timers)
+            connection, info = found.connection, detected_info(found)
         else:
             connection = HostConnection(
                 Dialect(dialect), stream.kind, card_key=card_key, clock=clock,
@@ -243,34 +245,6 @@ class Terminal(HostSide):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _detect(
-    stream: ByteStream, card_key: bytes, clock: Callable[[], float],
-    host_time: Callable[[], datetime], first_seq: int, timers: dict[str, Any],
-) -> tuple[HostConnection, TerminalInfo | None, list[HostEvent]]:
-    detector = DialectDetector(
-        stream.kind, card_key=card_key, clock=clock, host_time=host_time,
-        first_seq=first_seq, **timers,
-    )
-    while True:
-        data = detector.data_to_send()
-        if data:
-            stream.write(data)
-        if detector.error is not None:
-            raise detector.error
-        if detector.result is not None:
-            result = detector.result
-            info = None if result.identify is None else TerminalInfo.of(result.identify)
-            return result.connection, info, detector.leftover_events
-        deadline = detector.next_deadline()
-        timeout = None if deadline is None else max(0.0, deadline - clock())
-        chunk = stream.read(timeout)
-        if chunk:
-            detector.receive_data(chunk)
-        deadline = detector.next_deadline()
-        if not detector.done and deadline is not None and clock() >= deadline:
-            detector.handle_timeout()
 
 
 def connect(

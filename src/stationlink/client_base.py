@@ -27,6 +27,7 @@ from .client_results import TerminalInfo
 from .errors import LinkFailedError, TransportError
 from .money import CST
 from .protocol.connection import HostConnection
+from .protocol.detect import Detected
 from .protocol.events import (
     FailureReason,
     HostEvent,
@@ -43,6 +44,11 @@ LATE_KEPT = 64
 def now_cst() -> datetime:
     """The machine's wall time in CST (the default ``host_time``)."""
     return datetime.now(CST)
+
+
+def detected_info(found: Detected) -> TerminalInfo | None:
+    """The TerminalInfo of a detection's IDENTIFY answer (None when it was an ErrorReply)."""
+    return None if found.identify is None else TerminalInfo.of(found.identify)
 
 
 class HostSide:

@@ -17,6 +17,8 @@ Contract:
   left (``sent=False``) raises ``LinkFailedError``.
 - An ``ErrorReply`` to a money-moving request means the terminal did not execute it: it is
   raised as ``TerminalError`` (code = ``ErrorCode``).
+- A balance inquiry is journaled too: its lost answer is ``Outcome.UNKNOWN`` with its
+  ``client_ref`` (no status query: it could not give the balance).
 - Amounts: ``Decimal`` yuan or ``int`` fen (``amount_fen=``); floats raise ``TypeError``.
 """
 
@@ -316,11 +318,23 @@ class Operations:
         ))
 
     def balance(self) -> Flow[BalanceResult]:
-        req = BalanceInquiryRequest(
-            placeholder(MsgType.BALANCE_INQUIRY), new_client_ref(self.rng)
-        )
-        msg = yield from request_flow(req, BalanceInquiryResponse)
-        return BalanceResult(msg.result, msg.balance_fen, msg.record)
+        """The card's balance. The terminal journals the inquiry, so a lost answer (the
+        request was written: T2 expired, link closed) is ``Outcome.UNKNOWN`` with the
+        ``client_ref``, like a money-moving request; it is not asked about again (a status
+        query cannot give the balance). Unsent: ``LinkFailedError``; ErrorReply:
+        ``TerminalError``."""
+        client_ref = new_client_ref(self.rng)
+        req = BalanceInquiryRequest(placeholder(MsgType.BALANCE_INQUIRY), client_ref)
+        answer = yield Send(req)
+        assert isinstance(answer, Answer)  # noqa: S101 - the runner's contract
+        if answer.sent and answer.failure is not None:
+            f = answer.failure
+            return BalanceResult(Outcome.UNKNOWN, client_ref, None, None, None,
+                                 f"answer lost ({f.reason}: {f.detail}); the terminal "
+                                 "journal will resolve it")
+        msg = expect(answer, BalanceInquiryResponse)
+        outcome = Outcome.APPROVED if msg.result is ResultCode.APPROVED else Outcome.DECLINED
+        return BalanceResult(outcome, client_ref, msg.result, msg.balance_fen, msg.record)
 
     def status(self, ref: str, client_ref: str) -> Flow[JournalRecord | None]:
         if not (ref or client_ref):

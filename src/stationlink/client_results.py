@@ -73,13 +73,21 @@ class TerminalInfo:
 
 @dataclass(frozen=True, slots=True)
 class BalanceResult:
-    result: ResultCode
-    balance_fen: int
-    record: JournalRecord
+    """Result of ``balance()``. ``outcome``: ``approved`` / ``declined`` as the terminal
+    answered; ``unknown`` when the answer was lost after the request was written (timeout,
+    link closed): ``result``, ``balance_fen`` and ``record`` are then ``None``, and the
+    terminal's journal record carrying ``client_ref`` tells whether it was journaled."""
+
+    outcome: Outcome
+    client_ref: str
+    result: ResultCode | None
+    balance_fen: int | None
+    record: JournalRecord | None
+    detail: str = ""
 
     @property
-    def balance(self) -> Decimal:
-        return fen_to_yuan(self.balance_fen)
+    def balance(self) -> Decimal | None:
+        return None if self.balance_fen is None else fen_to_yuan(self.balance_fen)
 
 
 @dataclass(frozen=True, slots=True)

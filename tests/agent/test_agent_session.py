@@ -14,7 +14,6 @@ from agent_fixtures import Hub, MakeConfig, Terminals
 from stationlink.agent import Agent, ManualClock
 from stationlink.buffer import Buffer, Entry
 from stationlink.client_results import Outcome
-from stationlink.errors import LinkError
 from stationlink.hub.export import hub_transactions
 from stationlink.money import CST
 from stationlink.protocol.messages import (
@@ -78,6 +77,9 @@ def test_reverse_and_balance_are_recorded_before_returning(
     assert undone.record is not None
     assert live[undone.client_ref].kind == "reversal"
     assert live[undone.client_ref].refers_to_seq == live[paid.client_ref].seq
+    assert inquiry.outcome is Outcome.APPROVED
+    assert inquiry.record is not None
+    assert inquiry.client_ref == inquiry.record.client_ref
     assert inquiry.record.kind is TxnKind.BALANCE_INQUIRY
     assert live[inquiry.record.client_ref].terminal_ref == inquiry.record.ref
     clock.advance(agent.config.poll.journal_interval)
@@ -94,10 +96,14 @@ def test_a_lost_balance_answer_is_an_unknown_resolved_by_the_journal(
 ) -> None:
     agent, clock = running
     close_after(terminals.card, monkeypatch, BalanceInquiryRequest)
-    with agent.session() as session, pytest.raises(LinkError):
-        session.balance("CARD0001")
+    with agent.session() as session:
+        lost = session.balance("CARD0001")
+    assert lost.outcome is Outcome.UNKNOWN
+    assert (lost.result, lost.balance_fen, lost.record) == (None, None, None)
+    assert "closed" in lost.detail
     [executed] = [r for r in terminals.card.device.journal
                   if r.kind is TxnKind.BALANCE_INQUIRY]
+    assert lost.client_ref == executed.client_ref  # the client names the ref it sent
     with Buffer.open(agent.config.buffer_path) as buf:
         [unknown] = buf.unresolved_unknowns()
     assert (unknown.kind, unknown.client_ref) == ("balance_inquiry", executed.client_ref)

@@ -64,6 +64,7 @@ class Faults:
     drop_money_responses: int = 0  # execute, but never send the response
     drop_status_responses: int = 0  # never answer this many status queries
     ignore_money_requests: int = 0  # never even execute (request "lost")
+    drop_balance_responses: int = 0  # journal the inquiry, never send the response
     balance_fen: int = 123_456
     declined_accounts: frozenset[str] = frozenset()
 
@@ -79,12 +80,19 @@ class EmulatedTerminal:
     journal: list[JournalRecord] = field(default_factory=list)
     acked: int = 0
     requests_seen: list[str] = field(default_factory=list)
+    close_on_garbage: bool = True  # TCP: False emulates firmware that slides over garbage
+    connections: int = 0  # TCP connections accepted (serve_tcp)
     conn: TerminalConnection = field(init=False)
 
     def __post_init__(self) -> None:
+        self.new_connection()
+
+    def new_connection(self) -> None:
+        """Fresh link state for a new byte stream (the journal is kept)."""
         self.conn = TerminalConnection(
             self.dialect, self.transport, terminal_id=self.terminal_id,
             card_key=self.card_key, clock=time.monotonic,
+            close_on_garbage=self.close_on_garbage,
         )
 
     # ---------------------------------------------------------------- journal
@@ -139,6 +147,9 @@ class EmulatedTerminal:
             return JournalAckResponse(h, self.acked)
         if isinstance(req, BalanceInquiryRequest):
             rec = self._record(TxnKind.BALANCE_INQUIRY, req, 0)
+            if f.drop_balance_responses:
+                f.drop_balance_responses -= 1
+                return None
             return BalanceInquiryResponse(h, ResultCode.APPROVED, rec, f.balance_fen)
         if isinstance(req, SettlementTotalsRequest):
             ok = [r for r in self.journal if r.status is TxnStatus.APPROVED
@@ -190,6 +201,8 @@ class EmulatedTerminal:
 
     def serve(self, recv: Callable[[float], bytes | None], send: Callable[[bytes], None],
               stop: threading.Event) -> None:
+        """Serve one byte stream until it ends, ``stop`` is set, or (TCP, strict) bytes
+        that do not frame arrive: the caller then closes the connection."""
         while not stop.is_set():
             data = recv(0.05)
             if data is None:
@@ -201,6 +214,8 @@ class EmulatedTerminal:
                 out += self.conn.data_to_send()
             if out:
                 send(out)
+            if self.conn.broken and self.conn.close_on_garbage:
+                return
 
 
 def _replace_status(rec: JournalRecord, status: TxnStatus) -> JournalRecord:

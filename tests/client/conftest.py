@@ -37,22 +37,34 @@ def serve_pty(dialect: Dialect, faults: Faults | None = None) -> Iterator[Served
 
 
 @contextmanager
-def serve_tcp(dialect: Dialect, faults: Faults | None = None) -> Iterator[Served]:
+def serve_tcp(dialect: Dialect, faults: Faults | None = None, *,
+              close_on_garbage: bool = True) -> Iterator[Served]:
+    """Serve on 127.0.0.1:0, one connection after another (dialect detection opens a fresh
+    connection per probe); each accepted connection gets a fresh link, the journal stays."""
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
-    term = EmulatedTerminal(dialect, Transport.TCP, KEY, faults=faults or Faults())
+    term = EmulatedTerminal(dialect, Transport.TCP, KEY, faults=faults or Faults(),
+                            close_on_garbage=close_on_garbage)
     stop = threading.Event()
     conns: list[socket.socket] = []
 
     def run() -> None:
-        server.settimeout(5)
-        try:
-            conn, _ = server.accept()
-        except OSError:
-            return
-        conns.append(conn)
-        recv, send = socket_io(conn)
-        term.serve(recv, send, stop)
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conns.append(conn)
+            term.connections += 1
+            term.new_connection()
+            recv, send = socket_io(conn)
+            try:
+                term.serve(recv, send, stop)
+            finally:
+                conn.close()  # ended by the host, by stop, or on garbage (strict)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -64,8 +76,6 @@ def serve_tcp(dialect: Dialect, faults: Faults | None = None) -> Iterator[Served
         for c in conns:
             c.close()
         server.close()
-
-
 
 
 @pytest.fixture(params=["pty", "tcp"])

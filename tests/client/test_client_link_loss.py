@@ -23,10 +23,12 @@ from stationlink.client_results import Outcome, TransactionResult
 from stationlink.errors import LinkFailedError, TransportError
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import (
+    BalanceInquiryRequest,
     BillPaymentRequest,
     Dialect,
     Message,
     ReversalRequest,
+    TxnKind,
     TxnStatus,
     WithdrawalRequest,
 )
@@ -202,3 +204,33 @@ def test_async_client_returns_unknown_when_the_connection_closes_after_execution
     assert settled.record is not None
     assert settled.record.client_ref == lost.client_ref
     assert t.device.executed == 1
+
+
+def test_balance_answer_lost_with_the_connection_is_unknown_with_its_client_ref(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocking and asyncio: the inquiry is journaled, the connection closes before the
+    answer leaves: ``Outcome.UNKNOWN`` naming the client_ref that the journal record carries."""
+    with serve_terminal("card", "sl-2", seed=23, card_key=KEY) as t:
+        _close_after(t, monkeypatch, BalanceInquiryRequest)
+        with _connect(t.url, 1) as host:
+            lost = host.balance()
+            assert host.link_closed
+        _close_after(t, monkeypatch, BalanceInquiryRequest)
+
+        async def run() -> tuple[Outcome, str, str, bool]:
+            term = await aclient.connect(t.url, card_key=KEY, dialect="sl-2",
+                                         rng=random.Random(2), **TIMERS)
+            async with term:
+                result = await term.balance()
+                return result.outcome, result.client_ref, result.detail, term.link_closed
+
+        a_outcome, a_ref, a_detail, a_closed = asyncio.run(run())
+        assert t.runner.error is None
+    inquiries = [r.client_ref for r in t.device.journal if r.kind is TxnKind.BALANCE_INQUIRY]
+    assert inquiries == [lost.client_ref, a_ref]  # each executed once, each ref reported
+    assert lost.outcome is Outcome.UNKNOWN
+    assert (lost.result, lost.balance_fen, lost.record) == (None, None, None)
+    assert "closed" in lost.detail
+    assert (a_outcome, a_closed) == (Outcome.UNKNOWN, True)
+    assert "closed" in a_detail

@@ -90,3 +90,26 @@ def test_sans_io_core_never_pays_twice(transport: Transport) -> None:
     assert emu.executed == 6
     assert outcomes[0] is Outcome.UNKNOWN  # its three status queries were dropped too
     assert outcomes[1:] == [Outcome.APPROVED] * 5
+
+
+def test_lost_balance_answer_is_unknown_with_its_client_ref(serve) -> None:  # type: ignore[no-untyped-def]
+    """The inquiry is journaled, its answer lost: UNKNOWN naming the client_ref it sent."""
+    faults = Faults(drop_balance_responses=1)
+    with serve(Dialect.MISPOS_1, faults) as (emu, url), stationlink.connect(
+        url, card_key=KEY, dialect=Dialect.MISPOS_1, rng=random.Random(5), **FAST
+    ) as term:
+        lost = term.balance()
+        assert lost.outcome is Outcome.UNKNOWN
+        assert (lost.result, lost.balance_fen, lost.balance, lost.record) == (None,) * 4
+        assert "timeout" in lost.detail
+        assert emu.requests_seen == ["BalanceInquiryRequest"]  # not resent, nothing asked
+        [record] = emu.journal
+        assert record.client_ref == lost.client_ref
+        found = term.status(client_ref=lost.client_ref)
+        assert found is not None
+        assert (found.ref, found.client_ref) == (record.ref, lost.client_ref)
+        again = term.balance()  # the link is fine: the next inquiry is answered
+        assert again.outcome is Outcome.APPROVED
+        assert again.balance == Decimal("1234.56")
+        assert again.record is not None
+        assert again.client_ref == again.record.client_ref != lost.client_ref

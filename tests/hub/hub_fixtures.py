@@ -4,57 +4,25 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
-from stationlink.money import CST
-from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
-T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
-CARD = CardRef("622848******1234", "0f" * 16)
+_BUFFER_TESTS = str(Path(__file__).resolve().parent.parent / "buffer")
+if _BUFFER_TESTS not in sys.path:  # also when only tests/hub is collected
+    sys.path.insert(0, _BUFFER_TESTS)
 
-MakeRecord = Callable[..., JournalRecord]
+# the journal records and the buffer file of the buffer tests, shared
+from buffer_fixtures import CARD, T0, MakeRecord, buf, make_record  # noqa: E402
 
-
-@pytest.fixture
-def make_record() -> MakeRecord:
-    def make(cursor: int, ref: str | None = None, **fields: Any) -> JournalRecord:
-        kind = fields.pop("kind", TxnKind.BILL_PAYMENT)
-        base: dict[str, Any] = {
-            "cursor": cursor,
-            "ref": ref if ref is not None else f"R{cursor:011d}",
-            "client_ref": "",
-            "kind": kind,
-            "product": "mobile" if kind is TxnKind.BILL_PAYMENT else "",
-            "account": "13800000000" if kind is TxnKind.BILL_PAYMENT else "",
-            "amount_fen": 5000,
-            "status": TxnStatus.APPROVED,
-            "result": ResultCode.APPROVED,
-            "terminal_time": T0 + timedelta(minutes=cursor),
-            "uptime_ms": 60_000 * cursor,
-            "boot_id": 1,
-            "card": CARD if kind is TxnKind.WITHDRAWAL else None,
-            "original_ref": "",
-        }
-        base.update(fields)
-        return JournalRecord(**base)
-
-    return make
-
-
-@pytest.fixture
-def buf(tmp_path: Path) -> Iterator[Buffer]:
-    b = Buffer.open(tmp_path / "buffer.sqlite", "S1")
-    yield b
-    b.close()
+__all__ = ["CARD", "T0", "Clock", "Hub", "HubProcess", "MakeRecord", "buf", "clock",
+           "create_token", "http", "hub", "make_record"]
 
 
 class Clock:

@@ -27,6 +27,7 @@ from stationlink.protocol.framing import (
     FrameEvent,
     LinkByte,
     Rejected,
+    StretchJoiner,
     Transport,
     build_frame,
     build_frame_construct,
@@ -48,6 +49,32 @@ def run(deframer: Deframer, chunks: list[bytes]) -> list[object]:
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+
+
+def same_for_the_transport(transport: Transport, got: list[object], whole: list[object]) -> None:
+    """The events of a split stream against those of the whole stream.
+
+    Serial: identical. TCP reports the stretch skipped so far at the end of every feed, so a
+    split may cut a stretch in two: then every frame and link byte is identical, every
+    skipped byte is skipped in both for the same reason (the union of the ``Rejected``
+    stretches covers the same bytes), and joining contiguous same-reason stretches
+    (``StretchJoiner``) gives the events of the whole stream exactly.
+    """
+    if transport is Transport.SERIAL:
+        assert got == whole
+        return
+
+    def kept(events: list[object]) -> list[object]:
+        return [e for e in events if not isinstance(e, Rejected)]
+
+    def skipped(events: list[object]) -> dict[int, str]:
+        return {i: e.reason for e in events if isinstance(e, Rejected)
+                for i in range(e.offset, e.offset + e.length)}
+
+    assert kept(got) == kept(whole)
+    assert skipped(got) == skipped(whole)
+    joiner, again = StretchJoiner(), StretchJoiner()
+    assert [*joiner.push(got), *joiner.end()] == [*again.push(whole), *again.end()]
 
 
 def assert_tiles(events: list[object], total: int) -> None:
@@ -91,7 +118,7 @@ def test_bcd_tables() -> None:
 
 def test_deframer_module_is_reexported_by_framing() -> None:
     for name in ("Deframer", "FrameEvent", "LinkByte", "Rejected", "Event", "Transport", "STX",
-                 "ETX", "ACK", "NAK", "EOT", "MIN_BODY", "MAX_BODY"):
+                 "ETX", "ACK", "NAK", "EOT", "MIN_BODY", "MAX_BODY", "StretchJoiner"):
         assert getattr(framing, name) is getattr(deframer, name), name
         assert name in framing.__all__
 
@@ -242,6 +269,38 @@ def test_false_stx_then_frame_needs_expire() -> None:
     assert d.close() == []
 
 
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_tcp_reports_skipped_bytes_at_the_end_of_the_feed(dialect: Dialect) -> None:
+    """A strict TCP receiver closes at the first bad bytes: it must hear of them at once,
+    not when a later frame completes (the sl-2 probe a mispos-1 terminal cannot frame)."""
+    good = build_frame(b"G" * 20, dialect, Transport.TCP)
+    d = Deframer(dialect, Transport.TCP)
+    if dialect is Dialect.MISPOS_1:  # not four ASCII digits: skipped byte by byte
+        assert d.feed(b"\x00\x2c") == [Rejected(0, 2, "no valid length prefix")]
+        assert d.feed(b"\x91") == [Rejected(2, 1, "no valid length prefix")]
+        assert d.feed(good) == [FrameEvent(3, b"G" * 20, good)]
+    else:  # FF FF is no possible length; the last FF waits for its second byte
+        assert d.feed(b"\xff\xff\xff") == [Rejected(0, 2, "no valid length prefix")]
+        assert d.feed(good) == [Rejected(2, 1, "no valid length prefix"),
+                                FrameEvent(3, b"G" * 20, good)]
+    serial = Deframer(dialect, Transport.SERIAL)  # serial waits: the stretch may go on
+    assert serial.feed(b"\x99\x98") == []
+    assert serial.feed(b"\x97" + build_frame(b"G" * 20, dialect, Transport.SERIAL))[0] == (
+        Rejected(0, 3, "garbage outside a frame"))
+
+
+def test_stretch_joiner_joins_only_contiguous_stretches_of_one_reason() -> None:
+    j = StretchJoiner()
+    assert j.push([Rejected(0, 2, "a"), Rejected(2, 1, "a")]) == []
+    assert j.push([Rejected(3, 1, "b"), Rejected(4, 2, "b", checksum_failed=True),
+                   LinkByte(6, ACK), Rejected(7, 1, "b")]) == [
+        Rejected(0, 3, "a"), Rejected(3, 1, "b"), Rejected(4, 2, "b", checksum_failed=True),
+        LinkByte(6, ACK)]
+    assert j.push([Rejected(9, 1, "b")]) == [Rejected(7, 1, "b")]
+    assert j.end() == [Rejected(9, 1, "b")]
+    assert j.end() == []
+
+
 def test_close_reports_partial_frame() -> None:
     frame = build_frame(b"E" * 20, Dialect.MISPOS_1, Transport.SERIAL)
     d = Deframer(Dialect.MISPOS_1, Transport.SERIAL)
@@ -259,8 +318,10 @@ def test_random_bytes_never_crash(
     dialect: Dialect, transport: Transport, stream: bytes, cuts: list[int]
 ) -> None:
     whole = run(Deframer(dialect, transport), [stream])
-    assert whole == run(Deframer(dialect, transport), split(stream, cuts))
+    pieces = run(Deframer(dialect, transport), split(stream, cuts))
+    same_for_the_transport(transport, pieces, whole)
     assert_tiles(whole, len(stream))
+    assert_tiles(pieces, len(stream))
     for e in whole:
         if isinstance(e, FrameEvent):
             assert parse_frame(e.raw, dialect, transport) == e.body

@@ -12,7 +12,15 @@ import pytest
 
 from stationlink.protocol import messages as m
 from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import Deframer, FrameEvent, Transport, build_frame
+from stationlink.protocol.framing import (
+    Deframer,
+    Event,
+    FrameEvent,
+    Rejected,
+    StretchJoiner,
+    Transport,
+    build_frame,
+)
 from stationlink.protocol.jsonform import from_json, to_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,11 +86,18 @@ def test_noisy_stream_same_events_at_every_split(dialect: m.Dialect, transport: 
                    .read_text(encoding="utf-8"))
 
     def events(chunks: list[bytes]) -> list[object]:
+        """Serial: the events as reported. TCP reports a skipped stretch at the end of
+        every feed, so the split may cut one: joined again, they must be the same."""
         d = Deframer(dialect, transport)
-        out: list[object] = []
+        out: list[Event] = []
         for c in chunks:
             out += d.feed(c)
-        return out + d.expire() + d.close()
+        out += [*d.expire(), *d.close()]
+        if transport is Transport.SERIAL:
+            return list(out)
+        assert not any(isinstance(e, Rejected) and e.checksum_failed for e in out)
+        joiner = StretchJoiner()
+        return [*joiner.push(out), *joiner.end()]
 
     whole = events([stream])
     assert sum(isinstance(e, FrameEvent) for e in whole) == 6

@@ -6,8 +6,11 @@ import json
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,10 @@ from click.testing import CliRunner
 
 import stationlink
 from stationlink.cli.main import cli
+from stationlink.errors import LinkFailedError
+from stationlink.protocol.messages import Dialect
+from stationlink.transport import detect, parse_url
+from stationlink.transport.tcp import TcpStream
 from stationlink_sim.station import load_station
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "simulator" / "stationlink_sim" / "examples"
@@ -143,6 +150,9 @@ def test_cli_needs_pty_or_listen() -> None:
          'kind = "bill"\ndialect = "sl-2"\npty = true\nbaud = "fast"\n',
          r"terminals\[1\].baud: expected an integer"),
         ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
+         'kind = "bill"\ndialect = "sl-2"\npty = true\nclose_on_garbage = "no"\n',
+         r"terminals\[1\].close_on_garbage: expected true or false"),
+        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
          'kind = "bill"\ndialect = "sl-2"\n', r"terminals\[1\]: give exactly one of pty"),
         ('station_id = "S"\ncolour = 1\n', r"unknown key\(s\) colour"),
         ('station_id = "S\n', r"not valid TOML: .*line 1"),
@@ -162,3 +172,68 @@ def test_example_station_loads_with_derived_seeds() -> None:
     seeds = [t.seed for t in station.terminals]
     assert seeds == [7 * 1000 + 1, 42]
     assert [t.transport.value for t in station.terminals] == ["serial", "tcp"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["terminal", "station"])
+def test_sigterm_right_after_the_first_line_stops_cleanly(tmp_path: Path, command: str) -> None:
+    """The handlers are installed before the first line is printed: a script that signals as
+    soon as it has read it gets exit 0 (a default SIGTERM would kill the process: -15)."""
+    if command == "terminal":
+        args = ["terminal", "--kind", "bill", "--dialect", "sl-2", "--listen",
+                "tcp://127.0.0.1:0"]
+    else:
+        args = ["station", "--config", str(EXAMPLE / "station.toml")]
+    for _ in range(3):
+        proc = _start(*args)
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        code, err = _stop(proc)
+        assert first.startswith(("pty ", "listening ")), err
+        assert code == 0, err
+
+
+def _one_stream_detect(url: str) -> object:
+    """Both probes on one TCP stream (no reconnect), at 10:07:00 CST."""
+    endpoint = parse_url(url)
+    stream = TcpStream(socket.create_connection((endpoint.host, endpoint.port), timeout=5), url)
+    try:
+        found, _ = detect(stream, card_key=DEFAULT_KEY, clock=time.monotonic,
+                          host_time=lambda: datetime(2026, 5, 31, 10, 7, 0,
+                                                     tzinfo=timezone(timedelta(hours=8))),
+                          probe_timeout=0.5)
+        return found.dialect
+    except LinkFailedError as exc:
+        return str(exc)
+    finally:
+        stream.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lenient", [False, True], ids=["default-closes", "slide-over-garbage"])
+def test_sim_terminal_closes_on_garbage_unless_told_to_slide(lenient: bool) -> None:
+    """TCP terminals close the connection on bytes that do not frame (docs/protocol.md §1.2),
+    so the sl-2 probe ends a one-stream detection at once; ``--slide-over-garbage`` emulates
+    pre-rule firmware, which slides over the probe and answers the mispos-1 one behind it."""
+    proc = _start("terminal", "--kind", "card", "--dialect", "mispos-1", "--listen",
+                  "tcp://127.0.0.1:0", "--json", *(["--slide-over-garbage"] if lenient else []))
+    try:
+        assert proc.stdout is not None
+        outcome = _one_stream_detect(json.loads(proc.stdout.readline())["url"])
+    finally:
+        code, err = _stop(proc)
+    if lenient:
+        assert outcome is Dialect.MISPOS_1
+    else:
+        assert outcome == "connection closed during detection (sl-2: connection closed)"
+    assert code == 0, err
+
+
+def test_station_file_close_on_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "station.toml"
+    head = 'station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n'
+    term = '[[terminals]]\nid = "{}"\nkind = "card"\ndialect = "mispos-1"\nlisten = "tcp://127.0.0.1:0"\n'
+    path.write_text(head + term.format("T0000001") + term.format("T0000002")
+                    + "close_on_garbage = false\n", encoding="utf-8")
+    station = load_station(path)
+    assert [t.close_on_garbage for t in station.terminals] == [True, False]

@@ -54,7 +54,8 @@ def test_repeated_connects_to_a_mispos1_terminal_detect_it(strict: bool, tid: st
 
 def test_one_stream_probing_reproduces_the_lost_probe() -> None:
     """The field failure, deterministically: both probes on one TCP stream at second 31."""
-    with serve_terminal("card", "mispos-1", seed=7, terminal_id="CARD0099") as term:
+    with serve_terminal("card", "mispos-1", seed=7, terminal_id="CARD0099",
+                        close_on_garbage=False) as term:  # pre-rule firmware slides over
         endpoint = parse_url(term.url)
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
         stream = TcpStream(sock, term.url)  # no endpoint: cannot reconnect

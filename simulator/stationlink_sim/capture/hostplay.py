@@ -11,7 +11,8 @@ Contract:
   ``url`` and returns one **summary** per operation: what the host observed, without the
   values the host chooses at random (client refs, sequence numbers) and without card tokens
   (a replayed capture carries stand-in card numbers, so only the masked number is kept).
-  An operation that raises a ``StationLinkError`` is summarised as ``{"error": <class>}``.
+  An operation that raises a ``StationLinkError`` is summarised as ``{"error": <class>}``;
+  a balance inquiry whose answer was lost as ``{"outcome": "unknown"}``.
 - ``wait`` calls ``skip(seconds)``: while recording it moves the virtual clock of the day
   (:class:`SkipClock`), while replaying it does nothing.
 - :func:`day_ops` derives a normal day at one station from the traffic model
@@ -140,6 +141,8 @@ class _Host:
             return {"resolved": out}
         if name == "balance":
             b = term.balance()
+            if b.result is None or b.record is None:  # the answer was lost: unknown
+                return {"outcome": b.outcome.value}
             return {"result": b.result.name, "balance_fen": b.balance_fen,
                     "card": None if b.record.card is None else b.record.card.masked}
         if name == "device_status":

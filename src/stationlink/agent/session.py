@@ -11,10 +11,8 @@ Contract:
   carrying that ``client_ref``) or, when the terminal has no such request after
   ``unknown_grace``, records it as void. Nothing is ever resent.
 - A balance inquiry is journaled by the card terminal too, so it is recorded the same way;
-  its lost response (the client raises ``LinkTimeoutError`` / ``LinkFailedError``) is stored
-  as an *unknown* ``balance_inquiry`` under the request's ``client_ref`` before the error is
-  raised (the client does not report that ref, so it is read beforehand from the client's
-  generator: :func:`next_client_ref`).
+  its lost answer (the client returns ``Outcome.UNKNOWN`` with the request's ``client_ref``)
+  is stored as an *unknown* ``balance_inquiry`` under that ``client_ref`` and returned.
 - A declined request without a record (it never reached the terminal) stores nothing: no
   money moved. A link failure is raised (:class:`~stationlink.errors.LinkError`) after the
   link was dropped for reconnection; whatever the terminal did still arrives via its journal.
@@ -30,7 +28,6 @@ Contract:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -40,7 +37,6 @@ from typing import TYPE_CHECKING
 from ..buffer import Buffer, StoredRecord
 from ..buffer.records import Source
 from ..client import Terminal
-from ..client_core import new_client_ref
 from ..client_results import BalanceResult, Outcome, TransactionResult
 from ..errors import LinkError, LinkFailedError, StationLinkError
 from ..money import yuan_to_fen
@@ -90,22 +86,22 @@ class StationSession:
                            lambda t: t.reverse_last(original_ref))
 
     def balance(self, terminal_id: str) -> BalanceResult:
-        """A balance inquiry on the card terminal; its record is committed before returning,
-        a lost response is stored as unknown before the error is raised (module contract)."""
+        """A balance inquiry on the card terminal; its record, or its unknown outcome when
+        the answer was lost, is committed before returning (module contract)."""
         with self._link(terminal_id) as (poller, term):
-            client_ref = next_client_ref(term)
             try:
                 result = term.balance()
-            except LinkError as exc:
-                self.buffer.record_unknown(terminal_id, client_ref, "balance_inquiry", "", "",
-                                           0, self.agent.clock.now())
+            except LinkError as exc:  # never sent: nothing to record
                 poller.drop(exc)
-                self.agent.wake_uploader()
                 raise
-            self.buffer.record_result(terminal_id, result.record, self.agent.clock.now(),
-                                      source=Source.LIVE)
+            now = self.agent.clock.now()
+            if result.record is not None:
+                self.buffer.record_result(terminal_id, result.record, now, source=Source.LIVE)
+            elif result.outcome is Outcome.UNKNOWN:
+                self.buffer.record_unknown(terminal_id, result.client_ref, "balance_inquiry",
+                                           "", "", 0, now)
             if term.link_closed:
-                poller.drop(LinkFailedError("link closed after the balance answer"))
+                poller.drop(LinkFailedError(result.detail or "link closed"))
             self.agent.wake_uploader()
             return result
 
@@ -173,14 +169,6 @@ class StationSession:
                 if poller.terminal_id == terminal_id:
                     return poller
         raise StationLinkError(f"no configured terminal identifies as {terminal_id!r}")
-
-
-def next_client_ref(term: Terminal) -> str:
-    """The ``client_ref`` the client gives its next request: ``new_client_ref`` drawn from a
-    copy of the client's generator (``Terminal.ops.rng``), which is left as it was."""
-    probe = random.Random()  # noqa: S311 - a copy of the client's generator, not a secret
-    probe.setstate(term.ops.rng.getstate())
-    return new_client_ref(probe)
 
 
 def _fen(amount: Decimal | None, amount_fen: int | None) -> int:

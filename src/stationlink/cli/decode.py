@@ -31,7 +31,14 @@ import click
 
 from ..errors import ConfigError, InputDataError, Problem, ProtocolError
 from ..protocol.codec import Codec, UnknownMessageTypeError, peek_header
-from ..protocol.framing import Deframer, Event, FrameEvent, LinkByte, Transport
+from ..protocol.framing import (
+    Deframer,
+    Event,
+    FrameEvent,
+    LinkByte,
+    StretchJoiner,
+    Transport,
+)
 from ..protocol.jsonform import to_json
 from ..protocol.messages import Dialect, MsgType
 from .common import echo_json, handles_errors, stderr
@@ -120,10 +127,11 @@ def decode(dialect: str, transport: str, hex_mode: bool, card_key_env: str,
     deframer = Deframer(Dialect(dialect), Transport(transport))
     name = getattr(source, "name", "-")
     chunks = hex_chunks(source, name) if hex_mode else iter(lambda: source.read(65536), b"")
+    joiner = StretchJoiner()  # one line per skipped stretch, however the input was read
     try:
         for chunk in chunks:
-            for ev in deframer.feed(chunk):
+            for ev in joiner.push(deframer.feed(chunk)):
                 echo_json(event_json(ev, codec))
     finally:  # on bad hex text too: report what was read before the bad spot
-        for ev in [*deframer.expire(), *deframer.close()]:
+        for ev in [*joiner.push([*deframer.expire(), *deframer.close()]), *joiner.end()]:
             echo_json(event_json(ev, codec))

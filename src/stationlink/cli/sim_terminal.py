@@ -15,6 +15,8 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -30,17 +32,24 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     _STOP.set()
 
 
-def _serve_until_signal(alive: Any) -> None:
-    """Block until SIGINT/SIGTERM, or until ``alive()`` turns false (a runner died)."""
+@contextmanager
+def _signals_caught() -> Iterator[None]:
+    """SIGINT/SIGTERM set ``_STOP`` (instead of killing the process) inside the block."""
     _STOP.clear()
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not _STOP.wait(0.2):
-            if not alive():
-                return
+        yield
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def _serve_until_signal(alive: Any) -> None:
+    """Block until SIGINT/SIGTERM set ``_STOP`` (handlers installed by
+    :func:`_signals_caught`), or until ``alive()`` turns false (a runner died)."""
+    while not _STOP.wait(0.2):
+        if not alive():
+            return
 
 
 def _announce(info: dict[str, Any], as_json: bool, suffix: str = "") -> None:
@@ -69,13 +78,16 @@ def _logging(verbose: bool) -> None:
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep the journal in this JSON-lines file (no card numbers).")
 @click.option("--card-key", default=None, metavar="HEX", help="Card token key (hex).")
+@click.option("--slide-over-garbage", is_flag=True,
+              help="TCP: slide over bytes that do not frame, like pre-rule field firmware "
+                   "(default: close the connection, docs/protocol.md 1.2).")
 @click.option("--json", "as_json", is_flag=True, help="Print the address as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log faults and connections on stderr.")
 @handles_errors
 def terminal(
     kind: str, dialect: str, use_pty: bool, listen: str | None, seed: int, faults: str,
     baud: int | None, terminal_id: str, journal: Path | None, card_key: str | None,
-    as_json: bool, verbose: bool,
+    slide_over_garbage: bool, as_json: bool, verbose: bool,
 ) -> None:
     """Run one emulated bill or card terminal on a pty or a TCP port."""
     from stationlink.errors import ConfigError
@@ -101,13 +113,14 @@ def terminal(
         kind=TerminalKind(kind), dialect=Dialect(dialect), terminal_id=terminal_id,
         pty=use_pty, listen=parse_listen(listen) if listen is not None else None, seed=seed,
         faults=parse_faults(faults, source="--faults"), baud=baud, journal_path=journal,
-        card_key=key, source="sim terminal",
+        card_key=key, close_on_garbage=not slide_over_garbage, source="sim terminal",
     )
     _logging(verbose)
     running = start_terminal(config)
     try:
-        _announce(running.describe(), as_json)
-        _serve_until_signal(running.runner.is_alive)
+        with _signals_caught():  # before the announcement: a reader may signal at once
+            _announce(running.describe(), as_json)
+            _serve_until_signal(running.runner.is_alive)
     finally:
         running.stop()
 
@@ -127,9 +140,10 @@ def station(configs: tuple[Path, ...], as_json: bool, verbose: bool) -> None:
     runner = StationRunner(stations)
     runner.start()
     try:
-        for station_id, running in runner.running:
-            info = {"station_id": station_id, **running.describe()}
-            _announce(info, as_json, f" {station_id} {running.config.terminal_id}")
-        _serve_until_signal(lambda: not runner.failed())
+        with _signals_caught():  # before the announcement: a reader may signal at once
+            for station_id, running in runner.running:
+                info = {"station_id": station_id, **running.describe()}
+                _announce(info, as_json, f" {station_id} {running.config.terminal_id}")
+            _serve_until_signal(lambda: not runner.failed())
     finally:
         runner.stop()

@@ -16,7 +16,11 @@ Contract:
   candidates and recovers what follows. :meth:`Deframer.close` reports what is left.
 - TCP has no start byte and no check value: a prefix that is not a possible length is skipped
   byte by byte (reported as one ``Rejected`` stretch); a host should drop a TCP connection
-  that produces any ``Rejected``.
+  that produces any ``Rejected``. So that it can at once, the stretch skipped so far is
+  reported at the end of every ``feed`` (serial merges it with what the next feed skips):
+  on TCP, how the stream is split only changes where contiguous stretches of the same reason
+  are cut, never which bytes are skipped or which frames are found. A reader of a whole
+  stream (``stationlink decode``) joins them again with :class:`StretchJoiner`.
 
 The frame layouts themselves (diagrams, the normative ``construct`` layouts, building) are in
 :mod:`stationlink.protocol.framing`, which re-exports everything defined here; this module is
@@ -81,6 +85,37 @@ _SKIP_REASONS = {
     _NEED_MORE: "STX of an incomplete frame",
     _HIDES_FRAME: "STX of a frame with a bad check value hiding a valid frame",
 }
+
+
+class StretchJoiner:
+    """Join contiguous ``Rejected`` stretches of the same reason that separate feeds cut
+    apart (TCP reports a stretch at the end of every feed): ``push`` the events of each
+    feed in order, then ``end()``; the events come out as one feed of the whole stream
+    reports them (a NAK-able ``checksum_failed`` stretch is never joined)."""
+
+    def __init__(self) -> None:
+        self._held: Rejected | None = None
+
+    def push(self, events: list[Event]) -> list[Event]:
+        out: list[Event] = []
+        for ev in events:
+            held = self._held
+            if (isinstance(ev, Rejected) and not ev.checksum_failed and held is not None
+                    and held.offset + held.length == ev.offset and held.reason == ev.reason):
+                self._held = Rejected(held.offset, held.length + ev.length, held.reason)
+                continue
+            if held is not None:
+                out.append(held)
+                self._held = None
+            if isinstance(ev, Rejected) and not ev.checksum_failed:
+                self._held = ev
+            else:
+                out.append(ev)
+        return out
+
+    def end(self) -> list[Event]:
+        held, self._held = self._held, None
+        return [] if held is None else [held]
 
 
 class Deframer:
@@ -157,7 +192,7 @@ class Deframer:
             pos = self._scan_serial(out, final)
         else:
             pos = self._scan_tcp(out, final)
-        if final:
+        if final or not self._serial:  # TCP: report a rejected stretch at once
             self._flush(out)
         if pos:
             del self._buf[:pos]

@@ -64,6 +64,7 @@ from .deframer import (
     FrameEvent,
     LinkByte,
     Rejected,
+    StretchJoiner,
     Transport,
 )
 from .messages import Dialect
@@ -192,6 +193,7 @@ __all__ = [
     "FrameEvent",
     "LinkByte",
     "Rejected",
+    "StretchJoiner",
     "Transport",
     "build_frame",
     "build_frame_construct",

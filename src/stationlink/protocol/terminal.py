@@ -22,12 +22,13 @@ Contract:
 - A response-type message arriving here gives :class:`UnexpectedMessage`.
 - TCP and bytes that do not frame (a rejected stretch, :class:`LinkFault`): TCP has no
   resynchronisation, so docs/protocol.md §1.2 has the terminal close the connection.
-  With ``close_on_garbage=True`` the connection becomes ``broken`` at the first rejected
-  stretch: nothing received after it is passed up or answered, and the owner must close the
-  connection (the simulator's ``TerminalSession`` does). ``close_on_garbage=False`` (the
-  default) models firmware built before that rule, which slides over the bytes looking for
-  the next length prefix (and may take digits inside them for one); ``broken`` is then
-  still set, for information. Serial ignores the option (it resynchronises on STX).
+  With ``close_on_garbage=True`` (the default) the connection becomes ``broken`` at the
+  first rejected stretch: nothing received after it is passed up or answered, and the owner
+  must close the connection (the simulator's ``TerminalSession`` does).
+  ``close_on_garbage=False`` models field firmware built before that rule, which slides
+  over the bytes looking for the next length prefix (and may take digits inside them for
+  one); ``broken`` is then still set, for information. Serial ignores the option (it
+  resynchronises on STX).
 
 Per request::
 
@@ -106,7 +107,7 @@ class TerminalConnection:
         auto_echo: bool = True,
         supported: Collection[MsgType] | None = None,
         dedup_window: int = 64,
-        close_on_garbage: bool = False,
+        close_on_garbage: bool = True,
     ) -> None:
         self.dialect = Dialect(dialect)
         self.transport = Transport(transport)

@@ -13,18 +13,17 @@ Contract:
   :class:`Inputs` as ``from_csv`` on that export. Its problems name
   ``DB (hub export --month M)`` and the line of that export (several months: their exports
   one after another under one header). A file that is not a hub database raises
-  :class:`~stationlink.errors.StorageError` before anything is read; nothing is written to it.
+  :class:`~stationlink.errors.StorageError` before anything is read
+  (:func:`stationlink.hub.hub_schema.check_hub_file`); nothing is written to it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputDataError, Problem, StorageError
+from ..errors import InputDataError, Problem
 from ..interchange import (
     Branch,
     ReadResult,
@@ -79,24 +78,6 @@ def from_csv(
     return _inputs(s, b, t, skip_bad_rows)
 
 
-def check_hub_database(db_path: str | Path) -> None:
-    """Raise StorageError unless ``db_path`` is a hub database (opened read-only)."""
-    from ..hub.hub_schema import EXTRA_COLUMNS
-
-    p = Path(db_path)
-    if not p.is_file():
-        raise StorageError(f"{p}: no such hub database file")
-    try:
-        with closing(sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
-    except sqlite3.Error as exc:
-        raise StorageError(f"{p}: not a stationlink hub database ({exc})") from exc
-    missing = [c for c in EXTRA_COLUMNS if c not in columns]
-    if missing:
-        raise StorageError(f"{p}: not a stationlink hub database (its records table is "
-                           f"{'missing' if not columns else 'without ' + ', '.join(missing)})")
-
-
 def hub_export_name(db_path: str | Path, months: Sequence[str], include_late: bool) -> str:
     """How problems in the hub's rows name their source: the export command's lines."""
     late = " --include-late" if include_late else ""
@@ -117,8 +98,9 @@ def from_hub(
 ) -> Inputs:
     """The months' transactions as the hub holds them (see module contract)."""
     from ..hub.export import hub_transactions
+    from ..hub.hub_schema import check_hub_file
 
-    check_hub_database(db_path)
+    check_hub_file(db_path)  # StorageError naming the file; nothing read or written
     s, b = _reference_files(stations, branches)
     rows = (txn for month in months
             for txn in hub_transactions(db_path, month, include_late=include_late))
