@@ -8,15 +8,16 @@ Contract:
 - Every ``sqlite3.Error`` leaving this module, or raised inside :func:`immediate` /
   :func:`storage_errors`, becomes :class:`~stationlink.errors.StorageError` naming the file.
 - Timestamps are stored as ISO 8601 text with their offset (:func:`ts_text`, exactly
-  ``isoformat()``; :func:`ts_parse`).
+  ``isoformat()``; :func:`ts_parse`); :func:`iso_text` / :func:`iso_texts` are faster
+  exact ``isoformat`` for fixed-offset zones.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 
@@ -126,6 +127,38 @@ def iso_text(ts: datetime) -> str:
     if us:
         return f"{parts[0]}{MINSEC_TEXT[ts.minute * 60 + ts.second]}.{us:06d}{parts[1]}"
     return parts[0] + MINSEC_TEXT[ts.minute * 60 + ts.second] + parts[1]
+
+
+HOUR = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_texts(stamps: Iterable[datetime]) -> list[str]:
+    """``[ts.isoformat() for ts in stamps]`` exactly; several times faster for a run of
+    whole-second times in one hour of one fixed-offset ``timezone`` (a journal page): such a
+    time is ``YYYY-MM-DDTHH:`` + ``MM:SS`` (from its distance to the hour) + the offset, the
+    two ends taken from the hour's own ``isoformat``. Anything else goes through
+    :func:`iso_text` and starts a new run."""
+    out: list[str] = []
+    append = out.append
+    tz: object = out  # matches no tzinfo: the first time starts a run
+    start = end = EPOCH
+    head = tail = ""
+    minsec = MINSEC_TEXT
+    for ts in stamps:
+        if ts.tzinfo is tz and not ts.microsecond and start <= ts < end:
+            append(f"{head}{minsec[(ts - start).seconds]}{tail}")
+            continue
+        append(iso_text(ts))
+        tz = ts.tzinfo
+        if type(tz) is timezone:
+            start = ts.replace(minute=0, second=0, microsecond=0)
+            end = start + HOUR if start.year < 9999 else start  # no hour after 9999
+            text = iso_text(start)
+            head, tail = text[:14], text[19:]
+        else:
+            tz = out
+    return out
 
 
 def ts_text(ts: datetime | None) -> str | None:

@@ -6,20 +6,18 @@ Contract:
   a naive time, a missing ref or a negative amount is refused with
   :class:`.records.RefusedRecordError`) and builds its :data:`.schema.INSERT_RECORD` row
   directly (timestamps as :func:`.db.iso_text`), with ``seq`` and ``refers_to_seq`` left for
-  :func:`store_journal`. Callers run it before ``BEGIN IMMEDIATE``: a refused page takes no
+  :func:`store_one`. Callers run it before ``BEGIN IMMEDIATE``: a refused page takes no
   lock and stores nothing.
-- :func:`store_journal` runs inside the caller's ``BEGIN IMMEDIATE`` transaction with the
-  semantics of the generic ``Buffer._store`` (module contract of :mod:`.store`): a record's
-  identity ``t:<ref>`` already stored (or repeated in the same call) is not inserted and yields
-  the stored record (a differing copy is noted in ``conflicts``); a new record refers to the
-  unknown ``u:<client ref>`` it resolves, else to the original ``t:<original ref>`` it
-  reverses (on file or earlier in the same call); seqs are gap-free from ``MAX(seq) + 1``;
-  the new rows go in with multi-row ``INSERT`` statements of :data:`BATCH` rows (about a
-  fifth less SQLite work per row than ``executemany``), the remainder with ``executemany``.
-- :func:`store_one` (a live result) does the same in one statement, :data:`INSERT_ONE`
+- Journal pages go through :mod:`.page` (:func:`.page.journal_page`,
+  :func:`.page.store_page`), which uses the look-ups below and falls back on
+  :func:`journal_rows` to raise a refused record's error.
+- :func:`insert_rows` inserts full :data:`.schema.INSERT_RECORD` rows with multi-row
+  ``INSERT`` statements of :data:`BATCH` rows, the remainder with ``executemany``.
+- :func:`store_one` (a live result) does what :func:`.page.store_page` does, in one
+  statement, :data:`INSERT_ONE`
   (``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with the seq and the references as
   sub-queries); only a duplicate costs a look-up. Without ``RETURNING`` (SQLite < 3.35) it
-  is :func:`store_journal` of one record.
+  is :func:`.page.store_page` of one record.
 - Look-ups are bounded per call: fewer than :data:`SCAN_MIN` records, one ``IN`` for all
   identities; a page, one chunked ``IN`` of its own identities plus :func:`ref_seqs` (a
   covering range scan of the terminal's unknowns when there are no more of them than the
@@ -55,7 +53,7 @@ KIND_TEXT: dict[Any, str] = {k: k.value for k in TxnKind}
 STATUS_TEXT: dict[Any, str] = {s: s.value for s in TxnStatus}
 SOURCE_TEXT: dict[Source, str] = {s: s.value for s in Source}
 _new = tuple.__new__
-BATCH = 40  # rows per multi-row INSERT: 920 parameters (SQLite's oldest limit is 999)
+BATCH = 40  # rows per multi-row INSERT: at most 920 parameters (SQLite's oldest limit is 999)
 INSERT_BATCH = (
     f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES "  # noqa: S608
     + ", ".join(["(" + ", ".join("?" * len(RECORD_COLUMNS)) + ")"] * BATCH)
@@ -190,63 +188,6 @@ def ref_seqs(
     return found
 
 
-def store_journal(
-    conn: sqlite3.Connection,
-    station_id: str,
-    terminal_id: str,
-    records: Sequence[JournalRecord],
-    rows: list[list[Any]],
-    wall_time: datetime,
-    source: Source,
-) -> tuple[list[StoredRecord], list[StoredRecord]]:
-    """Store terminal results (module contract) given their :func:`journal_rows`; returns
-    (stored-or-existing per record, newly stored). Call inside ``BEGIN IMMEDIATE``."""
-    client_refs = [row[6] for row in rows if row[6]]
-    original_refs = [row[15] for row in rows if row[15]]
-    if len(rows) < SCAN_MIN:  # a live result: one statement for all identities
-        wanted = [row[4] for row in rows]
-        wanted += ["u:" + ref for ref in client_refs] + ["t:" + ref for ref in original_refs]
-        known = lookup(conn, terminal_id, wanted)
-        refs = {ident: rec.seq for ident, rec in known.items()}
-    else:
-        known = lookup(conn, terminal_id, [row[4] for row in rows])
-        refs = ref_seqs(conn, terminal_id, client_refs, original_refs)
-    seq = next_seq(conn)
-    out: list[StoredRecord] = []
-    new: list[StoredRecord] = []
-    inserts: list[list[Any]] = []
-    txn = Entry.TXN
-    for rec, row in zip(records, rows, strict=True):
-        ident = row[4]
-        existing = known.get(ident)
-        if existing is not None:
-            cand = from_journal(station_id, terminal_id, rec, wall_time, source)
-            note_conflict(conn, existing, cand)
-            out.append(existing)
-            continue
-        if refs or original_refs:
-            refers = refs.get("u:" + row[6]) if row[6] else None
-            if refers is None and row[15]:
-                refers = refs.get("t:" + row[15])
-                if refers is None:  # an original stored earlier in this same call
-                    original = known.get("t:" + row[15])
-                    refers = None if original is None else original.seq
-            row[16] = refers
-        row[0] = seq
-        stored: StoredRecord = _new(StoredRecord, (
-            seq, station_id, terminal_id, txn, row[5], row[6], row[7], row[8], row[9], row[10],
-            row[11], row[12], row[13], row[14], row[15], row[16], source, wall_time,
-            rec.terminal_time, row[20], row[21], row[22],
-        ))
-        seq += 1
-        known[ident] = stored
-        out.append(stored)
-        new.append(stored)
-        inserts.append(row)
-    insert_rows(conn, inserts)
-    return out, new
-
-
 def insert_rows(conn: sqlite3.Connection, rows: list[list[Any]]) -> None:
     """Insert rows, :data:`BATCH` at a time with :data:`INSERT_BATCH`, the rest one by one."""
     whole = len(rows) - len(rows) % BATCH
@@ -265,10 +206,14 @@ def store_one(
     wall_time: datetime,
     source: Source,
 ) -> StoredRecord:
-    """:func:`store_journal` of one record (a live result) in one statement,
+    """:func:`.page.store_page` of one record (a live result) in one statement,
     :data:`INSERT_ONE`, where SQLite has ``RETURNING``. Call inside ``BEGIN IMMEDIATE``."""
     if not RETURNING:
-        return store_journal(conn, station_id, terminal_id, (rec,), [row], wall_time, source)[0][0]
+        from .page import page_from_rows, store_page  # the page path imports this module
+
+        page = page_from_rows((rec,), [row], row[18])
+        _, build, dups = store_page(conn, station_id, terminal_id, page, wall_time, source)
+        return dups[0] if dups else build()[0]
     ident = row[4]
     got = conn.execute(INSERT_ONE, (
         *row, "u:" + row[6] if row[6] else None, "t:" + row[15] if row[15] else None,

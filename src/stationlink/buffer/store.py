@@ -21,11 +21,12 @@ Contract:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -35,7 +36,8 @@ from ..protocol.messages import JournalRecord
 from .db import connect, immediate, storage_errors, ts_text
 from .fold import fold
 from .health import HealthMixin
-from .ingest import journal_rows, lookup, next_seq, note_conflict, store_journal, store_one
+from .ingest import journal_rows, lookup, next_seq, note_conflict, store_one
+from .page import journal_page, store_page
 from .records import (
     Batch,
     Entry,
@@ -56,11 +58,39 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class PageResult:
-    """Outcome of :meth:`Buffer.record_journal_page`."""
+    """Outcome of :meth:`Buffer.record_journal_page`.
+
+    From the buffer, ``stored`` is built when first read (then kept): a caller that does not
+    read it does not pay for a thousand records a page. The value is the same either way.
+    """
 
     stored: tuple[StoredRecord, ...]  # newly stored, in seq order
     duplicates: int  # records already in the buffer (or repeated in the page)
     cursor: int | None  # the terminal's journal cursor now stored
+
+    @classmethod
+    def _later(
+        cls, build: Callable[[], tuple[StoredRecord, ...]], duplicates: int, cursor: int | None
+    ) -> PageResult:
+        """A result whose ``stored`` is ``build()``, called on first access."""
+        result = object.__new__(cls)
+        object.__setattr__(result, "duplicates", duplicates)
+        object.__setattr__(result, "cursor", cursor)
+        object.__setattr__(result, "_build", build)
+        return result
+
+    if not TYPE_CHECKING:  # only reached for an attribute not set: ``stored`` not yet built
+
+        def __getattr__(self, name):
+            build = self.__dict__.get("_build") if name == "stored" else None
+            if build is None:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name,
+                    obj=self)
+            stored = build()
+            object.__setattr__(self, "stored", stored)
+            self.__dict__.pop("_build", None)
+            return stored
 
 
 class Buffer(HealthMixin, ReferralMixin):
@@ -140,16 +170,16 @@ class Buffer(HealthMixin, ReferralMixin):
 
         ``cursor`` defaults to the last record's journal cursor (unchanged for an empty page).
         """
-        rows = journal_rows(self.station_id, terminal_id, records, wall_time, Source.JOURNAL)
+        page = journal_page(self.station_id, terminal_id, records, wall_time, Source.JOURNAL)
         if cursor is None and records:
-            cursor = max(r.cursor for r in records)
+            cursor = max(page.cursors)
         with immediate(self._conn, self._where) as conn:
-            _, new = store_journal(
-                conn, self.station_id, terminal_id, records, rows, wall_time, Source.JOURNAL
+            count, build, _ = store_page(
+                conn, self.station_id, terminal_id, page, wall_time, Source.JOURNAL
             )
             if cursor is not None:
                 self._set_cursor(conn, terminal_id, cursor, wall_time)
-        return PageResult(tuple(new), len(records) - len(new), cursor)
+        return PageResult._later(build, len(records) - count, cursor)
 
     def record_unknown(
         self,
@@ -211,7 +241,7 @@ class Buffer(HealthMixin, ReferralMixin):
         self, conn: sqlite3.Connection, terminal_id: str, cands: Sequence[StoredRecord]
     ) -> tuple[list[StoredRecord], list[StoredRecord]]:
         """Insert what is new of host records (unknown, void); terminal results go through
-        :func:`.ingest.store_journal`. Returns (stored-or-existing per candidate, new)."""
+        :func:`.page.store_page`. Returns (stored-or-existing per candidate, new)."""
         idents = [c.ident for c in cands]
         wanted = set(idents) | {"t:" + c.original_ref for c in cands if c.original_ref}
         wanted |= {"u:" + c.client_ref for c in cands
