@@ -24,6 +24,9 @@ Contract:
 - :meth:`power_cycle` keeps the journal, paper state and far-side state (bank balances, bills),
   and loses the volatile state: uptime restarts, ``boot_id`` increases, error counters clear.
   The I/O runner drops the link state and any unsent response.
+- Thread-safe: :meth:`handle` and the lifecycle methods run under :attr:`lock` (an
+  ``RLock``), so a customer served on the device directly (``stationlink_sim.standalone``)
+  and the runner thread answering the host never interleave.
 - The terminal's clock is never set from the host (``IDENTIFY`` carries host time only for the
   host's own skew check), so drift and clock resets stay visible.
 """
@@ -145,6 +148,13 @@ class EmulatedTerminal:
     @property
     def terminal_id(self) -> str:
         return self.identity.terminal_id
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every request runs under (re-entrant). Hold it to make several steps
+        atomic against the runner thread serving the host, e.g. present a customer's card
+        and :meth:`handle` the request it is for."""
+        return self._lock
 
     def supported_types(self) -> frozenset[MsgType]:
         """Request types this terminal answers (the others get ErrorReply UNSUPPORTED)."""

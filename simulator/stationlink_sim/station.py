@@ -11,10 +11,14 @@ Contract:
   station seed reproduces the whole station.
 - :class:`StationRunner` starts every terminal of one or more stations (one runner thread
   each) and stops them all; if one fails to start, those already started are stopped.
+  ``base_clock`` (all devices) and ``card_sources`` (by ``(station id, terminal id)``) are
+  handed to :func:`~.serve.start_terminal`; ``sim station --traffic`` uses them to pace
+  the terminals' clocks and to present its customers' cards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,8 @@ from stationlink.errors import ConfigError
 from stationlink.protocol.messages import Dialect
 from stationlink.tomlfile import read_toml_file
 
+from .clock import BaseClock
+from .customers import CardSource
 from .device import TerminalKind
 from .faults import parse_faults
 from .serve import RunningTerminal, TerminalConfig, parse_listen, start_terminal
@@ -142,15 +148,22 @@ def _terminal(
 class StationRunner:
     """Every terminal of the given stations, running together."""
 
-    def __init__(self, stations: list[StationConfig]) -> None:
+    def __init__(
+        self, stations: list[StationConfig], *, base_clock: BaseClock | None = None,
+        card_sources: Mapping[tuple[str, str], CardSource] | None = None,
+    ) -> None:
         self.stations = stations
+        self.base_clock = base_clock
+        self.card_sources = dict(card_sources or {})
         self.running: list[tuple[str, RunningTerminal]] = []
 
     def start(self) -> None:
         try:
             for station in self.stations:
                 for config in station.terminals:
-                    self.running.append((station.station_id, start_terminal(config)))
+                    source = self.card_sources.get((station.station_id, config.terminal_id))
+                    self.running.append((station.station_id, start_terminal(
+                        config, base_clock=self.base_clock, card_source=source)))
         except BaseException:
             self.stop()
             raise

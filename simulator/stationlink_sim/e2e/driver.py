@@ -14,8 +14,10 @@ Contract (:class:`StationDriver`, one thread per station, everything closed on e
 - How a customer is served: bill payments, withdrawals, balance inquiries and reversals go
   through the PC (:class:`~.counter.CounterSession`) unless the event is ``standalone``: a
   share of the card terminal's customers (``standalone_share``, drawn per event from the
-  seed) is served by the terminal on its own, as when the PC is off (the device model's
-  ``handle`` directly); those records reach the hub through the journal pull only.
+  seed) is served by the terminal on its own, as when the PC is off
+  (:func:`~stationlink_sim.standalone.serve_standalone`, the device model's ``handle``
+  directly; ``sim station --traffic`` serves its customers the same way); those records
+  reach the hub through the journal pull only.
 - The driver plays the far side so the terminals reach the traffic model's outcome: an
   approved withdrawal finds its amount in the bank, an ``insufficient_funds`` decline does
   not; a ``wrong_pin`` decline presents no card (``CARD_ERROR``); a declined bill payment
@@ -50,19 +52,11 @@ from stationlink.client import Terminal
 from stationlink.client import connect as client_connect
 from stationlink.money import CST
 from stationlink.protocol.events import LinkFault
-from stationlink.protocol.messages import (
-    BalanceInquiryRequest,
-    Header,
-    JournalRecord,
-    Message,
-    MsgType,
-    ReversalRequest,
-    TxnStatus,
-    WithdrawalRequest,
-)
+from stationlink.protocol.messages import JournalRecord, TxnStatus
 
 from ..customers import CardQueue
 from ..serve import RunningTerminal, serve_terminal
+from ..standalone import arrange_card, bill_account, present_card, serve_standalone
 from ..traffic import SimEvent, TrafficModel, event_to_transaction
 from .clock import SimClock, WorldClock
 from .counter import CounterSession
@@ -260,33 +254,19 @@ class StationDriver:
             self.report.truth.append(row)
 
     def _bill(self, ev: SimEvent) -> JournalRecord | None:
-        account = self.model.identities.account(ev.station.index, ev.product, ev.customer)
-        if ev.outcome == "declined":
-            account = account[:5]  # a number the biller cannot know
+        account = bill_account(ev, self.model.identities)
         res = self.counter.attempt(self.bill.device.journal, lambda: self.counter.pay_bill(
             self.plan.bill_id, ev.product, account, amount_fen=ev.amount_fen))
         return None if res is None else res.record
 
     def _card_action(self, ev: SimEvent, alone: bool) -> JournalRecord | None:
-        pan = self.model.identities.pan(ev.station.index, ev.card)
-        bank = self.card.device.bank
-        if ev.kind == "withdrawal":
-            balance = bank.balance(pan)
-            if ev.outcome == "approved" and balance < ev.amount_fen:
-                bank.credit(pan, ev.amount_fen - balance)
-            elif ev.reason == "insufficient_funds" and balance >= ev.amount_fen:
-                bank.debit(pan, balance - ev.amount_fen + 1)
-        if ev.reason != "wrong_pin":
-            self.cards.put(pan)
-        tid = self.plan.card_id
         if alone:
-            req: Message
-            if ev.kind == "withdrawal":
-                req = WithdrawalRequest(self._header(MsgType.WITHDRAWAL, self.card), "",
-                                        ev.amount_fen)
-            else:
-                req = BalanceInquiryRequest(self._header(MsgType.BALANCE_INQUIRY, self.card), "")
-            return _record(self.card.device.handle(req))
+            return serve_standalone(self.card.device, ev, self.model.identities, self.cards,
+                                    self.rng.randrange(65536))
+        pan = self.model.identities.pan(ev.station.index, ev.card)
+        arrange_card(ev, pan, self.card.device.bank)
+        present_card(ev, pan, self.cards)
+        tid = self.plan.card_id
         journal = self.card.device.journal
         if ev.kind == "withdrawal":
             res = self.counter.attempt(journal, lambda: self.counter.withdraw(
@@ -304,8 +284,8 @@ class StationDriver:
         on_card = ev.card >= 0
         running = self.card if on_card else self.bill
         if alone:
-            req = ReversalRequest(self._header(MsgType.REVERSAL, running), "", ref)
-            record = _record(running.device.handle(req))
+            record = serve_standalone(running.device, ev, self.model.identities, self.cards,
+                                      self.rng.randrange(65536), original_ref=ref)
         else:
             tid = self.plan.card_id if on_card else self.plan.bill_id
             res = self.counter.attempt(running.device.journal,
@@ -313,11 +293,3 @@ class StationDriver:
             record = None if res is None else res.record
         if record is None or record.status is not TxnStatus.APPROVED:
             self.report.events["reversal_refused"] += 1
-
-    def _header(self, mtype: MsgType, running: RunningTerminal) -> Header:
-        return Header(mtype, self.rng.randrange(65536), running.config.terminal_id)
-
-
-def _record(response: Message) -> JournalRecord | None:
-    record = getattr(response, "record", None)
-    return record if isinstance(record, JournalRecord) else None
