@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..buffer import Buffer, StoredRecord
 from ..buffer.records import Source
@@ -44,6 +44,8 @@ from .poller import TerminalPoller
 
 if TYPE_CHECKING:
     from .agent import Agent
+
+R = TypeVar("R", TransactionResult, BalanceResult)
 
 
 class StationSession:
@@ -88,22 +90,7 @@ class StationSession:
     def balance(self, terminal_id: str) -> BalanceResult:
         """A balance inquiry on the card terminal; its record, or its unknown outcome when
         the answer was lost, is committed before returning (module contract)."""
-        with self._link(terminal_id) as (poller, term):
-            try:
-                result = term.balance()
-            except LinkError as exc:  # never sent: nothing to record
-                poller.drop(exc)
-                raise
-            now = self.agent.clock.now()
-            if result.record is not None:
-                self.buffer.record_result(terminal_id, result.record, now, source=Source.LIVE)
-            elif result.outcome is Outcome.UNKNOWN:
-                self.buffer.record_unknown(terminal_id, result.client_ref, "balance_inquiry",
-                                           "", "", 0, now)
-            if term.link_closed:
-                poller.drop(LinkFailedError(result.detail or "link closed"))
-            self.agent.wake_uploader()
-            return result
+        return self._money(terminal_id, "balance_inquiry", "", "", 0, lambda t: t.balance())
 
     def referral(
         self, product: str, *, referral_id: str | None = None, note: str = "",
@@ -138,8 +125,9 @@ class StationSession:
 
     def _money(
         self, terminal_id: str, kind: str, product: str, account: str, fen: int,
-        call: Callable[[Terminal], TransactionResult],
-    ) -> TransactionResult:
+        call: Callable[[Terminal], R],
+    ) -> R:
+        """Run ``call`` on the link; commit its record or its unknown outcome; then return."""
         with self._link(terminal_id) as (poller, term):
             try:
                 result = call(term)
