@@ -10,11 +10,15 @@ Contract:
   write is one short transaction; ``sqlite3.Error`` becomes
   :class:`~stationlink.errors.StorageError` naming the file.
 - One :class:`AgentState` per thread (a connection is not shared between threads).
+- Times are stored as ISO 8601 text in CST (``+08:00``), as in the buffer.
+- A new file is created readable and writable by its owner only (0600), as are its
+  ``-wal`` and ``-shm`` files (SQLite gives them the database file's permissions).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..buffer.db import ts_text
 from ..errors import StorageError
 
 SCHEMA = (
@@ -50,6 +55,8 @@ class AgentState:
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():  # owner only; SQLite copies this to -wal/-shm
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"{self.path}: cannot open agent state: {exc}") from exc
@@ -93,14 +100,14 @@ class AgentState:
             "INSERT INTO agent (id, pid, started_at, heartbeat_at, stopped_at) "
             "VALUES (1, ?, ?, ?, NULL) ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, "
             "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, stopped_at=NULL",
-            (pid, now.isoformat(), now.isoformat()),
+            (pid, ts_text(now), ts_text(now)),
         )
 
     def heartbeat(self, now: datetime) -> None:
-        self._write("UPDATE agent SET heartbeat_at=? WHERE id=1", (now.isoformat(),))
+        self._write("UPDATE agent SET heartbeat_at=? WHERE id=1", (ts_text(now),))
 
     def note_stopped(self, now: datetime) -> None:
-        self._write("UPDATE agent SET stopped_at=? WHERE id=1", (now.isoformat(),))
+        self._write("UPDATE agent SET stopped_at=? WHERE id=1", (ts_text(now),))
 
     # ------------------------------------------------------------------ terminals
 
@@ -123,10 +130,10 @@ class AgentState:
             args.append(dialect)
         if polled:
             sets.append("last_poll_at=?")
-            args.append(now.isoformat())
+            args.append(ts_text(now))
         if error is not None:
             sets += ["last_error=?", "last_error_at=?"]
-            args += [error, now.isoformat()]
+            args += [error, ts_text(now)]
         sql = f"UPDATE terminals SET {', '.join(sets)} WHERE url=?"  # noqa: S608 - literals
         self._write(sql, (*args, url))
 
@@ -138,7 +145,7 @@ class AgentState:
             "next_attempt_at) VALUES (1, ?, ?, ?, NULL) ON CONFLICT(id) DO UPDATE SET "
             "last_upload_at=excluded.last_upload_at, high_water_mark=excluded.high_water_mark, "
             "records_uploaded=records_uploaded+excluded.records_uploaded, next_attempt_at=NULL",
-            (now.isoformat(), high_water_mark, records),
+            (ts_text(now), high_water_mark, records),
         )
 
     def note_upload_error(self, *, now: datetime, error: str, next_attempt: datetime) -> None:
@@ -146,7 +153,7 @@ class AgentState:
             "INSERT INTO upload (id, last_error, last_error_at, next_attempt_at) "
             "VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_error=excluded.last_error, "
             "last_error_at=excluded.last_error_at, next_attempt_at=excluded.next_attempt_at",
-            (error, now.isoformat(), next_attempt.isoformat()),
+            (error, ts_text(now), ts_text(next_attempt)),
         )
 
     # ------------------------------------------------------------------ settlement
@@ -165,7 +172,7 @@ class AgentState:
         self._write(
             "INSERT OR REPLACE INTO settlement_checks (terminal_id, day, checked_at, "
             "mismatches) VALUES (?, ?, ?, ?)",
-            (terminal_id, day.isoformat(), now.isoformat(), json.dumps(mismatches)),
+            (terminal_id, day.isoformat(), ts_text(now), json.dumps(mismatches)),
         )
 
     # ------------------------------------------------------------------ reading

@@ -6,14 +6,18 @@ works while the agent runs) and returns one JSON-ready dict: station, agent proc
 journal cursor), backlog, oldest unsynced record, synced-up-to seq, last upload and last hub
 error, open quarantine entries with reasons, unresolved unknowns, settlement mismatches
 (count, and the lines of each terminal's latest daily check) and the latest device status of
-each terminal. :func:`render_status` is the human form of the same dict.
+each terminal; a value not known yet is ``null`` (never the text ``None``).
+:func:`render_status` is the human form of the same dict: every time in CST
+(``YYYY-MM-DD HH:MM:SS CST``), a missing value as "none yet", "never" or an em dash.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..buffer import Buffer
+from ..money import CST
 from .config import AgentConfig
 from .state import AgentState
 
@@ -60,51 +64,79 @@ def agent_status(config: AgentConfig) -> dict[str, Any]:
     }
 
 
+MISSING = "—"  # an em dash: a value not known (yet)
+
+
+def _v(value: object, missing: str = MISSING) -> str:
+    """A value for people: ``missing`` instead of ``None``."""
+    return missing if value is None else str(value)
+
+
+def when(text: str | None, missing: str = "never") -> str:
+    """A stored ISO 8601 time for people: ``YYYY-MM-DD HH:MM:SS CST``."""
+    if text is None:
+        return missing
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if ts.tzinfo is None:
+        return text
+    return f"{ts.astimezone(CST):%Y-%m-%d %H:%M:%S} CST"
+
+
 def render_status(doc: dict[str, Any]) -> str:
+    """The human form of :func:`agent_status`: times in CST, no ``None`` anywhere."""
     lines = [f"station {doc['station_id']} (buffer {doc['buffer']})"]
     agent = doc["agent"]
     if agent is None:
         lines.append("agent: never started")
     else:
-        run = f"stopped {agent['stopped_at']}" if agent["stopped_at"] else "running"
-        lines.append(f"agent: pid {agent['pid']}, started {agent['started_at']}, {run}, "
-                     f"last heartbeat {agent['heartbeat_at']}")
+        run = f"stopped {when(agent['stopped_at'])}" if agent["stopped_at"] else "running"
+        lines.append(f"agent: pid {_v(agent['pid'])}, started {when(agent['started_at'])}, "
+                     f"{run}, last heartbeat {when(agent['heartbeat_at'])}")
     lines.append("terminals:")
     for t in doc["terminals"]:
         state = "connected" if t["connected"] else "not connected"
         lines.append(f"  {t['terminal_id'] or '?'} {t['url']} ({t['dialect'] or '?'}): {state}, "
-                     f"cursor {t['journal_cursor']}, last poll {t['last_poll_at'] or 'never'}")
+                     f"cursor {_v(t['journal_cursor'], 'none yet')}, "
+                     f"last poll {when(t['last_poll_at'])}")
         if t["last_error"]:
-            lines.append(f"    last error {t['last_error_at']}: {t['last_error']}")
+            lines.append(f"    last error {when(t['last_error_at'], MISSING)}: {t['last_error']}")
     oldest = doc["oldest_unsynced"]
-    oldest_text = "none" if oldest is None else f"seq {oldest['seq']} at {oldest['wall_time']}"
+    oldest_text = ("none" if oldest is None
+                   else f"seq {oldest['seq']} at {when(oldest['wall_time'], MISSING)}")
     lines.append(f"records {doc['records']}, synced up to {doc['synced_upto']}, "
                  f"backlog {doc['backlog']}, oldest unsynced {oldest_text}")
     up = doc["upload"]
     if up is None:
         lines.append("last upload: never")
     else:
-        lines.append(f"last upload: {up['last_upload_at'] or 'never'} (hub high-water mark "
-                     f"{up['high_water_mark']}, {up['records_uploaded']} records uploaded)")
+        lines.append(f"last upload: {when(up['last_upload_at'])} (hub high-water mark "
+                     f"{_v(up['high_water_mark'], 'none yet')}, "
+                     f"{_v(up['records_uploaded'], '0')} records uploaded)")
         if up["last_error"]:
-            lines.append(f"  last hub error {up['last_error_at']}: {up['last_error']}")
+            lines.append(f"  last hub error {when(up['last_error_at'], MISSING)}: "
+                         f"{up['last_error']}")
+        if up.get("next_attempt_at"):
+            lines.append(f"  next attempt {when(up['next_attempt_at'])}")
     lines.append(f"quarantine: {len(doc['quarantine'])} batch(es), "
                  f"{doc['quarantined_records']} record(s)")
     for q in doc["quarantine"]:
         lines.append(f"  entry {q['id']}: seq {q['first_seq']}..{q['last_seq']} "
-                     f"HTTP {q['http_status']}: {q['reason']}")
+                     f"HTTP {_v(q['http_status'])}: {q['reason']}")
     lines.append(f"unresolved unknown outcomes: {doc['unresolved_unknown']}")
     lines.append(f"settlement mismatches: {doc['settlement_mismatches']}")
     for c in doc["settlement_checks"]:
         result = "agree" if not c["mismatches"] else f"{len(c['mismatches'])} line(s) differ"
-        lines.append(f"  {c['terminal_id']} checked {c['checked_at']}: {result}")
+        lines.append(f"  {c['terminal_id']} checked {when(c['checked_at'], MISSING)}: {result}")
         for m in c["mismatches"]:
             lines.append(f"    {m['kind']} {m['product'] or '-'}: terminal {m['terminal_count']} "
                          f"/ {m['terminal_amount_fen']} fen, buffer {m['buffer_count']} / "
                          f"{m['buffer_amount_fen']} fen")
-    lines.append("device status:")
+    lines.append("device status:" if doc["devices"] else "device status: none yet")
     for d in doc["devices"]:
-        lines.append(f"  {d['terminal_id']} at {d['wall_time']}: paper "
-                     f"{'ok' if d['paper_ok'] else 'OUT'}, signal {d['signal_dbm']} dBm, "
-                     f"unacked {d['journal_unacked']}, boot {d['boot_id']}")
+        lines.append(f"  {d['terminal_id']} at {when(d['wall_time'], MISSING)}: paper "
+                     f"{'ok' if d['paper_ok'] else 'OUT'}, signal {_v(d['signal_dbm'])} dBm, "
+                     f"unacked {_v(d['journal_unacked'])}, boot {_v(d['boot_id'])}")
     return "\n".join(lines)

@@ -7,13 +7,23 @@ Contract:
   (``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` on any error).
 - Every ``sqlite3.Error`` leaving this module, or raised inside :func:`immediate` /
   :func:`storage_errors`, becomes :class:`~stationlink.errors.StorageError` naming the file.
-- Timestamps are stored as ISO 8601 text with their offset (:func:`ts_text`, exactly
-  ``isoformat()``; :func:`ts_parse`); :func:`iso_text` / :func:`iso_texts` are faster
-  exact ``isoformat`` for fixed-offset zones.
+- :func:`connect` with ``read_only=True`` (or :func:`connect_read_only`) opens without
+  writing anything, also on read-only media: ``mode=ro``, and when that cannot open a WAL
+  file because its ``-shm`` cannot be created, ``immutable=1`` (only when no ``-wal`` holds
+  un-checkpointed changes; otherwise a StorageError says to copy the file somewhere
+  writable). :func:`read_only_media` tells whether a file can be written at all (its
+  directory too); it respects read-only mounts and immutable files even for root.
+- ``private=True`` creates a missing file readable and writable by its owner only (0600);
+  SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions.
+- Every timestamp is stored as ISO 8601 text in China Standard Time, ``+08:00``
+  (:func:`ts_text`: ``ts.astimezone(CST).isoformat()``; :func:`ts_parse`): one offset in
+  every column, so the text sorts in time order and reads as the station's local time; the
+  instant is exactly the one given. :func:`iso_text` / :func:`iso_texts` are the fast forms.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,6 +34,7 @@ from types import TracebackType
 import sqlite_utils
 
 from ..errors import StorageError
+from ..money import CST
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -34,15 +45,30 @@ PRAGMAS = (
 
 
 def connect(
-    path: str | Path, *, create: bool, check_same_thread: bool = True
+    path: str | Path,
+    *,
+    create: bool,
+    check_same_thread: bool = True,
+    read_only: bool = False,
+    private: bool = False,
 ) -> sqlite_utils.Database:
-    """Open ``path`` with the module's pragmas; ``create=False`` refuses a missing file."""
+    """Open ``path`` with the module's pragmas; ``create=False`` refuses a missing file;
+    ``read_only``: open without writing (module contract); ``private``: a new file is 0600."""
     p = Path(path)
-    if not create and not p.is_file():
+    if (read_only or not create) and not p.is_file():
         raise StorageError(f"{p}: no such database file")
+    if read_only:
+        try:
+            conn = connect_read_only(p, check_same_thread=check_same_thread)
+            conn.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{p}: cannot open database read-only: {exc}") from exc
+        return sqlite_utils.Database(conn)
     try:
         if create:
             p.parent.mkdir(parents=True, exist_ok=True)
+            if private and not p.exists():
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(
             str(p), isolation_level=None, check_same_thread=check_same_thread, timeout=10.0
         )
@@ -55,6 +81,46 @@ def connect(
     except sqlite3.Error as exc:
         conn.close()
         raise StorageError(f"{p}: cannot set up database: {exc}") from exc
+
+
+def read_only_media(path: str | Path) -> bool:
+    """True when ``path`` (an existing file) or its directory cannot be written: read-only
+    mount, immutable attribute, or permissions (``access(2)``, which root obeys for the
+    first two)."""
+    p = Path(path).resolve()
+    return not (os.access(p, os.W_OK) and os.access(p.parent, os.W_OK))
+
+
+def connect_read_only(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection that never writes ``path`` (module contract). Raises ``sqlite3.Error``
+    (callers name the file) or StorageError for a WAL that cannot be read on read-only media."""
+    p = Path(path).resolve()
+    uri = p.as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=check_same_thread)
+    except sqlite3.OperationalError:
+        if not read_only_media(p):
+            raise
+    else:
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if not read_only_media(p):
+                raise
+    wal = p.with_name(p.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise StorageError(
+            f"{p}: on read-only media with un-checkpointed changes in {wal.name}; copy "
+            "the file and its -wal and -shm files somewhere writable and open the copy"
+        )
+    # a WAL file on read-only media whose -shm cannot be created: nothing can change it
+    conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=check_same_thread)
+    conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    return conn
 
 
 @contextmanager
@@ -109,13 +175,32 @@ HOUR_TEXT: dict[tuple[int, int, int, int, timezone], tuple[str, str]] = {}
 HOUR_TEXT_MAX = 4096
 
 
+CST_OFFSET = timedelta(hours=8)
+
+
+def _cst(ts: datetime) -> datetime:
+    """``ts`` in CST; kept as given at the ends of the calendar (year 1 / 9999), where the
+    same instant has no CST spelling."""
+    try:
+        return ts.astimezone(CST)
+    except OverflowError:
+        return ts
+
+
 def iso_text(ts: datetime) -> str:
-    """Exactly ``ts.isoformat()``; about twice as fast for a fixed-offset ``timezone`` (the
-    terminals' and the PC's), from a small cache of ``YYYY-MM-DDTHH:`` prefixes and offset
-    suffixes keyed on the hour and the offset."""
+    """Exactly ``ts.astimezone(CST).isoformat()`` for an aware ``ts`` (a naive one: its
+    ``isoformat()``); about twice as fast for a ``+08:00`` ``timezone`` (the terminals' and
+    the PC's), from a small cache of ``YYYY-MM-DDTHH:`` prefixes and offset suffixes keyed on
+    the hour and the offset."""
     tz = ts.tzinfo
-    if type(tz) is not timezone:
-        return ts.isoformat()
+    if tz is not CST:
+        if type(tz) is not timezone or tz.utcoffset(None) != CST_OFFSET:
+            if tz is None or ts.utcoffset() is None:
+                return ts.isoformat()
+            ts = _cst(ts)
+            if ts.tzinfo is not CST:  # no CST spelling: as given, never cached
+                return ts.isoformat()
+            tz = CST
     key = (ts.year, ts.month, ts.day, ts.hour, tz)
     parts = HOUR_TEXT.get(key)
     if parts is None:
@@ -134,8 +219,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso_texts(stamps: Iterable[datetime]) -> list[str]:
-    """``[ts.isoformat() for ts in stamps]`` exactly; several times faster for a run of
-    whole-second times in one hour of one fixed-offset ``timezone`` (a journal page): such a
+    """``[iso_text(ts) for ts in stamps]`` exactly; several times faster for a run of
+    whole-second times in one hour of one ``+08:00`` ``timezone`` (a journal page): such a
     time is ``YYYY-MM-DDTHH:`` + ``MM:SS`` (from its distance to the hour) + the offset, the
     two ends taken from the hour's own ``isoformat``. Anything else goes through
     :func:`iso_text` and starts a new run."""
@@ -151,7 +236,7 @@ def iso_texts(stamps: Iterable[datetime]) -> list[str]:
             continue
         append(iso_text(ts))
         tz = ts.tzinfo
-        if type(tz) is timezone:
+        if type(tz) is timezone and (tz is CST or tz.utcoffset(None) == CST_OFFSET):
             start = ts.replace(minute=0, second=0, microsecond=0)
             end = start + HOUR if start.year < 9999 else start  # no hour after 9999
             text = iso_text(start)
@@ -162,15 +247,26 @@ def iso_texts(stamps: Iterable[datetime]) -> list[str]:
 
 
 def ts_text(ts: datetime | None) -> str | None:
+    """The stored text of a timestamp: ISO 8601 in CST (module contract)."""
     return None if ts is None else iso_text(ts)
 
 
 def ts_parse(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+    """A stored timestamp, in CST (a file from before schema version 2 may hold other
+    offsets: the same instant comes back in CST)."""
+    if text is None:
+        return None
+    ts = datetime.fromisoformat(text)
+    if text.endswith("+08:00") or ts.tzinfo is None:
+        return ts
+    return _cst(ts)
 
 
 def ts_required(text: str | None) -> datetime:
     """A NOT NULL timestamp column; a NULL means the file was damaged or edited by hand."""
     if text is None:
         raise StorageError("a required timestamp column is NULL")
-    return datetime.fromisoformat(text)
+    ts = datetime.fromisoformat(text)
+    if text.endswith("+08:00") or ts.tzinfo is None:
+        return ts
+    return _cst(ts)

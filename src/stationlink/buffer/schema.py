@@ -9,17 +9,29 @@ Tables::
     cursors      terminal_id -> last journal cursor stored (same transaction as its records)
     device_status, settlement_mismatches, quarantine, conflicts  (see buffer.health)
 
-Contract: :func:`create_schema` is idempotent; records are only ever inserted.
+Versions (``PRAGMA user_version``, :mod:`stationlink.buffer.versions`): 1 is the tables
+above; 2 stores every timestamp in CST (``+08:00``; version 1 files may hold ``+00:00`` texts,
+rewritten to the same instants in CST). A file from before versions (0, every table there)
+is migrated in place; a file of a newer version is refused.
+
+Contract: :func:`check_buffer_file` reads an existing file without writing it and raises
+``StorageError`` naming it unless it is a buffer this code can open (a hub database, any
+other SQLite file, a newer buffer: refused, left byte-identical). :func:`create_schema`
+creates or migrates the tables (idempotent); records are only ever inserted.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from .db import ts_parse, ts_required, ts_text
 from .records import Entry, Source, StoredRecord
+from .versions import FileInfo, Migration, check_file, latest, migrate
 
 RECORD_COLUMNS = (
     "seq",
@@ -84,7 +96,70 @@ _MARKS = ", ".join("?" for _ in RECORD_COLUMNS)
 INSERT_RECORD = f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({_MARKS})"  # noqa: S608
 
 
-def create_schema(db: sqlite_utils.Database) -> None:
+BUFFER_TABLES: dict[str, tuple[str, ...]] = {
+    "records": RECORD_COLUMNS,
+    "meta": ("key", "value"),
+    "cursors": ("terminal_id", "cursor", "updated_at"),
+    "device_status": ("id", "terminal_id", "wall_time", "terminal_time", "synced"),
+    "settlement_mismatches": ("id", "terminal_id", "wall_time", "since"),
+    "quarantine": ("id", "first_seq", "last_seq", "reason", "wall_time", "released_at"),
+    "conflicts": ("id", "terminal_id", "ident", "existing_seq", "wall_time"),
+}
+BUFFER_TIMES: dict[str, tuple[str, ...]] = {
+    "records": ("wall_time", "terminal_time"),
+    "cursors": ("updated_at",),
+    "device_status": ("wall_time", "terminal_time"),
+    "settlement_mismatches": ("wall_time", "since"),
+    "quarantine": ("wall_time", "released_at"),
+    "conflicts": ("wall_time",),
+}
+
+
+def _cst_text(text: str | None) -> str | None:
+    return None if text is None else ts_text(datetime.fromisoformat(text))
+
+
+def times_to_cst(conn: sqlite3.Connection, columns: dict[str, tuple[str, ...]]) -> None:
+    """Rewrite every stored timestamp not already in ``+08:00`` as the same instant in CST
+    (a migration step shared with the hub)."""
+    conn.create_function("stationlink_cst", 1, _cst_text, deterministic=True)
+    for table, cols in columns.items():
+        for col in cols:
+            conn.execute(
+                f"UPDATE {table} SET {col} = stationlink_cst({col}) "  # noqa: S608
+                f"WHERE {col} IS NOT NULL AND {col} NOT LIKE '%+08:00'"
+            )
+
+
+def _v1_tables(conn: sqlite3.Connection) -> None:
+    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+    _create_tables(db)
+
+
+def _v2_cst(conn: sqlite3.Connection) -> None:
+    times_to_cst(conn, BUFFER_TIMES)
+
+
+MIGRATIONS = (
+    Migration(1, "buffer tables (a file from before versions keeps its tables)", _v1_tables),
+    Migration(2, "every timestamp in CST (+08:00)", _v2_cst),
+)
+SCHEMA_VERSION = latest(MIGRATIONS)
+
+
+def check_buffer_file(path: str | Path) -> FileInfo:
+    """Refuse an existing file that is no buffer this code can open (module contract)."""
+    return check_file(Path(path), BUFFER_TABLES, SCHEMA_VERSION, "buffer")
+
+
+def create_schema(db: sqlite_utils.Database, where: str | None = None) -> None:
+    """Create the tables of a new file or migrate an older one (one transaction)."""
+    if where is None:
+        where = db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+    migrate(db.conn, where, MIGRATIONS, "buffer")
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
     db.table("records").create(RECORD_TYPES, pk="seq", not_null=NOT_NULL, if_not_exists=True)
     db.table("records").create_index(
         ["terminal_id", "ident"], index_name="records_identity", unique=True, if_not_exists=True

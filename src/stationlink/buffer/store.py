@@ -16,6 +16,11 @@ Contract:
 - ``unsynced`` hands out records after the hub's high-water mark (``mark_synced``), in seq
   order, stopping before the first open quarantine (the hub needs a gap-free sequence).
 - Every ``sqlite3.Error`` becomes :class:`~stationlink.errors.StorageError`.
+- :meth:`Buffer.open` first checks an existing file read-only
+  (:func:`~stationlink.buffer.schema.check_buffer_file`): a hub database, any other SQLite
+  file or a buffer of a newer schema version is refused with ``StorageError`` naming it and
+  left byte-identical; an older buffer is migrated in place. A new file is created readable
+  by its owner only (0600; its ``-wal``/``-shm`` get the same permissions).
 """
 
 from __future__ import annotations
@@ -48,7 +53,14 @@ from .records import (
     require_aware,
 )
 from .referrals import ReferralMixin
-from .schema import INSERT_RECORD, SELECT_RECORDS, create_schema, record_row, row_record
+from .schema import (
+    INSERT_RECORD,
+    SELECT_RECORDS,
+    check_buffer_file,
+    create_schema,
+    record_row,
+    row_record,
+)
 
 
 def default_path() -> Path:
@@ -109,11 +121,16 @@ class Buffer(HealthMixin, ReferralMixin):
         """Open (or create) a buffer file. A new file needs ``station_id``; an existing one
         must have been created for the same station (``ConfigError`` otherwise)."""
         p = Path(path)
-        db = connect(p, create=create)
+        if p.is_file() and p.stat().st_size > 0:
+            check_buffer_file(p)  # read-only: a hub or any other file is left untouched
+        elif p.is_file() and not create:
+            raise StorageError(f"{p}: an empty file, not a stationlink buffer database; "
+                               "left untouched")
+        db = connect(p, create=create, private=True)
         conn = db.conn
         try:
             with storage_errors(str(p)):
-                create_schema(db)
+                create_schema(db, str(p))
                 row = conn.execute("SELECT value FROM meta WHERE key='station_id'").fetchone()
             stored = row[0] if row else None
             if stored is None:

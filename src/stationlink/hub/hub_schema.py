@@ -10,21 +10,27 @@ Tables::
     device_status  snapshots as uploaded (JSON), newest per terminal shown by status
     tokens         token_id PK, station_id, token_hash UNIQUE (SHA-256), created/revoked
 
-Contract: :func:`create_hub_schema` is idempotent. :func:`check_hub_file` opens a file
-read-only and raises :class:`~stationlink.errors.StorageError` naming it unless it holds
-every hub table with every column (or, if allowed, no table at all); it writes nothing (not
-even a journal-mode change).
+Versions (``PRAGMA user_version``, :mod:`stationlink.buffer.versions`): 1 is the tables
+above; 2 stores every timestamp column in CST (``+08:00``; older files may hold ``+00:00``
+texts, rewritten to the same instants). A file from before versions (0, every table there) is
+migrated in place when the hub opens it for writing; a newer file is refused.
+
+Contract: :func:`create_hub_schema` creates or migrates the tables (idempotent, one
+transaction). :func:`check_hub_file` opens a file read-only (also on read-only media) and
+raises :class:`~stationlink.errors.StorageError` naming it when its schema version is newer
+than this code's, or unless it holds every hub table with every column (or, if allowed, no
+table at all); it writes nothing (not even a journal-mode change).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import sqlite_utils
 
-from ..buffer.schema import NOT_NULL, RECORD_COLUMNS, RECORD_TYPES
+from ..buffer.schema import NOT_NULL, RECORD_COLUMNS, RECORD_TYPES, times_to_cst
+from ..buffer.versions import Migration, check_file, latest, migrate
 from ..errors import StorageError
 
 EXTRA_COLUMNS = ("received_at", "ts", "affects_month", "late", "duplicate_of")
@@ -37,36 +43,47 @@ HUB_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+HUB_TIMES: dict[str, tuple[str, ...]] = {
+    "stations": ("last_contact", "agent_status_at"),
+    "records": ("wall_time", "terminal_time", "received_at", "ts"),
+    "anchors": ("wall_time",),
+    "device_status": ("received_at",),
+    "tokens": ("created_at", "revoked_at"),
+}
+
+
+def _v1_tables(conn: sqlite3.Connection) -> None:
+    _create_tables(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False))
+
+
+def _v2_cst(conn: sqlite3.Connection) -> None:
+    times_to_cst(conn, HUB_TIMES)
+
+
+MIGRATIONS = (
+    Migration(1, "hub tables (a file from before versions keeps its tables)", _v1_tables),
+    Migration(2, "every timestamp column in CST (+08:00)", _v2_cst),
+)
+SCHEMA_VERSION = latest(MIGRATIONS)
+
+
 def check_hub_file(path: str | Path, *, allow_empty: bool = False) -> None:
     """Raise StorageError unless ``path`` is a hub database (module contract);
     ``allow_empty``: a database without any table passes too (a hub is created in it)."""
     p = Path(path)
     if not p.is_file():
         raise StorageError(f"{p}: no such hub database file")
-    try:
-        with closing(sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            found = {
-                table: {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                for table in HUB_COLUMNS
-            }
-    except sqlite3.Error as exc:
-        raise StorageError(f"{p}: not a stationlink hub database ({exc})") from exc
-    if allow_empty and not any(found.values()):
-        return
-    problems = []
-    for table, columns in HUB_COLUMNS.items():
-        if not found[table]:
-            problems.append(f"no {table} table")
-            continue
-        missing = [c for c in columns if c not in found[table]]
-        if missing:
-            problems.append(f"{table} without {', '.join(missing)}")
-    if problems:
-        raise StorageError(f"{p}: not a stationlink hub database ({'; '.join(problems)}); "
-                           "left untouched")
+    check_file(p, HUB_COLUMNS, SCHEMA_VERSION, "hub", allow_empty=allow_empty)
 
 
-def create_hub_schema(db: sqlite_utils.Database) -> None:
+def create_hub_schema(db: sqlite_utils.Database, where: str | None = None) -> None:
+    """Create the tables of a new hub file or migrate an older one (one transaction)."""
+    if where is None:
+        where = db.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+    migrate(db.conn, where, MIGRATIONS, "hub")
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
     db.table("stations").create(
         {"station_id": str, "hwm": int, "last_contact": str, "agent_status": str,
          "agent_status_at": str},
