@@ -135,6 +135,7 @@ class ReplayEngine:
         return ReplayResult(
             self.capture.path, self.done, self.divergence, len(self.script.steps),
             self.pos, self.host_tokens, self.terminal_bytes, elapsed, self.capture.duration,
+            self.started is not None,
         )
 
     def _start(self, now: float) -> None:

@@ -6,6 +6,10 @@ host's stream of that connection, the reason, and the expected and actual messag
 of :mod:`stationlink.protocol.jsonform`, or hex for bytes that are not a message). Volatile
 fields (sequence numbers, client refs, the host clock) are shown as sent. :class:`ReplayResult`
 is the outcome: ``ok`` (every step done, no divergence), the divergence if any, and counts.
+Its :attr:`ReplayResult.outcome` is one of ``matched`` (exit 0), ``diverged`` (exit
+:data:`EXIT_DIVERGED`) and ``incomplete`` (exit :data:`EXIT_INCOMPLETE`): the replay was
+stopped (``--timeout``, a signal) before the host finished the capture without diverging,
+including a host that never connected or sent nothing (``host_seen`` false).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import Any
 
 #: exit code of ``stationlink replay`` when the host diverged from the capture
 EXIT_DIVERGED = 11
+#: exit code of ``stationlink replay`` stopped before the host finished (timeout, signal,
+#: a host that never connected), without a divergence
+EXIT_INCOMPLETE = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,18 @@ class ReplayResult:
     terminal_bytes: int  # bytes the replayer sent
     elapsed: float  # wall seconds from the first host byte (or connection) to the end
     capture_seconds: float  # duration of the recorded session
+    host_seen: bool = False  # the host connected or sent a byte
+
+    @property
+    def outcome(self) -> str:
+        """``matched``, ``diverged`` or ``incomplete`` (module contract)."""
+        if self.ok:
+            return "matched"
+        return "diverged" if self.divergence is not None else "incomplete"
+
+    @property
+    def exit_code(self) -> int:
+        return {"matched": 0, "diverged": EXIT_DIVERGED}.get(self.outcome, EXIT_INCOMPLETE)
 
     @property
     def speedup(self) -> float:
@@ -65,7 +84,8 @@ class ReplayResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "capture": self.capture, "ok": self.ok,
+            "capture": self.capture, "ok": self.ok, "outcome": self.outcome,
+            "host_seen": self.host_seen,
             "divergence": None if self.divergence is None else self.divergence.to_json(),
             "steps": self.steps, "steps_done": self.steps_done,
             "host_tokens": self.host_tokens, "terminal_bytes": self.terminal_bytes,
@@ -78,9 +98,15 @@ class ReplayResult:
             return (f"{self.capture}: no divergence ({self.steps} steps, {self.host_tokens} "
                     f"host frames/link bytes matched, {self.elapsed:.3f} s for "
                     f"{self.capture_seconds:.3f} s recorded)")
-        assert self.divergence is not None  # noqa: S101 - not ok means diverged
+        if self.divergence is None:
+            if not self.host_seen:
+                return (f"{self.capture}: INCOMPLETE: the host never connected or sent "
+                        f"anything; nothing was checked (0 of {self.steps} steps)")
+            return (f"{self.capture}: INCOMPLETE: stopped after {self.steps_done} of "
+                    f"{self.steps} steps without a divergence (timeout or signal); the "
+                    "host did not finish the capture")
         return (f"{self.capture}: DIVERGED after {self.steps_done} of {self.steps} steps\n"
                 + self.divergence.describe())
 
 
-__all__ = ["EXIT_DIVERGED", "Divergence", "ReplayResult"]
+__all__ = ["EXIT_DIVERGED", "EXIT_INCOMPLETE", "Divergence", "ReplayResult"]

@@ -4,8 +4,10 @@ Output contract (scripts and tests read it): the first stdout line of ``record``
 ``host side URL`` (what the host opens), of ``replay`` ``terminal side URL`` (where the host
 under test connects), flushed at once. ``record`` then forwards until SIGINT/SIGTERM or
 ``--duration`` and prints a summary (``--json``: one JSON object). ``replay`` prints the
-result (``--json``: one JSON object) and exits 0 when the host matched the capture, 11 when
-it diverged (the divergence is printed), 3 for a bad capture file, 2 for bad options.
+result (``--json``: one JSON object with ``outcome``) and exits 0 when the host matched the
+capture, 11 when it diverged (the divergence is printed), 12 when it stopped before the host
+finished without a divergence (``--timeout``, a signal, a host that never connected: said
+so), 3 for a bad capture file, 2 for bad options.
 """
 
 from __future__ import annotations
@@ -122,10 +124,11 @@ def replay(ctx: click.Context, capture: Path, against: str | None, speed: float 
     """Play the terminal side of a capture to a host under test and check the host's bytes.
 
     Exit status: 0 when the host matched the capture, 11 when it diverged (where and how is
-    printed), 3 for a bad capture file, 2 for bad options.
+    printed), 12 when the replay stopped (--timeout, a signal) before the host finished
+    without diverging, e.g. a host that never connected; 3 for a bad capture file, 2 for
+    bad options.
     """
     from stationlink_sim.capture.replayer import Replayer
-    from stationlink_sim.capture.report import EXIT_DIVERGED
 
     if realtime and speed is not None:
         raise ConfigError("give --speed or --realtime, not both")
@@ -141,5 +144,5 @@ def replay(ctx: click.Context, capture: Path, against: str | None, speed: float 
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         click.echo(result.describe())
-    if not result.ok:
-        ctx.exit(EXIT_DIVERGED)
+    if result.exit_code:
+        ctx.exit(result.exit_code)
