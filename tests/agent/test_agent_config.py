@@ -118,3 +118,48 @@ def test_no_terminals_is_refused(tmp_path: Path) -> None:
                                                   'token = "t"')
     with pytest.raises(ConfigError, match=r"terminals: at least one \[\[terminals\]\]"):
         load_config(write(tmp_path, text))
+
+
+def _with_hub(tmp_path: Path, hub_lines: str) -> Path:
+    (tmp_path / "hub.token").write_text("slh_abc_secret\n", encoding="utf-8")
+    return write(tmp_path, f'station_id = "S1"\ncard_key = "{KEY}"\n[hub]\n{hub_lines}\n'
+                           'token_file = "hub.token"\n[[terminals]]\nurl = "tcp://127.0.0.1:9"\n')
+
+
+@pytest.mark.parametrize("host", ["hub.example.cn", "192.168.1.10", "[2001:db8::1]",
+                                  "127.0.0.1.example.cn"])
+def test_plain_http_to_another_machine_is_refused_naming_the_option(
+    tmp_path: Path, host: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(_with_hub(tmp_path, f'url = "http://{host}:8400"'))
+    message = str(info.value)
+    assert "hub.url" in message
+    assert "allow_insecure_http = true" in message
+    assert "https://" in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.3.4.5", "localhost", "[::1]"])
+def test_plain_http_to_this_machine_is_fine(tmp_path: Path, host: str) -> None:
+    config = load_config(_with_hub(tmp_path, f'url = "http://{host}:8400"'))
+    assert config.allow_insecure_http is False
+    assert config.hub_ca_file is None
+
+
+def test_plain_http_allowed_explicitly(tmp_path: Path) -> None:
+    config = load_config(_with_hub(
+        tmp_path, 'url = "http://192.168.1.10:8400"\nallow_insecure_http = true'))
+    assert config.allow_insecure_http is True
+    with pytest.raises(ConfigError, match="allow_insecure_http: expected true or false"):
+        load_config(_with_hub(tmp_path, 'url = "http://192.168.1.10"\n'
+                                        'allow_insecure_http = "yes"'))
+
+
+def test_https_with_a_ca_file_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not checked here\n", encoding="utf-8")
+    config = load_config(_with_hub(tmp_path, 'url = "https://hub.example.cn"\n'
+                                             'ca_file = "ca.pem"'))
+    assert config.hub_ca_file == tmp_path / "ca.pem"
+    with pytest.raises(ConfigError, match=r"hub\.ca_file: no such file"):
+        load_config(_with_hub(tmp_path, 'url = "https://hub.example.cn"\n'
+                                        'ca_file = "missing.pem"'))

@@ -110,7 +110,7 @@ def uploader(hub: ScriptedHub, clock: ManualClock, seed: int = 1, **settings: An
     return Uploader(client, UploadSettings(**opts), rng=random.Random(seed), clock=clock), client
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 501, 502, 503, 504, 599])
 def test_retryable_answers_are_retried_after_backoff_honouring_retry_after(
     scripted: ScriptedHub, tmp_path: Path, status: int
 ) -> None:
@@ -156,7 +156,7 @@ def test_backoff_jitter_comes_from_the_seed(scripted: ScriptedHub, tmp_path: Pat
     assert all(w <= 1.0 * 2**i for i, w in enumerate(waits[0]))
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 409, 413, 500])
+@pytest.mark.parametrize("status", [400, 401, 403, 409, 413, 422])
 def test_other_rejections_are_never_retried_as_is(
     scripted: ScriptedHub, tmp_path: Path, status: int
 ) -> None:
@@ -240,3 +240,44 @@ def test_a_hub_that_lost_records_gets_them_again(tmp_path: Path) -> None:
             assert restored.store.high_water_mark("S1") == 31
         finally:
             restored.close()
+
+
+class FailingOnce(SqliteHubStore):
+    """The real store, whose first ingest fails the way a hub bug would (an unexpected
+    exception: the hub answers a generic 500)."""
+
+    failures = 1
+
+    def ingest(self, batch: Any, now: datetime) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("hub bug")
+        return super().ingest(batch, now)
+
+
+def test_a_hub_server_error_is_retried_never_quarantined(tmp_path: Path) -> None:
+    """Regression: a 500 used to quarantine the record and stop the station's uploads."""
+    store = FailingOnce(tmp_path / "hub.sqlite")
+    token_id, token = new_token()
+    store.add_token(token_id, "S1", hash_token(token), datetime.now(UTC))
+    clock = ManualClock(T0)
+    try:
+        with BackgroundServer(create_app(store)) as server, \
+                fill(tmp_path / "b.sqlite", 10) as buf, \
+                HubClient(server.url, token, station_id="S1", timeout=5) as client:
+            up = Uploader(client, UploadSettings(batch_size=8, backoff_base=1.0,
+                                                 backoff_cap=30.0, status_interval=3600.0),
+                          rng=random.Random(3), clock=clock)
+            first = up.step(buf)
+            assert first.waiting
+            assert first.quarantined == 0
+            assert buf.open_quarantine() == []
+            assert up.limit == 8  # not halving: nothing is being isolated
+            clock.advance(up.next_attempt - clock.monotonic())
+            done = up.step(buf)
+            assert done.uploaded == 10
+            assert buf.synced_upto() == 10
+            assert buf.open_quarantine() == []
+        assert store.high_water_mark("S1") == 10
+    finally:
+        store.close()

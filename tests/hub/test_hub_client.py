@@ -44,7 +44,7 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(None, NOW) is None
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 501, 502, 503, 504, 599])
 def test_retryable_statuses(status: int) -> None:
     app = canned_app(status, {"Retry-After": "Mon, 05 Oct 2026 01:00:07 GMT"}, "busy")
     with BackgroundServer(app) as server, HubClient(
@@ -56,7 +56,7 @@ def test_retryable_statuses(status: int) -> None:
     assert f"HTTP {status}: busy" in str(info.value)
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 422, 500])
+@pytest.mark.parametrize("status", [400, 401, 404, 409, 413, 422])
 def test_other_errors_are_rejections_with_reason(status: int, buf: Buffer,
                                                  make_record: MakeRecord) -> None:
     buf.record_result("T1", make_record(1), T0)

@@ -74,7 +74,7 @@ class Agent:
         self._own_hub = hub is None
         self.hub = hub if hub is not None else hub_client(
             config.hub_url, config.hub_token, station_id=config.station_id,
-            timeout=config.hub_timeout)
+            timeout=config.hub_timeout, ca_file=config.hub_ca_file)
         self.uploader = Uploader(self.hub, config.upload, rng=child_rng(rng),
                                  clock=self.clock)
         self._wake = threading.Event()

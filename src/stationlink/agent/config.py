@@ -4,8 +4,11 @@ Contract:
 - :func:`load_config` reads one TOML file (reference and example: ``docs/agent.md``);
   every problem raises :class:`~stationlink.errors.ConfigError` naming the file and the key
   (``agent.toml: terminals[2].url: ...``); unknown keys are refused so a typo never passes
-  silently. Relative paths (``data_dir``, ``token_file``, ``card_key_file``) are relative to
-  the file.
+  silently. Relative paths (``data_dir``, ``token_file``, ``card_key_file``, ``ca_file``)
+  are relative to the file.
+- ``[hub] url``: ``https://`` (verified against the system's CAs, or ``ca_file``), or plain
+  ``http://`` to a loopback host (``localhost``, 127.0.0.0/8, ``::1``); plain ``http://`` to
+  any other host is refused unless ``allow_insecure_http = true``.
 - :func:`parse_config` does the same for an already-parsed mapping (tests, embedding).
 - Durations are seconds (TOML integer or float); they are durations, not money.
 - The data directory defaults to the platform's user data dir (``platformdirs``), so the
@@ -14,11 +17,13 @@ Contract:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -27,7 +32,7 @@ from ..tomlfile import read_toml_file
 
 _TOP = {"station_id", "data_dir", "card_key", "card_key_file", "hub", "poll", "upload",
         "terminals"}
-_HUB = {"url", "token", "token_file", "timeout"}
+_HUB = {"url", "token", "token_file", "timeout", "ca_file", "allow_insecure_http"}
 _POLL = {"journal_interval", "device_status_interval", "settlement_check_at",
          "unknown_grace", "reconnect_base", "reconnect_cap", "page_limit"}
 _UPLOAD = {"interval", "batch_size", "backoff_base", "backoff_cap", "status_interval"}
@@ -74,6 +79,8 @@ class AgentConfig:
     terminals: tuple[TerminalEntry, ...]
     data_dir: Path
     hub_timeout: float = 30.0
+    hub_ca_file: Path | None = None  # CA bundle for an https:// hub (None: the system's CAs)
+    allow_insecure_http: bool = False  # plain http:// to a host that is not this machine
     poll: PollSettings = field(default_factory=PollSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
     source: str = "agent.toml"
@@ -122,6 +129,14 @@ class _Table:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{self._name(key)}: expected a non-empty string, not {value!r}")
         return value.strip()
+
+    def flag(self, key: str, default: bool) -> bool:
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self._name(key)}: expected true or false, not {value!r}")
+        return value
 
     def seconds(self, key: str, default: float, *, minimum: float = 0.0) -> float:
         if key not in self.data:
@@ -193,8 +208,16 @@ def parse_config(data: Mapping[str, Any], *, source: str, base: Path) -> AgentCo
     url = hub.text("url", required=True) or ""
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{source}: hub.url: expected http(s)://HOST:PORT, not {url!r}")
+    insecure = hub.flag("allow_insecure_http", False)
+    _check_transport(url, insecure, source)
     token = _one_of(hub, "token", "token_file", base)
     timeout = hub.seconds("timeout", 30.0, minimum=0.1)
+    ca_text = hub.text("ca_file")
+    ca_file = None
+    if ca_text is not None:
+        ca_file = Path(ca_text) if Path(ca_text).is_absolute() else base / ca_text
+        if not ca_file.is_file():
+            raise ConfigError(f"{source}: hub.ca_file: no such file {ca_file}")
 
     poll = _poll(_Table(data.get("poll", {}), f"{source}: poll", _POLL))
     upload = _upload(_Table(data.get("upload", {}), f"{source}: upload", _UPLOAD))
@@ -215,7 +238,30 @@ def parse_config(data: Mapping[str, Any], *, source: str, base: Path) -> AgentCo
     if dup:
         raise ConfigError(f"{source}: terminals: id(s) {', '.join(dup)} appear more than once")
     return AgentConfig(station_id, url.rstrip("/"), token, card_key, entries, data_dir,
-                       timeout, poll, upload, source)
+                       timeout, ca_file, insecure, poll, upload, source)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_transport(url: str, insecure: bool, source: str) -> None:
+    """Plain ``http://`` only to this machine, unless ``allow_insecure_http = true``."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"{source}: hub.url: no host in {url!r}")
+    if parts.scheme == "http" and not insecure and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{source}: hub.url: plain http:// to {parts.hostname}, which is not this "
+            "machine, would send the token and every transaction unencrypted; use https:// "
+            "(docs/hub.md, TLS) or, on a network you trust, set allow_insecure_http = true "
+            "in [hub]")
 
 
 def _poll(t: _Table) -> PollSettings:

@@ -6,13 +6,16 @@ exactly-once):
   ``batch_size`` records, gap-free, never past an open quarantine). The buffer's synced mark
   moves only after the hub answered with its high-water mark, so a crash anywhere in between
   means the same batch is sent again: a harmless replay.
-- :class:`~stationlink.errors.HubUnavailableError` (network error, 429, 502, 503, 504):
-  retried after :class:`~stationlink.hub.backoff.Backoff` (capped exponential, full jitter
-  from the injected rng, ``Retry-After`` honoured). Nothing else is retried as is.
+- :class:`~stationlink.errors.HubUnavailableError` (network error, 429, any 5xx): retried
+  after :class:`~stationlink.hub.backoff.Backoff` (capped exponential, full jitter from the
+  injected rng, ``Retry-After`` honoured), the same batch, never halved nor quarantined: a
+  server fault says nothing about the records. Nothing else is retried as is.
 - :class:`~stationlink.hub.client.HubGapError`: the hub wants an earlier seq (its store was
   restored from a backup) — the uploader re-sends from there; or a later one (it already holds
   more than we noted) — the mark is moved up.
-- Any other :class:`~stationlink.errors.HubRejectedError`: the batch is cut in half and the
+- Any other :class:`~stationlink.errors.HubRejectedError` (a definite 4xx rejection,
+  including 409 ``sequence_conflict``: the hub holds another record at a seq): the batch is
+  cut in half and the
   first half tried (a few requests isolate the one bad record of a 500-record batch); a
   rejected single record — or a rejection that does not depend on the records, found when
   even one record is refused — is quarantined in the buffer with the hub's reason
@@ -27,17 +30,15 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
-
-import httpx
+from pathlib import Path
 
 from .. import __version__
 from ..buffer import Batch, Buffer
 from ..errors import HubRejectedError, HubUnavailableError
 from ..hub.backoff import Backoff
-from ..hub.client import HubClient, HubGapError
+from ..hub.client import HubClient, HubGapError, nodelay_client
 from .clock import AgentClock
 from .config import UploadSettings
 from .state import AgentState
@@ -45,17 +46,17 @@ from .state import AgentState
 log = logging.getLogger("stationlink.agent.upload")
 
 
-def hub_client(url: str, token: str, *, station_id: str, timeout: float) -> HubClient:
-    """A :class:`HubClient` whose connections set ``TCP_NODELAY``.
+def hub_client(url: str, token: str, *, station_id: str, timeout: float,
+               ca_file: Path | None = None) -> HubClient:
+    """A :class:`HubClient` whose connections set ``TCP_NODELAY`` and verify an ``https://``
+    hub's certificate against the system's CAs, or ``ca_file`` when given.
 
     httpx writes a POST's headers and body in separate sends; with Nagle's algorithm on,
     the body waits for the peer's delayed ACK (~40 ms on Linux) — per batch. The agent owns
     this ``httpx.Client``; ``HubClient.close`` does not close a client passed in, so the
     returned client's ``close`` is wired to close both.
     """
-    transport = httpx.HTTPTransport(
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    http = httpx.Client(timeout=timeout, transport=transport)
+    http = nodelay_client(timeout, True if ca_file is None else ca_file)
     return HubClient(url, token, station_id=station_id, http_client=http, owns_client=True)
 
 

@@ -2,7 +2,8 @@
 
 ``serve`` runs the HTTP API until SIGINT/SIGTERM; ``token create/list/revoke`` manage the
 per-station bearer tokens (shown once, stored hashed); ``status`` shows each station's last
-contact, backlog and last device status; ``export`` writes the transactions interchange
+contact, backlog, duplicates and conflicts and last device status; ``conflicts`` lists the
+conflicting duplicates; ``export`` writes the transactions interchange
 format (on-time records of a closed month by default); ``late`` lists late records.
 """
 
@@ -18,8 +19,9 @@ import click
 
 from ..hub.closing import DEFAULT_CLOSE_DAY
 from ..hub.export import LATE_COLUMNS, hub_transactions, late_items
+from ..hub.ratelimit import DEFAULT_RATE, parse_rate
 from ..hub.sqlite_store import SqliteHubStore
-from ..hub.tokens import hash_token, new_token
+from ..hub.tokens import hash_token, new_token, write_token_file
 from .common import echo_json, export_transactions, handles_errors
 
 DB = click.option("--db", "db_path", required=True,
@@ -36,15 +38,24 @@ def hub() -> None:
 @click.option("--bind", default="127.0.0.1:8400", show_default=True, help="host:port")
 @click.option("--close-day", type=int, default=DEFAULT_CLOSE_DAY, show_default=True,
               help="Month M closes at the end of this day of month M+1.")
+@click.option("--rate-limit", default=f"{DEFAULT_RATE:g}/s", show_default=True,
+              help="Requests per station and process: N/s, N/min or off (429 + Retry-After "
+                   "beyond it; bursts of 2 seconds' worth).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM certificate (chain): serve HTTPS directly (with --tls-key).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM private key of --tls-cert.")
 @handles_errors
-def serve(db_path: Path, bind: str, close_day: int) -> None:
+def serve(db_path: Path, bind: str, close_day: int, rate_limit: str, tls_cert: Path | None,
+          tls_key: Path | None) -> None:
     """Serve the hub API until SIGINT or SIGTERM."""
     from ..hub.server import serve as run
 
     def ready(url: str) -> None:
         click.echo(f"hub listening on {url}", err=True)
 
-    run(db_path, bind, close_day=close_day, on_ready=ready)
+    run(db_path, bind, close_day=close_day, on_ready=ready, rate_limit=parse_rate(rate_limit),
+        tls_cert=tls_cert, tls_key=tls_key)
     click.echo("hub stopped", err=True)
 
 
@@ -56,17 +67,26 @@ def token() -> None:
 @token.command("create")
 @DB
 @click.option("--station", required=True, help="Station id the token may write for.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the token to this file (created readable by the owner only) "
+                   "instead of printing it.")
 @handles_errors
-def token_create(db_path: Path, station: str) -> None:
-    """Create a token for a station; it is printed once and stored hashed."""
+def token_create(db_path: Path, station: str, output: Path | None) -> None:
+    """Create a token for a station; it is printed (or written) once and stored hashed."""
     token_id, value = new_token()
     store = SqliteHubStore(db_path)
     try:
         store.add_token(token_id, station, hash_token(value), datetime.now(UTC))
     finally:
         store.close()
-    click.echo(value)
-    click.echo(f"token {token_id} for station {station} (shown once; stored hashed)", err=True)
+    if output is None:
+        click.echo(value)
+        click.echo(f"token {token_id} for station {station} (shown once; stored hashed)",
+                   err=True)
+        return
+    write_token_file(output, value)
+    click.echo(f"token {token_id} for station {station} written to {output} (owner-only; "
+               "stored hashed)", err=True)
 
 
 @token.command("list")
@@ -117,12 +137,16 @@ def status(db_path: Path, as_json: bool) -> None:
     store = SqliteHubStore(db_path, create=False)
     try:
         stations = store.overview()
+        if store.read_only:
+            click.echo(f"{db_path}: read-only (read-only media); shown as stored, nothing "
+                       "written", err=True)
     finally:
         store.close()
     docs: list[dict[str, Any]] = [{
         "station_id": s.station_id, "high_water_mark": s.high_water_mark,
         "last_contact": None if s.last_contact is None else s.last_contact.isoformat(),
-        "records": s.records, "late": s.late,
+        "records": s.records, "late": s.late, "duplicates": s.duplicates,
+        "conflicts": s.conflicts,
         "backlog": None if s.agent_status is None else s.agent_status.get("backlog"),
         "agent_status": s.agent_status,
         "agent_status_at": None if s.agent_status_at is None else s.agent_status_at.isoformat(),
@@ -136,10 +160,48 @@ def status(db_path: Path, as_json: bool) -> None:
         click.echo(f"{d['station_id']}: last contact {d['last_contact'] or 'never'}, "
                    f"hwm {d['high_water_mark']}, {d['records']} records ({d['late']} late), "
                    f"backlog {backlog}")
+        if d["conflicts"]:
+            click.echo(f"  {d['conflicts']} conflict(s): duplicates whose content differs "
+                       f"from the record held; see 'stationlink hub conflicts --db {db_path} "
+                       f"--station {d['station_id']}'")
         for dev in d["devices"]:
             click.echo(f"  {dev['terminal_id']}: at {dev['wall_time']} paper "
                        f"{'ok' if dev['paper_ok'] else 'OUT'}, signal {dev['signal_dbm']} dBm, "
                        f"unacked {dev['journal_unacked']}, boot {dev['boot_id']}")
+
+
+@hub.command("conflicts")
+@DB
+@click.option("--station", default=None, help="Only this station's conflicts.")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def conflicts_cmd(db_path: Path, station: str | None, as_json: bool) -> None:
+    """List conflicting duplicates: a new seq repeating a held identity with other content.
+
+    Both records are kept; only the one held first is exported. Card values are never shown.
+    """
+    from ..hub.conflicts import conflict_to_json
+
+    store = SqliteHubStore(db_path, create=False)
+    try:
+        items = store.conflicts(station)
+    finally:
+        store.close()
+    docs = [conflict_to_json(c) for c in items]
+    if as_json:
+        echo_json(docs)
+        return
+    if not docs:
+        click.echo("no conflicts")
+        return
+    for d in docs:
+        click.echo(f"{d['station_id']} seq {d['seq']} (received {d['received_at']}) repeats "
+                   f"{d['terminal_id']} {d['ident']} held at seq {d['duplicate_of']}:")
+        for f in d["fields"]:
+            if f in d["held"]:
+                click.echo(f"  {f}: {d['held'][f]} -> {d['sent'][f]}")
+            else:
+                click.echo(f"  {f}: (differs)")
 
 
 @hub.command("export")

@@ -3,12 +3,15 @@
 Contract:
 - One request per call, no retries (the agent owns the retry loop; see
   :class:`stationlink.hub.backoff.Backoff`).
-- A network error (connect, read, timeout), or HTTP 429/502/503/504, raises
-  :class:`~stationlink.errors.HubUnavailableError` with ``retry_after`` in seconds when the
-  hub sent ``Retry-After`` (delta seconds or an HTTP date, measured with the injected clock).
-- Any other 4xx/5xx raises :class:`~stationlink.errors.HubRejectedError` carrying the status
+- A network error (connect, read, timeout), HTTP 429 or any 5xx (a server fault says
+  nothing about the records sent) raises :class:`~stationlink.errors.HubUnavailableError`
+  with ``retry_after`` in seconds when the hub sent ``Retry-After`` (delta seconds or an HTTP
+  date, measured with the injected clock).
+- Any other 4xx raises :class:`~stationlink.errors.HubRejectedError` carrying the status
   and the hub's reason; a sequence gap is the subclass :class:`HubGapError` with the
   ``expected_seq`` the hub wants next.
+- ``verify``: TLS verification for ``https://`` hubs (``True``: the system's CAs; a path:
+  a CA bundle file, e.g. a private CA's certificate).
 - Connections are kept alive and reused between calls (one ``httpx.Client``). A client made
   here sets ``TCP_NODELAY`` (httpx sends a POST's headers and body separately; with Nagle's
   algorithm the body would wait for the hub's delayed ACK, ~40 ms on Linux, per batch).
@@ -19,9 +22,11 @@ Contract:
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -29,11 +34,11 @@ import httpx
 
 from ..buffer.health import DeviceSnapshot
 from ..buffer.records import Batch
-from ..errors import HubRejectedError, HubUnavailableError
+from ..errors import ConfigError, HubRejectedError, HubUnavailableError
 from .app import Clock, utc_now
 from .wire import batch_to_json
 
-RETRYABLE = frozenset({429, 502, 503, 504})
+RETRYABLE = frozenset({429, *range(500, 600)})
 
 
 class HubGapError(HubRejectedError):
@@ -60,10 +65,24 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def nodelay_client(timeout: float) -> httpx.Client:
-    """An ``httpx.Client`` (keep-alive connection pool) whose connections set TCP_NODELAY."""
+def tls_context(verify: bool | str | Path) -> ssl.SSLContext:
+    """The TLS context of a hub client: the system's CAs, or those of a CA bundle file."""
+    if verify is True:
+        return ssl.create_default_context()
+    if verify is False:
+        raise ConfigError("TLS verification of the hub cannot be switched off")
+    try:
+        return ssl.create_default_context(cafile=str(verify))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot read the CA file {verify}: {exc}") from exc
+
+
+def nodelay_client(timeout: float, verify: bool | str | Path = True) -> httpx.Client:
+    """An ``httpx.Client`` (keep-alive connection pool) whose connections set TCP_NODELAY,
+    verifying the hub's certificate with :func:`tls_context`."""
     transport = httpx.HTTPTransport(
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        verify=tls_context(verify))
     return httpx.Client(timeout=timeout, transport=transport)
 
 
@@ -81,12 +100,14 @@ class HubClient:
         clock: Clock = utc_now,
         timeout: float = 30.0,
         owns_client: bool = False,
+        verify: bool | str | Path = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.station_id = station_id
         self._clock = clock
         self._own = http_client is None or owns_client
-        self._http = http_client if http_client is not None else nodelay_client(timeout)
+        self._http = (http_client if http_client is not None
+                      else nodelay_client(timeout, verify))
         self._headers = {"Authorization": f"Bearer {token}"}
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 Contract: the rules of :meth:`stationlink.hub.store.HubStore.ingest`, run on a connection
 that is already inside a transaction (the caller owns ``BEGIN``/``COMMIT``; an exception
 means the caller must roll back what this wrote). Per batch, whatever its size: one query
-for the high-water mark, one for the replayed seqs, one per terminal (and 400 identities)
+for the high-water mark, one for the replayed seqs (compared column by column with what was
+sent: :func:`differing`), one per terminal (and 400 identities)
 for the identities already held, one per (terminal, boot) for drift anchors, and
 multi-row ``INSERT``s of 35 records for the new ones. :func:`base_rows` is the part that
 needs no database (the caller may compute it outside the writer).
@@ -35,6 +36,32 @@ CHUNK = 400  # identities per lookup query (well under SQLite's bound-parameter 
 
 _PREFIX = {Entry.TXN: "t:", **IDENT_PREFIX}
 IDENT = RECORD_COLUMNS.index("ident")
+SELECT_HELD = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records"  # noqa: S608
+TIME_FIELDS = frozenset({"wall_time", "terminal_time"})
+# a replayed seq must match the held record in every column (ident is derived from the refs)
+REPLAY_FIELDS = tuple(c for c in RECORD_COLUMNS if c not in ("seq", "ident"))
+# a duplicate (same identity, new seq) conflicts when the transaction itself differs; capture
+# metadata (when and how the station PC read it: source, wall time, cursor, ...) may differ
+CONTENT_FIELDS = ("entry", "terminal_ref", "client_ref", "kind", "product", "account",
+                  "amount_fen", "status", "result", "card_token", "card_masked", "original_ref")
+CARD_FIELDS = frozenset({"card_token", "card_masked"})
+_INDEX = {c: i for i, c in enumerate(RECORD_COLUMNS)}
+
+
+def differing(held: Sequence[Any], sent: Sequence[Any], fields: Sequence[str]) -> list[str]:
+    """The ``fields`` (record columns) in which two rows in :data:`RECORD_COLUMNS` order
+    differ, in column order; times compare as instants (``+08:00`` equals the same ``Z``)."""
+    out = []
+    for name in fields:
+        i = _INDEX[name]
+        a, b = held[i], sent[i]
+        if a == b:
+            continue
+        if name in TIME_FIELDS and a is not None and b is not None \
+                and ts_required(a) == ts_required(b):
+            continue
+        out.append(name)
+    return out
 
 
 def base_rows(batch: Batch) -> list[tuple[Any, ...]]:
@@ -63,19 +90,20 @@ def ingest_batch(
     while cut < len(records) and records[cut].seq <= hwm:
         cut += 1
     old, new = records[:cut], records[cut:]
+    if rows is None:
+        rows = base_rows(batch)
     if old:
-        held = dict(conn.execute(
-            "SELECT seq, terminal_id || ' ' || ident FROM records "
-            "WHERE station_id=? AND seq BETWEEN ? AND ?", (sid, old[0].seq, old[-1].seq),
-        ).fetchall())
-        for rec in old:
-            sent = f"{rec.terminal_id} {rec.ident}"
-            if held.get(rec.seq) != sent:
-                raise SequenceConflictError(sid, rec.seq, held.get(rec.seq, "?"), sent)
+        held = {row[0]: row for row in conn.execute(
+            f"{SELECT_HELD} WHERE station_id=? AND seq BETWEEN ? AND ?",  # noqa: S608
+            (sid, old[0].seq, old[-1].seq),
+        )}
+        for rec, sent in zip(old, rows[:cut], strict=True):
+            stored = held.get(rec.seq)
+            fields = ["seq"] if stored is None else differing(stored, sent, REPLAY_FIELDS)
+            if fields:
+                raise SequenceConflictError(sid, rec.seq, fields)
     duplicates = late = 0
     if new:
-        if rows is None:
-            rows = base_rows(batch)
         full, duplicates, late = _new_rows(conn, sid, new, rows[cut:], now, close_day)
         insert_rows(conn, full)
     new_hwm = max(hwm, batch.last_seq)

@@ -64,10 +64,18 @@ def _json(ref: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Body is not JSON", 401: "Missing, unknown or revoked token",
-            403: "Token belongs to another station", 409: "Sequence gap or conflict",
-            413: "Body too large", 422: "Body does not validate (path named)",
+            403: "Token belongs to another station",
+            409: "Sequence gap, or a replayed seq differing from the record held (fields named)",
+            413: "Body too large (refused while it streams in)",
+            422: "Body does not validate (path named)",
+            429: "Too many requests for this station: retry after Retry-After seconds",
+            500: "Internal error of the hub (details only in its log): retry later",
             503: "Store unavailable: retry later"}
-    return {str(c): {"description": text[c], **_json("Error")} for c in codes}
+    out = {str(c): {"description": text[c], **_json("Error")} for c in codes}
+    if 429 in codes:
+        out["429"]["headers"] = {"Retry-After": {
+            "description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
+    return out
 
 
 def _station_op(summary: str, body: str | None, answer: str, *codes: int) -> dict[str, Any]:
@@ -75,7 +83,8 @@ def _station_op(summary: str, body: str | None, answer: str, *codes: int) -> dic
         "summary": summary,
         "security": [{"bearer": []}],
         "parameters": [{"name": "station_id", "in": "path", "required": True, "schema": _STR}],
-        "responses": {"200": {"description": "OK", **_json(answer)}, **_errors(401, 403, *codes)},
+        "responses": {"200": {"description": "OK", **_json(answer)},
+                      **_errors(401, 403, 429, 500, *codes)},
     }
     if body is not None:
         op["requestBody"] = {"required": True, **_json(body)}
@@ -101,6 +110,15 @@ def openapi_document() -> dict[str, Any]:
             f"{station}/device-status": {"post": _station_op(
                 "Upload device status snapshots", "DeviceStatus", "Stored",
                 400, 413, 422, 503)},
+            "/v1/conflicts": {"get": {
+                "summary": "Conflicting duplicates of the token's own station (no card values)",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "station", "in": "query", "required": False,
+                                "schema": _STR,
+                                "description": "Must be the token's station (else 403)"}],
+                "responses": {"200": {"description": "OK", **_json("Conflicts")},
+                              **_errors(401, 403, 429, 500, 503)},
+            }},
             f"{station}/agent-status": {"post": _station_op(
                 "Report the sync agent's own status", "AgentStatus", "Stored",
                 400, 413, 422, 503)},
@@ -136,11 +154,31 @@ def openapi_document() -> dict[str, Any]:
                 "Stored": {"type": "object", "properties": {
                     "stored": {"type": ["integer", "boolean"]}}},
                 "Health": {"type": "object", "properties": {"status": _STR}},
+                "Conflicts": {
+                    "type": "object", "required": ["station_id", "conflicts"],
+                    "properties": {"station_id": _STR, "conflicts": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Conflict"}}},
+                },
+                "Conflict": {
+                    "type": "object",
+                    "required": ["station_id", "seq", "duplicate_of", "terminal_id", "ident",
+                                 "received_at", "fields", "held", "sent"],
+                    "properties": {
+                        "station_id": _STR, "seq": _INT, "duplicate_of": _INT,
+                        "terminal_id": _STR, "ident": _STR, "received_at": _TIME,
+                        "fields": {"type": "array", "items": _STR},
+                        "held": {"type": "object", "description":
+                                 "The record held (exported), without card fields"},
+                        "sent": {"type": "object", "description":
+                                 "The conflicting duplicate, without card fields"},
+                    },
+                },
                 "Error": {
                     "type": "object", "required": ["error", "detail"],
                     "properties": {
                         "error": _STR, "detail": _STR, "path": _STR, "expected_seq": _INT,
                         "high_water_mark": _INT, "seq": _INT,
+                        "fields": {"type": "array", "items": _STR}, "retry_after": _INT,
                     },
                 },
             },

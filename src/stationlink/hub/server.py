@@ -5,6 +5,15 @@ Contract:
   address is reported through ``on_ready`` once the socket listens), runs uvicorn until
   SIGINT or SIGTERM, then finishes in-flight requests, closes the store and returns normally
   (exit status 0). No POSIX-only calls: works on Windows and Linux.
+- The listening socket is made with ``SO_REUSEADDR`` on POSIX, so a hub restarted at once
+  after a crash binds its port although old connections linger (``TIME_WAIT``,
+  ``FIN_WAIT``); on Linux this never lets two listeners share a port. On Windows
+  ``SO_REUSEADDR`` would let another process steal a bound port, so there the socket gets
+  ``SO_EXCLUSIVEADDRUSE`` instead (Windows binds over ``TIME_WAIT`` by default).
+- ``tls_cert``/``tls_key`` (PEM files): the hub serves HTTPS itself (checked before binding:
+  ConfigError naming the file); the reported URL is ``https://``.
+- ``rate_limit`` (requests per second per station, ``None``: off) puts a
+  :class:`~stationlink.hub.ratelimit.RateLimiter` in front of the station routes.
 - :class:`BackgroundServer` runs the same app on a real uvicorn server in a thread, on a
   socket bound to port 0; ``url`` is ready when the constructor returns; ``stop()`` waits.
 """
@@ -13,6 +22,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +35,7 @@ import uvicorn
 
 from ..errors import ConfigError, TransportError
 from .app import Clock, create_app, utc_now
+from .ratelimit import DEFAULT_RATE, RateLimiter
 from .sqlite_store import SqliteHubStore
 
 
@@ -44,6 +56,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        if sys.platform == "win32":  # SO_REUSEADDR there would allow port hijacking
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:  # rebind at once after a crash, over connections lingering in TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(1024)
     except OSError as exc:
@@ -52,9 +68,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(sock: socket.socket) -> str:
+def _url(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def check_tls(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
+    """uvicorn's TLS settings for ``cert``/``key`` (both or neither), checked by loading
+    them: ConfigError naming the option and file otherwise."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("--tls-cert and --tls-key go together")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: cannot load: {exc}") from exc
+    return str(cert), str(key)
 
 
 def serve(
@@ -64,9 +94,14 @@ def serve(
     close_day: int,
     on_ready: Callable[[str], None],
     clock: Clock = utc_now,
+    rate_limit: float | None = DEFAULT_RATE,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
 ) -> None:
     """Serve the hub until SIGINT/SIGTERM (module contract)."""
     host, port = parse_bind(bind)
+    tls = check_tls(tls_cert, tls_key)
+    limiter = None if rate_limit is None else RateLimiter(rate_limit)
     store = SqliteHubStore(db_path, close_day=close_day)
     stopped: list[int] = []
 
@@ -78,10 +113,11 @@ def serve(
         sock = bind_socket(host, port)
         try:
             config = uvicorn.Config(
-                create_app(store, clock=clock), log_level="warning", lifespan="off",
-                access_log=False,
+                create_app(store, clock=clock, rate_limiter=limiter), log_level="warning",
+                lifespan="off", access_log=False, ssl_certfile=tls and tls[0],
+                ssl_keyfile=tls and tls[1],
             )
-            on_ready(_url(sock))
+            on_ready(_url(sock, "https" if tls else "http"))
             uvicorn.Server(config).run(sockets=[sock])
         finally:
             sock.close()
@@ -94,10 +130,13 @@ def serve(
 class BackgroundServer:
     """A real uvicorn server for an ASGI app, in a thread, on 127.0.0.1 port 0."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", timeout: float = 10.0, *,
+                 tls_cert: Path | None = None, tls_key: Path | None = None) -> None:
+        tls = check_tls(tls_cert, tls_key)
         self._sock = bind_socket(host, 0)
-        self.url = _url(self._sock)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.url = _url(self._sock, "https" if tls else "http")
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                ssl_certfile=tls and tls[0], ssl_keyfile=tls and tls[1])
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

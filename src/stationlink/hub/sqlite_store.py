@@ -13,52 +13,89 @@ A batch's set-based ingest is :func:`stationlink.hub.ingest.ingest_batch`.
 read-only (:func:`~stationlink.hub.hub_schema.check_hub_file`; with ``create=True`` an empty
 database passes too), so a file that is no hub database (a station buffer, any other file)
 raises ``StorageError`` naming it and is never written; ``create=False`` never creates tables.
+A database file the store creates is created readable by the owner only (0600 on POSIX;
+SQLite gives its ``-wal``/``-shm`` files the database file's mode); an existing file keeps
+its mode.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..buffer.db import connect, storage_errors, ts_parse, ts_required, ts_text
+from ..buffer.db import connect, read_only_media, storage_errors, ts_parse, ts_required, ts_text
 from ..buffer.records import Batch
 from ..buffer.schema import RECORD_COLUMNS, row_record
+from ..errors import StorageError
 from .closing import DEFAULT_CLOSE_DAY, check_close_day
 from .group_commit import GroupCommitWriter
 from .hub_schema import EXTRA_COLUMNS, check_hub_file, create_hub_schema
-from .ingest import base_rows, ingest_batch
-from .store import HubRecord, IngestResult, StationOverview, TokenInfo
+from .ingest import CONTENT_FIELDS, base_rows, differing, ingest_batch
+from .store import Conflict, HubRecord, IngestResult, StationOverview, TokenInfo
 
 SELECT = f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(EXTRA_COLUMNS)} FROM records"  # noqa: S608
+_BOTH = ", ".join([f"d.{c}" for c in RECORD_COLUMNS] + [f"h.{c}" for c in RECORD_COLUMNS])
+_DIFFERS = " OR ".join(f"d.{c} IS NOT h.{c}" for c in CONTENT_FIELDS)
+CONFLICTS = (  # duplicates whose content differs from the record they duplicate
+    f"SELECT d.station_id, d.received_at, {_BOTH} FROM records d "  # noqa: S608
+    "JOIN records h ON h.station_id = d.station_id AND h.seq = d.duplicate_of "
+    f"WHERE d.duplicate_of IS NOT NULL AND ({_DIFFERS})"
+)
+
+
+def create_owner_only(path: Path) -> None:
+    """Create an empty ``path`` (and its directory) readable and writable by the owner only
+    (0600 on POSIX; on Windows the file inherits its directory's access list)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # created meanwhile by someone else: its mode is theirs
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the hub database: {exc}") from exc
 
 
 class SqliteHubStore:
     """SQLite implementation of the hub store interface."""
 
     def __init__(self, path: str | Path, *, close_day: int = DEFAULT_CLOSE_DAY,
-                 create: bool = True) -> None:
+                 create: bool = True, read_only: bool | None = None) -> None:
         self.path = Path(path)
         self.close_day = check_close_day(close_day)
         self._where = str(self.path)
         if not create or (self.path.is_file() and self.path.stat().st_size > 0):
             # read-only first: a file that is no hub database is left untouched
             check_hub_file(self.path, allow_empty=create)
-        db = connect(self.path, create=create, check_same_thread=False)
+        # read_only (None: when the file or its directory cannot be written, e.g. read-only
+        # media): reads work, every write raises StorageError saying the file is read-only
+        if read_only is None:
+            read_only = self.path.is_file() and read_only_media(self.path)
+        if read_only and create:
+            raise StorageError(f"{self.path}: the hub database is read-only (read-only media "
+                               "or no write permission); it can be read (hub status, hub "
+                               "export, rewards --hub) but not written")
+        self.read_only = read_only
+        if create and not self.path.exists():
+            create_owner_only(self.path)  # SQLite gives -wal/-shm the same mode
+        db = connect(self.path, create=create, check_same_thread=False, read_only=read_only)
         self._conn = db.conn
         self._lock = threading.Lock()
         try:
             if create:
                 with storage_errors(self._where):
                     create_hub_schema(db)
-            writer = connect(self.path, create=False, check_same_thread=False).conn
+            writer = connect(self.path, create=False, check_same_thread=False,
+                             read_only=read_only).conn
         except BaseException:
             self._conn.close()
             raise
-        self._writer = GroupCommitWriter(writer, self._where)
+        self._writer = GroupCommitWriter(
+            writer, self._where + (" (read-only media)" if read_only else ""))
 
     @property
     def writer(self) -> GroupCommitWriter:
@@ -123,6 +160,12 @@ class SqliteHubStore:
             counts = {r[0]: (r[1], r[2]) for r in q(
                 "SELECT station_id, COUNT(*), SUM(late) FROM records "
                 "WHERE duplicate_of IS NULL GROUP BY station_id")}
+            dups = {r[0]: r[1] for r in q(
+                "SELECT station_id, COUNT(*) FROM records "
+                "WHERE duplicate_of IS NOT NULL GROUP BY station_id")}
+            conflicts: dict[str, int] = {}
+            for sid, *_ in self._conflict_rows(None):
+                conflicts[sid] = conflicts.get(sid, 0) + 1
             devices: dict[str, list[dict[str, Any]]] = {}
             for sid, snap in q(
                 "SELECT station_id, snapshot FROM device_status WHERE id IN "
@@ -136,6 +179,7 @@ class SqliteHubStore:
                 records=counts.get(s[0], (0, 0))[0], late=counts.get(s[0], (0, 0))[1] or 0,
                 agent_status=None if s[3] is None else json.loads(s[3]),
                 agent_status_at=ts_parse(s[4]), devices=devices.get(s[0], []),
+                duplicates=dups.get(s[0], 0), conflicts=conflicts.get(s[0], 0),
             )
             for s in stations
         ]
@@ -158,6 +202,32 @@ class SqliteHubStore:
 
     def late_records(self, month: str | None = None) -> list[HubRecord]:
         return [r for r in self.records(month) if r.late]
+
+    def _conflict_rows(self, station_id: str | None) -> list[tuple[Any, ...]]:
+        """(station, duplicate's received_at, duplicate's row, held row) of every duplicate
+        whose content differs; the caller holds the read lock."""
+        n = len(RECORD_COLUMNS)
+        sql = CONFLICTS
+        args: list[Any] = []
+        if station_id is not None:
+            sql += " AND d.station_id = ?"
+            args.append(station_id)
+        sql += " ORDER BY d.station_id, d.seq"
+        return [(r[0], r[1], r[2:2 + n], r[2 + n:])
+                for r in self._conn.execute(sql, args).fetchall()]
+
+    def conflicts(self, station_id: str | None = None) -> list[Conflict]:
+        with self._lock, storage_errors(self._where):
+            rows = self._conflict_rows(station_id)
+        out = []
+        for sid, received, sent, held in rows:
+            dup, orig = row_record(sent), row_record(held)
+            out.append(Conflict(
+                station_id=sid, seq=dup.seq, duplicate_of=orig.seq, terminal_id=dup.terminal_id,
+                ident=sent[RECORD_COLUMNS.index("ident")], received_at=ts_required(received),
+                fields=tuple(differing(held, sent, CONTENT_FIELDS)), held=orig, sent=dup,
+            ))
+        return out
 
     # ----------------------------------------------------------------- tokens
 

@@ -7,15 +7,19 @@ An implementation must:
   transaction (which may also carry other stations' batches: group commit) — and return only
   once that transaction is durable. ``first_seq > hwm + 1`` raises
   :class:`SequenceGapError` (nothing stored). Records at or below the station's high-water
-  mark are a replay: each must have the identity already stored at its seq
-  (:class:`SequenceConflictError` otherwise) and is not stored again. A new seq whose
-  identity the hub already holds (under another seq) is kept as a duplicate (``duplicate_of``)
-  and never exported. Records get ``received_at`` (the injected clock), an effective ``ts``
-  (:func:`stationlink.buffer.fold.effective_ts`), the month they affect (a reversal: its
-  original's month) and a ``late`` flag (:mod:`stationlink.hub.closing`). Returns the new
-  high-water mark.
+  mark are a replay: each must equal the record stored at its seq in every field
+  (:class:`SequenceConflictError` naming the differing fields otherwise; nothing of the batch
+  is stored) and is not stored again. A new seq whose identity the hub already holds (under
+  another seq) is kept as a duplicate (``duplicate_of``) and never exported; a duplicate whose
+  transaction content differs from the record it duplicates is a *conflict*
+  (:meth:`HubStore.conflicts`). Records get ``received_at`` (the injected clock), an
+  effective ``ts`` (:func:`stationlink.buffer.fold.effective_ts`), the month they affect
+  (a reversal: its original's month) and a ``late`` flag (:mod:`stationlink.hub.closing`).
+  Returns the new high-water mark.
 - ``records``: stored, non-duplicate records in (station, seq) order, optionally for one
   affected month and excluding late ones.
+- ``conflicts``: the conflicting duplicates (optionally of one station) with the fields that
+  differ, derived from the stored rows (no extra column).
 - tokens: only hashes are stored; ``station_for_token`` ignores revoked tokens.
 - wrap every driver error as :class:`~stationlink.errors.StorageError`.
 """
@@ -49,11 +53,13 @@ class SequenceConflictError(StationLinkError):
 
     exit_code = 9
 
-    def __init__(self, station_id: str, seq: int, held: str, sent: str) -> None:
+    def __init__(self, station_id: str, seq: int, fields: Sequence[str]) -> None:
         super().__init__(
-            f"station {station_id}: seq {seq} already holds {held}, the batch sends {sent}"
+            f"station {station_id}: seq {seq} already holds another record than the batch "
+            f"sends (differing: {', '.join(fields)}); nothing of the batch was stored"
         )
         self.seq = seq
+        self.fields = tuple(fields)  # record columns, never their values (card fields)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,22 @@ class HubRecord:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A duplicate (new seq, identity already held) whose transaction content differs from
+    the record it duplicates: both are kept, only ``held`` is exported; an operator decides."""
+
+    station_id: str
+    seq: int  # the duplicate
+    duplicate_of: int  # the seq of the held (exported) record
+    terminal_id: str
+    ident: str
+    received_at: datetime  # when the duplicate arrived
+    fields: tuple[str, ...]  # differing record columns, in column order
+    held: StoredRecord
+    sent: StoredRecord
+
+
+@dataclass(frozen=True)
 class TokenInfo:
     token_id: str
     station_id: str
@@ -92,6 +114,8 @@ class StationOverview:
     agent_status: dict[str, Any] | None
     agent_status_at: datetime | None
     devices: list[dict[str, Any]] = field(default_factory=list)  # newest snapshot per terminal
+    duplicates: int = 0  # records kept aside as duplicates (never exported)
+    conflicts: int = 0  # of them, those whose content differs (HubStore.conflicts)
 
 
 class HubStore(Protocol):
@@ -115,6 +139,8 @@ class HubStore(Protocol):
                 ) -> Iterator[HubRecord]: ...
 
     def late_records(self, month: str | None = None) -> list[HubRecord]: ...
+
+    def conflicts(self, station_id: str | None = None) -> list[Conflict]: ...
 
     def add_token(self, token_id: str, station_id: str, token_hash: str, now: datetime
                   ) -> None: ...

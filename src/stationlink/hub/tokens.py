@@ -4,13 +4,20 @@ Contract: a token is ``slh_<id>_<secret>`` with a random 8-hex-digit id and 256 
 of secret (``secrets``). The hub stores only the id, the station and the SHA-256 of the whole
 token (a fast hash is right for a random 256-bit secret: there is nothing to brute-force), so
 a copy of the hub database does not reveal usable tokens. The plain token is shown once,
-when created.
+when created, or written once by :func:`write_token_file` to a file readable by the owner
+only (mode 0600 on POSIX, also when the file existed; on Windows the file inherits its
+directory's access list, which for a user's own directories is that user's).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
 
 PREFIX = "slh_"
 
@@ -33,3 +40,16 @@ def parse_bearer(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
+
+
+def write_token_file(path: str | Path, token: str) -> None:
+    """Write ``token`` and a newline to ``path``, readable and writable by the owner only."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            if sys.platform != "win32":
+                os.fchmod(f.fileno(), 0o600)  # an existing file keeps its mode on open
+            f.write(token + "\n")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot write the token file: {exc}") from exc
