@@ -39,9 +39,14 @@ def test_hub_export_equals_buffer_export(
     buf.record_journal_page("T1", [
         make_record(1), make_record(2, kind=TxnKind.WITHDRAWAL, amount_fen=20000),
         make_record(3, kind=TxnKind.REVERSAL, original_ref="R00000000001"),
-        make_record(4, terminal_time=datetime(2026, 11, 1, 0, 30, tzinfo=CST)),
     ], T0)
+    # read by the PC right after its terminal time (a terminal clock a month ahead of the
+    # PC is refused at capture)
+    buf.record_journal_page("T1", [
+        make_record(4, terminal_time=datetime(2026, 11, 1, 0, 30, tzinfo=CST)),
+    ], datetime(2026, 11, 1, 0, 31, tzinfo=CST))
     buf.record_unknown("T2", "c-1", "withdrawal", "", "", 100, T0)
+    hub.clock.now = datetime(2026, 11, 1, 0, 32, tzinfo=CST)  # October still open
     assert sync(buf, hub, http) == 5
     assert transactions_to_text(hub_transactions(hub.path)) == transactions_to_text(
         buf.transactions())
