@@ -5,7 +5,8 @@ Contract:
   limit) loads the scenario and the :class:`~.traffic.TrafficModel` (seed: the scenario's
   unless given), gives station ``i`` the customers of the ``i``-th busiest scenario station,
   and makes the :class:`~.counter_traffic.PacedClock` (start: ``start`` or the opening hour
-  of today's CST date in that station's area) and the card terminals' card sources, which
+  of today's CST date in that station's area, "today" read from the injected ``now``, the
+  machine's clock by default) and the card terminals' card sources, which
   the :class:`~.station.StationRunner` must be built with (``clock``, ``card_sources``).
 - :meth:`CounterRun.start` finds each station's first bill and first card terminal among the
   running ones and serves the day in a daemon thread; when the day's traffic is over (limit
@@ -64,6 +65,7 @@ class CounterRun:
         self, stations: list[StationConfig], scenario: str, *, speed: float,
         seed: int | None = None, start: dt.datetime | dt.date | None = None,
         customers: int | None = None, monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.scenario = load_scenario(scenario)
         self.seed = self.scenario.default_seed if seed is None else seed
@@ -78,7 +80,8 @@ class CounterRun:
         if isinstance(start, dt.datetime):
             self.start_time = start.astimezone(CST)
         else:
-            day = start if start is not None else dt.datetime.now(CST).date()
+            wall = now if now is not None else lambda: dt.datetime.now(CST)
+            day = start if start is not None else wall().astimezone(CST).date()
             self.start_time = opening_time(self.scenario, self.served[0][1].area, day)
         self.speed = speed
         self.customers = customers

@@ -56,8 +56,8 @@ def test_status_after_some_work_shows_cursor_and_times_in_cst(tmp_path: Path) ->
     cfg = config(tmp_path, ("tcp://127.0.0.1:9",))
     rec = JournalRecord(
         cursor=7, ref="R1", client_ref="", kind=TxnKind.BILL_PAYMENT, product="mobile",
-        account="138", amount_fen=100, status=TxnStatus.APPROVED, result=ResultCode.APPROVED,
-        terminal_time=T0, uptime_ms=1, boot_id=1, card=None)
+        account="13800000000", amount_fen=100, status=TxnStatus.APPROVED,
+        result=ResultCode.APPROVED, terminal_time=T0, uptime_ms=1, boot_id=1, card=None)
     with Buffer.open(tmp_path / "data" / "buffer.sqlite", "S1") as buf:
         buf.record_journal_page("T1", [rec], T0)
     with AgentState(tmp_path / "data" / "agent-state.sqlite") as st:

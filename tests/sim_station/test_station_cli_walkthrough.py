@@ -5,6 +5,10 @@ TCP card terminal, journals in files, agent.toml / stations / branches written b
 agent run -> agent status, hub status -> SIGTERM to all three (exit 0 each) -> hub export
 and rewards compute --hub. Expected results are never written down: they are read from the
 terminals' own journal files and from the hub export.
+
+Two runs: one on an explicit date (``--start``), and the one test of the suite that runs on
+"today" (the default start): its scenario and seed give a card-read failure (a declined
+withdrawal without a card) among the customers on every date (station_scenarios.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from station_scenarios import CUSTOMERS_TODAY, SEED_TODAY, card_failure_scenario
 
 from stationlink.hub.export import hub_transactions
 
@@ -156,8 +161,15 @@ def station_total(report: dict[str, Any]) -> str:
     pytest.fail(f"{STATION} not in the rewards report: {report}")
 
 
-def test_station_on_one_machine(tmp_path: Path, procs: list[Proc]) -> None:
+@pytest.mark.parametrize("when", ["2026-10-06", "today"])
+def test_station_on_one_machine(tmp_path: Path, procs: list[Proc], when: str) -> None:
     (tmp_path / "station.toml").write_text(STATION_TOML, encoding="utf-8")
+    if when == "today":  # the default start: whatever today's date is
+        traffic_args = ["--traffic", str(card_failure_scenario(tmp_path)),
+                        "--seed", str(SEED_TODAY), "--customers", str(CUSTOMERS_TODAY)]
+    else:
+        traffic_args = ["--traffic", "county", "--start", when, "--seed", "7",
+                        "--customers", str(CUSTOMERS)]
 
     # 1. the hub's database and the station's token
     made = run("hub", "token", "create", "--db", "hub.sqlite", "--station", STATION,
@@ -171,8 +183,8 @@ def test_station_on_one_machine(tmp_path: Path, procs: list[Proc]) -> None:
     hub_url = hub.err.wait_for(r"^hub listening on http://", 15).split()[-1]
 
     # 3. the station's terminals with customers at the counter
-    sim = Proc("sim", "station", "--config", "station.toml", "--traffic", "county",
-               "--speed", "5000", "--customers", str(CUSTOMERS), "-v",
+    sim = Proc("sim", "station", "--config", "station.toml", *traffic_args,
+               "--speed", "5000", "-v",
                "--write-agent-config", "agent.toml", "--hub-url", hub_url,
                "--token-file", "hub.token", "--write-stations", "stations.csv",
                "--write-branches", "branches.csv", cwd=tmp_path)
@@ -182,6 +194,8 @@ def test_station_on_one_machine(tmp_path: Path, procs: list[Proc]) -> None:
     traffic = sim.out.wait_for(r"^traffic county: station DZ-LL-0007 ", 15)
     month = re.search(r" from (\d{4}-\d{2})-\d{2} ", traffic)
     assert month is not None, traffic
+    if when != "today":
+        assert f" from {when} " in traffic
     agent_toml = (tmp_path / "agent.toml").read_text("utf-8")
     assert re.search(r'url = "serial:///dev/pts/\d+\?baud=115200"', agent_toml)
     assert re.search(r'url = "tcp://127\.0\.0\.1:\d+"', agent_toml)
@@ -192,14 +206,20 @@ def test_station_on_one_machine(tmp_path: Path, procs: list[Proc]) -> None:
 
     done = sim.out.wait_for(r"^traffic done: \d+ customers served", 25)
     served = int(done.split()[2])
-    assert 0 < served <= CUSTOMERS
+    assert 0 < served <= (CUSTOMERS_TODAY if when == "today" else CUSTOMERS)
     journals = sorted((tmp_path / "journals").glob("*.jsonl"))
     truth: dict[str, dict[str, str]] = {}
     for path in journals:
         truth.update(journal_truth(path))
     assert truth, "the terminals journaled nothing"
+    if when == "today":  # a card-read failure: declined, no card, still a transaction row
+        assert any(t["kind"] == "withdrawal" and t["status"] == "declined" and not t["card"]
+                   for t in truth.values()), truth
     deadline = time.monotonic() + 20
-    while {t.txn_id for t in hub_transactions(tmp_path / "hub.sqlite")} != set(truth):
+    # an explicit date in the past: the hub receives its records after the month closed
+    # (late); "today": on time. --include-late compares the same set either way.
+    while {t.txn_id for t in hub_transactions(tmp_path / "hub.sqlite", include_late=True)
+           } != set(truth):
         if time.monotonic() > deadline:
             pytest.fail(f"the hub did not receive everything; agent log: {agent.err.lines[-20:]}")
         time.sleep(0.3)
@@ -225,7 +245,8 @@ def test_station_on_one_machine(tmp_path: Path, procs: list[Proc]) -> None:
     assert sum(refs.values()) == journal_records  # every record came from a served customer
 
     # 7. the hub's export equals the terminals' journals: none missing, none twice
-    export = run("hub", "export", "--db", "hub.sqlite", "--format", "csv", cwd=tmp_path)
+    export = run("hub", "export", "--db", "hub.sqlite", "--format", "csv", "--include-late",
+                 cwd=tmp_path)
     assert export.returncode == 0, export.stderr
     rows = list(csv.DictReader(io.StringIO(export.stdout)))
     ids = [r["txn_id"] for r in rows]
@@ -238,7 +259,8 @@ def test_station_on_one_machine(tmp_path: Path, procs: list[Proc]) -> None:
     # 8. rewards from the hub equal rewards from the exported CSV
     common = ["--month", month.group(1), "--stations", "stations.csv",
               "--branches", "branches.csv", "--format", "json"]
-    from_hub = run("rewards", "compute", "--hub", "hub.sqlite", *common, cwd=tmp_path)
+    from_hub = run("rewards", "compute", "--hub", "hub.sqlite", "--include-late", *common,
+                   cwd=tmp_path)
     assert from_hub.returncode == 0, from_hub.stderr
     from_csv = run("rewards", "compute", "--transactions", "export.csv", *common, cwd=tmp_path)
     assert from_csv.returncode == 0, from_csv.stderr

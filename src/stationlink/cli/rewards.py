@@ -5,6 +5,9 @@ Transactions come from a CSV file (``--transactions``) or straight from a hub da
 (``--hub``, with ``--include-late`` for the adjusted view), with the same results as from the
 hub's export. Exit codes: 3 bad input rows (each listed with file, line, column), 4 a policy
 that does not load, 2 a bad option value, 8 a ``--hub`` file that is not a hub database.
+Reading a transactions CSV shows a progress bar on standard error when that is a terminal
+(never in a pipe or a file). ``explain --json`` and ``check-policy --json`` print one JSON
+document (shapes in docs/policies.md).
 """
 
 from __future__ import annotations
@@ -17,17 +20,26 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PolicyError
 from ..rewards import compute, compute_quarter, from_csv, load_policy
 from ..rewards.explain import explain_branch, explain_station
 from ..rewards.inputs import Inputs, from_hub
 from ..rewards.model import Policy
 from ..rewards.notice import notices
 from ..rewards.quarter import quarter_months
-from ..rewards.render import csv_text, month_json, quarter_json, quarter_table, table
+from ..rewards.render import (
+    branch_json,
+    csv_text,
+    month_json,
+    quarter_json,
+    quarter_table,
+    station_json,
+    table,
+)
 from ..rewards.statements import MonthResult
 from ..rewards.tally import gc_paused
-from .common import handles_errors, stderr
+from .common import echo_json, handles_errors, stderr
+from .progress import file_progress, lines_with_progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: Where the transactions come from: (--transactions, --hub, --include-late).
@@ -84,7 +96,9 @@ def _read(source: _Source, stations: Path, branches: Path, skip: bool,
         inputs = from_hub(hub, stations, branches, months, include_late=include_late,
                           skip_bad_rows=skip)
     elif transactions is not None:
-        inputs = from_csv(transactions, stations, branches, skip_bad_rows=skip)
+        with file_progress(transactions, "reading transactions") as report:
+            lines = None if report is None else lines_with_progress(transactions, report)
+            inputs = from_csv(transactions, stations, branches, skip_bad_rows=skip, lines=lines)
     else:  # pragma: no cover - _source refuses this
         raise ConfigError("give exactly one of --transactions or --hub")
     if inputs.problems:
@@ -163,12 +177,14 @@ def compute_cmd(month: str | None, transactions: Path | None, hub: Path | None,
 @_inputs
 @click.option("--station", "station_id", help="Explain this station.")
 @click.option("--branch", "branch_id", help="Explain this branch.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON document: the statement and the derivation's lines.")
 @handles_errors
 @_no_cyclic_gc
 def explain_cmd(month: str | None, transactions: Path | None, hub: Path | None,
                 include_late: bool, stations: Path, branches: Path, policy_spec: str,
                 skip_bad_rows: bool, out: Path | None, station_id: str | None,
-                branch_id: str | None) -> None:
+                branch_id: str | None, as_json: bool) -> None:
     """Print the full derivation of one station's or one branch's figures."""
     if bool(station_id) == bool(branch_id):
         raise ConfigError("give exactly one of --station or --branch")
@@ -177,6 +193,18 @@ def explain_cmd(month: str | None, transactions: Path | None, hub: Path | None,
     policy = load_policy(policy_spec)
     r = _month(policy, _read(source, stations, branches, skip_bad_rows, [the_month]), the_month)
     text = explain_station(r, station_id) if station_id else explain_branch(r, branch_id or "")
+    if as_json:
+        doc: dict[str, Any] = {"month": r.month, "policy": r.policy}
+        if station_id:
+            st = r.station(station_id)
+            doc |= {"station_id": station_id, "branch_id": None,
+                    "statement": None if st is None else station_json(st)}
+        else:
+            b = next((x for x in r.branches if x.branch_id == branch_id), None)
+            doc |= {"station_id": None, "branch_id": branch_id,
+                    "statement": None if b is None else branch_json(b)}
+        doc["explanation"] = text.splitlines()
+        text = json.dumps(doc, ensure_ascii=False) + "\n"
     _emit(text, out)
 
 
@@ -206,9 +234,25 @@ def notice_cmd(month: str | None, transactions: Path | None, hub: Path | None,
 
 @rewards.command("check-policy")
 @click.argument("policy_spec")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON document, also for a policy that does not load (exit 4).")
+@click.pass_context
 @handles_errors
-def check_policy_cmd(policy_spec: str) -> None:
+def check_policy_cmd(ctx: click.Context, policy_spec: str, as_json: bool) -> None:
     """Load a policy (built-in name or TOML path) and report whether it is valid."""
+    if as_json:
+        try:
+            policy = load_policy(policy_spec)
+        except PolicyError as exc:
+            echo_json({"policy": policy_spec, "ok": False, "error": str(exc)})
+            ctx.exit(exc.exit_code)
+        echo_json({
+            "policy": policy_spec, "ok": True, "name": policy.name,
+            "counts": len(policy.counts), "station_items": len(policy.station_items),
+            "branch_items": len(policy.branch.items) if policy.branch else 0,
+            "quarter_rule": policy.quarter is not None, "error": None,
+        })
+        return
     policy = load_policy(policy_spec)
     click.echo(f"{policy.name}: OK ({len(policy.counts)} counts, "
                f"{len(policy.station_items)} station items, "

@@ -70,11 +70,18 @@ def from_csv(
     branches: str | Path,
     *,
     skip_bad_rows: bool = False,
+    lines: Iterable[str] | None = None,
 ) -> Inputs:
-    """Read the interchange CSV files (see module contract)."""
+    """Read the interchange CSV files (see module contract); ``lines``: the transactions
+    file's lines as read by the caller (e.g. with a progress report), problems still naming
+    ``transactions``."""
     s, b = _reference_files(stations, branches)
-    t = read_transactions(transactions, skip_bad_rows=True,
-                          known_stations={x.station_id for x in s.rows})
+    known = {x.station_id for x in s.rows}
+    if lines is None:
+        t = read_transactions(transactions, skip_bad_rows=True, known_stations=known)
+    else:
+        t = read_transaction_lines(lines, str(transactions), skip_bad_rows=True,
+                                   known_stations=known)
     return _inputs(s, b, t, skip_bad_rows)
 
 
