@@ -4,8 +4,16 @@ Contract:
 - :class:`Deframer` is sans-I/O: ``feed(data)`` accepts the byte stream split anywhere and
   returns events in stream order; every byte fed ends up in exactly one event (a
   :class:`FrameEvent`, a :class:`LinkByte` or a :class:`Rejected` stretch), so offsets tile
-  the stream. It never raises on input bytes, buffers at most one frame's worth of bytes and
-  does work linear in the input (each candidate frame start is checked once).
+  the stream. It never raises on input bytes and buffers at most two maximal frames' worth
+  of bytes (a damaged frame whose verdict waits for a candidate starting in its last bytes).
+- Work is linear in the input however it is split (amortised O(1) candidate examinations a
+  byte, even fed one byte at a time): each candidate's final check result is remembered by
+  stream offset; the inner candidates of a damaged frame are examined by a frontier that
+  only moves forward, those still incomplete wait in a heap keyed by the stream length that
+  completes them, valid ones in a heap of start offsets; and while the verdict waits for
+  bytes, ``feed`` only appends until the stream reaches the length that can change it. A
+  candidate whose ETX is in place costs one check-value computation over its announced
+  length (C speed), once.
 - Serial resynchronisation: a frame is accepted only when it starts with STX, has a possible
   length, ETX at the right place and a correct check value. A start that fails is rejected
   alone (one byte) and scanning resumes at the next byte, so a valid frame after a false STX
@@ -30,7 +38,9 @@ the lower layer so that the two do not import each other.
 from __future__ import annotations
 
 import enum
+import heapq
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,9 +142,16 @@ class Deframer:
         self._gstart = -1  # stream offset of the pending skipped stretch, -1 when none
         self._glen = 0
         self._greason = ""
-        # final check results by stream offset of the STX: (status, frame length); an entry
-        # is dropped once the scan has moved past its STX
+        # final check results by stream offset of the STX: (status, frame length); entries
+        # behind the scan are purged when they outnumber the buffered bytes (amortised O(1))
         self._memo: dict[int, tuple[int, int]] = {}
+        # inner candidates of damaged frames (stream offsets; see _inner_verdict)
+        self._front = 0  # every STX before it (and after the current candidate) is examined
+        self._valid: list[int] = []  # heap: starts of valid frames
+        self._pending: set[int] = set()  # starts of candidates still incomplete
+        self._pend_pos: deque[int] = deque()  # the same, ascending (lazily cleaned)
+        self._pend_need: list[tuple[int, int]] = []  # heap: (stream length completing it, start)
+        self._need = 0  # waiting: feed only appends until the buffer is this long
         self._bcd = self.dialect is Dialect.MISPOS_1
         serial = self.transport is Transport.SERIAL
         if serial:
@@ -144,12 +161,15 @@ class Deframer:
             self._check_len = 0
             self._overhead = 4 if self._bcd else 2
         self._serial = serial
+        self._work = 0  # candidate examinations so far (tests count work with it)
 
     # -- public API ------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[Event]:
         """Add bytes from the stream; return the events they complete, in stream order."""
         self._buf += data
+        if len(self._buf) < self._need:
+            return []  # the pending verdict cannot change yet
         return self._run(final=False)
 
     def expire(self) -> list[Event]:
@@ -169,6 +189,11 @@ class Deframer:
             self._base += len(self._buf)
             self._buf.clear()
         self._memo.clear()
+        self._valid.clear()
+        self._pending.clear()
+        self._pend_pos.clear()
+        self._pend_need.clear()
+        self._need = 0
         return out
 
     # -- scanning --------------------------------------------------------------
@@ -188,6 +213,7 @@ class Deframer:
 
     def _run(self, final: bool) -> list[Event]:
         out: list[Event] = []
+        self._need = 0
         if self._serial:
             pos = self._scan_serial(out, final)
         else:
@@ -197,8 +223,10 @@ class Deframer:
         if pos:
             del self._buf[:pos]
             self._base += pos
-            if self._memo:
+            if len(self._memo) > 2 * len(self._buf) + 64:  # most are behind: amortised purge
                 self._memo = {k: v for k, v in self._memo.items() if k >= self._base}
+        if self._need:
+            self._need -= self._base  # the scans set it as a stream length
         return out
 
     def _scan_serial(self, out: list[Event], final: bool) -> int:
@@ -221,7 +249,11 @@ class Deframer:
             status, end = self._check_serial(i)
             if status == _BAD_CHECK:
                 status = self._inner_verdict(i, end, final)
-            if status == _NEED_MORE and not final:
+                if status == _NEED_MORE and not final:  # an inner candidate is incomplete
+                    self._need = self._pend_need[0][0]
+                    return i
+            elif status == _NEED_MORE and not final:
+                self._need = base + end
                 return i
             if status == _VALID:
                 self._flush(out)
@@ -241,13 +273,18 @@ class Deframer:
         return pos
 
     def _check_serial(self, i: int) -> tuple[int, int]:
-        """Classify the candidate frame at buffer index ``i`` (memoised once final)."""
+        """Classify the candidate frame at buffer index ``i`` (memoised once final).
+
+        Returns (status, end): the buffer index after the frame, or for ``_NEED_MORE`` the
+        buffer length that can decide it.
+        """
+        self._work += 1
         memo = self._memo.get(self._base + i)
         if memo is not None:
             return memo[0], i + memo[1]  # memo holds the frame length, not a buffer index
         buf = self._buf
         if len(buf) < i + 3:
-            return _NEED_MORE, 0
+            return _NEED_MORE, i + 3
         if self._bcd:
             hi, lo = BCD_BYTE[buf[i + 1]], BCD_BYTE[buf[i + 2]]
             if hi < 0 or lo < 0:
@@ -274,23 +311,66 @@ class Deframer:
         return result
 
     def _inner_verdict(self, i: int, end: int, final: bool) -> int:
-        """A frame at ``i`` has a wrong check value: is it a false STX hiding a valid frame?"""
-        j = self._buf.find(STX, i + 1, end)
-        waiting = False
-        while j >= 0:
-            status, _ = self._check_serial(j)
-            if status == _VALID:
-                return _HIDES_FRAME  # the outer start is false: rescan from i + 1
+        """A frame at ``i`` has a wrong check value: is it a false STX hiding a valid frame?
+
+        ``_HIDES_FRAME`` if a valid frame starts inside; else ``_NEED_MORE`` (not final) if
+        a candidate starting inside is still incomplete; else ``_BAD_CHECK``. Incremental:
+        candidates are examined once by a frontier that only moves forward (the scan's
+        candidates only move forward too), incomplete ones again only when the bytes that
+        complete them have arrived, so the work over a whole stream is linear.
+        """
+        buf, base = self._buf, self._base
+        start, stop = base + i, base + end
+        pend_need, pending, valid = self._pend_need, self._pending, self._valid
+        stream_end = base + len(buf)
+        while pend_need and pend_need[0][0] <= stream_end:  # completed candidates: classify
+            _, p = heapq.heappop(pend_need)
+            if p not in pending:
+                continue
+            if p < base:
+                pending.discard(p)
+                continue
+            status, e = self._check_serial(p - base)
             if status == _NEED_MORE:
-                waiting = True
-            j = self._buf.find(STX, j + 1, end)
-        return _NEED_MORE if waiting and not final else _BAD_CHECK
+                heapq.heappush(pend_need, (base + e, p))
+                continue
+            pending.discard(p)
+            if status == _VALID:
+                heapq.heappush(valid, p)
+        while valid and valid[0] <= start:
+            heapq.heappop(valid)
+        if valid and valid[0] < stop:
+            return _HIDES_FRAME  # the outer start is false: rescan from i + 1
+        front = max(self._front, start + 1)
+        while front < stop:
+            j = buf.find(STX, front - base, end)
+            if j < 0:
+                front = stop
+                break
+            front = base + j + 1
+            status, e = self._check_serial(j)
+            if status == _VALID:
+                heapq.heappush(valid, base + j)
+                self._front = front
+                return _HIDES_FRAME
+            if status == _NEED_MORE:
+                pending.add(base + j)
+                self._pend_pos.append(base + j)
+                heapq.heappush(pend_need, (base + e, base + j))
+        self._front = front
+        if final:
+            return _BAD_CHECK
+        pend_pos = self._pend_pos
+        while pend_pos and (pend_pos[0] <= start or pend_pos[0] not in pending):
+            pend_pos.popleft()
+        return _NEED_MORE if pend_pos and pend_pos[0] < stop else _BAD_CHECK
 
     def _scan_tcp(self, out: list[Event], final: bool) -> int:
         buf, base, n = self._buf, self._base, len(self._buf)
         pos = 0
         plen = self._overhead
         while pos < n:
+            self._work += 1
             if self._bcd:
                 head = bytes(buf[pos : pos + plen])
                 if not head.isdigit():
@@ -306,7 +386,8 @@ class Deframer:
                 continue
             end = pos + plen + length
             if length < 0 or end > n:
-                if not final:
+                if not final:  # a partial mispos-1 prefix may turn out not digits next byte
+                    self._need = base + (n + 1 if length < 0 else end)
                     return pos
                 self._skip(out, base + pos, 1, "length prefix of an incomplete frame")
                 pos += 1
