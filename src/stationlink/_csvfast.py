@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -32,24 +32,43 @@ from pathlib import Path
 from typing import IO
 
 from ._csvrows import (
-    KINDS,
-    REFERRAL_PRODUCTS,
-    STATUSES,
     TRANSACTION_COLUMNS,
     ReadResult,
     Transaction,
     check_transaction,
     open_table,
+    parse_amount,
     parse_timestamp,
 )
 from .errors import InputDataError, Problem
-from .money import parse_yuan
+from .records import rules
+from .records.cardnum import RUN_PATTERN
+from .records.vocab import (
+    BILL_PRODUCTS,
+    CEILING_FEN,
+    KINDS,
+    MAX_TEXT,
+    MOVED,
+    REFERRAL_PRODUCTS,
+    REQUEST_MAX_FEN,
+    STATUSES,
+    Kind,
+)
 
-#: kind -> what its product must be: 0 anything, 1 non-empty, 2 a referral product.
-_PRODUCT_RULE = {k: {"bill_payment": 1, "referral": 2}.get(k, 0) for k in KINDS}
-_REFERRALS = frozenset(REFERRAL_PRODUCTS)
-_STATUSES = frozenset(STATUSES)
-_ZERO = Decimal("0.00")
+#: kind -> the products a row of that kind may carry (``records.rules.product_problem``).
+_PRODUCTS: dict[str, frozenset[str]] = {
+    k: frozenset(BILL_PRODUCTS if k == Kind.BILL_PAYMENT
+                 else REFERRAL_PRODUCTS if k == Kind.REFERRAL else ("",))
+    for k in KINDS
+}
+#: status -> kind -> the largest amount in yuan (``records.rules.amount_problem``).
+_CEILINGS: dict[str, dict[str, Decimal]] = {
+    st: {k: (Decimal(CEILING_FEN[k]) if st in MOVED else Decimal(REQUEST_MAX_FEN)).scaleb(-2)
+         for k in KINDS}
+    for st in STATUSES
+}
+_FORMULA = rules.FORMULA_START
+_WITHDRAWAL, _APPROVED = Kind.WITHDRAWAL.value, "approved"
 #: Build a Transaction without its generated ``__init__`` (which, for a frozen dataclass, goes
 #: through ``object.__setattr__`` per field): ``object.__new__`` plus each slot's own setter.
 #: The result is the same object ``Transaction(...)`` makes (it has no ``__post_init__``).
@@ -76,6 +95,16 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _good(value: str, good: set[str], problem: Callable[[str], str | None]) -> bool:
+    """Whether ``value`` passes the rule ``problem``; a value that does is remembered in
+    ``good`` (up to ``_CACHE_LIMIT`` of them)."""
+    if problem(value) is not None:
+        return False
+    if len(good) < _CACHE_LIMIT:
+        good.add(value)
+    return True
+
+
 def _parse_ts_cached(text: str, cache: dict[str, datetime]) -> datetime | None:
     try:
         ts = parse_timestamp(text)
@@ -88,7 +117,7 @@ def _parse_ts_cached(text: str, cache: dict[str, datetime]) -> datetime | None:
 
 def _parse_amount_cached(text: str, cache: dict[str, Decimal]) -> Decimal | None:
     try:
-        amount = parse_yuan(text) if text.strip() else _ZERO
+        amount = parse_amount(text)
     except ValueError:
         return None
     if amount < 0:
@@ -119,7 +148,9 @@ def read_transaction_table(
     by_id: dict[str, Transaction] | None = None  # built at the first repeated txn_id
     ts_cache: dict[str, datetime] = {}
     amount_cache: dict[str, Decimal] = {}
-    product_rule, referrals, statuses = _PRODUCT_RULE, _REFERRALS, _STATUSES
+    products, ceilings, formula, run = _PRODUCTS, _CEILINGS, _FORMULA, RUN_PATTERN.search
+    good_ids: set[str] = {""}  # station and terminal ids, card tokens known to be valid
+    good_cards: set[str] = {""}
     intern, new = sys.intern, _NEW
     set_id, set_st, set_term, set_ts, set_kind, set_prod, set_amount, set_card, set_status = _SET
     with open_table(source, TRANSACTION_COLUMNS, name) as (rows, index, line_num), gc_paused():
@@ -133,6 +164,7 @@ def read_transaction_table(
                 row = row + [""] * (width - len(row))
             txn_id = row[i_id].strip()
             station = row[i_st].strip()
+            terminal = row[i_term].strip()
             raw_ts = row[i_ts]
             ts = ts_cache.get(raw_ts)
             if ts is None:
@@ -145,19 +177,22 @@ def read_transaction_table(
             product = row[i_prod].strip()
             card = row[i_card].strip()
             status = row[i_status].strip()
-            rule = product_rule.get(kind)
             txn: Transaction | None
             if (
                 txn_id and station and ts is not None and amount is not None
-                and rule is not None and status in statuses
-                and (rule == 0 or (product in referrals if rule == 2 else product != ""))
-                and (card or kind != "withdrawal")
-                and not (len(card) >= 12 and card.isdigit())
+                and product in products.get(kind, ())
+                and status in ceilings and amount <= ceilings[status][kind]
+                and (card or kind != _WITHDRAWAL or status != _APPROVED)
+                and (card in good_cards or _good(card, good_cards, rules.card_problem))
+                and (station in good_ids or _good(station, good_ids, rules.reference_problem))
+                and (terminal in good_ids or _good(terminal, good_ids, rules.reference_problem))
+                and len(txn_id) <= MAX_TEXT and txn_id[0] not in formula
+                and txn_id.isprintable() and run(txn_id) is None
             ):
                 txn = new(Transaction)
                 set_id(txn, txn_id)
                 set_st(txn, intern(station))
-                set_term(txn, intern(row[i_term].strip()))
+                set_term(txn, intern(terminal))
                 set_ts(txn, ts)
                 set_kind(txn, intern(kind))
                 set_prod(txn, intern(product))

@@ -31,6 +31,8 @@ from typing import IO, Generic, TypeVar
 
 from .errors import InputDataError, Problem
 from .money import CST, format_yuan, parse_yuan, to_cst
+from .records import rules
+from .records.vocab import BILL_PRODUCTS, KINDS, REFERRAL_PRODUCTS, STATUSES
 
 TRANSACTION_COLUMNS = (
     "txn_id",
@@ -46,11 +48,7 @@ TRANSACTION_COLUMNS = (
 STATION_COLUMNS = ("station_id", "branch_id", "area", "village_id", "village_households")
 BRANCH_COLUMNS = ("branch_id", "area", "plan_effective_stations")
 
-KINDS = ("bill_payment", "withdrawal", "balance_inquiry", "referral")
-STATUSES = ("approved", "declined", "reversed")
 AREAS = ("rural", "urban")
-BILL_PRODUCTS = ("mobile", "unicom", "telecom", "electricity", "water", "gas", "cable_tv")
-REFERRAL_PRODUCTS = ("huinongtong", "finance_lead", "car_insurance_lead", "car_insurance_sale")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +109,9 @@ class ReadResult(Generic[T]):
 
 
 _CST_OFFSET = timedelta(hours=8)
+_ZERO = Decimal("0.00")
+#: Longer amount text is not money (the largest amount allowed has 15 characters).
+_AMOUNT_TEXT_MAX = 40
 
 
 @contextmanager
@@ -173,7 +174,8 @@ def source_name(source: str | Path | IO[str]) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 with an offset or ``Z``; naive timestamps are refused.
+    """ISO 8601 with an offset or ``Z``; naive timestamps are refused, and so is a time the
+    record rules refuse (offset beyond +-14:00, outside 1970..2099: ``records.rules``).
 
     A ``+08:00`` offset comes back with :data:`~stationlink.money.CST` as its tzinfo (the
     same instant; comparing and subtracting timestamps that share a tzinfo object is several
@@ -185,15 +187,51 @@ def parse_timestamp(text: str) -> datetime:
     ts = datetime.fromisoformat(s)
     if ts.tzinfo is None:
         raise ValueError(f"timestamp has no UTC offset: {text!r}")
-    if ts.utcoffset() == _CST_OFFSET and ts.tzinfo is not CST:
-        ts = ts.replace(tzinfo=CST)
+    if ts.utcoffset() == _CST_OFFSET:
+        if ts.tzinfo is not CST:
+            ts = ts.replace(tzinfo=CST)
+        if 1971 <= ts.year <= 2098:  # the common case: well inside the rules' window
+            return ts
+    problem = rules.time_problem(ts)
+    if problem is not None:
+        raise ValueError(problem)
     return ts
+
+
+def parse_amount(text: str) -> Decimal:
+    """Decimal yuan (at most two decimals), empty meaning 0.00; ``ValueError`` otherwise,
+    also for a number too large to be money (``1e30``)."""
+    if not text.strip():
+        return _ZERO
+    if len(text) > _AMOUNT_TEXT_MAX:
+        raise ValueError(f"not an amount of money: {rules.shown(text)} ({len(text)} characters)")
+    try:
+        return parse_yuan(text)
+    except ArithmeticError as exc:  # decimal.InvalidOperation: beyond 28 digits
+        raise ValueError(f"not an amount of money: {rules.shown(text)}") from exc
+    except ValueError as exc:
+        if rules.shown(text) == repr(text):  # its wording quotes the text
+            raise
+        raise ValueError(f"not an amount of money: {rules.shown(text)}") from exc
+
+
+def amount_fen(amount: Decimal) -> int:
+    """Exact yuan (two decimals, as :func:`parse_amount` gives them) as integer fen."""
+    return int(amount.scaleb(2))
+
+
+def _column_problem(
+    row: dict[str, str], column: str, check: Callable[[str], str | None]
+) -> tuple[None, str, str] | None:
+    problem = check(row[column].strip())
+    return None if problem is None else (None, column, f"{column} {problem}")
 
 
 def check_transaction(row: dict[str, str]) -> tuple[Transaction | None, str, str]:
     """Parse one row by every rule; returns ``(txn, "", "")`` or ``(None, column, reason)``.
 
-    The one place where a bad row is judged and its problem worded (see module contract).
+    The one place where a bad row is judged and its problem worded (see module contract);
+    the rules themselves are :mod:`stationlink.records.rules`.
     """
     txn_id = row["txn_id"].strip()
     if not txn_id:
@@ -201,33 +239,51 @@ def check_transaction(row: dict[str, str]) -> tuple[Transaction | None, str, str
     station = row["station_id"].strip()
     if not station:
         return None, "station_id", "empty station_id"
+    for column in ("txn_id", "station_id", "terminal_id"):
+        bad = _column_problem(row, column, rules.reference_problem)
+        if bad is not None:
+            return bad
     try:
         ts = parse_timestamp(row["ts"])
     except ValueError as exc:
-        return None, "ts", f"unparsable time {row['ts']!r}: {exc}"
+        return None, "ts", f"unparsable time {rules.shown(row['ts'])}: {exc}"
     kind = row["kind"].strip()
     if kind not in KINDS:
-        return None, "kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})"
+        return None, "kind", (f"unknown kind {rules.shown(kind)} "
+                              f"(expected one of {', '.join(KINDS)})")
     product = row["product"].strip()
-    if kind == "referral" and product not in REFERRAL_PRODUCTS:
-        return None, "product", f"unknown referral product {product!r}"
-    if kind == "bill_payment" and not product:
-        return None, "product", "bill payment without a product"
+    problem = rules.product_problem(kind, product)
+    if problem is not None:
+        return None, "product", problem
     try:
-        amount = parse_yuan(row["amount"]) if row["amount"].strip() else Decimal("0.00")
+        amount = parse_amount(row["amount"])
     except ValueError as exc:
         return None, "amount", str(exc)
     if amount < 0:
-        return None, "amount", f"negative amount {row['amount']!r}"
+        return None, "amount", f"negative amount {rules.shown(row['amount'])}"
     status = row["status"].strip()
     if status not in STATUSES:
-        return None, "status", f"unknown status {status!r} (expected one of {', '.join(STATUSES)})"
+        return None, "status", (f"unknown status {rules.shown(status)} "
+                                f"(expected one of {', '.join(STATUSES)})")
+    problem = rules.amount_problem(kind, status, amount_fen(amount))
+    if problem is not None:
+        return None, "amount", problem
     card = row["card"].strip()
-    if card.isdigit() and len(card) >= 12:
-        return None, "card", "looks like a full card number; only card tokens are accepted"
-    if kind == "withdrawal" and not card:
-        return None, "card", "withdrawal without a card token"
+    problem = rules.card_problem(card)
+    if problem is not None:
+        return None, "card", problem
+    problem = rules.card_required_problem(kind, status, card)
+    if problem is not None:
+        return None, "card", problem
     txn = Transaction(
         txn_id, station, row["terminal_id"].strip(), ts, kind, product, amount, card, status
     )
     return txn, "", ""
+
+
+__all__ = [
+    "AREAS", "BILL_PRODUCTS", "BRANCH_COLUMNS", "KINDS", "REFERRAL_PRODUCTS", "STATION_COLUMNS",
+    "STATUSES", "TRANSACTION_COLUMNS", "Branch", "ReadResult", "Station", "Transaction",
+    "amount_fen", "check_transaction", "open_rows", "open_table", "parse_amount",
+    "parse_timestamp", "source_name",
+]

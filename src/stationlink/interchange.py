@@ -15,6 +15,11 @@ Contract:
   the one rule function, so no check is skipped and every problem reads the same.
 - ``write_transactions`` writes exactly the columns of :data:`TRANSACTION_COLUMNS`, money with
   two decimals, timestamps ISO 8601 in CST with their offset.
+- No written cell is a spreadsheet formula (OWASP CSV injection): a cell that would begin
+  with ``=``, ``+``, ``-``, ``@``, TAB or CR is written with a ``'`` in front
+  (:func:`neutralise`). The rules refuse every value that would need it (ids may not begin
+  so, amounts are never negative), so a file of valid rows is written and read back
+  unchanged; the reader takes cells literally and never removes a ``'``.
 - Layout: the record types, the rule function and the CSV plumbing are in
   :mod:`stationlink._csvrows`, the fast transactions reader in :mod:`stationlink._csvfast`;
   this module is the public face and re-exports what callers import (``__all__``).
@@ -49,6 +54,7 @@ from ._csvrows import (
     source_name,
 )
 from .errors import InputDataError, Problem
+from .records.rules import FORMULA_START, reference_problem
 
 #: The rule function of a transactions row, by its earlier name (tests and benchmarks use it
 #: as the reference the fast reader is measured and checked against).
@@ -76,6 +82,17 @@ def read_transaction_lines(
     return read_transaction_table(lines, name, known_stations, skip_bad_rows)
 
 
+def _id_problem(
+    name: str, line: int, row: dict[str, str], columns: tuple[str, ...]
+) -> Problem | None:
+    """The first of ``columns`` whose value the id rule refuses (``records.rules``)."""
+    for column in columns:
+        reason = reference_problem(row.get(column, "").strip())
+        if reason is not None:
+            return Problem(name, line, column, f"{column} {reason}")
+    return None
+
+
 def read_stations(
     source: str | Path | IO[str],
     *,
@@ -99,8 +116,11 @@ def read_stations(
         hh_text = row.get("village_households", "").strip()
         problem: Problem | None = None
         households: int | None = None
+        bad_id = _id_problem(name, line, row, ("station_id", "branch_id", "village_id"))
         if not sid:
             problem = Problem(name, line, "station_id", "empty station_id")
+        elif bad_id is not None:
+            problem = bad_id
         elif sid in seen:
             problem = Problem(name, line, "station_id", f"duplicate station {sid!r}")
         elif not branch:
@@ -152,6 +172,8 @@ def read_branches(
         problem: Problem | None = None
         if not bid:
             problem = Problem(name, line, "branch_id", "empty branch_id")
+        elif (bad_id := _id_problem(name, line, row, ("branch_id",))) is not None:
+            problem = bad_id
         elif bid in seen:
             problem = Problem(name, line, "branch_id", f"duplicate branch {bid!r}")
         elif area not in AREAS:
@@ -170,13 +192,26 @@ def read_branches(
     return result
 
 
+def neutralise(cell: str) -> str:
+    """``cell`` as written to a CSV file: a ``'`` in front of a value that a spreadsheet would
+    take for a formula (module contract), else unchanged."""
+    return "'" + cell if cell[:1] in FORMULA_START else cell
+
+
+def _safe_row(row: dict[str, str]) -> dict[str, str]:
+    for key, value in row.items():
+        if value[:1] in FORMULA_START:
+            row[key] = "'" + value
+    return row
+
+
 def write_transactions(rows: Iterable[Transaction], out: IO[str]) -> int:
     """Write the transactions format; returns the number of rows written."""
     writer = csv.DictWriter(out, fieldnames=TRANSACTION_COLUMNS, lineterminator="\n")
     writer.writeheader()
     n = 0
     for txn in rows:
-        writer.writerow(txn.as_row())
+        writer.writerow(_safe_row(txn.as_row()))
         n += 1
     return n
 
@@ -204,7 +239,7 @@ def transaction_lines(rows: Iterable[Transaction]) -> Iterator[str]:
     writer.writeheader()
     yield sink.text
     for txn in rows:
-        writer.writerow(txn.as_row())
+        writer.writerow(_safe_row(txn.as_row()))
         text = sink.text
         if "\r" in text or "\n" in text[:-1]:  # a quoted value with a line break
             yield from _LINES.findall(text)
@@ -217,14 +252,16 @@ def write_stations(rows: Iterable[Station], out: IO[str]) -> None:
     writer.writerow(STATION_COLUMNS)
     for s in rows:
         hh = "" if s.village_households is None else str(s.village_households)
-        writer.writerow([s.station_id, s.branch_id, s.area, s.village_id, hh])
+        writer.writerow([neutralise(v) for v in (s.station_id, s.branch_id, s.area,
+                                                 s.village_id, hh)])
 
 
 def write_branches(rows: Iterable[Branch], out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(BRANCH_COLUMNS)
     for b in rows:
-        writer.writerow([b.branch_id, b.area, str(b.plan_effective_stations)])
+        writer.writerow([neutralise(v) for v in (b.branch_id, b.area,
+                                                 str(b.plan_effective_stations))])
 
 
 def transactions_to_text(rows: Iterable[Transaction]) -> str:
@@ -252,6 +289,7 @@ __all__ = [
     "read_transaction_lines",
     "read_transactions",
     "transaction_lines",
+    "neutralise",
     "transactions_to_text",
     "write_branches",
     "write_stations",

@@ -21,7 +21,7 @@ with Buffer.open(sys.argv[1], "S1") as buf:
     n = 0
     while True:
         n += 1
-        rec = JournalRecord(n, f"R{n:011d}", "", TxnKind.BILL_PAYMENT, "mobile", "138", 100,
+        rec = JournalRecord(n, f"R{n:011d}", "", TxnKind.BILL_PAYMENT, "mobile", "13800000000", 100,
                             TxnStatus.APPROVED, ResultCode.APPROVED, t0, n, 1)
         stored = buf.record_result("T1", rec, t0 + timedelta(seconds=n))
         print(stored.seq, flush=True)

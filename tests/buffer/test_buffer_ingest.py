@@ -36,7 +36,7 @@ def journal_record(n: int, variant: int = 0) -> JournalRecord:
     return JournalRecord(
         n, f"R{n:011d}", f"c{n}" if n % 3 else "",
         TxnKind.REVERSAL if reversal else TxnKind.WITHDRAWAL if n % 2 else TxnKind.BILL_PAYMENT,
-        "" if reversal or n % 2 else "mobile", "" if n % 2 else "138", 100 * n + variant,
+        "" if reversal or n % 2 else "mobile", "" if n % 2 else "13800000000", 100 * n + variant,
         TxnStatus.DECLINED if n % 7 == 0 else TxnStatus.APPROVED, ResultCode.APPROVED,
         T0 + timedelta(seconds=n, microseconds=n % 4), 1000 * n, 1,
         card=CARD if n % 2 and not reversal else None,

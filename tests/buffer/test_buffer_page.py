@@ -72,7 +72,7 @@ class NoOffset(tzinfo):
 def record(n: int, **fields: Any) -> JournalRecord:
     base = JournalRecord(
         n, f"R{n:011d}", f"c{n}" if n % 2 else "", TxnKind.WITHDRAWAL if n % 3 else
-        TxnKind.BILL_PAYMENT, "" if n % 3 else "mobile", "" if n % 3 else "138", 100 * n,
+        TxnKind.BILL_PAYMENT, "" if n % 3 else "mobile", "" if n % 3 else "13800000000", 100 * n,
         TxnStatus.DECLINED if n % 7 == 0 else TxnStatus.APPROVED, ResultCode.APPROVED,
         T0 + timedelta(seconds=37 * n, microseconds=n % 3), 1000 * n, 1,
         card=CARD if n % 3 else None,

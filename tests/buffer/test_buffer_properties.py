@@ -17,7 +17,7 @@ from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, Tx
 
 def rec(terminal: int, n: int, client_ref: str) -> JournalRecord:
     return JournalRecord(
-        n, f"R{terminal}{n:010d}", client_ref, TxnKind.BILL_PAYMENT, "mobile", "138",
+        n, f"R{terminal}{n:010d}", client_ref, TxnKind.BILL_PAYMENT, "mobile", "13800000000",
         100 * n, TxnStatus.APPROVED, ResultCode.APPROVED, T0 + timedelta(seconds=n), n, 1,
     )
 

@@ -28,10 +28,12 @@ from stationlink.hub.wire import (
 def sample(seq: int, entry: Entry = Entry.TXN, kind: str = "bill_payment") -> dict[str, Any]:
     txn = entry is Entry.TXN
     referral = entry in (Entry.REFERRAL, Entry.CANCEL)
+    card_kind = kind in ("withdrawal", "balance_inquiry")  # no product, no account
     rec = StoredRecord(
         seq=seq, station_id="S1", terminal_id="PC" if referral else "T1", entry=entry,
         terminal_ref=f"R{seq:06d}" if txn else "", client_ref="" if txn else f"C{seq}",
-        kind=kind, product="huinongtong" if referral else "mobile", account="13800000000",
+        kind=kind, product="huinongtong" if referral else "" if card_kind else "mobile",
+        account="" if card_kind else "13800000000",
         amount_fen=0 if referral else 5000,
         status="approved" if txn or entry is Entry.REFERRAL else "",
         result=0 if txn else None,

@@ -237,7 +237,8 @@ def test_referrals_entered_at_the_pc_are_paid_from_the_hub(tmp_path: Path) -> No
     store = SqliteHubStore(hub_path)
     token_id, token = new_token()
     store.add_token(token_id, "S1", hash_token(token), when)
-    server = BackgroundServer(create_app(store, clock=lambda: when))
+    uploaded = datetime(2026, 11, 3, 9, 0, tzinfo=CST)  # after the last record, before close
+    server = BackgroundServer(create_app(store, clock=lambda: uploaded))
     buf = Buffer.open(tmp_path / "buffer.sqlite", "S1")
     try:
         buf.record_journal_page("T1", _records(random.Random(5), "2026-10", 1, 12), when)

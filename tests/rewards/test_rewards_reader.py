@@ -192,11 +192,13 @@ def test_transaction_lines_are_the_written_file() -> None:
     from_lines = read_transaction_lines(lines, "x", skip_bad_rows=True)
     from_text = read_transactions(io.StringIO(transactions_to_text(rows), newline=""),
                                   skip_bad_rows=True)
-    assert from_lines.rows == from_text.rows
-    assert [t.terminal_id for t in from_lines.rows] == ['x"\r\ny\rz']  # trimmed
-    # the withdrawal without a card is on line 6 of the file (the first row spans 4 lines)
-    assert [(p.line, p.column) for p in from_lines.problems] == [(6, "card")]
-    assert [(p.line, p.column) for p in from_text.problems] == [(6, "card")]
+    assert from_lines.rows == from_text.rows == []
+    # an id with line breaks (control characters) is refused, at the line its row ends on
+    # (5: the first row spans lines 2 to 5); the approved withdrawal without a card is line 6
+    expected = [(5, "terminal_id"), (6, "card")]
+    assert [(p.line, p.column) for p in from_lines.problems] == expected
+    assert [(p.line, p.column) for p in from_text.problems] == expected
+    assert "control or invisible character U+000D" in from_text.problems[0].reason
 
 
 def test_a_field_too_long_for_csv_is_a_bad_file_with_its_line(tmp_path: Path) -> None:

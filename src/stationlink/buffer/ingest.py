@@ -3,11 +3,11 @@
 Contract:
 - :func:`journal_rows` checks each :class:`JournalRecord` exactly as
   :func:`.records.from_journal` does (same checks, same order, same errors: a full card number,
-  a naive time, a missing ref or a negative amount is refused with
-  :class:`.records.RefusedRecordError`) and builds its :data:`.schema.INSERT_RECORD` row
-  directly (timestamps as :func:`.db.iso_text`), with ``seq`` and ``refers_to_seq`` left for
-  :func:`store_one`. Callers run it before ``BEGIN IMMEDIATE``: a refused page takes no
-  lock and stores nothing.
+  a naive time, a missing ref, a negative amount, then every rule of a valid transaction
+  (:func:`.records.check_rules`) is refused with :class:`.records.RefusedRecordError`) and
+  builds its :data:`.schema.INSERT_RECORD` row directly (timestamps as :func:`.db.iso_text`),
+  with ``seq`` and ``refers_to_seq`` left for :func:`store_one`. Callers run it before
+  ``BEGIN IMMEDIATE``: a refused page takes no lock and stores nothing.
 - Journal pages go through :mod:`.page` (:func:`.page.journal_page`,
   :func:`.page.store_page`), which uses the look-ups below and falls back on
   :func:`journal_rows` to raise a refused record's error.
@@ -41,6 +41,7 @@ from .records import (
     Source,
     StoredRecord,
     card_fields,
+    check_rules,
     from_journal,
     require_aware,
 )
@@ -108,10 +109,15 @@ def journal_rows(
         status = STATUS_TEXT.get(rec.status) or rec.status.value
         result = int(rec.result)
         if wall_text is None:
-            wall_text = aware_text(wall_time, "wall_time")
-        # iso_text inlined for the usual case: a fixed offset, whole seconds, hour cached
+            require_aware(wall_time, "wall_time")
         tt = rec.terminal_time
         tz = tt.tzinfo
+        if type(tz) is not timezone:
+            require_aware(tt, "terminal_time")
+        check_rules(terminal_id, rec, token, wall_time)  # before any text: times in range
+        if wall_text is None:
+            wall_text = aware_text(wall_time, "wall_time")
+        # iso_text inlined for the usual case: a fixed offset, whole seconds, hour cached
         parts = None
         if type(tz) is timezone and not tt.microsecond:
             parts = hours_get((tt.year, tt.month, tt.day, tt.hour, tz))

@@ -24,16 +24,37 @@ Contract:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
-from itertools import compress, repeat
-from operator import attrgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, gt
 from typing import Any
 
 from ..protocol.messages import JournalRecord
+from ..records import rules
+from ..records.cardnum import SEPARATED_DIGITS
+from ..records.rules import ACCOUNT_FORMAT
+from ..records.vocab import (
+    BILL_PRODUCTS,
+    CEILING_FEN,
+    INT64_MAX,
+    MAX_OFFSET,
+    MAX_TEXT,
+    MOVED,
+    REFERRAL_PRODUCTS,
+    REQUEST_MAX_FEN,
+    STATUSES,
+    TERMINAL_KINDS,
+    TS_MAX,
+    TS_MIN,
+    UPTIME_MAX_MS,
+    Kind,
+    Status,
+)
 from .db import iso_texts
 from .ingest import (
     BATCH,
@@ -48,7 +69,7 @@ from .ingest import (
     note_conflict,
     ref_seqs,
 )
-from .records import Entry, Source, StoredRecord, card_fields, from_journal, require_aware
+from .records import Entry, Source, StoredRecord, card_fields, from_journal
 from .schema import RECORD_COLUMNS
 
 #: Columns bound once per statement (``?1`` .. ``?4``) and the literal ``entry``.
@@ -58,6 +79,19 @@ SHARED = {"station_id": "?1", "terminal_id": "?2", "source": "?3", "wall_time": 
 PAGE_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in SHARED)
 
 _TZINFO = attrgetter("tzinfo")
+_FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
+#: (kind, product) pairs the rules accept (``records.rules.product_problem``).
+_PRODUCTS = frozenset(
+    (kind, product) for kind in TERMINAL_KINDS
+    for product in ("", *BILL_PRODUCTS, *REFERRAL_PRODUCTS)
+    if rules.product_problem(kind, product) is None
+)
+#: (kind, status) -> the largest amount in fen (``records.rules.amount_problem``).
+_CEILING = {(kind, status): CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
+            for kind in TERMINAL_KINDS for status in STATUSES}
+_BILL_KINDS = frozenset({Kind.BILL_PAYMENT.value, Kind.REVERSAL.value})
+_APPROVED_WITHDRAWAL = (Kind.WITHDRAWAL.value, Status.APPROVED.value, "")
+_MINUTE = timedelta(minutes=1)
 _MAKE = partial(tuple.__new__, StoredRecord)  # a StoredRecord from a tuple of its fields
 
 
@@ -176,17 +210,58 @@ def _columns(terminal_id: str, records: Sequence[JournalRecord], wall_time: date
     kind_texts = list(map(KIND_TEXT.__getitem__, kinds))
     status_texts = list(map(STATUS_TEXT.__getitem__, statuses))
     result_ints = list(map(int, results))
+    zones = set(map(_TZINFO, times))
+    if not all(type(tz) is timezone for tz in zones):  # not all fixed offsets: record by record
+        raise _Unusual
+    _check_rules(terminal_id, refs, client_refs, original_refs, kind_texts, products,
+                 accounts, amounts, status_texts, tokens, times, zones, wall_time,
+                 uptimes, boots, cursors)
     wall_text = aware_text(wall_time, "wall_time")
-    for tz in set(map(_TZINFO, times)):
-        if type(tz) is not timezone:  # not a fixed offset: check each time
-            for ts in times:
-                require_aware(ts, "terminal_time")
-            break
     return Page(
         records, wall_text, list(map("t:".__add__, refs)), refs, client_refs, kind_texts,
         products, accounts, amounts, status_texts, result_ints, tokens, masked, original_refs,
         times, iso_texts(times), uptimes, boots, cursors,
     )
+
+
+def _check_rules(
+    terminal_id: str, refs: list[str], client_refs: list[str], original_refs: list[str],
+    kinds: list[str], products: list[str], accounts: list[str], amounts: list[int],
+    statuses: list[str], tokens: Sequence[str], times: list[datetime], zones: set[Any],
+    wall_time: datetime, uptimes: list[int], boots: list[int], cursors: list[int],
+) -> None:
+    """Column by column, what :func:`.records.check_rules` checks record by record; raises
+    :class:`_Unusual` at the first doubt (the record-by-record path then decides)."""
+    refs_text = "|".join(chain(refs, client_refs, original_refs))
+    if (rules.reference_problem(terminal_id) is not None or not refs_text.isprintable()
+            or max(map(len, chain(refs, client_refs, original_refs))) > MAX_TEXT
+            or _FORMULA_AT_START.search(refs_text) or SEPARATED_DIGITS.search(refs_text)):
+        raise _Unusual
+    if not _PRODUCTS.issuperset(zip(kinds, products, strict=True)):
+        raise _Unusual
+    if any(map(gt, amounts, map(_CEILING.__getitem__, zip(kinds, statuses, strict=True)))):
+        raise _Unusual
+    for kind, product, account, status in zip(kinds, products, accounts, statuses,
+                                              strict=True):
+        if not account and not product:
+            continue
+        pattern = ACCOUNT_FORMAT.get(product)
+        if pattern is not None and kind in _BILL_KINDS and pattern.fullmatch(account):
+            continue
+        if rules.account_problem(kind, product, status, account) is not None:
+            raise _Unusual
+    if _APPROVED_WITHDRAWAL in zip(kinds, statuses, tokens, strict=True):
+        raise _Unusual
+    for tz in zones:
+        offset = tz.utcoffset(None)
+        if abs(offset) > MAX_OFFSET or offset % _MINUTE:
+            raise _Unusual
+    if (rules.time_problem(wall_time) is not None or min(times) < TS_MIN
+            or max(times) >= TS_MAX):
+        raise _Unusual
+    if (min(uptimes) < 0 or max(uptimes) > UPTIME_MAX_MS or min(boots) < 0
+            or max(boots) > INT64_MAX or min(cursors) < 0 or max(cursors) > INT64_MAX):
+        raise _Unusual
 
 
 def page_from_rows(records: Sequence[JournalRecord], rows: list[list[Any]], wall: str) -> Page:

@@ -15,6 +15,10 @@ Contract:
 - Money is integer fen. Timestamps are timezone-aware. A full card number is never
   accepted: :func:`from_journal` refuses a :class:`~stationlink.protocol.messages.ClearPan`
   with :class:`RefusedRecordError`; only the masked number and the keyed token are kept.
+- A terminal's record is stored only if it is a valid transaction by the one set of rules
+  (:mod:`stationlink.records.rules`, applied by :func:`rule_problem`): the hub applies the
+  same rules to what the buffer uploads, so the buffer never holds what the hub refuses
+  (but for a station PC clock more than a day ahead of the hub's).
 """
 
 from __future__ import annotations
@@ -25,8 +29,16 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ..errors import StorageError
-from ..interchange import REFERRAL_PRODUCTS
-from ..protocol.messages import CardRef, ClearPan, JournalRecord, TxnKind
+from ..protocol.messages import CardRef, ClearPan, JournalRecord
+from ..records import rules
+from ..records.vocab import (
+    INT64_MAX,
+    REFERRAL_PRODUCTS,
+    STATUSES,
+    TERMINAL_KINDS,
+    UPTIME_MAX_MS,
+    Kind,
+)
 
 
 class RefusedRecordError(StorageError):
@@ -49,12 +61,12 @@ class Source(enum.StrEnum):
     HOST = "host"  # written by the host itself (unknown, void, referral, cancel)
 
 
-KIND_VALUES = frozenset(k.value for k in TxnKind)
-STATUS_VALUES = frozenset({"approved", "declined", "reversed"})
+KIND_VALUES = frozenset(TERMINAL_KINDS)
+STATUS_VALUES = frozenset(STATUSES)
 #: Referrals and their cancellations are kept under this pseudo-terminal id; a real terminal
 #: id has 8 characters (the protocol's width), so the two never meet.
 REFERRAL_TERMINAL = "PC"
-REFERRAL_KIND = "referral"
+REFERRAL_KIND = Kind.REFERRAL.value
 REFERRAL_ENTRIES = frozenset({Entry.REFERRAL, Entry.CANCEL})
 REFERRAL_PRODUCT_VALUES = frozenset(REFERRAL_PRODUCTS)
 
@@ -121,10 +133,11 @@ def require_aware(ts: datetime, name: str) -> datetime:
 
 
 def check_card_fields(token: str, masked: str) -> None:
-    """Defence in depth: neither field may carry a full card number."""
+    """Defence in depth: neither field may carry a full card number (``rules.card_problem``)."""
     for name, value in (("card token", token), ("masked card", masked)):
-        if value.isdigit() and len(value) >= 12:
-            raise RefusedRecordError(f"{name} looks like a full card number; refused")
+        problem = rules.card_problem(value)
+        if problem is not None:
+            raise RefusedRecordError(f"{name} {problem}; refused")
 
 
 def card_fields(terminal_id: str, rec: JournalRecord) -> tuple[str, str]:
@@ -144,6 +157,50 @@ def card_fields(terminal_id: str, rec: JournalRecord) -> tuple[str, str]:
     return token, masked
 
 
+#: Integer fields of a journal record and their range (``docs/formats.md``, "Limits").
+INT_RANGES = (("uptime_ms", 0, UPTIME_MAX_MS), ("boot_id", 0, INT64_MAX),
+              ("cursor", 0, INT64_MAX))
+
+
+def rule_problem(
+    terminal_id: str, rec: JournalRecord, token: str, wall_time: datetime
+) -> str | None:
+    """The first rule of :mod:`stationlink.records.rules` that a terminal's record breaks,
+    as ``"<field> <reason>"``, else ``None``. The window around the time of receipt is the
+    hub's to check (against its own clock); the buffer checks the times' range and offset."""
+    for name, value in (("terminal_id", terminal_id), ("ref", rec.ref),
+                        ("client_ref", rec.client_ref), ("original_ref", rec.original_ref)):
+        problem = rules.reference_problem(value)
+        if problem is not None:
+            return f"{name} {problem}"
+    kind, status = rec.kind.value, rec.status.value
+    checks = (
+        ("product", rules.product_problem(kind, rec.product)),
+        ("account", rules.account_problem(kind, rec.product, status, rec.account)),
+        ("amount_fen", rules.amount_problem(kind, status, rec.amount_fen)),
+        ("card", rules.card_required_problem(kind, status, token)),
+        ("wall_time", rules.time_problem(wall_time)),
+        ("terminal_time", rules.time_problem(rec.terminal_time)),
+    )
+    for name, problem in checks:
+        if problem is not None:
+            return f"{name} {problem}"
+    for name, low, high in INT_RANGES:
+        problem = rules.integer_problem(getattr(rec, name), low, high)
+        if problem is not None:
+            return f"{name} {problem}"
+    return None
+
+
+def check_rules(terminal_id: str, rec: JournalRecord, token: str, wall_time: datetime) -> None:
+    """:func:`rule_problem`, raised as :class:`RefusedRecordError` naming the record by its
+    journal cursor (never by a value that may hold a card number)."""
+    problem = rule_problem(terminal_id, rec, token, wall_time)
+    if problem is not None:
+        raise RefusedRecordError(f"terminal {rules.shown(terminal_id)} record at journal "
+                                 f"cursor {rec.cursor}: {problem}")
+
+
 def from_journal(
     station_id: str,
     terminal_id: str,
@@ -157,6 +214,9 @@ def from_journal(
         raise RefusedRecordError(f"terminal {terminal_id}: journal record without a ref")
     if rec.amount_fen < 0:
         raise RefusedRecordError(f"terminal {terminal_id} ref {rec.ref!r}: negative amount")
+    wall = require_aware(wall_time, "wall_time")
+    terminal_time = require_aware(rec.terminal_time, "terminal_time")
+    check_rules(terminal_id, rec, token, wall)
     return StoredRecord(
         seq=0,
         station_id=station_id,
@@ -175,8 +235,8 @@ def from_journal(
         original_ref=rec.original_ref,
         refers_to_seq=None,
         source=source,
-        wall_time=require_aware(wall_time, "wall_time"),
-        terminal_time=require_aware(rec.terminal_time, "terminal_time"),
+        wall_time=wall,
+        terminal_time=terminal_time,
         uptime_ms=rec.uptime_ms,
         boot_id=rec.boot_id,
         journal_cursor=rec.cursor,

@@ -37,6 +37,7 @@ from datetime import datetime
 
 from ..interchange import REFERRAL_PRODUCTS
 from ..money import to_cst
+from ..records import rules
 from .db import immediate, storage_errors
 from .ingest import next_seq
 from .records import (
@@ -60,9 +61,10 @@ def check_referral_id(referral_id: str) -> str:
         raise RefusedRecordError(
             f"referral id {referral_id!r}: use 1-64 characters A-Z a-z 0-9 . _ / : - "
             "starting with a letter or digit")
-    if CARD_LIKE.search(referral_id):
+    if CARD_LIKE.search(referral_id) or rules.reference_problem(referral_id) is not None:
         raise RefusedRecordError(
-            f"referral id {referral_id!r} holds 13 or more digits in a row (a card number?)")
+            f"referral id {rules.shown(referral_id)} holds 13 or more digits in a row or a "
+            "card number written with dashes (a card number?)")
     return referral_id
 
 
@@ -73,9 +75,10 @@ def check_note(note: str) -> str:
         raise RefusedRecordError(f"referral note longer than {MAX_NOTE} characters")
     if not note.isprintable():
         raise RefusedRecordError("referral note with control characters (one line of text)")
-    if CARD_LIKE.search(note):
+    if CARD_LIKE.search(note) or rules.text_problem(note) is not None:
         raise RefusedRecordError(
-            "referral note holds 13 or more digits in a row (a card number?); refused")
+            "referral note holds 13 or more digits in a row or a card number written with "
+            "spaces or dashes (a card number?); refused")
     return note
 
 
@@ -104,6 +107,9 @@ class ReferralMixin:
             check_referral_id(referral_id)
         if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen < 0:
             raise RefusedRecordError(f"amount_fen must be a whole number >= 0, not {amount_fen!r}")
+        too_much = rules.amount_problem(REFERRAL_KIND, "approved", amount_fen)
+        if too_much is not None:
+            raise RefusedRecordError(f"amount_fen {too_much}")
         wall = require_aware(wall_time, "wall_time")
         with immediate(self._conn, self._where) as conn:
             rid = referral_id if referral_id is not None else _new_id(conn, wall)

@@ -1,4 +1,5 @@
-"""The JSON shapes the sync agent and the hub exchange (``docs/hub.md``).
+"""The JSON shapes the sync agent and the hub exchange (``docs/hub.md``), and how a body
+is decoded.
 
 Batch (``POST /v1/stations/{station_id}/batches``)::
 
@@ -6,21 +7,34 @@ Batch (``POST /v1/stations/{station_id}/batches``)::
      "records": [{"seq": 41, "entry": "txn", "terminal_id": "T1", ...}, {"seq": 42, ...}]}
 
 Contract:
+- :func:`loads` decodes a request body: UTF-8 JSON text, at most :data:`MAX_DEPTH` arrays
+  and objects deep (checked before parsing, without recursion), no repeated key in an object,
+  no integer of more than :data:`MAX_INT_DIGITS` digits, no ``NaN`` / ``Infinity``;
+  fractions come back as exact ``Decimal`` so validation can name them. A body that is not
+  UTF-8 JSON text raises :class:`MalformedJsonError` (the app answers 400 with the line,
+  column and offset); one that breaks a limit raises :class:`MalformedBatchError` with the
+  JSON path of the spot (422). Nothing else escapes.
 - :func:`batch_to_json` / :func:`parse_batch` are exact inverses for valid batches.
 - :func:`parse_batch` checks everything and raises :class:`MalformedBatchError` naming the
   first bad spot as a JSON path (``records[3].amount_fen``) with the reason: unknown or
   missing fields, wrong types (a bool is not an integer; money is integer fen, never a
-  float), naive timestamps, seqs that are not exactly ``first_seq..last_seq`` in order,
-  a card field holding something that looks like a full card number. Referral records
-  (entries ``referral`` and ``cancel``, ``docs/buffer.md``) are kind ``referral`` with a
-  referral product, under the pseudo-terminal ``PC``, the referral id in ``client_ref``;
-  a referral's status is ``approved``, a cancellation has none.
+  float), seqs that are not exactly ``first_seq..last_seq`` in order, integers out of range,
+  and every rule of a valid transaction (:mod:`stationlink.records.rules`: ids and
+  references, products, accounts, amount ceilings, card fields, an approved withdrawal's
+  card, times within the window around ``received``). Referral records (entries ``referral``
+  and ``cancel``, ``docs/buffer.md``) are kind ``referral`` with a referral product, under
+  the pseudo-terminal ``PC``, the referral id in ``client_ref``; a referral's status is
+  ``approved``, a cancellation has none.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from ..buffer.records import (
@@ -36,9 +50,30 @@ from ..buffer.records import (
     StoredRecord,
 )
 from ..errors import StationLinkError
+from ..records import rules
+from ..records.cardnum import (
+    RUN_PATTERN,
+    SEPARATED_DIGITS,
+    has_card_number,
+    separated_card_numbers,
+)
+from ..records.rules import ACCOUNT_FORMAT, shown
+from ..records.vocab import (
+    CEILING_FEN,
+    INT64_MAX,
+    INT64_MIN,
+    MAX_TEXT,
+    MOVED,
+    REQUEST_MAX_FEN,
+    UPTIME_MAX_MS,
+    Kind,
+)
 
 MAX_RECORDS = 10_000
-MAX_TEXT = 200
+#: Arrays and objects nested deeper than this are refused (a batch needs 3, a status 4).
+MAX_DEPTH = 16
+#: An integer literal longer than this is refused (int64 has 19 digits and a sign).
+MAX_INT_DIGITS = 20
 
 
 class MalformedBatchError(StationLinkError):
@@ -50,6 +85,98 @@ class MalformedBatchError(StationLinkError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class MalformedJsonError(MalformedBatchError):
+    """A body that is not UTF-8 JSON text at all (``path`` is ``$``): the app answers 400."""
+
+
+class _Refused:
+    """Decoding: stands in for a value :func:`loads` refuses, until its path is found."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text, without parsing or recursion: escaped
+    backslashes and quotes are dropped, then every other piece between quotes is outside a
+    string, and its brackets are counted."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    clean = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(clean.split('"')[::2])
+    marks = _NOT_BRACKET.sub("", outside)
+    return max(accumulate(map(_STEP.__getitem__, marks)), default=0)
+
+
+def loads(body: bytes) -> object:
+    """Decode a request body (module contract)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedJsonError("$", f"body is not UTF-8 (byte offset {exc.start})") from exc
+    if _depth(text) > MAX_DEPTH:
+        raise MalformedBatchError("$", f"arrays and objects nested deeper than {MAX_DEPTH}")
+    refused: list[_Refused] = []
+
+    def refuse(reason: str) -> _Refused:
+        marker = _Refused(reason)
+        refused.append(marker)
+        return marker
+
+    def pairs(items: list[tuple[str, Any]]) -> object:
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        seen: set[str] = set()
+        key = next(k for k, _ in items if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        return refuse(f"repeats the key {shown(key)}")
+
+    def integer(digits: str) -> object:
+        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+            return refuse(f"an integer of {len(digits.lstrip('-'))} digits (at most "
+                          f"{MAX_INT_DIGITS})")
+        return int(digits)
+
+    def constant(name: str) -> object:
+        return refuse(f"{name} is not a number JSON allows")
+
+    try:
+        doc = json.loads(text, parse_float=Decimal, parse_int=integer,
+                         parse_constant=constant, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise MalformedJsonError(
+            "$", f"{exc.msg} at line {exc.lineno} column {exc.colno} (char offset {exc.pos})",
+        ) from exc
+    except (ValueError, RecursionError) as exc:  # the checks above leave none: defence
+        raise MalformedBatchError("$", f"not JSON this hub can read ({type(exc).__name__})") \
+            from exc
+    if refused:
+        path, marker = _first_refused(doc)
+        raise MalformedBatchError(path, marker.reason)
+    return doc
+
+
+def _first_refused(doc: object) -> tuple[str, _Refused]:
+    """The path of the first refused value in document order (an explicit stack: the depth
+    is bounded, but no recursion is needed)."""
+    stack: list[tuple[str, object]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Refused):
+            return path or "$", value
+        if isinstance(value, dict):
+            stack.extend((_join(path, str(k)), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    raise AssertionError("a refused value was recorded but is not in the document")
 
 
 def record_to_json(rec: StoredRecord) -> dict[str, Any]:
@@ -104,7 +231,7 @@ class _Reader:
             raise MalformedBatchError(path or "$", f"expected an object, got {_type(obj)}")
         for key in obj:
             if key not in fields:
-                raise MalformedBatchError(_join(path, str(key)), "unexpected field")
+                raise MalformedBatchError(_join(path, _key_text(key)), "unexpected field")
         for key in fields:
             if key not in obj:
                 raise MalformedBatchError(_join(path, key), "missing field")
@@ -114,28 +241,40 @@ class _Reader:
     def where(self, key: str) -> str:
         return _join(self.path, key)
 
-    def text(self, key: str, *, required: bool = False) -> str:
+    def fail(self, key: str, reason: str) -> MalformedBatchError:
+        return MalformedBatchError(self.where(key), reason)
+
+    def text(self, key: str, *, required: bool = False,
+             rule: Callable[[str], str | None] | None = None) -> str:
         value = self.obj[key]
         if not isinstance(value, str):
-            raise MalformedBatchError(self.where(key), f"expected a string, got {_type(value)}")
+            raise self.fail(key, f"expected a string, got {_type(value)}")
         if required and not value:
-            raise MalformedBatchError(self.where(key), "must not be empty")
+            raise self.fail(key, "must not be empty")
         if len(value) > MAX_TEXT:
-            raise MalformedBatchError(self.where(key), f"longer than {MAX_TEXT} characters")
+            raise self.fail(key, f"longer than {MAX_TEXT} characters")
+        problem = None if rule is None else rule(value)
+        if problem is not None:
+            raise self.fail(key, problem)
         return value
 
-    def integer(self, key: str, *, minimum: int | None = None) -> int:
+    def integer(self, key: str, *, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
         value = self.obj[key]
         if not isinstance(value, int) or isinstance(value, bool):
-            raise MalformedBatchError(self.where(key), f"expected an integer, got {_type(value)}")
-        if minimum is not None and value < minimum:
-            raise MalformedBatchError(self.where(key), f"must be at least {minimum}, got {value}")
+            raise self.fail(key, f"expected an integer, got {_type(value)}")
+        problem = rules.integer_problem(value, minimum, maximum)
+        if problem is not None:
+            raise self.fail(key, problem)
         return value
 
-    def maybe_int(self, key: str) -> int | None:
-        return None if self.obj[key] is None else self.integer(key)
+    def maybe_int(self, key: str, *, minimum: int = INT64_MIN,
+                  maximum: int = INT64_MAX) -> int | None:
+        if self.obj[key] is None:
+            return None
+        return self.integer(key, minimum=minimum, maximum=maximum)
 
-    def timestamp(self, key: str, *, nullable: bool = False) -> datetime | None:
+    def timestamp(self, key: str, *, nullable: bool = False,
+                  received: datetime | None = None) -> datetime | None:
         value = self.obj[key]
         if value is None and nullable:
             return None
@@ -143,9 +282,12 @@ class _Reader:
         try:
             ts = datetime.fromisoformat(text)
         except ValueError:
-            raise MalformedBatchError(self.where(key), f"not an ISO 8601 time: {text!r}") from None
+            raise self.fail(key, f"not an ISO 8601 time: {shown(text)}") from None
         if ts.tzinfo is None:
-            raise MalformedBatchError(self.where(key), f"time without a UTC offset: {text!r}")
+            raise self.fail(key, f"time without a UTC offset: {shown(text)}")
+        problem = rules.time_problem(ts, received)
+        if problem is not None:
+            raise self.fail(key, f"{problem}: {shown(text)}")
         return ts
 
 
@@ -153,79 +295,112 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _key_text(key: object) -> str:
+    """An object key as a path shows it: plain if printable without digit runs, else quoted
+    (control characters escaped, card-number-like runs masked)."""
+    text = str(key)
+    if text.isprintable() and len(text) <= 40 and RUN_PATTERN.search(text) is None:
+        return text
+    return f"[{shown(text)}]"
+
+
 def _type(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, (float, Decimal)):
-        return f"the fractional number {value}"
+        return f"the fractional number {shown(str(value))[1:-1]}"  # digits: no quotes
     return {"str": "a string", "int": "an integer", "bool": "a boolean", "list": "an array",
             "dict": "an object"}.get(type(value).__name__, type(value).__name__)
 
 
-def parse_record(obj: object, path: str, station_id: str) -> StoredRecord:
+#: Integer fields of a record and their range (``docs/formats.md``, "Limits").
+INT_RANGES = {
+    "seq": (1, INT64_MAX), "result": (INT64_MIN, INT64_MAX), "refers_to_seq": (1, INT64_MAX),
+    "uptime_ms": (0, UPTIME_MAX_MS), "boot_id": (0, INT64_MAX),
+    "journal_cursor": (0, INT64_MAX),
+}
+_ENTRY_VALUES = frozenset(e.value for e in Entry)
+_SOURCE_VALUES = frozenset(s.value for s in Source)
+
+
+def parse_record(
+    obj: object, path: str, station_id: str, received: datetime | None = None
+) -> StoredRecord:
+    """One record, every field checked in order; the first problem raises
+    :class:`MalformedBatchError` with its path (module contract)."""
     r = _Reader(obj, path, RECORD_FIELDS)
     entry_text = r.text("entry")
-    if entry_text not in {e.value for e in Entry}:
-        raise MalformedBatchError(r.where("entry"), f"unknown entry {entry_text!r}")
+    if entry_text not in _ENTRY_VALUES:
+        raise r.fail("entry", f"unknown entry {shown(entry_text)}")
     entry = Entry(entry_text)
     source_text = r.text("source")
-    if source_text not in {s.value for s in Source}:
-        raise MalformedBatchError(r.where("source"), f"unknown source {source_text!r}")
+    if source_text not in _SOURCE_VALUES:
+        raise r.fail("source", f"unknown source {shown(source_text)}")
     kind = r.text("kind")
     referral = entry in REFERRAL_ENTRIES
     if referral and kind != REFERRAL_KIND:
-        raise MalformedBatchError(r.where("kind"), f"a {entry.value} record is of kind "
-                                  f"{REFERRAL_KIND!r}, not {kind!r}")
+        raise r.fail("kind", f"a {entry.value} record is of kind {REFERRAL_KIND!r}, "
+                     f"not {shown(kind)}")
     if not referral and kind not in KIND_VALUES:
-        raise MalformedBatchError(r.where("kind"), f"unknown kind {kind!r}")
+        raise r.fail("kind", f"unknown kind {shown(kind)}")
     status = r.text("status")
     if entry is Entry.TXN and status not in STATUS_VALUES:
-        raise MalformedBatchError(r.where("status"), f"unknown status {status!r}")
+        raise r.fail("status", f"unknown status {shown(status)}")
     if entry is Entry.REFERRAL and status != "approved":
-        raise MalformedBatchError(r.where("status"), f"a referral's status is 'approved', "
-                                  f"not {status!r}")
+        raise r.fail("status", f"a referral's status is 'approved', not {shown(status)}")
     if entry is not Entry.TXN and entry is not Entry.REFERRAL and status:
-        raise MalformedBatchError(r.where("status"), f"a {entry.value} record has no status")
-    token, masked = r.text("card_token"), r.text("card_masked")
-    for key, value in (("card_token", token), ("card_masked", masked)):
-        if value.isdigit() and len(value) >= 12:
-            raise MalformedBatchError(r.where(key), "looks like a full card number; refused")
-    wall = r.timestamp("wall_time")
+        raise r.fail("status", f"a {entry.value} record has no status")
+    token = r.text("card_token", rule=rules.card_problem)
+    masked = r.text("card_masked", rule=rules.card_problem)
+    wall = r.timestamp("wall_time", received=received)
     if wall is None:
-        raise MalformedBatchError(r.where("wall_time"), "must not be null")
+        raise r.fail("wall_time", "must not be null")
+    product = r.text("product",  # a referral's product: checked below, with its own words
+                     rule=None if referral else lambda p: rules.product_problem(kind, p))
+    amount = r.integer("amount_fen", minimum=0, maximum=INT64_MAX)
+    problem = rules.amount_problem(kind, status, amount)
+    if problem is not None:
+        raise r.fail("amount_fen", problem)
     rec = StoredRecord(
         seq=r.integer("seq", minimum=1),
         station_id=station_id,
-        terminal_id=r.text("terminal_id", required=True),
+        terminal_id=r.text("terminal_id", required=True, rule=rules.reference_problem),
         entry=entry,
-        terminal_ref=r.text("terminal_ref", required=entry is Entry.TXN),
-        client_ref=r.text("client_ref", required=entry is not Entry.TXN),
+        terminal_ref=r.text("terminal_ref", required=entry is Entry.TXN,
+                            rule=rules.reference_problem),
+        client_ref=r.text("client_ref", required=entry is not Entry.TXN,
+                          rule=rules.reference_problem),
         kind=kind,
-        product=r.text("product"),
-        account=r.text("account"),
-        amount_fen=r.integer("amount_fen", minimum=0),
+        product=product,
+        account=r.text("account",
+                       rule=lambda a: rules.account_problem(kind, product, status, a)),
+        amount_fen=amount,
         status=status,
         result=r.maybe_int("result"),
         card_token=token,
         card_masked=masked,
-        original_ref=r.text("original_ref"),
-        refers_to_seq=r.maybe_int("refers_to_seq"),
+        original_ref=r.text("original_ref", rule=rules.reference_problem),
+        refers_to_seq=r.maybe_int("refers_to_seq", minimum=1),
         source=Source(source_text),
         wall_time=wall,
-        terminal_time=r.timestamp("terminal_time", nullable=True),
-        uptime_ms=r.maybe_int("uptime_ms"),
-        boot_id=r.maybe_int("boot_id"),
-        journal_cursor=r.maybe_int("journal_cursor"),
+        terminal_time=r.timestamp("terminal_time", nullable=True, received=received),
+        uptime_ms=r.maybe_int("uptime_ms", minimum=0, maximum=UPTIME_MAX_MS),
+        boot_id=r.maybe_int("boot_id", minimum=0),
+        journal_cursor=r.maybe_int("journal_cursor", minimum=0),
     )
     if referral and rec.terminal_id != REFERRAL_TERMINAL:
-        raise MalformedBatchError(r.where("terminal_id"), f"a {entry.value} record belongs to "
-                                  f"the pseudo-terminal {REFERRAL_TERMINAL!r}")
+        raise r.fail("terminal_id", f"a {entry.value} record belongs to the pseudo-terminal "
+                     f"{REFERRAL_TERMINAL!r}")
     if referral and rec.product not in REFERRAL_PRODUCT_VALUES:
-        raise MalformedBatchError(r.where("product"), f"not a referral product: {rec.product!r}")
+        raise r.fail("product", f"not a referral product: {shown(rec.product)}")
     if entry is Entry.TXN and rec.terminal_time is None:
-        raise MalformedBatchError(r.where("terminal_time"), "a txn record needs the terminal time")
+        raise r.fail("terminal_time", "a txn record needs the terminal time")
     if kind == "reversal" and entry is Entry.TXN and not rec.original_ref:
-        raise MalformedBatchError(r.where("original_ref"), "a reversal needs original_ref")
+        raise r.fail("original_ref", "a reversal needs original_ref")
+    if entry is Entry.TXN:
+        problem = rules.card_required_problem(kind, status, token)
+        if problem is not None:
+            raise r.fail("card_token", problem)
     return rec
 
 
@@ -235,27 +410,45 @@ _SOURCES = {s.value: s for s in Source}
 _TXN = Entry.TXN
 _REFERRAL = Entry.REFERRAL
 _make = StoredRecord._make  # tuple.__new__: no keyword handling
+_FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
+_BILL_KINDS = frozenset({Kind.BILL_PAYMENT.value, Kind.REVERSAL.value})
+#: (kind, status) -> the largest amount in fen (``records.rules.amount_problem``).
+_CEILING = {(kind, status): CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
+            for kind in (*KIND_VALUES, REFERRAL_KIND) for status in (*STATUS_VALUES, "")}
+#: (kind, product) pairs the rules accept (``records.rules.product_problem``).
+_PRODUCTS = frozenset(
+    (kind, product) for kind in (*KIND_VALUES, REFERRAL_KIND)
+    for product in ("", *(p for f in (ACCOUNT_FORMAT, REFERRAL_PRODUCT_VALUES) for p in f))
+    if rules.product_problem(kind, product) is None
+)
+_UPTIME_MAX = UPTIME_MAX_MS
+
+
+def _separated_card(text: str) -> bool:
+    return next(separated_card_numbers(text), None) is not None
 
 
 def _plain_text(value: object) -> bool:
     return type(value) is str and len(value) <= MAX_TEXT
 
 
-def _card_like(value: str) -> bool:
-    return len(value) >= 12 and value.isdigit()
-
-
-def _aware(value: object) -> datetime | None:
+def _aware(value: object, received: datetime | None) -> datetime | None:
     if type(value) is not str or len(value) > MAX_TEXT:
         return None
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return ts if ts.tzinfo is not None else None
+    return ts if rules.time_problem(ts, received) is None else None
 
 
-def fast_record(obj: object, station_id: str, seq: int) -> StoredRecord | None:
+def _int64(value: object, minimum: int) -> bool:
+    return value is None or (type(value) is int and minimum <= value <= INT64_MAX)
+
+
+def fast_record(
+    obj: object, station_id: str, seq: int, received: datetime | None = None
+) -> StoredRecord | None:
     """The record at ``seq`` when ``obj`` is plainly valid, else ``None``.
 
     The common case without the per-field reader: it accepts only what
@@ -287,24 +480,43 @@ def fast_record(obj: object, station_id: str, seq: int) -> StoredRecord | None:
             or (status not in STATUS_VALUES if txn else status != "")
             or (txn and kind == "reversal" and not original_ref)):
         return None
-    if _card_like(token) or _card_like(masked):
+    refs = f"{terminal_id}|{terminal_ref}|{client_ref}|{original_ref}"
+    cards = f"{token}|{masked}"
+    if (not refs.isprintable() or _FORMULA_AT_START.search(refs)
+            or (SEPARATED_DIGITS.search(refs) and _separated_card(refs))
+            or not cards.isprintable() or _FORMULA_AT_START.search(cards)
+            or (RUN_PATTERN.search(cards) and (rules.card_problem(token)
+                                               or rules.card_problem(masked)))):
         return None
+    if (kind, product) not in _PRODUCTS:
+        return None
+    pattern = ACCOUNT_FORMAT.get(product) if kind in _BILL_KINDS else None
+    if pattern is None or not pattern.fullmatch(account):  # else a well-formed bill account
+        if pattern is not None and status in MOVED:
+            return None
+        if account and (not account.isprintable()
+                        or (RUN_PATTERN.search(account) and has_card_number(account))):
+            return None
     amount = o["amount_fen"]
-    if type(amount) is not int or amount < 0:
+    if type(amount) is not int or not 0 <= amount <= _CEILING[(kind, status)]:
+        return None
+    if txn and not token and kind == "withdrawal" and status == "approved":
         return None
     ints = (o["result"], o["refers_to_seq"], o["uptime_ms"], o["boot_id"], o["journal_cursor"])
-    for value in ints:
-        if value is not None and type(value) is not int:
-            return None
-    wall = _aware(o["wall_time"])
+    uptime = ints[2]
+    if not (_int64(ints[0], INT64_MIN) and _int64(ints[1], 1) and _int64(ints[3], 0)
+            and _int64(ints[4], 0)
+            and (uptime is None or (type(uptime) is int and 0 <= uptime <= _UPTIME_MAX))):
+        return None
+    wall = _aware(o["wall_time"], received)
+    if wall is None:
+        return None
     terminal = o["terminal_time"]
     if terminal is not None:
-        terminal = _aware(terminal)
+        terminal = _aware(terminal, received)
         if terminal is None:
             return None
     elif txn:
-        return None
-    if wall is None:
         return None
     return _make((
         seq, station_id, terminal_id, entry, terminal_ref, client_ref, kind, product,
@@ -313,12 +525,17 @@ def fast_record(obj: object, station_id: str, seq: int) -> StoredRecord | None:
     ))
 
 
-def parse_batch(obj: object, station_id: str | None = None) -> Batch:
-    """Validate a decoded JSON batch (module contract); ``station_id`` must match if given."""
+def parse_batch(
+    obj: object, station_id: str | None = None, *, received: datetime | None = None
+) -> Batch:
+    """Validate a decoded JSON batch (module contract); ``station_id`` must match if given.
+    ``received`` is the hub's time of receipt: a record's ``wall_time`` may be at most
+    :data:`~stationlink.records.vocab.FUTURE_WINDOW` later, and so may its terminal time."""
     r = _Reader(obj, "", ("station_id", "first_seq", "last_seq", "records"))
-    sid = r.text("station_id", required=True)
+    sid = r.text("station_id", required=True, rule=rules.reference_problem)
     if station_id is not None and sid != station_id:
-        raise MalformedBatchError("station_id", f"{sid!r} does not match the URL's {station_id!r}")
+        raise MalformedBatchError("station_id", f"{shown(sid)} does not match the URL's "
+                                  f"{shown(station_id)}")
     first = r.integer("first_seq", minimum=1)
     last = r.integer("last_seq", minimum=first)
     items = r.obj["records"]
@@ -332,11 +549,11 @@ def parse_batch(obj: object, station_id: str | None = None) -> Batch:
         raise MalformedBatchError("records", f"more than {MAX_RECORDS} records in one batch")
     records = []
     for i, item in enumerate(items):
-        fast = fast_record(item, sid, first + i)
+        fast = fast_record(item, sid, first + i, received)
         if fast is not None:
             records.append(fast)
             continue
-        rec = parse_record(item, f"records[{i}]", sid)
+        rec = parse_record(item, f"records[{i}]", sid, received)
         if rec.seq != first + i:
             raise MalformedBatchError(
                 f"records[{i}].seq",
@@ -356,7 +573,9 @@ AGENT_FIELDS = (
 
 
 def parse_device_status(obj: object) -> list[dict[str, Any]]:
-    """``{"snapshots": [DeviceSnapshot.to_json(), ...]}`` validated; returns the snapshots."""
+    """``{"snapshots": [DeviceSnapshot.to_json(), ...]}`` validated; returns the snapshots.
+    Integers are within int64 (``uptime_ms`` within a hundred years), times within the rules'
+    range (``records.rules.time_problem``), the terminal id a valid reference."""
     top = _Reader(obj, "", ("snapshots",))
     items = top.obj["snapshots"]
     if not isinstance(items, list):
@@ -364,18 +583,25 @@ def parse_device_status(obj: object) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         r = _Reader(item, f"snapshots[{i}]", DEVICE_FIELDS)
-        r.text("terminal_id", required=True)
+        r.text("terminal_id", required=True, rule=rules.reference_problem)
         r.timestamp("wall_time")
         r.timestamp("terminal_time")
         if not isinstance(r.obj["paper_ok"], bool):
-            raise MalformedBatchError(r.where("paper_ok"), "expected true or false")
+            raise r.fail("paper_ok", "expected true or false")
         counters = r.obj["error_counters"]
         if not isinstance(counters, dict) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in counters.values()
         ):
-            raise MalformedBatchError(r.where("error_counters"), "expected {name: integer}")
-        for key in ("signal_dbm", "uptime_ms", "boot_id", "journal_unacked"):
-            r.integer(key)
+            raise r.fail("error_counters", "expected {name: integer}")
+        for name, value in counters.items():
+            at = _join(r.where("error_counters"), _key_text(name))
+            problem = rules.reference_problem(name) or rules.integer_problem(value, 0, INT64_MAX)
+            if problem is not None:
+                raise MalformedBatchError(at, problem)
+        r.integer("signal_dbm")
+        r.integer("uptime_ms", minimum=0, maximum=UPTIME_MAX_MS)
+        r.integer("boot_id", minimum=0)
+        r.integer("journal_unacked", minimum=0)
         out.append(dict(r.obj))
     return out
 
@@ -387,5 +613,5 @@ def parse_agent_status(obj: object) -> dict[str, Any]:
     r.timestamp("oldest_unsynced", nullable=True)
     r.integer("quarantined_records", minimum=0)
     r.integer("unresolved_unknown", minimum=0)
-    r.text("version")
+    r.text("version", rule=rules.text_problem)
     return dict(r.obj)
