@@ -27,7 +27,8 @@ class Hub:
         self.path = path
         self.store = SqliteHubStore(path)
         token_id, self.token = new_token()
-        self.store.add_token(token_id, STATION, hash_token(self.token), datetime.now(UTC))
+        self.store.add_token(token_id, STATION, hash_token(self.token),
+                             datetime(2026, 10, 1, tzinfo=UTC))  # any fixed time
         self.server = BackgroundServer(create_app(self.store))
         self.url = self.server.url
 

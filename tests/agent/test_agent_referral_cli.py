@@ -6,11 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from stationlink.buffer import Buffer, Entry
+from stationlink.cli import agent as agent_cli
 from stationlink.cli.main import cli
+from stationlink.clock import ManualClock
 from stationlink.money import CST
+
+ENTERED = datetime(2026, 10, 7, 23, 59, 30, tzinfo=CST)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    fixed = ManualClock(ENTERED)
+    monkeypatch.setattr(agent_cli, "CLOCK", fixed)
+    return fixed
 
 
 def _config(tmp_path: Path) -> Path:
@@ -27,17 +39,15 @@ def _run(config: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_referral_cancel_and_repeats(tmp_path: Path) -> None:
+def test_referral_cancel_and_repeats(tmp_path: Path, clock: ManualClock) -> None:
     config = _config(tmp_path)
-    before = datetime.now(CST).replace(microsecond=0)
     code, out = _run(config, "--product", "car_insurance_sale", "--id", "CS-1", "--note", "Sun")
     assert (code, out) == (0, "referral S9-PC-CS-1 (car_insurance_sale) recorded (seq 1); "
                               "the agent uploads it on its next round\n")
+    clock.advance(60)  # past midnight: the default id takes the CST day of entry
     code, out = _run(config, "--product", "huinongtong")
-    days = {f"{before:%Y%m%d}", f"{datetime.now(CST):%Y%m%d}"}  # the CST day of entry
-    assert code == 0
-    assert out in {f"referral S9-PC-{d}-001 (huinongtong) recorded (seq 2); the agent uploads "
-                   "it on its next round\n" for d in days}
+    assert (code, out) == (0, "referral S9-PC-20261008-001 (huinongtong) recorded (seq 2); "
+                              "the agent uploads it on its next round\n")
     assert _run(config, "--product", "car_insurance_sale", "--id", "CS-1") == (
         0, "referral S9-PC-CS-1 (car_insurance_sale) was already recorded (seq 1); "
            "nothing added\n")
@@ -52,7 +62,7 @@ def test_referral_cancel_and_repeats(tmp_path: Path) -> None:
     assert [(r.entry, r.product, r.account) for r in records] == [
         (Entry.REFERRAL, "car_insurance_sale", "Sun"), (Entry.REFERRAL, "huinongtong", ""),
         (Entry.CANCEL, "car_insurance_sale", "")]
-    assert records[0].wall_time >= before
+    assert [r.wall_time for r in records] == [ENTERED, clock.now(), clock.now()]
     assert rows["S9-PC-CS-1"] == "reversed"
 
 

@@ -17,14 +17,18 @@ import random
 import signal
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 import click
 
+from ..clock import Clock, SystemClock
 from ..interchange import REFERRAL_PRODUCTS
 from .common import echo_json, handles_errors
+
+#: The wall clock of ``release`` and ``referral`` (the time recorded, the default referral
+#: id's CST date); tests replace it with a :class:`~stationlink.clock.ManualClock`.
+CLOCK: Clock = SystemClock()
 
 CONFIG = click.option("--config", "config_path", required=True,
                       type=click.Path(dir_okay=False, path_type=Path),
@@ -96,11 +100,10 @@ def release(config_path: Path, entry_id: int) -> None:
     """Re-queue quarantined batch ENTRY_ID (see `agent status`) after fixing its cause."""
     from ..agent import load_config
     from ..buffer import Buffer
-    from ..money import CST
 
     config = load_config(config_path)
     with Buffer.open(config.buffer_path, config.station_id, create=False) as buf:
-        done = buf.release_quarantine(entry_id, datetime.now(CST))
+        done = buf.release_quarantine(entry_id, CLOCK.now())
     if not done:
         raise click.ClickException(f"no open quarantine entry {entry_id}")
     click.echo(f"released quarantine entry {entry_id}; the agent uploads it on its next round")
@@ -121,7 +124,6 @@ def referral(config_path: Path, product: str | None, referral_id: str | None, no
     """Record a referral entered at the PC (or --cancel one); the agent uploads it."""
     from ..agent import load_config
     from ..buffer import Buffer
-    from ..money import CST
 
     if (product is None) == (cancel_id is None):
         raise click.UsageError("give --product (a new referral) or --cancel ID")
@@ -131,12 +133,12 @@ def referral(config_path: Path, product: str | None, referral_id: str | None, no
     with Buffer.open(config.buffer_path, config.station_id) as buf:
         if cancel_id is not None:
             existed = buf.referral(cancel_id)[1] is not None
-            rec = buf.cancel_referral(cancel_id, wall_time=datetime.now(CST))
+            rec = buf.cancel_referral(cancel_id, wall_time=CLOCK.now())
             what = f"cancellation of referral {rec.txn_id}"
         else:
             assert product is not None  # noqa: S101 - checked above
             existed = referral_id is not None and buf.referral(referral_id)[0] is not None
-            rec = buf.record_referral(product, wall_time=datetime.now(CST),
+            rec = buf.record_referral(product, wall_time=CLOCK.now(),
                                       referral_id=referral_id, note=note)
             what = f"referral {rec.txn_id} ({rec.product})"
     if existed:
