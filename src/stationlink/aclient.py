@@ -7,13 +7,24 @@ event handling of :class:`stationlink.client_base.HostSide`), awaitable.
 Detection is :func:`stationlink.transport.detect_async` (a fresh TCP connection per probe).
 One request runs at a time per terminal (an internal lock serialises concurrent callers).
 ``async with`` closes the stream. The protocol runs while a method runs or during
-:meth:`AsyncTerminal.poll`. A link failure after a money-moving request was written gives
-``Outcome.UNKNOWN`` (never an exception), exactly as the blocking client.
+:meth:`AsyncTerminal.poll`. Once a money-moving request (or a balance inquiry) may have
+left, the call never raises, exactly as the blocking client: a known outcome from a checked
+answer or the journal, or ``Outcome.UNKNOWN`` with the ``client_ref``.
+
+Cancellation: a money-moving call (``pay_bill``, ``withdraw``, ``reverse_last``,
+``balance``) runs in its own task, shielded from the caller's cancellation. Cancelled while
+waiting for the terminal lock, nothing is sent. Cancelled later, the caller gets
+``CancelledError`` as asyncio requires, but the call goes on in the background (it keeps the
+terminal until it ends: no other request interleaves) and its result, known or ``unknown``
+with the ``client_ref``, is appended to :attr:`AsyncTerminal.detached_results` (and logged)
+instead of being lost; ``await term.settled()`` waits for such calls. ``close()`` ends the
+link under it: the result is then ``unknown``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +53,9 @@ from .transport.base import AsyncByteStream
 from .transport.url import parse_url
 
 T = TypeVar("T")
+R = TypeVar("R", TransactionResult, BalanceResult)
+
+log = logging.getLogger("stationlink.client")
 
 
 class AsyncTerminal(HostSide):
@@ -57,6 +71,9 @@ class AsyncTerminal(HostSide):
                          status_attempts=status_attempts, busy_wait=busy_wait)
         self.stream = stream
         self._lock = asyncio.Lock()
+        #: results of money-moving calls whose caller was cancelled (see the module docs)
+        self.detached_results: list[TransactionResult | BalanceResult] = []
+        self._detached: set[asyncio.Task[TransactionResult] | asyncio.Task[BalanceResult]] = set()
 
     @classmethod
     async def open(
@@ -108,26 +125,77 @@ class AsyncTerminal(HostSide):
         seq = self._begin(request)
         if isinstance(seq, Answer):
             return seq
-        await self._flush()
-        while self._waiting(seq):
-            await self._pump(None)
+        try:
+            await self._flush()
+            while self._waiting(seq):
+                await self._pump(None)
+        except Exception as exc:  # the request may be out: fail it, never raise
+            self._internal_error(seq, exc)
         return self._settle(seq, request)
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        """Run ``flow`` to its end (the caller holds the lock)."""
+        try:
+            command = next(flow)
+            while True:
+                reply: object = None
+                if isinstance(command, Send):
+                    reply = await self._exchange(command.request)
+                elif isinstance(command, Wait):
+                    await self._poll(command.seconds)
+                elif isinstance(command, TakeLate):
+                    reply = self._take_late(command.seq)
+                else:
+                    self._report(command.event)
+                command = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
     async def _run(self, flow: Flow[T]) -> T:
         async with self._lock:
-            try:
-                command = next(flow)
-                while True:
-                    reply: object = None
-                    if isinstance(command, Send):
-                        reply = await self._exchange(command.request)
-                    elif isinstance(command, Wait):
-                        await self._poll(command.seconds)
-                    elif isinstance(command, TakeLate):
-                        reply = self._late.pop(command.seq, None)
-                    command = flow.send(reply)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+            return await self._drive(flow)
+
+    async def _run_money(self, flow: Flow[R]) -> R:
+        """Run a money-moving flow in a task the caller's cancellation does not stop."""
+        await self._lock.acquire()  # cancelled here: nothing was sent
+        try:
+            task = asyncio.get_running_loop().create_task(self._drive(flow))
+        except BaseException:
+            self._lock.release()
+            raise
+        task.add_done_callback(lambda _: self._lock.release())  # held until the call ends
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                self._detached.add(task)
+                task.add_done_callback(self._detached_done)
+            elif not task.cancelled() and task.exception() is None:
+                self._keep(task.result())
+            raise
+
+    def _keep(self, result: TransactionResult | BalanceResult) -> None:
+        self.detached_results.append(result)
+        log.warning("money-moving call finished after its caller was cancelled: %s "
+                    "(client_ref %s)", result.outcome.value, result.client_ref)
+
+    def _detached_done(self, task: asyncio.Task[R]) -> None:
+        self._detached.discard(task)
+        if task.cancelled():
+            log.error("a detached money-moving call was cancelled; see the journal")
+            return
+        exc = task.exception()
+        if exc is not None:  # raised before anything was sent (bad arguments, link dead)
+            log.warning("a cancelled money-moving call raised: %r", exc)
+            return
+        result = task.result()
+        assert isinstance(result, TransactionResult | BalanceResult)  # noqa: S101
+        self._keep(result)
+
+    async def settled(self) -> None:
+        """Wait until every money-moving call whose caller was cancelled has ended."""
+        while self._detached:
+            await asyncio.wait(set(self._detached))
 
     async def _poll(self, seconds: float) -> None:
         until = self.clock() + seconds
@@ -147,20 +215,20 @@ class AsyncTerminal(HostSide):
 
     async def pay_bill(self, product: str, account: str, amount: Decimal | None = None, *,
                        amount_fen: int | None = None) -> TransactionResult:
-        return await self._run(self.ops.pay_bill(product, account, amount, amount_fen))
+        return await self._run_money(self.ops.pay_bill(product, account, amount, amount_fen))
 
     async def withdraw(self, amount: Decimal | None = None, *,
                        amount_fen: int | None = None) -> TransactionResult:
-        return await self._run(self.ops.withdraw(amount, amount_fen))
+        return await self._run_money(self.ops.withdraw(amount, amount_fen))
 
     async def reverse_last(self, original_ref: str | None = None) -> TransactionResult:
-        return await self._run(self.ops.reverse_last(original_ref))
+        return await self._run_money(self.ops.reverse_last(original_ref))
 
     async def resolve(self, client_ref: str) -> TransactionResult:
         return await self._run(self.ops.resolve(client_ref))
 
     async def balance(self) -> BalanceResult:
-        return await self._run(self.ops.balance())
+        return await self._run_money(self.ops.balance())
 
     async def status(self, ref: str = "", *, client_ref: str = "") -> JournalRecord | None:
         return await self._run(self.ops.status(ref, client_ref))

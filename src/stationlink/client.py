@@ -14,14 +14,20 @@ Contract:
   exhausted, peer dead, connection closed), ``TransportError`` (port/socket failure while
   opening), ``TerminalError`` (an ErrorReply), ``ProtocolError`` (an answer that makes no
   sense).
-- A money-moving method never raises for a link failure once its request was written, even
-  in part (the terminal may have executed it): a closed connection or failed port gives
-  ``Outcome.UNKNOWN`` with the ``client_ref`` (a status query cannot cross a dead link); a
-  new connection's ``resolve(client_ref)`` settles it. ``balance`` (journaled by the terminal)
-  reports a lost answer the same way: ``BalanceResult`` with ``Outcome.UNKNOWN`` and its
-  ``client_ref``. It raises ``LinkFailedError`` only when the request provably never left
-  (the link was already known dead). After a link failure ``link_closed`` is true and later
-  calls raise ``LinkFailedError`` (``resolve`` returns unknown): reconnect.
+- A money-moving method (``pay_bill``, ``withdraw``, ``reverse_last``; ``balance``, which
+  the terminal journals) never raises once its request may have left, even in part: the
+  result is known from an answer that passed every check against the request, or from the
+  journal by status query, or it is ``Outcome.UNKNOWN`` with the ``client_ref`` (late or
+  mismatching frames, ErrorReply(INTERNAL), timeouts, link loss, an internal error; see
+  :mod:`stationlink.client_core` and the outcome table in ``docs/client.md``). A closed
+  connection or failed port gives ``unknown`` at once (a status query cannot cross a dead
+  link); a new connection's ``resolve(client_ref)`` settles it. It raises only before
+  anything left (bad arguments; ``LinkFailedError`` when the link was already known dead)
+  and ``TerminalError`` for an ErrorReply refusing this very request with a code meaning
+  "not executed". After a link failure ``link_closed`` is true and later calls raise
+  ``LinkFailedError`` (``resolve`` returns unknown): reconnect.
+- ``KeyboardInterrupt`` (any ``BaseException``) during a blocking money-moving call is not
+  caught: the ``client_ref`` is then lost with it; look for the payment in the journal.
 - The protocol runs only while a method runs (or during :meth:`Terminal.poll`): TCP
   heartbeats are sent by these calls; an idle blocking client sends none.
 - ``clock`` (monotonic seconds), ``rng`` (client refs, first sequence number) and
@@ -145,9 +151,12 @@ class Terminal(HostSide):
         seq = self._begin(request)
         if isinstance(seq, Answer):
             return seq
-        self._flush()
-        while self._waiting(seq):
-            self._pump(None)
+        try:
+            self._flush()
+            while self._waiting(seq):
+                self._pump(None)
+        except Exception as exc:  # the request may be out: fail it, never raise
+            self._internal_error(seq, exc)
         return self._settle(seq, request)
 
     def _run(self, flow: Flow[T]) -> T:
@@ -160,7 +169,10 @@ class Terminal(HostSide):
                     self.poll(command.seconds)
                     reply = None
                 elif isinstance(command, TakeLate):
-                    reply = self._late.pop(command.seq, None)
+                    reply = self._take_late(command.seq)
+                else:
+                    self._report(command.event)
+                    reply = None
                 command = flow.send(reply)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]

@@ -4,27 +4,35 @@ Contract:
 - :class:`HostSide` holds what :class:`~stationlink.client.Terminal` and
   :class:`~stationlink.aclient.AsyncTerminal` keep about one connection: the sans-I/O
   :class:`~stationlink.protocol.connection.HostConnection`, the flows
-  (:class:`~stationlink.client_core.Operations`), answers by sequence number, the last
-  :data:`LATE_KEPT` late responses (oldest dropped first), the last 200 diagnostics (faults,
-  late responses) and the transport error that closed the link, if any.
+  (:class:`~stationlink.client_core.Operations`), answers by sequence number (with the
+  request as the connection stamped it), the late frames of the last :data:`LATE_KEPT`
+  sequence numbers (every frame of a seq kept, oldest seq dropped first), the last 200
+  diagnostics (faults, late responses, rejected answers:
+  :class:`~stationlink.client_core.AnswerRejected`, also counted in ``rejected_answers``
+  and logged on ``stationlink.client``) and the error that closed the link, if any.
 - The subclasses do the I/O (read, write, wait) and call :meth:`HostSide._handle`,
   :meth:`HostSide._link_lost` and the exchange steps, so both clients treat every event,
   a lost link and an unsent request the same way: once a request is written (even in
   part) it is never reported unsent; a stream failure afterwards fails it as ``CLOSED``.
+  Any other exception while a request is out (a bug, a codec error that escaped) is not
+  raised either: :meth:`HostSide._internal_error` logs it and closes the link
+  (``link_closed``; the error is ``__cause__`` of the recorded ``LinkFailedError``), so the
+  request fails as ``CLOSED`` and a money-moving call ends ``unknown`` with its client_ref.
 - ``clock`` is monotonic seconds (real time: ports are read with real timeouts);
   ``host_time`` is IDENTIFY's aware clock (default: the machine's, in CST).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
-from .client_core import Answer, Operations
+from .client_core import Answer, AnswerRejected, Operations
 from .client_results import TerminalInfo
-from .errors import LinkFailedError, TransportError
+from .errors import LinkFailedError, StationLinkError
 from .money import CST
 from .protocol.connection import HostConnection
 from .protocol.detect import Detected
@@ -37,8 +45,12 @@ from .protocol.events import (
 )
 from .protocol.messages import Message
 
-#: How many late responses are kept for the flows to take (the oldest goes first).
+#: For how many sequence numbers late frames are kept for the flows (the oldest goes first).
 LATE_KEPT = 64
+#: At most this many late frames are kept per sequence number (the first ones).
+LATE_PER_SEQ = 16
+
+log = logging.getLogger("stationlink.client")
 
 
 def now_cst() -> datetime:
@@ -71,12 +83,32 @@ class HostSide:
         self.ops = Operations(
             rng, status_attempts=status_attempts, busy_wait=busy_wait, host_time=host_time
         )
-        self.diagnostics: deque[HostEvent] = deque(maxlen=200)  # faults, late responses
+        # faults, late responses, rejected answers
+        self.diagnostics: deque[HostEvent | AnswerRejected] = deque(maxlen=200)
+        self.rejected_answers = 0
         self._answers: dict[int, Answer] = {}
-        self._late: dict[int, Message] = {}
-        self._closed_error: TransportError | None = None
+        self._late: dict[int, list[Message]] = {}
+        self._closed_error: StationLinkError | None = None
 
-    def _link_lost(self, exc: TransportError) -> None:
+    def _report(self, event: AnswerRejected) -> None:
+        """A frame rejected as the answer to a journaled request: a protocol error."""
+        self.rejected_answers += 1
+        self.diagnostics.append(event)
+        log.warning("answer to client_ref %s (seq %d) rejected: %s: %s", event.client_ref,
+                    event.seq, event.message_type, event.reason)
+
+    def _take_late(self, seq: int) -> tuple[Message, ...]:
+        return tuple(self._late.pop(seq, ()))
+
+    def _internal_error(self, seq: int, exc: Exception) -> None:
+        """An unexpected exception while ``seq`` was out: log it and close the link, so
+        the request fails as ``CLOSED`` instead of the exception escaping."""
+        log.error("internal error while seq %d was out; closing the link", seq, exc_info=exc)
+        lost = LinkFailedError(f"client error while a request was out: {exc!r}")
+        lost.__cause__ = exc
+        self._link_lost(lost)
+
+    def _link_lost(self, exc: StationLinkError) -> None:
         """The stream failed or ended: every pending request fails as ``CLOSED``."""
         if self._closed_error is None:
             self._closed_error = exc
@@ -90,12 +122,14 @@ class HostSide:
     def _handle(self, events: list[HostEvent]) -> None:
         for ev in events:
             if isinstance(ev, ResponseReceived):
-                self._answers[ev.seq] = Answer(ev.seq, ev.response, None)
+                self._answers[ev.seq] = Answer(ev.seq, ev.response, None, request=ev.request)
             elif isinstance(ev, RequestFailed):
-                self._answers[ev.seq] = Answer(ev.seq, None, ev)
+                self._answers[ev.seq] = Answer(ev.seq, None, ev, request=ev.request)
             else:
                 if isinstance(ev, LateResponse):
-                    self._late[ev.response.header.seq] = ev.response
+                    frames = self._late.setdefault(ev.response.header.seq, [])
+                    if len(frames) < LATE_PER_SEQ:
+                        frames.append(ev.response)
                     while len(self._late) > LATE_KEPT:
                         del self._late[next(iter(self._late))]
                 self.diagnostics.append(ev)

@@ -2,23 +2,37 @@
 
 Contract:
 - Each client operation is a *flow*: a generator that yields commands (:class:`Send` a
-  request, :class:`Wait` a while, :class:`TakeLate` a late response) and receives their
-  results; :class:`~stationlink.client.Terminal` and :class:`~stationlink.aclient.AsyncTerminal`
+  request, :class:`Wait` a while, :class:`TakeLate` the late frames of a sequence number,
+  :class:`Report` a rejected answer) and receives their results;
+  :class:`~stationlink.client.Terminal` and :class:`~stationlink.aclient.AsyncTerminal`
   run the same flows over a blocking or an asyncio byte stream. Flows do no I/O.
-- Money-moving requests (bill payment, withdrawal, reversal) are never resent. When the
-  response is lost (timeout, link failure, undecodable answer) the flow asks the terminal
-  with ``StatusQuery(client_ref=...)`` (up to ``status_attempts`` times; a late response to
-  the original request, if it turns up meanwhile, settles it too). A ``found=False`` answer
-  means the terminal never executed the request. If nothing can be learned, the result is
-  :attr:`Outcome.UNKNOWN`: the terminal's journal (``journal()``/``iter_journal()``, records
+- Money-moving requests (bill payment, withdrawal, reversal) are never resent, and once the
+  request may have left their flow never raises: the result is known (``approved`` /
+  ``declined`` / ``reversed``, from a checked answer or the terminal's journal) or
+  :attr:`Outcome.UNKNOWN` with the ``client_ref``. The only exceptions are those raised
+  before anything was sent (bad arguments; ``LinkFailedError`` for a link already known
+  dead) and ``TerminalError`` for an ``ErrorReply`` that refuses *this* request (its type,
+  seq and terminal id) with a code meaning "not executed" (UNSUPPORTED, MALFORMED, BUSY,
+  INVALID_FIELD).
+- Every answer is checked against every field the request fixed
+  (:mod:`stationlink.client_checks`: client_ref, kind, amount, product, account,
+  original_ref, card presence, terminal id). An answer that fails is a protocol error on
+  the link, reported to the runner (:class:`AnswerRejected`, kept in ``diagnostics``), never
+  the request's outcome. When the answer is lost (timeout, link failure, undecodable),
+  rejected, or an ``ErrorReply(INTERNAL)`` (the terminal may have executed it), the flow
+  asks the terminal with ``StatusQuery(client_ref=...)`` (up to ``status_attempts`` times);
+  a checked late response to the original request, if one turns up meanwhile, settles it
+  too, while a late ErrorReply or any other late frame with its seq is only reported. A
+  checked ``found=False`` answer means the terminal never executed the request. If nothing
+  can be learned the result is :attr:`Outcome.UNKNOWN`: the terminal's journal (records
   carry ``client_ref``) or a later ``resolve(client_ref)`` settles it. A link that died
-  after the request was written (``Answer.sent``, even in part) cannot carry a status query:
-  the result is unknown at once, never an exception; only a request that provably never
-  left (``sent=False``) raises ``LinkFailedError``.
-- An ``ErrorReply`` to a money-moving request means the terminal did not execute it: it is
-  raised as ``TerminalError`` (code = ``ErrorCode``).
-- A balance inquiry is journaled too: its lost answer is ``Outcome.UNKNOWN`` with its
-  ``client_ref`` (no status query: it could not give the balance).
+  after the request was written (``Answer.sent``, even in part) cannot carry a status
+  query: the result is unknown at once.
+- A balance inquiry is journaled too: its lost or rejected answer is ``Outcome.UNKNOWN``
+  with its ``client_ref`` (no status query: it could not give the balance).
+- ``reverse_last()`` reverses only a payment or withdrawal whose answer (or journal record)
+  passed the checks; an outcome left unknown makes "the last one" unknown too, until
+  ``resolve`` settles that very ``client_ref``.
 - Amounts: ``Decimal`` yuan or ``int`` fen (``amount_fen=``); floats raise ``TypeError``.
 """
 
@@ -31,6 +45,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
+from .client_checks import (
+    Journaled,
+    answer_mismatch,
+    refusal_mismatch,
+    status_mismatch,
+)
 from .client_results import (
     BalanceResult,
     DeviceStatus,
@@ -125,22 +145,58 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class TakeLate:
+    """Every late frame kept for ``seq`` (oldest first), as a tuple; ``()`` when none."""
+
     seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRejected:
+    """A frame that came as (or with the seq of) the answer to the journaled request
+    ``client_ref`` but cannot be its answer: a protocol error on the link, kept in the
+    client's ``diagnostics`` and logged; never the request's outcome."""
+
+    client_ref: str
+    seq: int
+    message_type: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Tell the runner about a rejected answer (no reply)."""
+
+    event: AnswerRejected
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What became of a :class:`Send`: ``response`` or ``failure``; ``sent`` is False when
-    the request could not even be queued (dead connection)."""
+    the request could not even be queued (dead connection). ``request``: the request as the
+    connection stamped it (seq, terminal id), when known."""
 
     seq: int
     response: Message | None
     failure: RequestFailed | None
     sent: bool = True
+    request: Message | None = None
+
+    def stamped(self, fallback: M) -> M:
+        """The request as sent (``fallback`` when the runner did not say)."""
+        if self.request is not None and type(self.request) is type(fallback):
+            return self.request
+        if self.failure is not None and type(self.failure.request) is type(fallback):
+            return self.failure.request
+        return fallback
 
 
-Command = Send | Wait | TakeLate
+Command = Send | Wait | TakeLate | Report
 Flow = Generator[Command, object, T]
+
+#: ErrorReply codes that mean the terminal refused the request before executing it.
+NOT_EXECUTED = frozenset({
+    ErrorCode.UNSUPPORTED, ErrorCode.MALFORMED, ErrorCode.BUSY, ErrorCode.INVALID_FIELD,
+})
 
 
 def expect(answer: Answer, cls: type[M]) -> M:
@@ -154,12 +210,16 @@ def expect(answer: Answer, cls: type[M]) -> M:
         raise LinkFailedError(text)
     msg = answer.response
     if isinstance(msg, ErrorReply):
-        raise TerminalError(
-            f"terminal refused the request: {msg.code.name} {msg.text}".rstrip(), int(msg.code)
-        )
+        raise _refused(msg)
     if not isinstance(msg, cls):
         raise ProtocolError(f"expected {cls.__name__}, got {type(msg).__name__}")
     return msg
+
+
+def _refused(msg: ErrorReply) -> TerminalError:
+    return TerminalError(
+        f"terminal refused the request: {msg.code.name} {msg.text}".rstrip(), int(msg.code)
+    )
 
 
 def request_flow(request: Message, cls: type[M]) -> Flow[M]:
@@ -169,11 +229,12 @@ def request_flow(request: Message, cls: type[M]) -> Flow[M]:
     return expect(answer, cls)
 
 
-def _from_response(msg: object, client_ref: str, how: str) -> TransactionResult:
-    if isinstance(msg, BillPaymentResponse | WithdrawalResponse | ReversalResponse):
-        outcome = Outcome.APPROVED if msg.result is ResultCode.APPROVED else Outcome.DECLINED
-        return TransactionResult(outcome, client_ref, msg.record, msg.result, how)
-    raise ProtocolError(f"not the answer to a money-moving request: {type(msg).__name__}")
+def _from_response(msg: Message, client_ref: str, how: str) -> TransactionResult:
+    assert isinstance(  # noqa: S101 - checked by client_checks.answer_mismatch
+        msg, BillPaymentResponse | WithdrawalResponse | ReversalResponse
+    )
+    outcome = Outcome.APPROVED if msg.result is ResultCode.APPROVED else Outcome.DECLINED
+    return TransactionResult(outcome, client_ref, msg.record, msg.result, how)
 
 
 def from_record(record: JournalRecord, client_ref: str, how: str) -> TransactionResult:
@@ -185,44 +246,110 @@ def from_record(record: JournalRecord, client_ref: str, how: str) -> Transaction
     return TransactionResult(outcome, client_ref, record, record.result, how)
 
 
+def _unknown(client_ref: str, notes: list[str]) -> TransactionResult:
+    return TransactionResult(
+        Outcome.UNKNOWN, client_ref, None, None, "unresolved",
+        "; ".join(notes + ["the terminal journal will resolve it"]),
+    )
+
+
+def _reject(client_ref: str, seq: int, msg: Message, reason: str) -> Report:
+    return Report(AnswerRejected(client_ref, seq, type(msg).__name__, reason))
+
+
 def money_flow(
-    request: Message, client_ref: str, *, status_attempts: int, busy_wait: float
+    request: Journaled, client_ref: str, *, status_attempts: int, busy_wait: float,
+    expected_amount: int | None = None,
 ) -> Flow[TransactionResult]:
-    """Send a money-moving request once; on a lost response, find out instead of resending."""
+    """Send a money-moving request once; on a lost or rejected answer, find out instead of
+    resending. Never raises once the request may have left (module docstring)."""
     answer = yield Send(request)
     assert isinstance(answer, Answer)  # noqa: S101 - the runner's contract
     if not answer.sent and answer.failure is not None:
         raise LinkFailedError(f"not sent: {answer.failure.detail}")
-    if answer.response is not None:
-        if isinstance(answer.response, ErrorReply):
-            expect(answer, ErrorReply)  # raises TerminalError: not executed
-        return _from_response(answer.response, client_ref, "response")
-    assert answer.failure is not None  # noqa: S101
-    why = f"response lost ({answer.failure.reason}: {answer.failure.detail})"
+    sent = answer.stamped(request)
+    msg = answer.response
+    if isinstance(msg, ErrorReply) and msg.code in NOT_EXECUTED and (
+        refusal_mismatch(sent, msg) is None
+    ):
+        raise _refused(msg)  # refused before execution: nothing happened
+    try:
+        return (yield from _settle_money(sent, client_ref, answer, status_attempts=(
+            status_attempts), busy_wait=busy_wait, expected_amount=expected_amount))
+    except Exception as exc:  # after sending: an outcome, never a raise
+        return _unknown(client_ref, [f"client error after sending: {exc!r}"])
+
+
+def _settle_money(
+    sent: Journaled, client_ref: str, answer: Answer, *, status_attempts: int,
+    busy_wait: float, expected_amount: int | None,
+) -> Flow[TransactionResult]:
+    msg = answer.response
+    if msg is None:
+        assert answer.failure is not None  # noqa: S101 - the runner's contract
+        why = f"response lost ({answer.failure.reason}: {answer.failure.detail})"
+    elif isinstance(msg, ErrorReply) and refusal_mismatch(sent, msg) is None:
+        why = (f"ErrorReply {msg.code.name} {msg.text}".rstrip()
+               + ": the terminal may have executed it")
+    else:
+        reason = (refusal_mismatch(sent, msg) if isinstance(msg, ErrorReply)
+                  else answer_mismatch(sent, msg, expected_amount=expected_amount))
+        if reason is None:
+            return _from_response(msg, client_ref, "response")
+        yield _reject(client_ref, answer.seq, msg, reason)
+        why = f"answer rejected ({type(msg).__name__}: {reason})"
     result = yield from resolve_flow(
         client_ref, status_attempts=status_attempts, busy_wait=busy_wait,
-        original_seq=answer.seq, why=why,
+        original=sent, original_seq=answer.seq, why=why, expected_amount=expected_amount,
     )
     return result
 
 
+def _take_late(
+    original: Journaled, seq: int, client_ref: str, notes: list[str],
+    expected_amount: int | None,
+) -> Flow[TransactionResult | None]:
+    """The outcome from a checked late answer to ``original``; others are reported."""
+    late = yield TakeLate(seq)
+    assert isinstance(late, tuple)  # noqa: S101 - the runner's contract
+    for msg in late:
+        if isinstance(msg, ErrorReply):
+            reason = "a late ErrorReply after the request expired is not its outcome"
+        else:
+            reason = answer_mismatch(original, msg, expected_amount=expected_amount) or ""
+            if not reason:
+                return _from_response(msg, client_ref, "late_response")
+        yield _reject(client_ref, seq, msg, reason)
+        notes.append(f"late {type(msg).__name__} rejected ({reason})")
+    return None
+
+
 def resolve_flow(
     client_ref: str, *, status_attempts: int, busy_wait: float,
-    original_seq: int | None = None, why: str = "",
+    original: Journaled | None = None, original_seq: int | None = None, why: str = "",
+    expected_amount: int | None = None,
 ) -> Flow[TransactionResult]:
-    """Learn what became of ``client_ref`` with status queries (see the module docstring)."""
+    """Learn what became of ``client_ref`` with status queries (see the module docstring);
+    ``original``: the request as sent, whose fields the journal record must match."""
     notes = [why] if why else []
     for _ in range(status_attempts):
-        if original_seq is not None:
-            late = yield TakeLate(original_seq)
+        if original is not None and original_seq is not None:
+            late = yield from _take_late(original, original_seq, client_ref, notes,
+                                         expected_amount)
             if late is not None:
-                return _from_response(late, client_ref, "late_response")
+                return late
         query = StatusQuery(placeholder(MsgType.STATUS_QUERY), client_ref=client_ref)
         answer = yield Send(query)
         assert isinstance(answer, Answer)  # noqa: S101
         msg = answer.response
         if isinstance(msg, StatusResponse):
-            if msg.found and msg.record is not None:
+            reason = status_mismatch(answer.stamped(query), msg, client_ref, original,
+                                     expected_amount=expected_amount)
+            if reason is not None:
+                yield _reject(client_ref, answer.seq, msg, reason)
+                notes.append(f"status answer rejected ({reason})")
+                continue
+            if msg.record is not None:
                 return from_record(msg.record, client_ref, "status_query")
             return TransactionResult(
                 Outcome.DECLINED, client_ref, None, None, "status_query",
@@ -245,14 +372,35 @@ def resolve_flow(
                 break
         elif msg is not None:
             notes.append(f"unexpected answer {type(msg).__name__}")
-    if original_seq is not None:
-        late = yield TakeLate(original_seq)
+    if original is not None and original_seq is not None:
+        late = yield from _take_late(original, original_seq, client_ref, notes,
+                                     expected_amount)
         if late is not None:
-            return _from_response(late, client_ref, "late_response")
-    return TransactionResult(
-        Outcome.UNKNOWN, client_ref, None, None, "unresolved",
-        "; ".join(notes) + "; the terminal journal will resolve it",
-    )
+            return late
+    return _unknown(client_ref, notes)
+
+
+def _settle_balance(sent: BalanceInquiryRequest, client_ref: str, answer: Answer
+                    ) -> Flow[BalanceResult]:
+    msg = answer.response
+    if msg is None:
+        assert answer.failure is not None  # noqa: S101 - the runner's contract
+        f = answer.failure
+        why = f"answer lost ({f.reason}: {f.detail})"
+    elif isinstance(msg, ErrorReply) and refusal_mismatch(sent, msg) is None:
+        why = f"ErrorReply {msg.code.name} {msg.text}".rstrip()
+    else:
+        reason = (refusal_mismatch(sent, msg) if isinstance(msg, ErrorReply)
+                  else answer_mismatch(sent, msg))
+        if reason is None:
+            assert isinstance(msg, BalanceInquiryResponse)  # noqa: S101 - checked above
+            outcome = (Outcome.APPROVED if msg.result is ResultCode.APPROVED
+                       else Outcome.DECLINED)
+            return BalanceResult(outcome, client_ref, msg.result, msg.balance_fen, msg.record)
+        yield _reject(client_ref, answer.seq, msg, reason)
+        why = f"answer rejected ({type(msg).__name__}: {reason})"
+    return BalanceResult(Outcome.UNKNOWN, client_ref, None, None, None,
+                         f"{why}; the terminal journal will resolve it")
 
 
 # --------------------------------------------------------------------- operations
@@ -269,18 +417,29 @@ class Operations:
         self.status_attempts = status_attempts
         self.busy_wait = busy_wait
         self.host_time = host_time
-        self.last_approved_ref: str | None = None  # for reverse_last()
+        #: this client's last payment/withdrawal confirmed approved (for reverse_last())
+        self.last_approved: JournalRecord | None = None
+        #: the client_ref of a later payment/withdrawal left unknown, which hides it
+        self.unsettled_ref: str | None = None
+        self._before_unsettled: JournalRecord | None = None  # back if that one never ran
 
-    def _money(self, request: Message, client_ref: str) -> Flow[TransactionResult]:
-        result = yield from money_flow(
-            request, client_ref, status_attempts=self.status_attempts, busy_wait=self.busy_wait
-        )
+    @property
+    def last_approved_ref(self) -> str | None:
+        """The terminal ref ``reverse_last()`` would reverse (None: nothing confirmed)."""
+        return None if self.last_approved is None else self.last_approved.ref
+
+    def _note_outcome(self, result: TransactionResult) -> None:
+        """Track the last confirmed payment or withdrawal (a result's record was checked)."""
         record = result.record
         if result.approved and record is not None and record.kind in (
             TxnKind.BILL_PAYMENT, TxnKind.WITHDRAWAL
         ):
-            self.last_approved_ref = record.ref
-        return result
+            self.last_approved, self.unsettled_ref = record, None
+        elif result.outcome is Outcome.UNKNOWN:
+            # "the last one" is now this unknown one, or the one before: nobody knows
+            if self.unsettled_ref is None:
+                self._before_unsettled = self.last_approved
+            self.last_approved, self.unsettled_ref = None, result.client_ref
 
     def identify(self) -> Flow[TerminalInfo]:
         req = IdentifyRequest(placeholder(MsgType.IDENTIFY), self.host_time())
@@ -293,48 +452,78 @@ class Operations:
         fen = to_fen(amount, amount_fen)
         ref = new_client_ref(self.rng)
         req = BillPaymentRequest(placeholder(MsgType.BILL_PAYMENT), ref, product, account, fen)
-        return (yield from self._money(req, ref))
+        result = yield from money_flow(req, ref, status_attempts=self.status_attempts,
+                                       busy_wait=self.busy_wait)
+        self._note_outcome(result)
+        return result
 
     def withdraw(self, amount: Decimal | None, amount_fen: int | None) -> Flow[TransactionResult]:
         fen = to_fen(amount, amount_fen)
         ref = new_client_ref(self.rng)
         req = WithdrawalRequest(placeholder(MsgType.WITHDRAWAL), ref, fen)
-        return (yield from self._money(req, ref))
+        result = yield from money_flow(req, ref, status_attempts=self.status_attempts,
+                                       busy_wait=self.busy_wait)
+        self._note_outcome(result)
+        return result
 
     def reverse_last(self, original_ref: str | None) -> Flow[TransactionResult]:
-        target = original_ref or self.last_approved_ref
+        last = self.last_approved
+        target = original_ref or (None if last is None else last.ref)
         if not target:
-            raise ValueError("no approved transaction of this client to reverse; pass its ref")
+            why = ("the outcome of this client's last payment is unknown "
+                   f"(client_ref {self.unsettled_ref}): resolve it first, or pass the ref"
+                   if self.unsettled_ref else "no approved transaction of this client to "
+                   "reverse; pass its ref")
+            raise ValueError(why)
+        expected = last.amount_fen if last is not None and last.ref == target else None
         ref = new_client_ref(self.rng)
         req = ReversalRequest(placeholder(MsgType.REVERSAL), ref, target)
-        result = yield from self._money(req, ref)
-        if result.approved and target == self.last_approved_ref:
-            self.last_approved_ref = None
+        result = yield from money_flow(req, ref, status_attempts=self.status_attempts,
+                                       busy_wait=self.busy_wait, expected_amount=expected)
+        if last is not None and target == last.ref and result.outcome in (
+            Outcome.APPROVED, Outcome.UNKNOWN
+        ):
+            self.last_approved = None  # reversed, or maybe: never reverse it twice
         return result
 
     def resolve(self, client_ref: str) -> Flow[TransactionResult]:
-        return (yield from resolve_flow(
+        result = yield from resolve_flow(
             client_ref, status_attempts=self.status_attempts, busy_wait=self.busy_wait
-        ))
+        )
+        if client_ref == self.unsettled_ref and result.outcome is not Outcome.UNKNOWN:
+            self.unsettled_ref = None
+            if result.approved:
+                self._note_outcome(result)
+            elif result.outcome is Outcome.DECLINED:  # it never moved money
+                self.last_approved = self._before_unsettled
+            self._before_unsettled = None
+        return result
 
     def balance(self) -> Flow[BalanceResult]:
-        """The card's balance. The terminal journals the inquiry, so a lost answer (the
-        request was written: T2 expired, link closed) is ``Outcome.UNKNOWN`` with the
+        """The card's balance. The terminal journals the inquiry, so once the request may
+        have left, a lost or rejected answer (T2 expired, link closed, an answer whose
+        client_ref, kind or terminal does not match) is ``Outcome.UNKNOWN`` with the
         ``client_ref``, like a money-moving request; it is not asked about again (a status
-        query cannot give the balance). Unsent: ``LinkFailedError``; ErrorReply:
-        ``TerminalError``."""
+        query cannot give the balance). Unsent: ``LinkFailedError``; an ErrorReply refusing
+        it (not INTERNAL): ``TerminalError``."""
         client_ref = new_client_ref(self.rng)
         req = BalanceInquiryRequest(placeholder(MsgType.BALANCE_INQUIRY), client_ref)
         answer = yield Send(req)
         assert isinstance(answer, Answer)  # noqa: S101 - the runner's contract
-        if answer.sent and answer.failure is not None:
-            f = answer.failure
+        if not answer.sent:
+            expect(answer, BalanceInquiryResponse)  # raises LinkFailedError: never left
+        sent = answer.stamped(req)
+        msg = answer.response
+        if isinstance(msg, ErrorReply) and msg.code in NOT_EXECUTED and (
+            refusal_mismatch(sent, msg) is None
+        ):
+            raise _refused(msg)
+        try:
+            return (yield from _settle_balance(sent, client_ref, answer))
+        except Exception as exc:  # after sending: an outcome, never a raise
             return BalanceResult(Outcome.UNKNOWN, client_ref, None, None, None,
-                                 f"answer lost ({f.reason}: {f.detail}); the terminal "
+                                 f"client error after sending: {exc!r}; the terminal "
                                  "journal will resolve it")
-        msg = expect(answer, BalanceInquiryResponse)
-        outcome = Outcome.APPROVED if msg.result is ResultCode.APPROVED else Outcome.DECLINED
-        return BalanceResult(outcome, client_ref, msg.result, msg.balance_fen, msg.record)
 
     def status(self, ref: str, client_ref: str) -> Flow[JournalRecord | None]:
         if not (ref or client_ref):

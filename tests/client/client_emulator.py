@@ -4,10 +4,17 @@ It keeps a real journal, executes bill payments and withdrawals, answers status 
 journal reads and the other requests, and can drop responses on purpose. It runs in a
 thread over a pty master fd or a connected TCP socket. ``executed`` counts payments and
 withdrawals actually carried out, so tests can prove that nothing is paid twice.
+
+``Faults.money_script`` scripts a misbehaving peer, one step per money-moving request (it
+is always executed and journaled first; see :data:`SCRIPT_STEPS`): the answer lost, held
+back and sent *late* (after the host's status query arrived) as the genuine answer, as an
+ErrorReply, as another response type or as another transaction, or sent at once but
+carrying another transaction, or an ErrorReply(INTERNAL), or garbage bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import socket
@@ -28,6 +35,7 @@ from stationlink.protocol.messages import (
     DeviceStatusRequest,
     DeviceStatusResponse,
     Dialect,
+    EchoResponse,
     ErrorCode,
     IdentifyRequest,
     IdentifyResponse,
@@ -67,6 +75,24 @@ class Faults:
     drop_balance_responses: int = 0  # journal the inquiry, never send the response
     balance_fen: int = 123_456
     declined_accounts: frozenset[str] = frozenset()
+    money_script: list[str] = field(default_factory=list)  # SCRIPT_STEPS, one per request
+    balance_script: list[str] = field(default_factory=list)  # the same, for inquiries
+
+
+#: What a scripted step does with the answer to a money-moving request it executed.
+SCRIPT_STEPS = (
+    "ok",  # answered at once
+    "drop",  # never answered
+    "late_ok",  # held back; the genuine answer goes out when the next status query arrives
+    "late_error",  # held back; an ErrorReply(BUSY) with its seq goes out instead, late
+    "late_other",  # held back; a StatusResponse(found=False) with its seq goes out, late
+    "late_wrong_ref",  # held back; another transaction's answer with its seq goes out, late
+    "wrong_ref",  # answered at once with another transaction's record (another client_ref)
+    "wrong_amount",  # answered at once, the record's amount off by one fen
+    "wrong_type",  # answered at once with an EchoResponse carrying its seq
+    "error_internal",  # answered at once with ErrorReply(INTERNAL)
+    "garbage",  # answered with bytes that do not frame (TCP: the host drops the stream)
+)
 
 
 @dataclass
@@ -83,6 +109,8 @@ class EmulatedTerminal:
     close_on_garbage: bool = True  # TCP: False emulates firmware that slides over garbage
     connections: int = 0  # TCP connections accepted (serve_tcp)
     conn: TerminalConnection = field(init=False)
+    held: list[tuple[str, Message]] = field(default_factory=list)  # late steps waiting
+    junk: bytes = b""  # garbage to send before the next frame
 
     def __post_init__(self) -> None:
         self.new_connection()
@@ -126,8 +154,11 @@ class EmulatedTerminal:
             if f.drop_money_responses:
                 f.drop_money_responses -= 1
                 return None
+            if f.money_script:
+                return self._scripted(f.money_script.pop(0), resp)
             return resp
         if isinstance(req, StatusQuery):
+            self._release_held()
             if f.drop_status_responses:
                 f.drop_status_responses -= 1
                 return None
@@ -150,7 +181,10 @@ class EmulatedTerminal:
             if f.drop_balance_responses:
                 f.drop_balance_responses -= 1
                 return None
-            return BalanceInquiryResponse(h, ResultCode.APPROVED, rec, f.balance_fen)
+            answer = BalanceInquiryResponse(h, ResultCode.APPROVED, rec, f.balance_fen)
+            if f.balance_script:
+                return self._scripted(f.balance_script.pop(0), answer)
+            return answer
         if isinstance(req, SettlementTotalsRequest):
             ok = [r for r in self.journal if r.status is TxnStatus.APPROVED
                   and r.kind is TxnKind.BILL_PAYMENT]
@@ -163,6 +197,53 @@ class EmulatedTerminal:
                                         len(self.journal) - self.acked)
         self.conn.send_error(h.seq, ErrorCode.UNSUPPORTED, "not emulated")
         return None
+
+    def _scripted(self, step: str, resp: Message) -> Message | None:
+        """Apply one :data:`SCRIPT_STEPS` step to the genuine answer ``resp``."""
+        h = resp.header
+        record = getattr(resp, "record", None)
+        if step == "ok":
+            return resp
+        if step.startswith("late_") or step == "drop":
+            if step != "drop":
+                self.held.append((step, resp))
+            return None
+        if step == "wrong_ref":
+            others = [r for r in self.journal if record is None or r.ref != record.ref]
+            other = others[-1] if others else dataclasses.replace(
+                record, client_ref="0123456789abcdef")
+            return dataclasses.replace(resp, record=other)
+        if step == "wrong_amount":
+            assert record is not None
+            return dataclasses.replace(
+                resp, record=dataclasses.replace(record, amount_fen=record.amount_fen + 1))
+        if step == "wrong_type":
+            return EchoResponse(h, b"not yours")
+        if step == "error_internal":
+            self.conn.send_error(h.seq, ErrorCode.INTERNAL, "printer jammed after debit")
+            return None
+        if step == "garbage":
+            self.junk += b"\x00\xffgarbage\xfe" * 3
+            return None
+        raise ValueError(f"unknown script step {step!r}")
+
+    def _release_held(self) -> None:
+        """A status query arrived: the held-back answers go out now, as scripted."""
+        held, self.held = self.held, []
+        for step, resp in held:
+            h = resp.header
+            if step == "late_ok":
+                self.conn.send_response(resp)
+            elif step == "late_error":
+                self.conn.send_error(h.seq, ErrorCode.BUSY, "busy")
+            elif step == "late_other":
+                self.conn.send_response(StatusResponse(h, False, None))
+            elif step == "late_wrong_ref":
+                record = getattr(resp, "record", None)
+                assert record is not None
+                other = dataclasses.replace(record, client_ref="fedcba9876543210",
+                                            ref="R99999999999")
+                self.conn.send_response(dataclasses.replace(resp, record=other))
 
     def _money(self, req: BillPaymentRequest | WithdrawalRequest | ReversalRequest) -> Message:
         h = req.header
@@ -197,7 +278,8 @@ class EmulatedTerminal:
                 resp = self.handle(ev.message)
                 if resp is not None:
                     self.conn.send_response(resp)
-        return self.conn.data_to_send()
+        junk, self.junk = self.junk, b""
+        return junk + self.conn.data_to_send()
 
     def serve(self, recv: Callable[[float], bytes | None], send: Callable[[bytes], None],
               stop: threading.Event) -> None:

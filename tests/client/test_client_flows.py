@@ -40,7 +40,7 @@ def test_late_response_settles_the_outcome() -> None:
     assert cmd == Send(REQ)
     assert flow.send(lost(41)) == TakeLate(41)  # type: ignore[attr-defined]
     with pytest.raises(StopIteration) as stop:
-        flow.send(paid(REQ))  # type: ignore[attr-defined]
+        flow.send((paid(REQ),))  # type: ignore[attr-defined]
     assert stop.value.value.outcome is Outcome.APPROVED
     assert stop.value.value.resolved_by == "late_response"
 
@@ -48,14 +48,14 @@ def test_late_response_settles_the_outcome() -> None:
 def test_busy_status_waits_then_asks_again() -> None:
     flow, _ = start()
     assert flow.send(lost(41)) == TakeLate(41)  # type: ignore[attr-defined]
-    query = flow.send(None)  # type: ignore[attr-defined]
+    query = flow.send(())  # type: ignore[attr-defined]
     assert isinstance(query, Send)
     assert isinstance(query.request, StatusQuery)
     assert query.request.client_ref == REQ.client_ref
     busy = ErrorReply(Header(MsgType.ERROR, 42, "T0000001"), ErrorCode.BUSY, 0x31)
     assert flow.send(Answer(42, busy, None)) == Wait(0.5)  # type: ignore[attr-defined]
     assert flow.send(None) == TakeLate(41)  # type: ignore[attr-defined]
-    assert isinstance(flow.send(None), Send)  # type: ignore[attr-defined]
+    assert isinstance(flow.send(()), Send)  # type: ignore[attr-defined]
     found = StatusResponse(Header(MsgType.STATUS_QUERY_RESP, 43, "T0000001"), True,
                            paid(REQ).record)
     with pytest.raises(StopIteration) as stop:
@@ -66,11 +66,11 @@ def test_busy_status_waits_then_asks_again() -> None:
 def test_closed_connection_gives_unknown_at_once() -> None:
     flow, _ = start()
     flow.send(lost(41, FailureReason.CLOSED))  # type: ignore[attr-defined]
-    flow.send(None)  # type: ignore[attr-defined]
+    flow.send(())  # type: ignore[attr-defined]
     dead = Answer(-1, None, RequestFailed(-1, REQ, FailureReason.CLOSED, "closed"), sent=False)
     assert flow.send(dead) == TakeLate(41)  # type: ignore[attr-defined]
     with pytest.raises(StopIteration) as stop:
-        flow.send(None)  # type: ignore[attr-defined]
+        flow.send(())  # type: ignore[attr-defined]
     assert stop.value.value.outcome is Outcome.UNKNOWN
 
 
