@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from buffer_fixtures import T0, MakeRecord
 from click.testing import CliRunner
 
@@ -62,3 +63,30 @@ def test_missing_buffer_is_storage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(tmp_path / "no.sqlite")])
     assert result.exit_code == 8
     assert "no such database file" in result.output
+
+
+def test_stats_text_shows_cst_and_release_records_the_injected_time(
+    tmp_path: Path, make_record: MakeRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from stationlink.cli import buffer as buffer_cli
+    from stationlink.clock import ManualClock
+
+    db = tmp_path / "b.sqlite"
+    utc_wall = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)
+    with Buffer.open(db, "S7") as buf:
+        buf.record_journal_page("T1", [make_record(1)], utc_wall)
+        batch = buf.next_batch(10)
+        assert batch is not None
+        buf.quarantine(batch, "bad", 422, utc_wall)
+    text = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db)]).output
+    assert "oldest unsynced:      seq 1 at 2026-10-05 09:00:00 CST" in text
+    released_at = datetime(2026, 10, 5, 2, 30, tzinfo=UTC)
+    monkeypatch.setattr(buffer_cli, "CLOCK", ManualClock(released_at))
+    res = CliRunner().invoke(cli, ["buffer", "release", "--db", str(db), "1"])
+    assert res.exit_code == 0, res.output
+    with Buffer.open(db) as buf:
+        assert buf.open_quarantine() == []
+        row = buf._conn.execute("SELECT released_at FROM quarantine").fetchone()
+    assert row == ("2026-10-05T10:30:00+08:00",)

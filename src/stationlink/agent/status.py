@@ -13,11 +13,10 @@ each terminal; a value not known yet is ``null`` (never the text ``None``).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ..buffer import Buffer
-from ..money import CST
+from ..timetext import when
 from .config import AgentConfig
 from .state import AgentState
 
@@ -70,19 +69,6 @@ MISSING = "—"  # an em dash: a value not known (yet)
 def _v(value: object, missing: str = MISSING) -> str:
     """A value for people: ``missing`` instead of ``None``."""
     return missing if value is None else str(value)
-
-
-def when(text: str | None, missing: str = "never") -> str:
-    """A stored ISO 8601 time for people: ``YYYY-MM-DD HH:MM:SS CST``."""
-    if text is None:
-        return missing
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    if ts.tzinfo is None:
-        return text
-    return f"{ts.astimezone(CST):%Y-%m-%d %H:%M:%S} CST"
 
 
 def render_status(doc: dict[str, Any]) -> str:

@@ -2,20 +2,26 @@
 
 ``export --format csv`` writes exactly the reward engine's transactions interchange format
 (the effective view: reversals folded, unresolved unknowns left out); ``stats`` shows counts,
-the oldest unsynced record, the backlog and the quarantine; ``release`` lets a quarantined
-batch be uploaded again.
+the oldest unsynced record, the backlog and the quarantine (times in CST); ``release`` lets a
+quarantined batch be uploaded again. Every command refuses a file that is not a buffer (a hub
+database, any other file, a buffer of a newer schema version) with exit code 8 and leaves it
+byte-identical (:func:`stationlink.buffer.schema.check_buffer_file`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..buffer import Buffer, default_path
+from ..clock import Clock, SystemClock
+from ..timetext import when
 from .common import echo_json, export_transactions, handles_errors
+
+#: The wall clock of ``release`` (the time recorded); tests may replace it.
+CLOCK: Clock = SystemClock()
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -59,7 +65,7 @@ def _lines(stats: dict[str, Any]) -> list[str]:
         f"synced up to seq:     {stats['synced_upto']}",
         f"backlog:              {stats['backlog']}",
         "oldest unsynced:      "
-        + ("-" if oldest is None else f"seq {oldest['seq']} at {oldest['wall_time']}"),
+        + ("-" if oldest is None else f"seq {oldest['seq']} at {when(oldest['wall_time'])}"),
         f"quarantined:          {stats['quarantined_batches']} batch(es), "
         f"{stats['quarantined_records']} record(s)",
     ]
@@ -97,7 +103,7 @@ def stats_cmd(db_path: Path | None, as_json: bool) -> None:
 def release_cmd(db_path: Path | None, entry_id: int) -> None:
     """Let quarantined batch ENTRY_ID be uploaded again (after fixing the cause)."""
     with _open(db_path) as buf:
-        released = buf.release_quarantine(entry_id, datetime.now(UTC))
+        released = buf.release_quarantine(entry_id, CLOCK.now())
     if not released:
         raise click.ClickException(f"no open quarantine entry #{entry_id}")
     click.echo(f"released quarantine entry #{entry_id}")
