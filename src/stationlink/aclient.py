@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .client_base import HostSide, detected_info, now_cst
-from .client_core import Answer, Flow, Send, TakeLate, Wait
+from .client_core import Answer, Command, Flow, Send, TakeLate, Wait
 from .client_results import (
     BalanceResult,
     DeviceStatus,
@@ -133,20 +133,28 @@ class AsyncTerminal(HostSide):
             self._internal_error(seq, exc)
         return self._settle(seq, request)
 
+    async def _do(self, command: Command) -> object:
+        if isinstance(command, Send):
+            return await self._exchange(command.request)
+        if isinstance(command, Wait):
+            await self._poll(command.seconds)
+        elif isinstance(command, TakeLate):
+            return self._take_late(command.seq)
+        else:
+            self._report(command.event)
+        return None
+
     async def _drive(self, flow: Flow[T]) -> T:
-        """Run ``flow`` to its end (the caller holds the lock)."""
+        """Run ``flow`` to its end (the caller holds the lock); an exception while running
+        a command is thrown into the flow (see ``Terminal._run``)."""
         try:
             command = next(flow)
             while True:
-                reply: object = None
-                if isinstance(command, Send):
-                    reply = await self._exchange(command.request)
-                elif isinstance(command, Wait):
-                    await self._poll(command.seconds)
-                elif isinstance(command, TakeLate):
-                    reply = self._take_late(command.seq)
-                else:
-                    self._report(command.event)
+                try:
+                    reply = await self._do(command)
+                except Exception as exc:  # the flow decides: raise, or an outcome
+                    command = flow.throw(exc)
+                    continue
                 command = flow.send(reply)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]

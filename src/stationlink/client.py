@@ -46,7 +46,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .client_base import HostSide, detected_info, now_cst
-from .client_core import Answer, Flow, Send, TakeLate, Wait
+from .client_core import Answer, Command, Flow, Send, TakeLate, Wait
 from .client_results import (
     BalanceResult,
     DeviceStatus,
@@ -159,20 +159,28 @@ class Terminal(HostSide):
             self._internal_error(seq, exc)
         return self._settle(seq, request)
 
+    def _do(self, command: Command) -> object:
+        if isinstance(command, Send):
+            return self._exchange(command.request)
+        if isinstance(command, Wait):
+            self.poll(command.seconds)
+        elif isinstance(command, TakeLate):
+            return self._take_late(command.seq)
+        else:
+            self._report(command.event)
+        return None
+
     def _run(self, flow: Flow[T]) -> T:
+        """Run ``flow``; an exception while running a command is thrown into it, so a
+        money-moving flow turns it into an outcome once its request may have left."""
         try:
             command = next(flow)
             while True:
-                if isinstance(command, Send):
-                    reply: object = self._exchange(command.request)
-                elif isinstance(command, Wait):
-                    self.poll(command.seconds)
-                    reply = None
-                elif isinstance(command, TakeLate):
-                    reply = self._take_late(command.seq)
-                else:
-                    self._report(command.event)
-                    reply = None
+                try:
+                    reply = self._do(command)
+                except Exception as exc:  # the flow decides: raise, or an outcome
+                    command = flow.throw(exc)
+                    continue
                 command = flow.send(reply)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]

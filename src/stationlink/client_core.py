@@ -5,7 +5,10 @@ Contract:
   request, :class:`Wait` a while, :class:`TakeLate` the late frames of a sequence number,
   :class:`Report` a rejected answer) and receives their results;
   :class:`~stationlink.client.Terminal` and :class:`~stationlink.aclient.AsyncTerminal`
-  run the same flows over a blocking or an asyncio byte stream. Flows do no I/O.
+  run the same flows over a blocking or an asyncio byte stream. Flows do no I/O. An
+  exception while the runner carries out a command is thrown into the flow
+  (``generator.throw``): a money-moving flow raises it only for its first ``Send`` (the
+  request never left) and turns it into an outcome afterwards.
 - Money-moving requests (bill payment, withdrawal, reversal) are never resent, and once the
   request may have left their flow never raises: the result is known (``approved`` /
   ``declined`` / ``reversed``, from a checked answer or the terminal's journal) or

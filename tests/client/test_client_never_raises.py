@@ -19,17 +19,22 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
+import pytest
 from client_emulator import KEY, SCRIPT_STEPS, EmulatedTerminal, Faults
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from protocol_helpers_client import Clock, loop_terminal
 
+import stationlink
 from stationlink import aclient
 from stationlink.client import Terminal
 from stationlink.client_results import Outcome, TransactionResult
+from stationlink.errors import EncodeError
+from stationlink.protocol.connection import HostConnection
 from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect, TxnStatus
+from stationlink.protocol.messages import Dialect, Message, StatusQuery, TxnStatus
 from stationlink.transport import open_stream
 from stationlink.transport.base import AsyncByteStream, ByteStream
 from stationlink_sim.serve import RunningTerminal, serve_terminal
@@ -174,3 +179,38 @@ def test_pay_bill_never_raises_after_sending_and_never_sends_twice(
             assert (result.record.ref, result.record.client_ref, result.record.amount_fen) == (
                 truth.ref, truth.client_ref, truth.amount_fen)
     assert emu.executed == len(steps)
+
+
+@pytest.mark.parametrize("client", ["blocking", "asyncio"])
+def test_status_query_that_cannot_be_queued_gives_unknown_not_an_exception(
+    serve, monkeypatch: pytest.MonkeyPatch, client: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """The payment's answer is lost and queuing the status query raises (here an
+    EncodeError; any error of the connection): before the fix it escaped ``pay_bill``
+    after the payment had run; now the result is unknown with the client_ref."""
+    real = HostConnection.send_request
+
+    def send_request(self: HostConnection, msg: Message, **kw: Any) -> int:
+        if isinstance(msg, StatusQuery):
+            raise EncodeError("status query field out of range")
+        return real(self, msg, **kw)
+
+    monkeypatch.setattr(HostConnection, "send_request", send_request)
+    fast = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}
+    with serve(Dialect.SL_2, Faults(drop_money_responses=1)) as (emu, url):
+        if client == "blocking":
+            with stationlink.connect(url, card_key=KEY, dialect="sl-2",
+                                     rng=random.Random(6), **fast) as term:
+                lost = term.pay_bill("mobile", "13800000000", amount_fen=300)
+        else:
+            async def main() -> TransactionResult:
+                aterm = await aclient.connect(url, card_key=KEY, dialect="sl-2",
+                                              rng=random.Random(6), **fast)
+                async with aterm:
+                    return await aterm.pay_bill("mobile", "13800000000", amount_fen=300)
+
+            lost = asyncio.run(main())
+    assert lost.outcome is Outcome.UNKNOWN
+    assert "status query field out of range" in lost.detail
+    assert [r.client_ref for r in emu.journal] == [lost.client_ref]
+    assert emu.requests_seen == ["BillPaymentRequest"]
