@@ -91,6 +91,23 @@ DEFECTS: dict[str, dict[str, Any]] = {
     "zone_time": {"terminal_time": datetime(2026, 10, 5, 9, 0, tzinfo=Shanghai())},
     "utc_time": {"terminal_time": datetime(2026, 10, 5, 1, 0, tzinfo=UTC)},
     "no_card": {"card": None},
+    # the rules of a valid transaction (stationlink.records.rules)
+    "spaced_pan_token": {"card": CardRef("622848******1234", "4111 1111 1111 1111")},
+    "dashed_pan_ref": {"client_ref": "4111-1111-1111-1111"},
+    "bidi_ref": {"ref": "R1\u202e"},
+    "formula_ref": {"original_ref": "=1+2"},
+    "pan_account": {"account": "卡 4111111111111111"},
+    "short_phone": {"product": "mobile", "account": "138", "kind": TxnKind.BILL_PAYMENT},
+    "luhn_utility": {"product": "electricity", "account": "4111111111111111",
+                     "kind": TxnKind.BILL_PAYMENT},
+    "product_on_card_kind": {"product": "water", "kind": TxnKind.BALANCE_INQUIRY},
+    "huge_amount": {"amount_fen": 10**13},
+    "over_ceiling": {"amount_fen": 5_000_001},
+    "huge_uptime": {"uptime_ms": 2**64},
+    "negative_boot": {"boot_id": -1},
+    "year_one": {"terminal_time": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))},
+    "offset_15h": {"terminal_time": datetime(2026, 10, 5, tzinfo=timezone(timedelta(hours=15)))},
+    "declined_no_card": {"card": None, "status": TxnStatus.DECLINED},
 }
 
 

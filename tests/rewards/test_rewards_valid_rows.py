@@ -20,6 +20,7 @@ from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
 from stationlink.errors import StorageError
 from stationlink.hub.sqlite_store import SqliteHubStore
+from stationlink.interchange import read_transactions
 from stationlink.money import CST
 from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
@@ -122,3 +123,23 @@ def test_csv_reader_counts_declined_cardless_and_refuses_approved_cardless(
     assert (info["rows"], info["declined"], info["reversed"], info["skipped_bad_rows"]) == \
         (2, 1, 1, 1)
     assert "line 4, column card: approved withdrawal without a card token" in res.stderr
+
+
+def test_csv_hostile_values_are_bad_rows_not_crashes(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    head = "txn_id,station_id,terminal_id,ts,kind,product,amount,card,status\n"
+    good = "a,S1,T,2026-10-02T10:00:00+08:00,bill_payment,mobile,10.00,,approved\n"
+    path.write_text(
+        head + good
+        + "b,S1,T,2026-10-02T10:00:00+08:00,bill_payment,mobile,1e30,,approved\n"
+        + "c,S1,T,0001-01-01T00:00:00+14:00,bill_payment,mobile,1.00,,approved\n"
+        + "d,S1,T,2026-10-02T10:00:00+08:00,withdrawal,,1.00,4111 1111 1111 1111,approved\n"
+        + "=e,S1,T,2026-10-02T10:00:00+08:00,bill_payment,mobile,1.00,,approved\n"
+        + "f,S1,T,2026-10-02T10:00:00+08:00,bill_payment,lottery,1.00,,approved\n"
+        + "g,S1,T,2026-10-02T10:00:00+08:00,withdrawal,,10000.01,tok,approved\n",
+        encoding="utf-8")
+    result = read_transactions(path, skip_bad_rows=True)
+    assert [t.txn_id for t in result.rows] == ["a"]
+    assert [(p.line, p.column) for p in result.problems] == [
+        (3, "amount"), (4, "ts"), (5, "card"), (6, "txn_id"), (7, "product"), (8, "amount")]
+    assert "4111" not in str(result.problems)
