@@ -13,7 +13,7 @@ from agent_fixtures import Hub, MakeConfig, Terminals
 
 from stationlink.agent import Agent, ManualClock
 from stationlink.buffer import Buffer, Entry
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
 from stationlink.hub.export import hub_transactions
 from stationlink.money import CST
 from stationlink.protocol.messages import (

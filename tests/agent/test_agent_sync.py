@@ -16,7 +16,7 @@ from stationlink.agent import Agent, ManualClock
 from stationlink.agent.netcut import NetCut
 from stationlink.agent.state import AgentState
 from stationlink.buffer import Buffer
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
 from stationlink.errors import StorageError
 from stationlink.hub.export import hub_transactions
 from stationlink.money import CST, fen_to_yuan

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from client_emulator import EmulatedTerminal
 
-from stationlink.client import Terminal
-from stationlink.client_core import Answer, Operations, Report, Send, TakeLate, Wait
-from stationlink.client_results import TransactionResult
+from stationlink.client import Terminal, TransactionResult
+from stationlink.client._core import Answer, Operations, Report, Send, TakeLate, Wait
 from stationlink.protocol.connection import HostConnection
 from stationlink.protocol.events import LateResponse, RequestFailed, ResponseReceived
 from stationlink.protocol.framing import Transport

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from client_emulator import KEY, Faults
 
-from stationlink import aclient
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
+from stationlink.client import aio as aclient
 from stationlink.protocol.messages import Dialect
 
 

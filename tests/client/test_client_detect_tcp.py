@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import stationlink
-from stationlink import aclient
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
+from stationlink.client import aio as aclient
 from stationlink.protocol.messages import Dialect
 from stationlink_sim.serve import DEFAULT_CARD_KEY, RunningTerminal, serve_terminal
 

@@ -10,8 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "protocol"))
 from protocol_helpers import paid, payment  # noqa: E402
 
-from stationlink.client_core import Answer, Send, TakeLate, Wait, money_flow  # noqa: E402
-from stationlink.client_results import Outcome  # noqa: E402
+from stationlink.client import Outcome  # noqa: E402
+from stationlink.client._core import Answer, Send, TakeLate, Wait, money_flow  # noqa: E402
 from stationlink.errors import LinkFailedError, TerminalError  # noqa: E402
 from stationlink.protocol.events import FailureReason, RequestFailed  # noqa: E402
 from stationlink.protocol.messages import (  # noqa: E402

@@ -17,9 +17,8 @@ from decimal import Decimal
 import pytest
 
 import stationlink
-from stationlink import aclient
-from stationlink.client import Terminal
-from stationlink.client_results import Outcome, TransactionResult
+from stationlink.client import Outcome, Terminal, TransactionResult
+from stationlink.client import aio as aclient
 from stationlink.errors import LinkFailedError, TransportError
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import (

@@ -14,7 +14,7 @@ from client_emulator import KEY, EmulatedTerminal, Faults
 from protocol_helpers_client import drive
 
 import stationlink
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import Dialect
 

@@ -28,9 +28,8 @@ from hypothesis import strategies as st
 from protocol_helpers_client import Clock, loop_terminal
 
 import stationlink
-from stationlink import aclient
-from stationlink.client import Terminal
-from stationlink.client_results import Outcome, TransactionResult
+from stationlink.client import Outcome, Terminal, TransactionResult
+from stationlink.client import aio as aclient
 from stationlink.errors import EncodeError
 from stationlink.protocol.connection import HostConnection
 from stationlink.protocol.framing import Transport

@@ -9,7 +9,7 @@ import pytest
 from client_emulator import KEY, Faults
 
 import stationlink
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
 from stationlink.errors import LinkFailedError, TerminalError, TransportError
 from stationlink.protocol.messages import Dialect, TxnKind, TxnStatus
 
@@ -80,7 +80,7 @@ def test_terminal_error_reply_raises(serve) -> None:  # type: ignore[no-untyped-
     with serve(Dialect.MISPOS_1) as (_, url), stationlink.connect(
         url, card_key=KEY, dialect=Dialect.MISPOS_1
     ) as term:
-        from stationlink.client_core import placeholder, request_flow
+        from stationlink.client._core import placeholder, request_flow
         from stationlink.protocol.messages import BillInquiryRequest, BillInquiryResponse, MsgType
 
         with pytest.raises(TerminalError, match="UNSUPPORTED") as info:
@@ -91,7 +91,7 @@ def test_terminal_error_reply_raises(serve) -> None:  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize("amount", [45.3, "45.30", 4530])
 def test_amounts_must_be_decimal_or_int_fen(amount: object) -> None:
-    from stationlink.client_core import to_fen
+    from stationlink.client._core import to_fen
 
     with pytest.raises(TypeError):
         to_fen(amount, None)  # type: ignore[arg-type]
@@ -105,7 +105,7 @@ def test_amounts_must_be_decimal_or_int_fen(amount: object) -> None:
 
 
 def test_client_refs_are_reproducible_from_the_seed() -> None:
-    from stationlink.client_core import new_client_ref
+    from stationlink.client._core import new_client_ref
 
     a = [new_client_ref(random.Random(3)) for _ in range(2)]
     assert a[0] == a[1]

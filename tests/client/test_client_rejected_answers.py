@@ -21,9 +21,8 @@ import pytest
 from client_emulator import KEY, EmulatedTerminal, Faults
 
 import stationlink
-from stationlink.client import Terminal
-from stationlink.client_core import AnswerRejected
-from stationlink.client_results import Outcome, TransactionResult
+from stationlink.client import Outcome, Terminal, TransactionResult
+from stationlink.client._core import AnswerRejected
 from stationlink.protocol.messages import Dialect, TxnStatus
 
 FAST = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}

@@ -15,8 +15,8 @@ import random
 import pytest
 from client_emulator import KEY, EmulatedTerminal, Faults
 
-from stationlink import aclient
-from stationlink.client_results import Outcome, TransactionResult
+from stationlink.client import Outcome, TransactionResult
+from stationlink.client import aio as aclient
 from stationlink.protocol.messages import Dialect, TxnStatus
 
 FAST = {"t2_money": 0.4, "t2_other": 0.3, "t1": 0.2}

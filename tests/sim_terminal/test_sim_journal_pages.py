@@ -15,7 +15,7 @@ import pytest
 from sim_terminal_rig import KEY, Rig
 
 import stationlink
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
 from stationlink.errors import TerminalError
 from stationlink.protocol.codec import Codec
 from stationlink.protocol.framing import MAX_BODY

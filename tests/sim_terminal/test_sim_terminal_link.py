@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import stationlink
-from stationlink.client_results import Outcome
+from stationlink.client import Outcome
 from stationlink.errors import LinkError
 from stationlink.protocol.codec import Codec
 from stationlink.protocol.framing import Deframer, FrameEvent, Transport, build_frame

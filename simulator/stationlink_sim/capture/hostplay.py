@@ -31,8 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import stationlink
-from stationlink.client import Terminal
-from stationlink.client_results import Outcome, TransactionResult
+from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.errors import LinkFailedError, StationLinkError
 from stationlink.money import CST
 

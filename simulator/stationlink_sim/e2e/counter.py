@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from stationlink.agent import Agent, StationSession
-from stationlink.client_results import Outcome, TransactionResult
+from stationlink.client import Outcome, TransactionResult
 from stationlink.errors import LinkError, TerminalError
 
 from ..journal import Journal

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..buffer import Buffer, StoredRecord
 from ..buffer.records import Source
-from ..client import Terminal
-from ..client_results import BalanceResult, Outcome, TransactionResult
+from ..client import BalanceResult, Outcome, Terminal, TransactionResult
 from ..errors import LinkError, LinkFailedError, StationLinkError
 from ..money import yuan_to_fen
 from .poller import TerminalPoller

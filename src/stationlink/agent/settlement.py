@@ -26,8 +26,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from ..buffer import Buffer
-from ..client import Terminal
-from ..client_results import DeviceStatus, SettlementTotals
+from ..client import DeviceStatus, SettlementTotals, Terminal
 from ..money import to_cst
 from ..protocol.messages import (
     DeviceStatusResponse,

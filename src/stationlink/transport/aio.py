@@ -109,7 +109,7 @@ class AsyncSerialStream:
 
 
 async def open_async_stream(endpoint: Endpoint) -> AsyncTcpStream | AsyncSerialStream:
-    """Open ``endpoint`` for use with :class:`~stationlink.aclient.AsyncTerminal`."""
+    """Open ``endpoint`` for use with :class:`~stationlink.client.AsyncTerminal`."""
     if endpoint.kind is Transport.SERIAL:
         return AsyncSerialStream(await asyncio.to_thread(open_serial, endpoint))
     reader, writer = await _open_tcp(endpoint)

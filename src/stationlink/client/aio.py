@@ -1,9 +1,9 @@
-"""The asyncio high-level client: ``await stationlink.aclient.connect(url)``.
+"""The asyncio high-level client: ``await stationlink.client.aio.connect(url)``.
 
 Contract: the same methods, results, exceptions and lost-response handling as
-:class:`stationlink.client.Terminal` (both run the flows of :mod:`stationlink.client_core`
+:class:`stationlink.client.Terminal` (both run the flows of :mod:`stationlink.client._core`
 over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`, with the
-event handling of :class:`stationlink.client_base.HostSide`), awaitable.
+event handling of :class:`stationlink.client._base.HostSide`), awaitable.
 Detection is :func:`stationlink.transport.detect_async` (a fresh TCP connection per probe).
 One request runs at a time per terminal (an internal lock serialises concurrent callers).
 ``async with`` closes the stream. The protocol runs while a method runs or during
@@ -33,9 +33,17 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client_base import HostSide, detected_info, now_cst
-from .client_core import Answer, Command, Flow, Send, TakeLate, Wait
-from .client_results import (
+from ..errors import TransportError
+from ..protocol.connection import HostConnection
+from ..protocol.events import HostEvent
+from ..protocol.messages import Dialect, JournalRecord, Message
+from ..transport import detect_async
+from ..transport.aio import open_async_stream
+from ..transport.base import AsyncByteStream
+from ..transport.url import parse_url
+from ._base import HostSide, detected_info, now_cst
+from ._core import Answer, Command, Flow, Send, TakeLate, Wait
+from ._results import (
     BalanceResult,
     DeviceStatus,
     JournalPage,
@@ -43,14 +51,6 @@ from .client_results import (
     TerminalInfo,
     TransactionResult,
 )
-from .errors import TransportError
-from .protocol.connection import HostConnection
-from .protocol.events import HostEvent
-from .protocol.messages import Dialect, JournalRecord, Message
-from .transport import detect_async
-from .transport.aio import open_async_stream
-from .transport.base import AsyncByteStream
-from .transport.url import parse_url
 
 T = TypeVar("T")
 R = TypeVar("R", TransactionResult, BalanceResult)

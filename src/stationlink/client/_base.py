@@ -2,13 +2,13 @@
 
 Contract:
 - :class:`HostSide` holds what :class:`~stationlink.client.Terminal` and
-  :class:`~stationlink.aclient.AsyncTerminal` keep about one connection: the sans-I/O
+  :class:`~stationlink.client.AsyncTerminal` keep about one connection: the sans-I/O
   :class:`~stationlink.protocol.connection.HostConnection`, the flows
-  (:class:`~stationlink.client_core.Operations`), answers by sequence number (with the
+  (:class:`~stationlink.client._core.Operations`), answers by sequence number (with the
   request as the connection stamped it), the late frames of the last :data:`LATE_KEPT`
   sequence numbers (every frame of a seq kept, oldest seq dropped first), the last 200
   diagnostics (faults, late responses, rejected answers:
-  :class:`~stationlink.client_core.AnswerRejected`, also counted in ``rejected_answers``
+  :class:`~stationlink.client._core.AnswerRejected`, also counted in ``rejected_answers``
   and logged on ``stationlink.client``) and the error that closed the link, if any.
 - The subclasses do the I/O (read, write, wait) and call :meth:`HostSide._handle`,
   :meth:`HostSide._link_lost` and the exchange steps, so both clients treat every event,
@@ -30,20 +30,20 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
-from .client_core import Answer, AnswerRejected, Operations
-from .client_results import TerminalInfo
-from .errors import LinkFailedError, StationLinkError
-from .money import CST
-from .protocol.connection import HostConnection
-from .protocol.detect import Detected
-from .protocol.events import (
+from ..errors import LinkFailedError, StationLinkError
+from ..money import CST
+from ..protocol.connection import HostConnection
+from ..protocol.detect import Detected
+from ..protocol.events import (
     FailureReason,
     HostEvent,
     LateResponse,
     RequestFailed,
     ResponseReceived,
 )
-from .protocol.messages import Message
+from ..protocol.messages import Message
+from ._core import Answer, AnswerRejected, Operations
+from ._results import TerminalInfo
 
 #: For how many sequence numbers late frames are kept for the flows (the oldest goes first).
 LATE_KEPT = 64

@@ -4,7 +4,7 @@ Contract:
 - Each client operation is a *flow*: a generator that yields commands (:class:`Send` a
   request, :class:`Wait` a while, :class:`TakeLate` the late frames of a sequence number,
   :class:`Report` a rejected answer) and receives their results;
-  :class:`~stationlink.client.Terminal` and :class:`~stationlink.aclient.AsyncTerminal`
+  :class:`~stationlink.client.Terminal` and :class:`~stationlink.client.AsyncTerminal`
   run the same flows over a blocking or an asyncio byte stream. Flows do no I/O. An
   exception while the runner carries out a command is thrown into the flow
   (``generator.throw``): a money-moving flow raises it only for its first ``Send`` (the
@@ -18,7 +18,7 @@ Contract:
   seq and terminal id) with a code meaning "not executed" (UNSUPPORTED, MALFORMED, BUSY,
   INVALID_FIELD).
 - Every answer is checked against every field the request fixed
-  (:mod:`stationlink.client_checks`: client_ref, kind, amount, product, account,
+  (:mod:`stationlink.client._checks`: client_ref, kind, amount, product, account,
   original_ref, card presence, terminal id). An answer that fails is a protocol error on
   the link, reported to the runner (:class:`AnswerRejected`, kept in ``diagnostics``), never
   the request's outcome. When the answer is lost (timeout, link failure, undecodable),
@@ -48,25 +48,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
-from .client_checks import (
-    Journaled,
-    answer_mismatch,
-    refusal_mismatch,
-    status_mismatch,
-)
-from .client_results import (
-    BalanceResult,
-    DeviceStatus,
-    JournalPage,
-    Outcome,
-    SettlementTotals,
-    TerminalInfo,
-    TransactionResult,
-)
-from .errors import LinkFailedError, LinkTimeoutError, ProtocolError, TerminalError
-from .money import yuan_to_fen
-from .protocol.events import FailureReason, RequestFailed
-from .protocol.messages import (
+from ..errors import LinkFailedError, LinkTimeoutError, ProtocolError, TerminalError
+from ..money import yuan_to_fen
+from ..protocol.events import FailureReason, RequestFailed
+from ..protocol.messages import (
     BalanceInquiryRequest,
     BalanceInquiryResponse,
     BillPaymentRequest,
@@ -98,6 +83,21 @@ from .protocol.messages import (
     TxnStatus,
     WithdrawalRequest,
     WithdrawalResponse,
+)
+from ._checks import (
+    Journaled,
+    answer_mismatch,
+    refusal_mismatch,
+    status_mismatch,
+)
+from ._results import (
+    BalanceResult,
+    DeviceStatus,
+    JournalPage,
+    Outcome,
+    SettlementTotals,
+    TerminalInfo,
+    TransactionResult,
 )
 
 T = TypeVar("T")
@@ -233,7 +233,7 @@ def request_flow(request: Message, cls: type[M]) -> Flow[M]:
 
 
 def _from_response(msg: Message, client_ref: str, how: str) -> TransactionResult:
-    assert isinstance(  # noqa: S101 - checked by client_checks.answer_mismatch
+    assert isinstance(  # noqa: S101 - checked by _checks.answer_mismatch
         msg, BillPaymentResponse | WithdrawalResponse | ReversalResponse
     )
     outcome = Outcome.APPROVED if msg.result is ResultCode.APPROVED else Outcome.DECLINED

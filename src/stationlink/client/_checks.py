@@ -9,7 +9,7 @@ Contract:
   header stamped by the connection) and return the reason it cannot be this request's
   answer, or ``None`` when it can. They never raise and do no I/O.
 - A record that fails a check is a protocol error on the link, never the request's outcome:
-  the flows in :mod:`stationlink.client_core` report it and find the outcome out with a
+  the flows in :mod:`stationlink.client._core` report it and find the outcome out with a
   status query instead (``unknown`` if that is not answered).
 - ``from_status``: a status query's record may since have been reversed, and a mispos-1
   terminal that lost a card number after a reboot sends an old withdrawal without its card;
@@ -18,8 +18,8 @@ Contract:
 
 from __future__ import annotations
 
-from .protocol.connection import UNKNOWN_TERMINAL
-from .protocol.messages import (
+from ..protocol.connection import UNKNOWN_TERMINAL
+from ..protocol.messages import (
     BalanceInquiryRequest,
     BalanceInquiryResponse,
     BillPaymentRequest,
@@ -36,7 +36,7 @@ from .protocol.messages import (
     WithdrawalRequest,
     WithdrawalResponse,
 )
-from .protocol.terminal import REQUEST_CODE
+from ..protocol.terminal import REQUEST_CODE
 
 Journaled = BillPaymentRequest | WithdrawalRequest | ReversalRequest | BalanceInquiryRequest
 

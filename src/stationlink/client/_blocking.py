@@ -8,8 +8,8 @@ Contract:
   any events after it are kept), and returns a :class:`Terminal` (a context manager;
   ``close`` closes the port). ``card_key`` is the key of the card tokens (required).
 - Every method sends one request (or, for money-moving ones, the request plus status
-  queries when its response is lost; see :mod:`stationlink.client_core`) and returns a typed
-  result from :mod:`stationlink.client_results`, or raises a ``StationLinkError``:
+  queries when its response is lost; see :mod:`stationlink.client._core`) and returns a typed
+  result from :mod:`stationlink.client._results`, or raises a ``StationLinkError``:
   ``LinkTimeoutError`` (no response within T2), ``LinkFailedError`` (retransmissions
   exhausted, peer dead, connection closed), ``TransportError`` (port/socket failure while
   opening), ``TerminalError`` (an ErrorReply), ``ProtocolError`` (an answer that makes no
@@ -19,7 +19,7 @@ Contract:
   result is known from an answer that passed every check against the request, or from the
   journal by status query, or it is ``Outcome.UNKNOWN`` with the ``client_ref`` (late or
   mismatching frames, ErrorReply(INTERNAL), timeouts, link loss, an internal error; see
-  :mod:`stationlink.client_core` and the outcome table in ``docs/client.md``). A closed
+  :mod:`stationlink.client._core` and the outcome table in ``docs/client.md``). A closed
   connection or failed port gives ``unknown`` at once (a status query cannot cross a dead
   link); a new connection's ``resolve(client_ref)`` settles it. It raises only before
   anything left (bad arguments; ``LinkFailedError`` when the link was already known dead)
@@ -45,9 +45,15 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client_base import HostSide, detected_info, now_cst
-from .client_core import Answer, Command, Flow, Send, TakeLate, Wait
-from .client_results import (
+from ..errors import TransportError
+from ..protocol.connection import HostConnection
+from ..protocol.events import HostEvent
+from ..protocol.messages import Dialect, JournalRecord, Message
+from ..transport import detect, open_stream
+from ..transport.base import ByteStream
+from ._base import HostSide, detected_info, now_cst
+from ._core import Answer, Command, Flow, Send, TakeLate, Wait
+from ._results import (
     BalanceResult,
     DeviceStatus,
     JournalPage,
@@ -55,12 +61,6 @@ from .client_results import (
     TerminalInfo,
     TransactionResult,
 )
-from .errors import TransportError
-from .protocol.connection import HostConnection
-from .protocol.events import HostEvent
-from .protocol.messages import Dialect, JournalRecord, Message
-from .transport import detect, open_stream
-from .transport.base import ByteStream
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from .money import fen_to_yuan
-from .protocol.messages import (
+from ..money import fen_to_yuan
+from ..protocol.messages import (
     Dialect,
     IdentifyResponse,
     JournalRecord,
