@@ -13,7 +13,6 @@ import pytest
 from agent_fixtures import Hub, MakeConfig, Terminals
 
 from stationlink.agent import Agent, ManualClock
-from stationlink.agent.netcut import NetCut
 from stationlink.agent.state import AgentState
 from stationlink.buffer import Buffer
 from stationlink.client import Outcome
@@ -21,6 +20,7 @@ from stationlink.errors import StorageError
 from stationlink.hub.export import hub_transactions
 from stationlink.money import CST, fen_to_yuan
 from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink_sim.netcut import NetCut
 from stationlink_sim.ports import TcpPort
 
 START = datetime(2026, 10, 5, 9, 0, tzinfo=CST)

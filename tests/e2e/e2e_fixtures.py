@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from stationlink.agent.netcut import NetCut
 from stationlink.hub.export import hub_transactions
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.hub.tokens import hash_token, new_token
@@ -36,6 +35,7 @@ from stationlink.protocol.messages import (
     TxnKind,
     WithdrawalRequest,
 )
+from stationlink_sim.netcut import NetCut
 from stationlink_sim.serve import DEFAULT_CARD_KEY, RunningTerminal, serve_terminal
 
 STATION = "E2E1"

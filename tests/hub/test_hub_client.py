@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from stationlink.agent.backoff import Backoff
 from stationlink.buffer import Buffer
 from stationlink.errors import ConfigError, HubRejectedError, HubUnavailableError
-from stationlink.hub.backoff import Backoff
 from stationlink.hub.client import HubClient, HubGapError, parse_retry_after
 from stationlink.hub.server import BackgroundServer
 

@@ -29,7 +29,7 @@ from ..buffer import Buffer
 from ..client import Terminal
 from ..client import connect as client_connect
 from ..errors import ConfigError, StationLinkError, StorageError
-from ..hub.backoff import Backoff
+from .backoff import Backoff
 from .clock import AgentClock, child_rng
 from .config import AgentConfig, TerminalEntry
 from .settlement import DailySettlement, device_snapshot

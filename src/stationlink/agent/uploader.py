@@ -7,7 +7,7 @@ exactly-once):
   moves only after the hub answered with its high-water mark, so a crash anywhere in between
   means the same batch is sent again: a harmless replay.
 - :class:`~stationlink.errors.HubUnavailableError` (network error, 429, any 5xx): retried
-  after :class:`~stationlink.hub.backoff.Backoff` (capped exponential, full jitter from the
+  after :class:`~stationlink.agent.backoff.Backoff` (capped exponential, full jitter from the
   injected rng, ``Retry-After`` honoured), the same batch, never halved nor quarantined: a
   server fault says nothing about the records. Nothing else is retried as is.
 - :class:`~stationlink.hub.client.HubGapError`: the hub wants an earlier seq (its store was
@@ -37,8 +37,8 @@ from pathlib import Path
 from .. import __version__
 from ..buffer import Batch, Buffer
 from ..errors import HubRejectedError, HubUnavailableError
-from ..hub.backoff import Backoff
 from ..hub.client import HubClient, HubGapError, nodelay_client
+from .backoff import Backoff
 from .clock import AgentClock
 from .config import UploadSettings
 from .state import AgentState

@@ -23,7 +23,7 @@ from collections import Counter
 from types import TracebackType
 from typing import Literal
 
-from ..errors import TransportError
+from stationlink.errors import TransportError
 
 Mode = Literal["pass", "blackhole", "refuse"]
 READ = 65536
