@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from typing import Any
@@ -53,13 +53,13 @@ from ..errors import StationLinkError
 from ..records import rules
 from ..records.cardnum import (
     RUN_PATTERN,
-    SEPARATED_DIGITS,
     has_card_number,
     separated_card_numbers,
 )
 from ..records.rules import ACCOUNT_FORMAT, shown
 from ..records.vocab import (
     CEILING_FEN,
+    FUTURE_WINDOW,
     INT64_MAX,
     INT64_MIN,
     MAX_TEXT,
@@ -100,19 +100,22 @@ class _Refused:
         self.reason = reason
 
 
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+#: Every byte but quotes and brackets: deleted before counting nesting.
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')
 
 
-def _depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON text, without parsing or recursion: escaped
-    backslashes and quotes are dropped, then every other piece between quotes is outside a
-    string, and its brackets are counted."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0
-    clean = text.replace("\\\\", "").replace('\\"', "")
-    outside = "".join(clean.split('"')[::2])
-    marks = _NOT_BRACKET.sub("", outside)
+def _depth(body: bytes) -> int:
+    """How deep arrays and objects nest in JSON text, without parsing or recursion.
+
+    Escaped backslashes and quotes are dropped; then only quotes and brackets are kept, two
+    adjacent quotes dropped (that changes no bracket's inside-or-outside-a-string parity),
+    and every other piece between the remaining quotes is outside a string."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])
     return max(accumulate(map(_STEP.__getitem__, marks)), default=0)
 
 
@@ -122,8 +125,20 @@ def loads(body: bytes) -> object:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedJsonError("$", f"body is not UTF-8 (byte offset {exc.start})") from exc
-    if _depth(text) > MAX_DEPTH:
+    if _depth(body) > MAX_DEPTH:
         raise MalformedBatchError("$", f"arrays and objects nested deeper than {MAX_DEPTH}")
+    try:
+        return _decode(text, long_integers=False)
+    except ValueError:  # an integer beyond Python's digit limit: again, finding its path
+        return _decode(text, long_integers=True)
+
+
+def _decode(text: str, *, long_integers: bool) -> object:
+    """``json.loads`` with the limits of :func:`loads`: a refused value is replaced by a
+    marker, then the first marker's path is raised. Integers longer than
+    :data:`MAX_INT_DIGITS` are refused only with ``long_integers`` (a hook per integer costs
+    time; longer ones the validators bound, naming the field, and the ones Python's digit
+    limit refuses make :func:`loads` decode again with it)."""
     refused: list[_Refused] = []
 
     def refuse(reason: str) -> _Refused:
@@ -140,24 +155,31 @@ def loads(body: bytes) -> object:
         return refuse(f"repeats the key {shown(key)}")
 
     def integer(digits: str) -> object:
-        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-            return refuse(f"an integer of {len(digits.lstrip('-'))} digits (at most "
-                          f"{MAX_INT_DIGITS})")
+        n = len(digits.lstrip("-"))
+        if n > MAX_INT_DIGITS:
+            return refuse(f"an integer of {n} digits (at most {MAX_INT_DIGITS})")
         return int(digits)
 
     def constant(name: str) -> object:
         return refuse(f"{name} is not a number JSON allows")
 
     try:
-        doc = json.loads(text, parse_float=Decimal, parse_int=integer,
-                         parse_constant=constant, object_pairs_hook=pairs)
+        if long_integers:
+            doc = json.loads(text, parse_float=Decimal, parse_int=integer,
+                             parse_constant=constant, object_pairs_hook=pairs)
+        else:
+            doc = json.loads(text, parse_float=Decimal, parse_constant=constant,
+                             object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise MalformedJsonError(
             "$", f"{exc.msg} at line {exc.lineno} column {exc.colno} (char offset {exc.pos})",
         ) from exc
-    except (ValueError, RecursionError) as exc:  # the checks above leave none: defence
-        raise MalformedBatchError("$", f"not JSON this hub can read ({type(exc).__name__})") \
-            from exc
+    except RecursionError as exc:  # the depth check leaves none: defence
+        raise MalformedBatchError("$", "nested too deeply") from exc
+    except ValueError:
+        if long_integers:  # nothing else is left to raise it: defence
+            raise MalformedBatchError("$", "not JSON this hub can read") from None
+        raise
     if refused:
         path, marker = _first_refused(doc)
         raise MalformedBatchError(path, marker.reason)
@@ -411,16 +433,19 @@ _TXN = Entry.TXN
 _REFERRAL = Entry.REFERRAL
 _make = StoredRecord._make  # tuple.__new__: no keyword handling
 _FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
+#: A formula start or a digit, separator, digit: either needs a closer look.
+_DOUBT = re.compile(r"(?:^|\|)[=+\-@]|\d[ -]\d")
 _BILL_KINDS = frozenset({Kind.BILL_PAYMENT.value, Kind.REVERSAL.value})
-#: (kind, status) -> the largest amount in fen (``records.rules.amount_problem``).
-_CEILING = {(kind, status): CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
-            for kind in (*KIND_VALUES, REFERRAL_KIND) for status in (*STATUS_VALUES, "")}
-#: (kind, product) pairs the rules accept (``records.rules.product_problem``).
-_PRODUCTS = frozenset(
-    (kind, product) for kind in (*KIND_VALUES, REFERRAL_KIND)
-    for product in ("", *(p for f in (ACCOUNT_FORMAT, REFERRAL_PRODUCT_VALUES) for p in f))
-    if rules.product_problem(kind, product) is None
-)
+#: status -> kind -> the largest amount in fen (``records.rules.amount_problem``).
+_CEILING = {status: {kind: CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
+                     for kind in (*KIND_VALUES, REFERRAL_KIND)}
+            for status in (*STATUS_VALUES, "")}
+#: kind -> the products the rules accept with it (``records.rules.product_problem``).
+_PRODUCTS_OF = {
+    kind: frozenset(product for product in ("", *ACCOUNT_FORMAT, *REFERRAL_PRODUCT_VALUES)
+                    if rules.product_problem(kind, product) is None)
+    for kind in (*KIND_VALUES, REFERRAL_KIND)
+}
 _UPTIME_MAX = UPTIME_MAX_MS
 
 
@@ -432,18 +457,22 @@ def _plain_text(value: object) -> bool:
     return type(value) is str and len(value) <= MAX_TEXT
 
 
+#: Every UTC offset the rules accept (whole minutes within +-14:00).
+_OFFSETS = frozenset(timedelta(minutes=m) for m in range(-14 * 60, 14 * 60 + 1))
+
+
 def _aware(value: object, received: datetime | None) -> datetime | None:
+    """The time ``value`` when it plainly passes ``rules.time_problem``, else ``None``."""
     if type(value) is not str or len(value) > MAX_TEXT:
         return None
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return ts if rules.time_problem(ts, received) is None else None
-
-
-def _int64(value: object, minimum: int) -> bool:
-    return value is None or (type(value) is int and minimum <= value <= INT64_MAX)
+    if (ts.utcoffset() not in _OFFSETS or not 1971 <= ts.year <= 2098
+            or (received is not None and ts > received + FUTURE_WINDOW)):
+        return None  # naive, an odd offset, near the range's ends (decided precisely) ...
+    return ts
 
 
 def fast_record(
@@ -480,33 +509,37 @@ def fast_record(
             or (status not in STATUS_VALUES if txn else status != "")
             or (txn and kind == "reversal" and not original_ref)):
         return None
-    refs = f"{terminal_id}|{terminal_ref}|{client_ref}|{original_ref}"
-    cards = f"{token}|{masked}"
-    if (not refs.isprintable() or _FORMULA_AT_START.search(refs)
-            or (SEPARATED_DIGITS.search(refs) and _separated_card(refs))
-            or not cards.isprintable() or _FORMULA_AT_START.search(cards)
-            or (RUN_PATTERN.search(cards) and (rules.card_problem(token)
-                                               or rules.card_problem(masked)))):
+    # one scan each over all references and card fields; a hit is decided precisely
+    texts_ = f"{terminal_id}|{terminal_ref}|{client_ref}|{original_ref}|{token}|{masked}"
+    if not texts_.isprintable() or (_DOUBT.search(texts_) and (
+            _FORMULA_AT_START.search(texts_) or _separated_card(texts_))):
         return None
-    if (kind, product) not in _PRODUCTS:
+    if product not in _PRODUCTS_OF.get(kind, ()):
         return None
     pattern = ACCOUNT_FORMAT.get(product) if kind in _BILL_KINDS else None
-    if pattern is None or not pattern.fullmatch(account):  # else a well-formed bill account
-        if pattern is not None and status in MOVED:
-            return None
-        if account and (not account.isprintable()
-                        or (RUN_PATTERN.search(account) and has_card_number(account))):
-            return None
+    if pattern is not None and pattern.fullmatch(account):  # a well-formed bill account
+        free = f"{token}|{masked}" if token or masked else ""
+    elif pattern is not None and status in MOVED:
+        return None
+    elif not account.isprintable():
+        return None
+    else:
+        free = f"{token}|{masked}|{account}"
+    if free and RUN_PATTERN.search(free) and (
+            rules.card_problem(token) or rules.card_problem(masked) or has_card_number(account)):
+        return None
     amount = o["amount_fen"]
-    if type(amount) is not int or not 0 <= amount <= _CEILING[(kind, status)]:
+    if type(amount) is not int or not 0 <= amount <= _CEILING[status][kind]:
         return None
     if txn and not token and kind == "withdrawal" and status == "approved":
         return None
     ints = (o["result"], o["refers_to_seq"], o["uptime_ms"], o["boot_id"], o["journal_cursor"])
-    uptime = ints[2]
-    if not (_int64(ints[0], INT64_MIN) and _int64(ints[1], 1) and _int64(ints[3], 0)
-            and _int64(ints[4], 0)
-            and (uptime is None or (type(uptime) is int and 0 <= uptime <= _UPTIME_MAX))):
+    result, refers, uptime, boot, cursor = ints
+    if not ((result is None or (type(result) is int and INT64_MIN <= result <= INT64_MAX))
+            and (refers is None or (type(refers) is int and 1 <= refers <= INT64_MAX))
+            and (uptime is None or (type(uptime) is int and 0 <= uptime <= _UPTIME_MAX))
+            and (boot is None or (type(boot) is int and 0 <= boot <= INT64_MAX))
+            and (cursor is None or (type(cursor) is int and 0 <= cursor <= INT64_MAX))):
         return None
     wall = _aware(o["wall_time"], received)
     if wall is None:

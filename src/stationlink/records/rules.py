@@ -206,11 +206,13 @@ def offset_text(offset: timedelta) -> str:
 
 def integer_problem(value: int, minimum: int, maximum: int) -> str | None:
     """Why the integer ``value`` is out of [minimum, maximum], or ``None``."""
+    if minimum <= value <= maximum:
+        return None
+    got = str(value) if -10**20 < value < 10**20 else \
+        f"an integer of {len(str(abs(value)))} digits"
     if value < minimum:
-        return f"must be at least {minimum}, got {value}"
-    if value > maximum:
-        return f"must be at most {maximum}, got {value}"
-    return None
+        return f"must be at least {minimum}, got {got}"
+    return f"must be at most {maximum}, got {got}"
 
 
 __all__ = [
