@@ -1,7 +1,9 @@
 """Entry point of the ``stationlink`` command.
 
 Command groups are registered in :data:`COMMANDS` as ``name -> "module:attribute"`` and
-imported only when used.
+imported only when used. The simulator's commands (``sim``, ``demo``, ``record``,
+``replay``) come from one lazy entry, :mod:`stationlink_sim.cli`: nothing else in the SDK
+imports the simulator.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import click
 from .. import __version__
 
 COMMANDS: dict[str, str] = {
-    "sim": "stationlink.cli.sim:sim",
+    "sim": "stationlink_sim.cli:sim",
     "decode": "stationlink.cli.decode:decode",
     "buffer": "stationlink.cli.buffer:buffer",
     "hub": "stationlink.cli.hub:hub",
     "rewards": "stationlink.cli.rewards:rewards",
-    "record": "stationlink.cli.capture:record",
-    "replay": "stationlink.cli.capture:replay",
+    "record": "stationlink_sim.cli:record",
+    "replay": "stationlink_sim.cli:replay",
     "agent": "stationlink.cli.agent:agent",
-    "demo": "stationlink.cli.demo:demo",
+    "demo": "stationlink_sim.cli:demo",
 }
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError
-from .common import handles_errors
+from stationlink.cli.common import handles_errors
+from stationlink.errors import ConfigError
 
 _STOP = threading.Event()
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import handles_errors
+from stationlink.cli.common import handles_errors
 
 if TYPE_CHECKING:  # the simulator is imported lazily, when a command runs
     from stationlink_sim.counter_run import CounterRun

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .common import echo_json, handles_errors, stderr
+from stationlink.cli.common import echo_json, handles_errors, stderr
 
 
 def start_log(directory: Path, verbose: bool) -> logging.Handler:

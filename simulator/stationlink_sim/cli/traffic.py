@@ -29,9 +29,9 @@ from typing import IO, Any
 
 import click
 
-from ..errors import ConfigError, SimulatorError
-from ..money import parse_month
-from .common import echo_json, handles_errors
+from stationlink.cli.common import echo_json, handles_errors
+from stationlink.errors import ConfigError, SimulatorError
+from stationlink.money import parse_month
 
 
 class _Progress:
@@ -136,9 +136,8 @@ def traffic(
     progress: bool | None, as_json: bool,
 ) -> None:
     """Simulate customers' transactions and write the interchange files."""
+    from stationlink.interchange import write_branches, write_stations
     from stationlink_sim.traffic import TrafficModel, TransactionWriter, load_scenario, paced
-
-    from ..interchange import write_branches, write_stations
 
     first, ndays = _period(month, start, days)
     if speed <= 0:

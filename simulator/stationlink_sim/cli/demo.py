@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from .common import echo_json, handles_errors
-from .sim_run import start_log, stop_log
+from stationlink.cli.common import echo_json, handles_errors
+
+from .run import start_log, stop_log
 
 
 @click.command("demo")
