@@ -50,9 +50,13 @@ def parse_yuan(text: str) -> Decimal:
         raise ValueError(f"not a decimal amount: {text!r}") from exc
     if not value.is_finite():
         raise ValueError(f"not a finite amount: {text!r}")
-    if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
+    try:
+        cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:  # more digits than the decimal context holds (1e30)
+        raise ValueError(f"amount too large: {text!r}") from exc
+    if value != cents:
         raise ValueError(f"more than two decimals: {text!r}")
-    return value.quantize(CENT)
+    return cents
 
 
 def format_yuan(value: Decimal) -> str:

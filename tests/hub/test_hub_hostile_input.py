@@ -172,3 +172,14 @@ def test_not_json_stays_400(hub: Hub, http: httpx.Client) -> None:
     assert r.status_code == 400
     assert "line 1 column 21" in r.json()["detail"]
     assert _raw(http, hub, b"\xff").status_code == 400
+
+
+def test_a_terminal_clock_days_ahead_is_stored_not_refused(
+    hub: Hub, http: httpx.Client, body: dict[str, Any]
+) -> None:
+    # a terminal's clock set days ahead is a wrong clock the hub corrects from its drift
+    # anchors; refusing the record would quarantine what the terminal really did
+    body["records"][1]["terminal_time"] = (T0 + timedelta(days=30)).isoformat()
+    r = _raw(http, hub, json.dumps(body).encode())
+    assert r.status_code == 200, r.text
+    assert [s for _, s, _ in held(hub)] == [1, 2, 3]

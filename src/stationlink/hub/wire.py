@@ -405,7 +405,9 @@ def parse_record(
         refers_to_seq=r.maybe_int("refers_to_seq", minimum=1),
         source=Source(source_text),
         wall_time=wall,
-        terminal_time=r.timestamp("terminal_time", nullable=True, received=received),
+        # the terminal's own clock may be far off (the hub corrects it from the drift
+        # anchors): only its range is checked, not the window around the receipt
+        terminal_time=r.timestamp("terminal_time", nullable=True),
         uptime_ms=r.maybe_int("uptime_ms", minimum=0, maximum=UPTIME_MAX_MS),
         boot_id=r.maybe_int("boot_id", minimum=0),
         journal_cursor=r.maybe_int("journal_cursor", minimum=0),
@@ -546,7 +548,7 @@ def fast_record(
         return None
     terminal = o["terminal_time"]
     if terminal is not None:
-        terminal = _aware(terminal, received)
+        terminal = _aware(terminal, None)  # range only, as parse_record
         if terminal is None:
             return None
     elif txn:
@@ -563,7 +565,8 @@ def parse_batch(
 ) -> Batch:
     """Validate a decoded JSON batch (module contract); ``station_id`` must match if given.
     ``received`` is the hub's time of receipt: a record's ``wall_time`` may be at most
-    :data:`~stationlink.records.vocab.FUTURE_WINDOW` later, and so may its terminal time."""
+    :data:`~stationlink.records.vocab.FUTURE_WINDOW` later; its terminal time (a terminal's
+    clock, corrected by the hub's drift anchors) only needs to be in range."""
     r = _Reader(obj, "", ("station_id", "first_seq", "last_seq", "records"))
     sid = r.text("station_id", required=True, rule=rules.reference_problem)
     if station_id is not None and sid != station_id:
