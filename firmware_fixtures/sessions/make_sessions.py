@@ -8,8 +8,8 @@ host side a new pty or a TCP listener, terminal side the emulated terminal's pty
 port) and a host scenario with the real client (``stationlink_sim.capture.hostplay``)
 through the recorder. It writes ``<name>.jsonl`` (the capture) and ``<name>.host.json``
 (the scenario: timers, operations and what the host observed). The terminal and the
-recorder share a :class:`~stationlink_sim.capture.hostplay.SkipClock`: the idle gaps of a day
-are skipped (the clock jumps), the exchanges themselves run in real time. Seeds, card key
+recorder share a :class:`~stationlink_sim.clock.SimulatedClock`: the idle gaps of a day
+are skipped (``skip``: the clock jumps), the exchanges themselves run in real time. Seeds, card key
 (``00`` x 32) and redaction key are fixed; chunk times vary a little from run to run.
 """
 
@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from stationlink.money import CST
-from stationlink_sim.capture.hostplay import Op, SkipClock, day_ops, run_host
+from stationlink_sim.capture.hostplay import Op, day_ops, run_host
 from stationlink_sim.capture.recorder import Recorder
+from stationlink_sim.clock import SimulatedClock
 from stationlink_sim.customers import Billers
 from stationlink_sim.serve import serve_terminal
 
@@ -113,7 +114,7 @@ def _check(session: dict[str, Any], observed: list[dict[str, Any]]) -> None:
 
 def record(session: dict[str, Any]) -> dict[str, Any]:
     name = session["name"]
-    skip = SkipClock(START)
+    skip = SimulatedClock(START)
     tcp = session["transport"] == "tcp"
     with serve_terminal(
         session["kind"], session["dialect"], pty=not tcp,

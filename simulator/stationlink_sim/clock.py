@@ -1,10 +1,20 @@
-"""Clocks for emulated terminals: an injectable base clock and the terminal's own clock.
+"""Simulated time and the terminals' own clocks.
 
 Contract:
-- A :class:`BaseClock` gives an aware wall time (``now``) and a monotonic second count
-  (``monotonic``). :class:`SystemClock` reads the real clocks; :class:`ManualClock` only moves
-  when told (unit tests, deterministic replays). All three are those of
-  :mod:`stationlink.clock` (``BaseClock`` is :class:`stationlink.clock.Clock`), re-exported.
+- Time sources are :class:`stationlink.clock.TimeSource` s (``now()`` aware wall time,
+  ``monotonic()`` seconds that never go back); the machine's is
+  :class:`stationlink.clock.SystemClock`, a manual one :class:`stationlink.clock.ManualClock`.
+- :class:`SimulatedClock` is the simulator's one simulated time source. From an aware
+  ``start`` it runs ``speed`` simulated seconds per second of the injected real monotonic
+  clock (``real``, default ``time.monotonic``); its knobs: :meth:`~SimulatedClock.set_speed`
+  changes the rate from now on without a jump (``sim station --traffic`` pacing),
+  :meth:`~SimulatedClock.skip` moves it forward by some seconds and
+  :meth:`~SimulatedClock.jump_to` to a later instant (end-to-end runs jump to the next
+  customer; an earlier target or a negative step is a no-op: it never goes back). ``now()``
+  (CST) is always ``start`` plus ``monotonic()`` (simulated seconds since ``start``, skips
+  included), so a terminal's uptime, an agent's schedule and every wall time stamped by
+  anyone move together. A naive ``start`` or a speed that is not > 0 is a
+  :class:`~stationlink.errors.SimulatorError`. Thread-safe.
 - :class:`TerminalClock` is what the terminal believes the time is: the base wall time plus an
   offset plus a drift of ``drift_ppm`` parts per million accumulated since the clock was set.
   ``reset()`` sets it to 2000-01-01T00:00:00+08:00 (a flat RTC battery) and it runs on from
@@ -15,21 +25,87 @@ Contract:
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
-from stationlink.clock import Clock as BaseClock
-from stationlink.clock import ManualClock, SystemClock
+from stationlink.clock import MonotonicClock, TimeSource
+from stationlink.errors import SimulatorError
 from stationlink.money import CST
 
 #: Where a terminal's real-time clock lands when its backup battery is flat.
 RESET_TIME = datetime(2000, 1, 1, 0, 0, 0, tzinfo=CST)
 
 
+class SimulatedClock:
+    """Simulated time: ``start`` + ``speed`` x real seconds elapsed + seconds skipped."""
+
+    def __init__(self, start: datetime, *, speed: float = 1.0,
+                 real: MonotonicClock = time.monotonic) -> None:
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise SimulatorError("the simulated start time must be aware")
+        _check_speed(speed)
+        self._start = start.astimezone(CST)
+        self._real = real
+        self._lock = threading.Lock()
+        self._anchor_real = real()
+        self._anchor_sim = 0.0  # simulated seconds since start at the anchor, skips included
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        with self._lock:
+            return self._speed
+
+    def _elapsed(self) -> float:
+        return self._anchor_sim + (self._real() - self._anchor_real) * self._speed
+
+    def monotonic(self) -> float:
+        """Simulated seconds since ``start`` (skips included)."""
+        with self._lock:
+            return self._elapsed()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self.monotonic())
+
+    def set_speed(self, speed: float) -> None:
+        """Run ``speed`` simulated seconds per real second from now on (no jump)."""
+        _check_speed(speed)
+        with self._lock:
+            real = self._real()
+            self._anchor_sim += (real - self._anchor_real) * self._speed
+            self._anchor_real, self._speed = real, speed
+
+    def skip(self, seconds: float) -> float:
+        """Move forward by ``seconds`` at once (not back); returns the seconds skipped."""
+        step = max(0.0, seconds)
+        with self._lock:
+            self._anchor_sim += step
+        return step
+
+    def jump_to(self, when: datetime) -> float:
+        """Move forward to ``when`` (no-op if it is not later); returns the seconds jumped."""
+        if when.tzinfo is None:
+            raise SimulatorError("jump_to needs an aware time")
+        target = (when - self._start).total_seconds()
+        with self._lock:
+            step = target - self._elapsed()
+            if step <= 0:
+                return 0.0
+            self._anchor_sim += step
+            return step
+
+
+def _check_speed(speed: float) -> None:
+    if not speed > 0:
+        raise SimulatorError(f"speed must be > 0, not {speed}")
+
+
 class TerminalClock:
     """The terminal's real-time clock: base time + offset + drift; can be reset."""
 
     def __init__(
-        self, base: BaseClock, *, drift_ppm: float = 0.0, offset: timedelta = timedelta(0)
+        self, base: TimeSource, *, drift_ppm: float = 0.0, offset: timedelta = timedelta(0)
     ) -> None:
         self.base = base
         self._offset = offset
@@ -75,4 +151,4 @@ class TerminalClock:
         return int((self.base.monotonic() - self._boot_mono) * 1000)
 
 
-__all__ = ["RESET_TIME", "BaseClock", "ManualClock", "SystemClock", "TerminalClock"]
+__all__ = ["RESET_TIME", "SimulatedClock", "TerminalClock"]

@@ -4,7 +4,7 @@ Contract:
 - :class:`CounterRun` (station configs, scenario name or path, speed, seed, start, customer
   limit) loads the scenario and the :class:`~.traffic.TrafficModel` (seed: the scenario's
   unless given), gives station ``i`` the customers of the ``i``-th busiest scenario station,
-  and makes the :class:`~.counter_traffic.PacedClock` (start: ``start`` or the opening hour
+  and makes the :class:`~.clock.SimulatedClock` (start: ``start`` or the opening hour
   of today's CST date in that station's area, "today" read from the injected ``now``, the
   machine's clock by default) and the card terminals' card sources, which
   the :class:`~.station.StationRunner` must be built with (``clock``, ``card_sources``).
@@ -26,15 +26,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from stationlink.clock import MonotonicClock, WallClock
 from stationlink.errors import ConfigError, SimulatorError
 from stationlink.money import CST
 
+from .clock import SimulatedClock
 from .counter_traffic import (
     CounterCards,
     CounterStation,
     CounterSummary,
     CounterTraffic,
-    PacedClock,
     Served,
     busiest_stations,
     opening_time,
@@ -64,8 +65,8 @@ class CounterRun:
     def __init__(
         self, stations: list[StationConfig], scenario: str, *, speed: float,
         seed: int | None = None, start: dt.datetime | dt.date | None = None,
-        customers: int | None = None, monotonic: Callable[[], float] = time.monotonic,
-        now: Callable[[], dt.datetime] | None = None,
+        customers: int | None = None, monotonic: MonotonicClock = time.monotonic,
+        now: WallClock | None = None,
     ) -> None:
         self.scenario = load_scenario(scenario)
         self.seed = self.scenario.default_seed if seed is None else seed
@@ -85,7 +86,7 @@ class CounterRun:
             self.start_time = opening_time(self.scenario, self.served[0][1].area, day)
         self.speed = speed
         self.customers = customers
-        self.clock = PacedClock(self.start_time, speed, monotonic)
+        self.clock = SimulatedClock(self.start_time, speed=speed, real=monotonic)
         self.card_sources: dict[tuple[str, str], CardSource] = {}
         self._cards: dict[tuple[str, str], CounterCards] = {}
         for st in stations:

@@ -1,11 +1,11 @@
 """Customers at a station's counter, paced in simulated time (``sim station --traffic``).
 
 Contract:
-- :class:`PacedClock` is a base clock (``now``, ``monotonic``) running ``speed`` simulated
-  seconds per real second from ``start``; :meth:`PacedClock.set_speed` changes the rate
-  without a jump. Given to the terminals (``base_clock``), it keeps their own clocks, their
-  uptime and their ``@HH:MM`` fault events in step with the customers. Link timers and
-  output pacing stay on the real monotonic clock. The real monotonic clock is injected.
+- The customers are paced by a :class:`~stationlink_sim.clock.SimulatedClock` running
+  ``speed`` simulated seconds per real second from ``start`` (its ``set_speed`` changes the
+  rate without a jump). Given to the terminals (``base_clock``), it keeps their own clocks,
+  their uptime and their ``@HH:MM`` fault events in step with the customers. Link timers and
+  output pacing stay on the real monotonic clock.
 - :func:`opening_time` is the first hour of the area's hour-of-day shape with any traffic,
   on a given CST date.
 - :func:`busiest_stations` orders the scenario's stations by activity weight (the busiest
@@ -34,58 +34,18 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import random
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from stationlink.errors import SimulatorError
 from stationlink.money import CST, fen_to_yuan, format_yuan
 from stationlink.protocol.messages import ClearPan, JournalRecord, TxnKind, TxnStatus
 
+from .clock import SimulatedClock
 from .customers import CardQueue, CardSource
 from .device import EmulatedTerminal
 from .standalone import serve_standalone
 from .traffic import Scenario, SimEvent, SimStation, TrafficModel
-
-
-class PacedClock:
-    """Simulated time: ``start`` plus ``speed`` times the real seconds elapsed."""
-
-    def __init__(self, start: dt.datetime, speed: float,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        if start.tzinfo is None:
-            raise SimulatorError("the simulated start time must be aware")
-        if not speed > 0:
-            raise SimulatorError(f"speed must be > 0, not {speed}")
-        self._real = monotonic
-        self._lock = threading.Lock()
-        self._start = start
-        self._anchor_real = monotonic()
-        self._anchor_sim = 0.0  # simulated seconds since start at the anchor
-        self._speed = speed
-
-    @property
-    def speed(self) -> float:
-        with self._lock:
-            return self._speed
-
-    def monotonic(self) -> float:
-        """Simulated seconds since ``start``."""
-        with self._lock:
-            return self._anchor_sim + (self._real() - self._anchor_real) * self._speed
-
-    def now(self) -> dt.datetime:
-        return (self._start + dt.timedelta(seconds=self.monotonic())).astimezone(CST)
-
-    def set_speed(self, speed: float) -> None:
-        if not speed > 0:
-            raise SimulatorError(f"speed must be > 0, not {speed}")
-        with self._lock:
-            real = self._real()
-            self._anchor_sim += (real - self._anchor_real) * self._speed
-            self._anchor_real, self._speed = real, speed
 
 
 def opening_time(scenario: Scenario, area: str, day: dt.date) -> dt.datetime:
@@ -200,7 +160,7 @@ class CounterTraffic:
     """Serve one simulated day of customers at the given stations (module contract)."""
 
     def __init__(
-        self, model: TrafficModel, stations: Sequence[CounterStation], clock: PacedClock,
+        self, model: TrafficModel, stations: Sequence[CounterStation], clock: SimulatedClock,
         start: dt.datetime, *, seed: int, wait: Callable[[float], bool],
         customers: int | None = None, on_served: Callable[[Served], None] = lambda s: None,
         notice: Callable[[str], None] = lambda text: None,

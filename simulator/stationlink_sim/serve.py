@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from stationlink.clock import SystemClock, TimeSource
 from stationlink.errors import ConfigError
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import Dialect
 
-from .clock import BaseClock, SystemClock, TerminalClock
+from .clock import TerminalClock
 from .customers import CardSource
 from .device import EmulatedTerminal, TerminalIdentity, TerminalKind
 from .faults import FaultSpec, parse_faults
@@ -148,7 +149,7 @@ class RunningTerminal:
 def build_device(
     config: TerminalConfig,
     *,
-    base_clock: BaseClock | None = None,
+    base_clock: TimeSource | None = None,
     card_source: CardSource | None = None,
 ) -> EmulatedTerminal:
     """The device model of ``config`` (journal loaded from its file, clock faults applied)."""
@@ -179,7 +180,7 @@ def _serial_number(config: TerminalConfig) -> str:
 def start_terminal(
     config: TerminalConfig,
     *,
-    base_clock: BaseClock | None = None,
+    base_clock: TimeSource | None = None,
     card_source: CardSource | None = None,
     device: EmulatedTerminal | None = None,
 ) -> RunningTerminal:
@@ -218,7 +219,7 @@ def serve_terminal(
     journal_path: Path | None = None,
     card_key: bytes = DEFAULT_CARD_KEY,
     card_source: CardSource | None = None,
-    base_clock: BaseClock | None = None,
+    base_clock: TimeSource | None = None,
     close_on_garbage: bool = True,
 ) -> Iterator[RunningTerminal]:
     """Run one emulated terminal for the duration of a ``with`` block.

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stationlink.clock import TimeSource
 from stationlink.errors import ConfigError
 from stationlink.protocol.messages import Dialect
 from stationlink.tomlfile import read_toml_file
 
-from .clock import BaseClock
 from .customers import CardSource
 from .device import TerminalKind
 from .faults import parse_faults
@@ -149,7 +149,7 @@ class StationRunner:
     """Every terminal of the given stations, running together."""
 
     def __init__(
-        self, stations: list[StationConfig], *, base_clock: BaseClock | None = None,
+        self, stations: list[StationConfig], *, base_clock: TimeSource | None = None,
         card_sources: Mapping[tuple[str, str], CardSource] | None = None,
     ) -> None:
         self.stations = stations

@@ -1,30 +1,51 @@
-"""Injectable time sources: an aware wall clock and a monotonic clock, read through one shape.
+"""The vocabulary of time: one name per concept, and the machine's and a manual time source.
 
 Contract:
-- A :class:`Clock` has ``now()`` (aware current wall time) and ``monotonic()`` (seconds on a
-  clock that never goes back). Code that needs time takes a ``Clock`` instead of reading the
-  machine, so tests and replays decide what time it is.
-- :class:`SystemClock` reads the machine: ``datetime.now(CST)`` and ``time.monotonic()``.
-- :class:`ManualClock` moves only with :meth:`ManualClock.advance` (unit tests, deterministic
-  replays): ``now()`` is the aware start time plus the seconds advanced, ``monotonic()`` the
-  seconds advanced (0.0 at the start). It refuses a naive start time and a negative step;
-  thread-safe.
-- Nothing here sleeps or reads a clock at import time. Used by the sync agent
-  (:mod:`stationlink.agent.clock`) and the simulator (``stationlink_sim.clock``).
+- :data:`WallClock` is a function giving the aware current wall time (``Callable[[],
+  datetime]``): what records, statements and the hub's ``received_at`` are stamped with.
+- :data:`MonotonicClock` is a function giving seconds on a clock that never goes back
+  (``Callable[[], float]``): what timers, schedules and backoff are measured on. The
+  sans-I/O protocol core takes one of these, never a wall clock.
+- A :class:`TimeSource` offers both at once: ``now()`` (a wall clock) and ``monotonic()``
+  (a monotonic clock) that agree with each other. Code that needs both (the sync agent, an
+  emulated terminal's base time, a CLI command's "today") takes a ``TimeSource`` instead of
+  reading the machine, so tests and replays decide what time it is.
+- :class:`SystemClock` is the machine's time source: ``datetime.now(CST)`` and
+  ``time.monotonic()``; :func:`utc_now` is the machine's wall clock in UTC (the hub's).
+- :class:`ManualClock` is a time source that moves only with :meth:`ManualClock.advance`
+  (unit tests, deterministic replays): ``now()`` is the aware start time plus the seconds
+  advanced, ``monotonic()`` the seconds advanced (0.0 at the start). It refuses a naive start
+  time and a negative step; thread-safe.
+- The simulator's simulated (scaled, skipping) time source is
+  ``stationlink_sim.clock.SimulatedClock``; an emulated terminal's own drifting clock is
+  ``stationlink_sim.clock.TerminalClock``.
+- Importing this module loads no I/O or threading module (the sans-I/O protocol core imports
+  the names above); nothing here sleeps or reads a clock at import time.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .money import CST
 
+WallClock = Callable[[], datetime]
+"""A function giving the aware current wall time."""
 
-class Clock(Protocol):
-    """Source of wall time and monotonic time."""
+MonotonicClock = Callable[[], float]
+"""A function giving seconds on a clock that never goes back."""
+
+
+def utc_now() -> datetime:
+    """The machine's wall time in UTC: a :data:`WallClock` (the hub's default)."""
+    return datetime.now(UTC)
+
+
+class TimeSource(Protocol):
+    """A wall clock and a monotonic clock read together (they agree with each other)."""
 
     def now(self) -> datetime:
         """Aware current wall time."""
@@ -36,7 +57,7 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The machine's clocks: ``datetime.now(CST)`` and ``time.monotonic()``."""
+    """The machine's time source: ``datetime.now(CST)`` and ``time.monotonic()``."""
 
     def now(self) -> datetime:
         return datetime.now(CST)
@@ -46,11 +67,15 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only with :meth:`advance`; thread-safe."""
+    """A time source that moves only with :meth:`advance`; thread-safe."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware start time")
+        # imported here, not at the top: the sans-I/O protocol core imports this module's
+        # names and must not load threading
+        import threading
+
         self._start = start
         self._elapsed = 0.0
         self._lock = threading.Lock()
@@ -70,4 +95,6 @@ class ManualClock:
             self._elapsed += seconds
 
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = [
+    "ManualClock", "MonotonicClock", "SystemClock", "TimeSource", "WallClock", "utc_now",
+]

@@ -10,7 +10,8 @@ import pytest
 
 from stationlink.interchange import Transaction
 from stationlink.money import CST
-from stationlink_sim.e2e import SimClock, WorldClock, compare
+from stationlink_sim.clock import SimulatedClock
+from stationlink_sim.e2e import WorldClock, compare
 
 START = datetime(2014, 6, 1, 0, 0, tzinfo=CST)
 
@@ -25,7 +26,7 @@ class FakeReal:
 
 def test_sim_clock_runs_at_the_real_rate_and_jumps_forward_only() -> None:
     real = FakeReal()
-    clock = SimClock(START, real=real)
+    clock = SimulatedClock(START, real=real)
     real.t += 2.5
     assert clock.now() == START + timedelta(seconds=2.5)
     assert clock.jump_to(START + timedelta(hours=8)) == pytest.approx(8 * 3600 - 2.5)
@@ -39,7 +40,7 @@ def test_sim_clock_runs_at_the_real_rate_and_jumps_forward_only() -> None:
 
 def test_world_clock_is_the_latest_station_clock() -> None:
     real = FakeReal()
-    a, b = SimClock(START, real=real), SimClock(START, real=real)
+    a, b = SimulatedClock(START, real=real), SimulatedClock(START, real=real)
     world = WorldClock(START)
     world.follow(a)
     world.follow(b)

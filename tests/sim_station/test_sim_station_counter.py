@@ -27,12 +27,12 @@ from stationlink.protocol.messages import (
     WithdrawalRequest,
 )
 from stationlink_sim import standalone
+from stationlink_sim.clock import SimulatedClock
 from stationlink_sim.counter_run import CounterRun, parse_start
 from stationlink_sim.counter_traffic import (
     CounterCards,
     CounterStation,
     CounterTraffic,
-    PacedClock,
     busiest_stations,
     opening_time,
 )
@@ -73,7 +73,7 @@ def model() -> TrafficModel:
     return TrafficModel(load_scenario("county"), 7)
 
 
-def device(kind: TerminalKind, dialect: Dialect, clock: PacedClock,
+def device(kind: TerminalKind, dialect: Dialect, clock: SimulatedClock,
            cards: CounterCards | None = None) -> EmulatedTerminal:
     config = TerminalConfig(kind=kind, dialect=dialect, terminal_id=f"T{kind.value:0>7}"[:8],
                             pty=True, seed=3, card_key=KEY)
@@ -82,10 +82,10 @@ def device(kind: TerminalKind, dialect: Dialect, clock: PacedClock,
 
 def counter(model: TrafficModel, real: RealTime, *, speed: float = 600.0, card: bool = True,
             customers: int | None = None, notes: list[str] | None = None,
-            ) -> tuple[CounterTraffic, CounterStation, PacedClock]:
+            ) -> tuple[CounterTraffic, CounterStation, SimulatedClock]:
     sim = busiest_stations(model)[0]
     start = opening_time(model.scenario, sim.area, DAY)
-    clock = PacedClock(start, speed, real)
+    clock = SimulatedClock(start, speed=speed, real=real)
     cards = CounterCards(SeededCards(random.Random(1))) if card else None
     station = CounterStation(
         "DZ-LL-0007", sim, device(TerminalKind.BILL, Dialect.MISPOS_1, clock),
@@ -99,7 +99,7 @@ def counter(model: TrafficModel, real: RealTime, *, speed: float = 600.0, card: 
 def test_paced_clock_runs_speed_times_real_time_and_changes_rate_without_a_jump() -> None:
     real = RealTime()
     start = dt.datetime(2026, 10, 7, 6, 0, tzinfo=CST)
-    clock = PacedClock(start, 600, real)
+    clock = SimulatedClock(start, speed=600, real=real)
     assert clock.now() == start
     real.t += 1.5
     assert clock.now() == start + dt.timedelta(minutes=15)
@@ -111,7 +111,7 @@ def test_paced_clock_runs_speed_times_real_time_and_changes_rate_without_a_jump(
     with pytest.raises(SimulatorError, match="speed must be > 0"):
         clock.set_speed(0)
     with pytest.raises(SimulatorError, match="aware"):
-        PacedClock(dt.datetime(2026, 10, 7), 1, real)  # naive on purpose
+        SimulatedClock(dt.datetime(2026, 10, 7), speed=1, real=real)  # naive on purpose
 
 
 def test_opening_time_is_before_every_event_of_the_day(model: TrafficModel) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stationlink.clock import ManualClock
 from stationlink.money import CST
 from stationlink.protocol.messages import (
     REQUEST_TYPES,
@@ -16,7 +17,7 @@ from stationlink.protocol.messages import (
     Message,
     MsgType,
 )
-from stationlink_sim.clock import ManualClock, TerminalClock
+from stationlink_sim.clock import TerminalClock
 from stationlink_sim.customers import CardQueue, make_test_pan
 from stationlink_sim.device import EmulatedTerminal, TerminalIdentity, TerminalKind
 from stationlink_sim.journal import Journal

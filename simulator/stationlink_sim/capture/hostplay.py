@@ -13,8 +13,9 @@ Contract:
   (a replayed capture carries stand-in card numbers, so only the masked number is kept).
   An operation that raises a ``StationLinkError`` is summarised as ``{"error": <class>}``;
   a balance inquiry whose answer was lost as ``{"outcome": "unknown"}``.
-- ``wait`` calls ``skip(seconds)``: while recording it moves the virtual clock of the day
-  (:class:`SkipClock`), while replaying it does nothing.
+- ``wait`` calls ``skip(seconds)``: given a day's
+  :meth:`stationlink_sim.clock.SimulatedClock.skip` it moves that simulated clock; by
+  default (replaying) it does nothing.
 - :func:`day_ops` derives a normal day at one station from the traffic model
   (:mod:`stationlink_sim.traffic`): the station's bill payments (bill terminal) or
   withdrawals and balance inquiries (card terminal) and their reversals, with the idle gaps
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,27 +40,6 @@ Op = dict[str, Any]
 #: themselves (``more`` set), so this is no longer needed to keep them alive; it stays 8
 #: because every captured session recorded ``max_records=8`` and a replay compares it.
 JOURNAL_PAGE = 8
-
-
-class SkipClock:
-    """A base clock (wall + monotonic) that runs in real time and can jump ahead."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self._start = start
-        self._m0 = time.monotonic()
-        self._skipped = 0.0
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return time.monotonic() - self._m0 + self._skipped
-
-    def now(self) -> dt.datetime:
-        return self._start + dt.timedelta(seconds=self.monotonic())
-
-    def skip(self, seconds: float) -> None:
-        with self._lock:
-            self._skipped += max(0.0, seconds)
 
 
 def _txn(r: TransactionResult) -> dict[str, Any]:
@@ -222,4 +201,4 @@ def day_ops(kind: str, seed: int, date: dt.date, *, station: int = 0) -> list[Op
     return ops
 
 
-__all__ = ["Op", "SkipClock", "day_ops", "run_host"]
+__all__ = ["Op", "day_ops", "run_host"]

@@ -8,10 +8,11 @@ Public API (``docs/simulator.md``, "End-to-end run and the demo"):
   holdings checked against what the terminals actually did (:class:`Comparison`).
 - :func:`run_demo` (:class:`DemoOptions`) -> :class:`DemoResult`: ``stationlink demo``, one
   station's day with faults, its figures and its reward so far under ``dezhou-2014``.
-- :class:`SimClock`: simulated time that runs at the real rate and jumps to the next event.
+- :class:`WorldClock`: the hub's clock, the latest simulated time any station reached (each
+  station runs on its own :class:`stationlink_sim.clock.SimulatedClock`).
 """
 
-from .clock import SimClock, WorldClock
+from .clock import WorldClock
 from .demo import DemoOptions, DemoResult, run_demo
 from .figures import Figures, fault_lines, fault_summary
 from .run import RunOptions, RunResult, run_simulation, work_directory
@@ -24,7 +25,6 @@ __all__ = [
     "Figures",
     "RunOptions",
     "RunResult",
-    "SimClock",
     "WorldClock",
     "compare",
     "fault_lines",

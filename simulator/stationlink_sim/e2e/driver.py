@@ -3,10 +3,10 @@
 Contract (:class:`StationDriver`, one thread per station, everything closed on exit):
 - Starts the station's bill and card terminals (:func:`~stationlink_sim.serve.serve_terminal`
   on a real pty or a TCP socket on 127.0.0.1, journals in files under the station's
-  directory) on the station's :class:`~.clock.SimClock`, writes the station's ``agent.toml``
-  (terminals by URL, dialects detected; hub URL; token in a file) and runs the real
-  :class:`~stationlink.agent.Agent` from it, with an injected connector that passes the
-  simulated clock as host time and short link timers (``LINK_TIMERS``).
+  directory) on the station's :class:`~stationlink_sim.clock.SimulatedClock`, writes the
+  station's ``agent.toml`` (terminals by URL, dialects detected; hub URL; token in a file)
+  and runs the real :class:`~stationlink.agent.Agent` from it, with an injected connector
+  that passes the simulated clock as host time and short link timers (``LINK_TIMERS``).
 - Each event, in time order: the clock jumps to its time, the customer is served, then one
   agent round runs (journal pull, unknowns, device status, settlement check, upload). The
   agent runs in this thread, round by round (``Agent.run_once``), so the host traffic on each
@@ -54,11 +54,12 @@ from stationlink.money import CST
 from stationlink.protocol.events import LinkFault
 from stationlink.protocol.messages import JournalRecord, TxnStatus
 
+from ..clock import SimulatedClock
 from ..customers import CardQueue
 from ..serve import RunningTerminal, serve_terminal
 from ..standalone import arrange_card, bill_account, present_card, serve_standalone
 from ..traffic import SimEvent, TrafficModel, event_to_transaction
-from .clock import SimClock, WorldClock
+from .clock import WorldClock
 from .counter import CounterSession
 from .plan import StationPlan, StationReport
 from .truth import terminal_truth
@@ -79,7 +80,7 @@ class StationDriver:
         self.hub_url = hub_url
         self.token = token
         st = plan.station
-        self.clock = SimClock(dt.datetime.combine(plan.days[0], dt.time(0), CST))
+        self.clock = SimulatedClock(dt.datetime.combine(plan.days[0], dt.time(0), CST))
         self.rng = random.Random(f"{plan.seed}|e2e|{st.index}")
         self.cards = CardQueue()
         self.links: list[Terminal] = []

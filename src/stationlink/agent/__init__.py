@@ -9,17 +9,19 @@ Public API::
     with agent.session() as s:                         # the station PC pays through the agent
         s.pay_bill("LL000701", "mobile", "13800000000", Decimal("50.00"))
     agent_status(config)                               # what `stationlink agent status` shows
+
+``SystemClock`` and ``ManualClock`` are :mod:`stationlink.clock`'s, re-exported for the
+``clock=`` argument (any :class:`stationlink.clock.TimeSource`).
 """
 
+from ..clock import ManualClock, SystemClock
 from .agent import Agent, RoundReport
-from .clock import AgentClock, ManualClock, SystemClock
 from .config import AgentConfig, TerminalEntry, default_data_dir, load_config, parse_config
 from .session import StationSession
 from .status import agent_status, render_status
 
 __all__ = [
     "Agent",
-    "AgentClock",
     "AgentConfig",
     "ManualClock",
     "RoundReport",

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from ..buffer import Buffer
+from ..clock import SystemClock, TimeSource
 from ..hub.client import HubClient
-from .clock import AgentClock, SystemClock, child_rng
 from .config import AgentConfig
 from .poller import Connector, TerminalPoller, default_connector
+from .rng import child_rng
 from .session import StationSession
 from .state import AgentState
 from .uploader import Uploader, UploadRound, hub_client
@@ -58,13 +59,13 @@ class Agent:
         self,
         config: AgentConfig,
         *,
-        clock: AgentClock | None = None,
+        clock: TimeSource | None = None,
         rng: random.Random | None = None,
         connector: Connector = default_connector,
         hub: HubClient | None = None,
     ) -> None:
         self.config = config
-        self.clock: AgentClock = clock if clock is not None else SystemClock()
+        self.clock: TimeSource = clock if clock is not None else SystemClock()
         rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
         self.pollers = [
             TerminalPoller(e, config, rng=child_rng(rng), clock=self.clock,

@@ -28,10 +28,11 @@ from datetime import datetime
 from ..buffer import Buffer
 from ..client import Terminal
 from ..client import connect as client_connect
+from ..clock import TimeSource
 from ..errors import ConfigError, StationLinkError, StorageError
 from .backoff import Backoff
-from .clock import AgentClock, child_rng
 from .config import AgentConfig, TerminalEntry
+from .rng import child_rng
 from .settlement import DailySettlement, device_snapshot
 from .state import AgentState
 
@@ -52,7 +53,7 @@ class TerminalPoller:
 
     def __init__(
         self, entry: TerminalEntry, config: AgentConfig, *, rng: random.Random,
-        clock: AgentClock, connector: Connector = default_connector,
+        clock: TimeSource, connector: Connector = default_connector,
     ) -> None:
         self.entry = entry
         self.config = config

@@ -36,10 +36,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..buffer import Batch, Buffer
+from ..clock import TimeSource
 from ..errors import HubRejectedError, HubUnavailableError
 from ..hub.client import HubClient, HubGapError, nodelay_client
 from .backoff import Backoff
-from .clock import AgentClock
 from .config import UploadSettings
 from .state import AgentState
 
@@ -75,7 +75,7 @@ class Uploader:
 
     def __init__(
         self, hub: HubClient, settings: UploadSettings, *, rng: random.Random,
-        clock: AgentClock,
+        clock: TimeSource,
     ) -> None:
         self.hub = hub
         self.settings = settings

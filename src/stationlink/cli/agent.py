@@ -22,13 +22,13 @@ from types import FrameType
 
 import click
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock, TimeSource
 from ..interchange import REFERRAL_PRODUCTS
 from .common import echo_json, handles_errors
 
 #: The wall clock of ``release`` and ``referral`` (the time recorded, the default referral
 #: id's CST date); tests replace it with a :class:`~stationlink.clock.ManualClock`.
-CLOCK: Clock = SystemClock()
+CLOCK: TimeSource = SystemClock()
 
 CONFIG = click.option("--config", "config_path", required=True,
                       type=click.Path(dir_okay=False, path_type=Path),

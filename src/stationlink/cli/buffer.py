@@ -16,12 +16,12 @@ from typing import Any
 import click
 
 from ..buffer import Buffer, default_path
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock, TimeSource
 from ..timetext import when
 from .common import echo_json, export_transactions, handles_errors
 
 #: The wall clock of ``release`` (the time recorded); tests may replace it.
-CLOCK: Clock = SystemClock()
+CLOCK: TimeSource = SystemClock()
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
@@ -36,6 +35,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..clock import WallClock, utc_now
 from ..errors import StorageError
 from .conflicts import conflict_to_json
 from .openapi import openapi_document
@@ -52,14 +52,9 @@ from .wire import (
 )
 
 MAX_BODY = 32 * 1024 * 1024
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 _PATH = "\0path"  # authorize(): the station of the URL path
 log = logging.getLogger("stationlink.hub")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def error(status: int, code: str, detail: str, *, headers: dict[str, str] | None = None,
@@ -75,7 +70,7 @@ class _Reject(Exception):  # noqa: N818 - internal control flow, carries a respo
 
 
 def create_app(
-    store: HubStore, *, clock: Clock = utc_now, max_body: int = MAX_BODY,
+    store: HubStore, *, clock: WallClock = utc_now, max_body: int = MAX_BODY,
     rate_limiter: RateLimiter | None = None,
 ) -> Starlette:
     """The hub application over ``store`` (module contract)."""

@@ -2,7 +2,8 @@
 
 Contract:
 - One request per call, no retries (the agent owns the retry loop; see
-  :class:`stationlink.hub.backoff.Backoff`).
+  :class:`stationlink.agent.backoff.Backoff`). Imports no server framework (the
+  agent loads this module; Starlette and uvicorn stay out).
 - A network error (connect, read, timeout), HTTP 429 or any 5xx (a server fault says
   nothing about the records sent) raises :class:`~stationlink.errors.HubUnavailableError`
   with ``retry_after`` in seconds when the hub sent ``Retry-After`` (delta seconds or an HTTP
@@ -34,8 +35,8 @@ import httpx
 
 from ..buffer.health import DeviceSnapshot
 from ..buffer.records import Batch
+from ..clock import WallClock, utc_now
 from ..errors import ConfigError, HubRejectedError, HubUnavailableError
-from .app import Clock, utc_now
 from .wire import batch_to_json
 
 RETRYABLE = frozenset({429, *range(500, 600)})
@@ -97,7 +98,7 @@ class HubClient:
         *,
         station_id: str,
         http_client: httpx.Client | None = None,
-        clock: Clock = utc_now,
+        clock: WallClock = utc_now,
         timeout: float = 30.0,
         owns_client: bool = False,
         verify: bool | str | Path = True,

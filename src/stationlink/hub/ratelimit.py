@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 
+from ..clock import MonotonicClock
 from ..errors import ConfigError
 
 DEFAULT_RATE = 100.0  # requests per second per station
@@ -29,7 +29,7 @@ class RateLimiter:
     """See the module contract."""
 
     def __init__(self, rate: float, burst: float | None = None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: MonotonicClock = time.monotonic) -> None:
         if not rate > 0:
             raise ConfigError(f"rate limit must be positive, not {rate}")
         self.rate = float(rate)

@@ -33,8 +33,9 @@ from typing import Any
 
 import uvicorn
 
+from ..clock import WallClock, utc_now
 from ..errors import ConfigError, TransportError
-from .app import Clock, create_app, utc_now
+from .app import create_app
 from .ratelimit import DEFAULT_RATE, RateLimiter
 from .sqlite_store import SqliteHubStore
 
@@ -93,7 +94,7 @@ def serve(
     *,
     close_day: int,
     on_ready: Callable[[str], None],
-    clock: Clock = utc_now,
+    clock: WallClock = utc_now,
     rate_limit: float | None = DEFAULT_RATE,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,

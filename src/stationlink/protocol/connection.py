@@ -43,6 +43,7 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ..clock import MonotonicClock
 from ..errors import DecodeError, LinkError, LinkFailedError, ProtocolError
 from .codec import Codec, peek_header
 from .events import (
@@ -63,7 +64,6 @@ from .link import (
     BodyDelivered,
     BodyFailed,
     BodyReceived,
-    Clock,
     FrameRejected,
     Link,
     LinkEvent,
@@ -104,7 +104,7 @@ class HostConnection:
         transport: Transport,
         *,
         card_key: bytes,
-        clock: Clock,
+        clock: MonotonicClock,
         terminal_id: str = UNKNOWN_TERMINAL,
         first_seq: int = 1,
         t1: float = T1_DEFAULT,

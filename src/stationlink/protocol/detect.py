@@ -47,16 +47,16 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from ..clock import MonotonicClock, WallClock
 from ..errors import LinkFailedError, ProtocolError, StationLinkError
 from .connection import T2_OTHER_DEFAULT, HostConnection
 from .events import HostEvent, LinkFault, RequestFailed, ResponseReceived
 from .framing import Transport
-from .link import T1_DEFAULT, Clock
+from .link import T1_DEFAULT
 from .messages import Dialect, ErrorReply, Header, IdentifyRequest, IdentifyResponse, MsgType
 
 DEFAULT_CANDIDATES = (Dialect.SL_2, Dialect.MISPOS_1)
@@ -81,8 +81,8 @@ class DialectDetector:
         transport: Transport,
         *,
         card_key: bytes,
-        clock: Clock,
-        host_time: Callable[[], datetime],
+        clock: MonotonicClock,
+        host_time: WallClock,
         first_seq: int = 1,
         candidates: Sequence[Dialect] = DEFAULT_CANDIDATES,
         rounds: int = 2,

@@ -42,13 +42,11 @@ for the ACK of the next frame. The connection layer copes (response timer, statu
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..clock import MonotonicClock
 from .framing import ACK, NAK, Deframer, FrameEvent, LinkByte, Rejected, Transport, build_frame
 from .messages import Dialect
-
-Clock = Callable[[], float]
 
 T1_DEFAULT = 1.0
 MAX_RETRANSMITS_DEFAULT = 3
@@ -114,7 +112,7 @@ class Link:
         self,
         dialect: Dialect,
         transport: Transport,
-        clock: Clock,
+        clock: MonotonicClock,
         *,
         t1: float = T1_DEFAULT,
         max_retransmits: int = MAX_RETRANSMITS_DEFAULT,

@@ -46,6 +46,7 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Collection
 
+from ..clock import MonotonicClock
 from ..errors import ProtocolError, UnsupportedMessageError
 from .codec import Codec, peek_header
 from .events import (
@@ -65,7 +66,6 @@ from .link import (
     BodyDelivered,
     BodyFailed,
     BodyReceived,
-    Clock,
     FrameRejected,
     Link,
     LinkEvent,
@@ -100,7 +100,7 @@ class TerminalConnection:
         *,
         terminal_id: str,
         card_key: bytes,
-        clock: Clock,
+        clock: MonotonicClock,
         t1: float = T1_DEFAULT,
         max_retransmits: int = MAX_RETRANSMITS_DEFAULT,
         byte_time: float = 0.0,

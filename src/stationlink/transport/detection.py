@@ -19,10 +19,9 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from ..clock import MonotonicClock, WallClock
 from ..errors import TransportError
 from ..protocol.detect import Detected, DialectDetector
 from ..protocol.events import HostEvent
@@ -35,12 +34,10 @@ from .base import (
     StreamClosedError,
 )
 
-Clock = Callable[[], float]
-
 
 def _detector(
-    kind: Transport, reconnect: bool, card_key: bytes, clock: Clock,
-    host_time: Callable[[], datetime], kwargs: dict[str, Any],
+    kind: Transport, reconnect: bool, card_key: bytes, clock: MonotonicClock,
+    host_time: WallClock, kwargs: dict[str, Any],
 ) -> DialectDetector:
     return DialectDetector(
         kind, card_key=card_key, clock=clock, host_time=host_time,
@@ -62,20 +59,20 @@ def _finished(detector: DialectDetector) -> tuple[Detected, list[HostEvent]] | N
     return None
 
 
-def _timeout(detector: DialectDetector, clock: Clock) -> float | None:
+def _timeout(detector: DialectDetector, clock: MonotonicClock) -> float | None:
     deadline = detector.next_deadline()
     return None if deadline is None else max(0.0, deadline - clock())
 
 
-def _expire(detector: DialectDetector, clock: Clock) -> None:
+def _expire(detector: DialectDetector, clock: MonotonicClock) -> None:
     deadline = detector.next_deadline()
     if not detector.done and deadline is not None and clock() >= deadline:
         detector.handle_timeout()
 
 
 def detect(
-    stream: ByteStream, *, card_key: bytes, clock: Clock,
-    host_time: Callable[[], datetime], **detector_kwargs: Any,
+    stream: ByteStream, *, card_key: bytes, clock: MonotonicClock,
+    host_time: WallClock, **detector_kwargs: Any,
 ) -> tuple[Detected, list[HostEvent]]:
     """Detect the dialect of the terminal on ``stream`` (see the module docstring).
 
@@ -111,8 +108,8 @@ def detect(
 
 
 async def detect_async(
-    stream: AsyncByteStream, *, card_key: bytes, clock: Clock,
-    host_time: Callable[[], datetime], **detector_kwargs: Any,
+    stream: AsyncByteStream, *, card_key: bytes, clock: MonotonicClock,
+    host_time: WallClock, **detector_kwargs: Any,
 ) -> tuple[Detected, list[HostEvent]]:
     """The asyncio form of :func:`detect`."""
     detector = _detector(stream.kind, _reconnectable(stream), card_key, clock,
