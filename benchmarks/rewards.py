@@ -14,7 +14,7 @@ about 9 transactions per station per day (the county average in stations.md), fr
   command ``stationlink rewards compute --format json`` in a fresh process (interpreter start,
   read, compute, render), whose CPU time is also given (the machine may be shared); and, with
   ``--reference-reader``, the peer for the reader: the plain one it replaced
-  (``csv.DictReader``, every row through ``interchange._transaction``), on the same file.
+  (``csv.DictReader``, every row through ``interchange.check_transaction``), on the same file.
 
 Prints the figures and ``ratio = compute / sql``; ``--json`` prints one JSON object with keys
 ``compute_seconds``, ``sql_seconds``, ``ratio_to_sql`` and, with ``--with-csv``,
@@ -45,10 +45,12 @@ from stationlink.interchange import (
     Branch,
     Station,
     Transaction,
-    _transaction,
     write_branches,
     write_stations,
     write_transactions,
+)
+from stationlink.interchange import (
+    check_transaction as _transaction,
 )
 from stationlink.money import CST
 from stationlink.rewards import compute, from_csv, load_policy

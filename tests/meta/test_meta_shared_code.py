@@ -21,9 +21,9 @@ import stationlink_sim.cards as sim_cards
 import stationlink_sim.customers as sim_customers
 import stationlink_sim.traffic as sim_traffic
 import stationlink_sim.traffic.customers as traffic_customers
+from stationlink.errors import ConfigError
 from stationlink.interchange import _fast as _csvfast
 from stationlink.interchange import _rows as _csvrows
-from stationlink.errors import ConfigError
 from stationlink.tomlfile import read_toml_file
 
 CST = timezone(timedelta(hours=8))

@@ -1,7 +1,7 @@
 """The fast transactions reader against a plain row-by-row reference, on messy files.
 
 The reference below is the reader as first written: ``csv.DictReader``, every row through
-``interchange._transaction`` (the rules), then the station and duplicate checks. The fast
+``interchange.check_transaction`` (the rules), then the station and duplicate checks. The fast
 reader must accept the same rows (same field values), report the same problems (file, line,
 column, reason) in the same order and count the same identical duplicates.
 """
@@ -25,11 +25,13 @@ from stationlink.interchange import (
     TRANSACTION_COLUMNS,
     ReadResult,
     Transaction,
-    _transaction,
     read_transaction_lines,
     read_transactions,
     transaction_lines,
     transactions_to_text,
+)
+from stationlink.interchange import (
+    check_transaction as _transaction,
 )
 from stationlink.money import CST
 

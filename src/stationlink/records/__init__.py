@@ -4,7 +4,7 @@ Contract:
 - :mod:`.vocab` declares the kinds, statuses, products and limits (amount ceilings, time
   window, integer ranges); :mod:`.rules` decides whether a field's value is valid and words
   the reason; :mod:`.cardnum` finds card-number shapes in text.
-- The interchange reader (``stationlink._csvrows`` / ``_csvfast``), the station buffer
+- The interchange reader (``stationlink.interchange._rows`` / ``_fast``), the station buffer
   (``stationlink.buffer.records`` / ``ingest`` / ``page``) and the hub's batch validation
   (``stationlink.hub.wire``) import them and declare none of their own, so a record one of
   them accepts is accepted by all (``docs/formats.md``, "Rules").

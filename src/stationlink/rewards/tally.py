@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._csvfast import gc_paused as gc_paused  # re-exported: engine and CLI use it
 from ..interchange import Transaction
+from ..interchange._fast import gc_paused as gc_paused  # re-exported: engine and CLI use it
 from ..money import CST
 from .model import CountDef
 

@@ -6,8 +6,8 @@ stated there), and the reward engine, which runs its pass under :func:`gc_paused
 
 Contract:
 - The result equals reading each row with ``csv.DictReader`` and judging it by
-  :func:`~stationlink._csvrows.check_transaction`, then the known-station and duplicate
-  checks: the same accepted rows (equal :class:`~stationlink._csvrows.Transaction` s), the
+  :func:`~stationlink.interchange._rows.check_transaction`, then the known-station and duplicate
+  checks: the same accepted rows (equal :class:`~stationlink.interchange._rows.Transaction` s), the
   same problems (file, line, column, reason) in the same order, the same count of identical
   duplicates. ``tests/rewards/test_rewards_reader.py`` checks this against such a reader.
 - How: a row goes through a fast path that accepts it only when every rule holds, building
@@ -31,19 +31,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
-from ._csvrows import (
-    TRANSACTION_COLUMNS,
-    ReadResult,
-    Transaction,
-    check_transaction,
-    open_table,
-    parse_amount,
-    parse_timestamp,
-)
-from .errors import InputDataError, Problem
-from .records import rules
-from .records.cardnum import RUN_PATTERN
-from .records.vocab import (
+from ..errors import InputDataError, Problem
+from ..records import rules
+from ..records.cardnum import RUN_PATTERN
+from ..records.vocab import (
     BILL_PRODUCTS,
     CEILING_FEN,
     KINDS,
@@ -53,6 +44,15 @@ from .records.vocab import (
     REQUEST_MAX_FEN,
     STATUSES,
     Kind,
+)
+from ._rows import (
+    TRANSACTION_COLUMNS,
+    ReadResult,
+    Transaction,
+    check_transaction,
+    open_table,
+    parse_amount,
+    parse_timestamp,
 )
 
 #: kind -> the products a row of that kind may carry (``records.rules.product_problem``).

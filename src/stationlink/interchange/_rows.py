@@ -1,7 +1,7 @@
 """The rows of the interchange format: columns, record types, the rules and the CSV plumbing.
 
 Private to :mod:`stationlink.interchange` (which re-exports the public names and states the
-format's contract) and :mod:`stationlink._csvfast`; import from ``stationlink.interchange``.
+format's contract) and its fast reader :mod:`._fast`; import from ``stationlink.interchange``.
 
 Contract:
 - :class:`Transaction`, :class:`Station`, :class:`Branch` are frozen, slotted records of one
@@ -29,10 +29,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
-from .errors import InputDataError, Problem
-from .money import CST, format_yuan, parse_yuan, to_cst
-from .records import rules
-from .records.vocab import BILL_PRODUCTS, KINDS, REFERRAL_PRODUCTS, STATUSES
+from ..errors import InputDataError, Problem
+from ..money import CST, format_yuan, parse_yuan, to_cst
+from ..records import rules
+from ..records.vocab import BILL_PRODUCTS, KINDS, REFERRAL_PRODUCTS, STATUSES
 
 TRANSACTION_COLUMNS = (
     "txn_id",
