@@ -23,14 +23,25 @@ Each class carries an ``exit_code``: the CLI turns a library error into a
     │       └── UnknownMessageTypeError a body whose type code is not in the catalogue
     ├── LinkError (6)                   the link to a terminal does not work
     │   ├── TransportError              the port or socket failed (wraps OSError, SerialException)
+    │   │   └── StreamClosedError       the peer closed the connection, the port went away
     │   ├── LinkTimeoutError            no answer within the timer
     │   └── LinkFailedError             retransmissions exhausted, peer gone
     ├── TerminalError (7)               the terminal answered with an error reply
     ├── StorageError (8)                the local buffer or hub store failed (wraps sqlite3.Error)
+    │   └── RefusedRecordError *        a record the buffer's rules refuse
     ├── HubError (9)                    talking to the hub failed
     │   ├── HubUnavailableError         network error or 429/502/503/504: retry later
     │   └── HubRejectedError            any other rejection: do not retry, quarantine
+    │       └── HubGapError             the hub wants an earlier seq (``expected_seq``)
+    ├── SequenceGapError (9)            the hub's store: a batch starts after the next seq
+    ├── SequenceConflictError (9)       the hub's store: a replayed seq holds another record
+    ├── MalformedBatchError * (9)       a hub request body that does not validate (JSON path)
+    │   └── MalformedJsonError *        a hub request body that is not acceptable JSON
     └── SimulatorError (10)             the simulator could not do what was asked
+
+Every class is defined here except those marked ``*`` (``RefusedRecordError`` in
+:mod:`stationlink.buffer.records`, ``MalformedBatchError`` and ``MalformedJsonError`` in
+:mod:`stationlink.hub.wire`); ``tests/meta/test_meta_errors.py`` holds that list.
 """
 
 from __future__ import annotations
@@ -133,6 +144,10 @@ class TransportError(LinkError):
     """The serial port or socket failed (wraps OSError / SerialException)."""
 
 
+class StreamClosedError(TransportError):
+    """The peer closed the connection or the port went away."""
+
+
 class LinkTimeoutError(LinkError):
     """No answer arrived within the timer."""
 
@@ -179,6 +194,41 @@ class HubRejectedError(HubError):
         self.status = status
 
 
+class HubGapError(HubRejectedError):
+    """The hub wants an earlier seq than the batch starts at (its store lost records?)."""
+
+    def __init__(self, message: str, expected_seq: int) -> None:
+        super().__init__(message, 409)
+        self.expected_seq = expected_seq
+
+
+class SequenceGapError(StationLinkError):
+    """A batch starts after the station's next expected seq."""
+
+    exit_code = 9
+
+    def __init__(self, station_id: str, first_seq: int, expected: int) -> None:
+        super().__init__(
+            f"station {station_id}: batch starts at seq {first_seq}, expected {expected} "
+            f"(the hub holds seqs 1..{expected - 1})"
+        )
+        self.expected = expected
+
+
+class SequenceConflictError(StationLinkError):
+    """A replayed seq does not carry the record the hub holds at that seq."""
+
+    exit_code = 9
+
+    def __init__(self, station_id: str, seq: int, fields: Sequence[str]) -> None:
+        super().__init__(
+            f"station {station_id}: seq {seq} already holds another record than the batch "
+            f"sends (differing: {', '.join(fields)}); nothing of the batch was stored"
+        )
+        self.seq = seq
+        self.fields = tuple(fields)  # record columns, never their values (card fields)
+
+
 class SimulatorError(StationLinkError):
     """The simulator could not do what was asked."""
 
@@ -191,6 +241,7 @@ __all__ = [
     "EncodeError",
     "FrameError",
     "HubError",
+    "HubGapError",
     "HubRejectedError",
     "HubUnavailableError",
     "InputDataError",
@@ -200,9 +251,12 @@ __all__ = [
     "PolicyError",
     "Problem",
     "ProtocolError",
+    "SequenceConflictError",
+    "SequenceGapError",
     "SimulatorError",
     "StationLinkError",
     "StorageError",
+    "StreamClosedError",
     "TerminalError",
     "TransportError",
     "UnknownMessageTypeError",

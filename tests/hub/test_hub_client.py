@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from stationlink.agent.backoff import Backoff
 from stationlink.buffer import Buffer
-from stationlink.errors import ConfigError, HubRejectedError, HubUnavailableError
-from stationlink.hub.client import HubClient, HubGapError, parse_retry_after
+from stationlink.errors import ConfigError, HubGapError, HubRejectedError, HubUnavailableError
+from stationlink.hub.client import HubClient, parse_retry_after
 from stationlink.hub.server import BackgroundServer
 
 NOW = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)

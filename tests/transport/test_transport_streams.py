@@ -10,10 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from stationlink.errors import TransportError
+from stationlink.errors import StreamClosedError, TransportError
 from stationlink.transport import open_stream, parse_url
 from stationlink.transport.aio import open_async_stream
-from stationlink.transport.base import StreamClosedError
 
 
 @pytest.fixture

@@ -24,33 +24,49 @@ Contract:
   in the buffer (``Buffer.record_referral`` / ``cancel_referral``, committed on return) and
   wake the uploader.
 - One session per thread (it holds its own buffer connection).
+- It knows the agent only as a :class:`SessionHost` (config, clock, pollers, ``wake_uploader``),
+  so ``agent.session`` does not import ``agent.agent`` (no import circle).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from ..buffer import Buffer, StoredRecord
 from ..buffer.records import Source
 from ..client import BalanceResult, Outcome, Terminal, TransactionResult
+from ..clock import TimeSource
 from ..errors import LinkError, LinkFailedError, StationLinkError
 from ..money import yuan_to_fen
+from .config import AgentConfig
 from .poller import TerminalPoller
 
-if TYPE_CHECKING:
-    from .agent import Agent
-
 R = TypeVar("R", TransactionResult, BalanceResult)
+
+
+class SessionHost(Protocol):
+    """What a session uses of the agent that made it (:class:`~.agent.Agent` is one)."""
+
+    @property
+    def config(self) -> AgentConfig: ...
+
+    @property
+    def clock(self) -> TimeSource: ...
+
+    @property
+    def pollers(self) -> Sequence[TerminalPoller]: ...
+
+    def wake_uploader(self) -> None: ...
 
 
 class StationSession:
     """See the module contract."""
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: SessionHost) -> None:
         self.agent = agent
         self.buffer = Buffer.open(agent.config.buffer_path, agent.config.station_id)
 

@@ -10,7 +10,7 @@ exactly-once):
   after :class:`~stationlink.agent.backoff.Backoff` (capped exponential, full jitter from the
   injected rng, ``Retry-After`` honoured), the same batch, never halved nor quarantined: a
   server fault says nothing about the records. Nothing else is retried as is.
-- :class:`~stationlink.hub.client.HubGapError`: the hub wants an earlier seq (its store was
+- :class:`~stationlink.errors.HubGapError`: the hub wants an earlier seq (its store was
   restored from a backup) — the uploader re-sends from there; or a later one (it already holds
   more than we noted) — the mark is moved up.
 - Any other :class:`~stationlink.errors.HubRejectedError` (a definite 4xx rejection,
@@ -37,8 +37,8 @@ from pathlib import Path
 from .. import __version__
 from ..buffer import Batch, Buffer
 from ..clock import TimeSource
-from ..errors import HubRejectedError, HubUnavailableError
-from ..hub.client import HubClient, HubGapError, nodelay_client
+from ..errors import HubGapError, HubRejectedError, HubUnavailableError
+from ..hub.client import HubClient, nodelay_client
 from .backoff import Backoff
 from .config import UploadSettings
 from .state import AgentState

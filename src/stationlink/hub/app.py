@@ -36,11 +36,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..clock import WallClock, utc_now
-from ..errors import StorageError
+from ..errors import SequenceConflictError, SequenceGapError, StorageError
 from .conflicts import conflict_to_json
 from .openapi import openapi_document
 from .ratelimit import RateLimiter, retry_after_seconds
-from .store import HubStore, SequenceConflictError, SequenceGapError
+from .store import HubStore
 from .tokens import hash_token, parse_bearer
 from .wire import (
     MalformedBatchError,

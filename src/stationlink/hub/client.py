@@ -9,7 +9,7 @@ Contract:
   with ``retry_after`` in seconds when the hub sent ``Retry-After`` (delta seconds or an HTTP
   date, measured with the injected clock).
 - Any other 4xx raises :class:`~stationlink.errors.HubRejectedError` carrying the status
-  and the hub's reason; a sequence gap is the subclass :class:`HubGapError` with the
+  and the hub's reason; a sequence gap is the subclass ``errors.HubGapError`` with the
   ``expected_seq`` the hub wants next.
 - ``verify``: TLS verification for ``https://`` hubs (``True``: the system's CAs; a path:
   a CA bundle file, e.g. a private CA's certificate).
@@ -36,18 +36,10 @@ import httpx
 from ..buffer.health import DeviceSnapshot
 from ..buffer.records import Batch
 from ..clock import WallClock, utc_now
-from ..errors import ConfigError, HubRejectedError, HubUnavailableError
+from ..errors import ConfigError, HubGapError, HubRejectedError, HubUnavailableError
 from .wire import batch_to_json
 
 RETRYABLE = frozenset({429, *range(500, 600)})
-
-
-class HubGapError(HubRejectedError):
-    """The hub wants an earlier seq than the batch starts at (its store lost records?)."""
-
-    def __init__(self, message: str, expected_seq: int) -> None:
-        super().__init__(message, 409)
-        self.expected_seq = expected_seq
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -22,9 +22,10 @@ from ..buffer.db import ts_required, ts_text
 from ..buffer.fold import Anchors, effective_ts
 from ..buffer.records import IDENT_PREFIX, Batch, Entry, StoredRecord
 from ..buffer.schema import RECORD_COLUMNS, record_row
+from ..errors import SequenceConflictError, SequenceGapError
 from .closing import is_late
 from .hub_schema import EXTRA_COLUMNS
-from .store import IngestResult, SequenceConflictError, SequenceGapError
+from .store import IngestResult
 
 _ALL = RECORD_COLUMNS + EXTRA_COLUMNS
 _ROW = f"({', '.join('?' for _ in _ALL)})"

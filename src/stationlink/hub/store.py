@@ -6,9 +6,9 @@ An implementation must:
 - ``ingest``: store a validated batch atomically — whole or not at all, inside **one**
   transaction (which may also carry other stations' batches: group commit) — and return only
   once that transaction is durable. ``first_seq > hwm + 1`` raises
-  :class:`SequenceGapError` (nothing stored). Records at or below the station's high-water
+  ``errors.SequenceGapError`` (nothing stored). Records at or below the station's high-water
   mark are a replay: each must equal the record stored at its seq in every field
-  (:class:`SequenceConflictError` naming the differing fields otherwise; nothing of the batch
+  (``errors.SequenceConflictError`` naming the differing fields otherwise; nothing of the batch
   is stored) and is not stored again. A new seq whose identity the hub already holds (under
   another seq) is kept as a duplicate (``duplicate_of``) and never exported; a duplicate whose
   transaction content differs from the record it duplicates is a *conflict*
@@ -32,34 +32,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..buffer.records import Batch, StoredRecord
-from ..errors import StationLinkError
-
-
-class SequenceGapError(StationLinkError):
-    """A batch starts after the station's next expected seq."""
-
-    exit_code = 9
-
-    def __init__(self, station_id: str, first_seq: int, expected: int) -> None:
-        super().__init__(
-            f"station {station_id}: batch starts at seq {first_seq}, expected {expected} "
-            f"(the hub holds seqs 1..{expected - 1})"
-        )
-        self.expected = expected
-
-
-class SequenceConflictError(StationLinkError):
-    """A replayed seq does not carry the record the hub holds at that seq."""
-
-    exit_code = 9
-
-    def __init__(self, station_id: str, seq: int, fields: Sequence[str]) -> None:
-        super().__init__(
-            f"station {station_id}: seq {seq} already holds another record than the batch "
-            f"sends (differing: {', '.join(fields)}); nothing of the batch was stored"
-        )
-        self.seq = seq
-        self.fields = tuple(fields)  # record columns, never their values (card fields)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from ..errors import TransportError
+from ..errors import StreamClosedError, TransportError
 from ..protocol.framing import Transport
-from .base import StreamClosedError
 from .serial_port import SerialStream, open_serial
 from .url import Endpoint
 

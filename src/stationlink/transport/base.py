@@ -2,7 +2,7 @@
 
 Contract: a :class:`ByteStream` only moves bytes. ``read(timeout)`` returns the bytes
 available (waiting at most ``timeout`` seconds, forever for ``None``), ``b""`` when none
-arrived in time, and raises :class:`StreamClosedError` at end of stream. ``write(data)``
+arrived in time, and raises ``errors.StreamClosedError`` at end of stream. ``write(data)``
 returns once the bytes are handed to the OS (serial: transmitted, via ``flush``).
 Every OS or pyserial failure is raised as ``TransportError`` with the original as cause.
 ``kind`` tells the core which framing applies; ``byte_time`` is the wire time of a byte.
@@ -14,12 +14,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..errors import TransportError
 from ..protocol.framing import Transport
-
-
-class StreamClosedError(TransportError):
-    """The peer closed the connection or the port went away."""
 
 
 class ByteStream(Protocol):

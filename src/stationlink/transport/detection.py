@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import MonotonicClock, WallClock
-from ..errors import TransportError
+from ..errors import StreamClosedError, TransportError
 from ..protocol.detect import Detected, DialectDetector
 from ..protocol.events import HostEvent
 from ..protocol.framing import Transport
@@ -31,7 +31,6 @@ from .base import (
     AsyncReconnectable,
     ByteStream,
     Reconnectable,
-    StreamClosedError,
 )
 
 

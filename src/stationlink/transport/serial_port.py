@@ -13,9 +13,8 @@ import select
 
 import serial
 
-from ..errors import TransportError
+from ..errors import StreamClosedError, TransportError
 from ..protocol.framing import Transport
-from .base import StreamClosedError
 from .url import Endpoint
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import socket
 
-from ..errors import TransportError
+from ..errors import StreamClosedError, TransportError
 from ..protocol.framing import Transport
-from .base import StreamClosedError
 from .url import Endpoint
 
 
