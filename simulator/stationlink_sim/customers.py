@@ -7,8 +7,12 @@ Contract:
   traffic model; :class:`SeededCards` draws from a seeded pool of test cards (UnionPay test
   BIN ``621700``, 19 digits, valid Luhn check digit) so customers come back.
 - :class:`Bank` keeps each card's balance, starting from a deterministic function of
-  ``(seed, card number)``; :class:`Billers` keeps what each bill account owes, starting from a
-  deterministic function of ``(seed, product, account)``, and gives Chinese customer names.
+  ``(seed, card number)`` unless :meth:`Bank.set_balance` opened it with a given balance;
+  :class:`Billers` keeps what each bill account owes, starting from a deterministic function
+  of ``(seed, product, account)``, and gives Chinese customer names. Which accounts exist:
+  by default a well-formed account (:func:`account_valid`) of a known product, except one in
+  ``unknown_share`` by chance; ``any_account=True`` takes any account text of a known product
+  (for hosts under test that use made-up accounts); accounts in ``unknown`` never exist.
   Both are the *far side* (bank / biller) and survive a terminal power cycle.
 - Everything is reproducible from the seed; nothing reads global randomness. Card numbers
   live in memory only and are never logged (``ClearPan`` reprs are masked).
@@ -111,6 +115,13 @@ class Bank:
                 self._balances[key] = (u * u) // 5_000 * 100 + u % 100
             return self._balances[key]
 
+    def set_balance(self, card: ClearPan, balance_fen: int) -> None:
+        """The card's balance is ``balance_fen`` from now on (a scripted customer)."""
+        if balance_fen < 0:
+            raise ValueError("a balance cannot be negative")
+        with self._lock:
+            self._balances[self._key(card)] = balance_fen
+
     def debit(self, card: ClearPan, amount_fen: int) -> bool:
         """Take ``amount_fen`` if the balance covers it; ``False`` (nothing taken) otherwise."""
         current = self.balance(card)
@@ -136,14 +147,21 @@ def account_valid(product: str, account: str) -> bool:
 class Billers:
     """What each (product, account) owes, in fen, and who holds the account."""
 
-    def __init__(self, seed: int, *, unknown_share: int = 40) -> None:
+    def __init__(self, seed: int, *, unknown_share: int = 40, any_account: bool = False,
+                 unknown: frozenset[str] = frozenset()) -> None:
         self._seed = seed
         self._owed: dict[tuple[str, str], int] = {}
         self._unknown_share = unknown_share  # one account in N is not found at the biller
+        self._any_account = any_account
+        self._unknown = unknown
         self._lock = threading.Lock()
 
     def exists(self, product: str, account: str) -> bool:
-        if product not in BILL_PRODUCTS or not account_valid(product, account):
+        if product not in BILL_PRODUCTS or not account or account in self._unknown:
+            return False
+        if self._any_account:
+            return True
+        if not account_valid(product, account):
             return False
         return _stable_int(self._seed, "exists", product, account) % self._unknown_share != 0
 

@@ -19,8 +19,12 @@ Contract:
   ``mispos-1`` record with a full card number and GB18030 text is larger than an ``sl-2``
   one); ``more`` is set whenever records remain after the page. Bill accounts and client
   refs are limited in length (``INVALID_FIELD`` otherwise), so one record always fits.
-- Settlement totals cover records after the last settlement; the terminal settles by itself
-  when its own calendar day changes (also after a clock reset) and on :meth:`settle`.
+- Settlement totals cover records after the last settlement, approved and not reversed, one
+  line per (kind, product) (none for a pair whose every transaction was reversed); the
+  terminal settles by itself when its own calendar day changes (also after a clock reset) and
+  on :meth:`settle`.
+- A terminal handles its kind's requests, or every kind of ``identity.services`` (a combined
+  bill and card device); IDENTIFY reports ``identity.profile`` when given.
 - :meth:`power_cycle` keeps the journal, paper state and far-side state (bank balances, bills),
   and loses the volatile state: uptime restarts, ``boot_id`` increases, error counters clear.
   The I/O runner drops the link state and any unsent response.
@@ -87,7 +91,6 @@ from .clock import TerminalClock
 from .customers import BILL_PRODUCTS, Bank, Billers, CardSource, SeededCards
 from .identity import (
     BILL_TYPES,
-    CAPABILITIES,
     CARD_TYPES,
     PROFILES,
     TerminalIdentity,
@@ -158,7 +161,9 @@ class EmulatedTerminal:
 
     def supported_types(self) -> frozenset[MsgType]:
         """Request types this terminal answers (the others get ErrorReply UNSUPPORTED)."""
-        own = BILL_TYPES if self.identity.kind is TerminalKind.BILL else CARD_TYPES
+        offers = self.identity.offers
+        own = (BILL_TYPES if TerminalKind.BILL in offers else frozenset()) | (
+            CARD_TYPES if TerminalKind.CARD in offers else frozenset())
         return frozenset(REQUEST_TYPES) - (BILL_TYPES | CARD_TYPES) | own
 
     # ----------------------------------------------------------------- lifecycle
@@ -187,9 +192,9 @@ class EmulatedTerminal:
             self._roll_business_day()
             mtype = request.header.msg_type
             try:
-                if mtype in BILL_TYPES and self.identity.kind is not TerminalKind.BILL:
+                if mtype in BILL_TYPES and TerminalKind.BILL not in self.identity.offers:
                     return self._error(request, ErrorCode.UNSUPPORTED, "not a bill terminal")
-                if mtype in CARD_TYPES and self.identity.kind is not TerminalKind.CARD:
+                if mtype in CARD_TYPES and TerminalKind.CARD not in self.identity.offers:
                     return self._error(request, ErrorCode.UNSUPPORTED, "not a card terminal")
                 return self._dispatch(request)
             except _Invalid as exc:
@@ -198,10 +203,10 @@ class EmulatedTerminal:
     def _dispatch(self, req: Message) -> Message:
         match req:
             case IdentifyRequest():
-                vendor, model, firmware = PROFILES[(self.identity.kind, self.identity.dialect)]
+                vendor, model, firmware = self.identity.vendor_model_firmware
                 return IdentifyResponse(
                     self._header(req), vendor, model, self.identity.serial_number, firmware,
-                    self.identity.dialect, CAPABILITIES[self.identity.kind], self.clock.now(),
+                    self.identity.dialect, self.identity.capabilities, self.clock.now(),
                 )
             case EchoRequest():
                 return EchoResponse(self._header(req), req.payload)
@@ -312,6 +317,11 @@ class EmulatedTerminal:
             self._known_pans[card_token(pan.reveal(), self.identity.card_key)] = pan
         return pan
 
+    def on_wire(self, record: JournalRecord) -> JournalRecord:
+        """``record`` as this terminal sends it (see :meth:`_wire`)."""
+        with self._lock:
+            return self._wire(record)
+
     def _wire(self, record: JournalRecord) -> JournalRecord:
         """The record as this firmware sends it: ``mispos-1`` needs the full card number.
 
@@ -417,6 +427,7 @@ class EmulatedTerminal:
         return tuple(
             SettlementLine(kind, product, count, amount)
             for (kind, product), (count, amount) in sorted(counts.items())
+            if (count, amount) != (0, 0)  # everything of it reversed: no line
         )
 
     def _settlement(self, req: SettlementTotalsRequest) -> SettlementTotalsResponse:

@@ -1,9 +1,11 @@
 """What an emulated terminal is: kind, dialect, id, serial number, card key, and what it offers.
 
 Contract: :class:`TerminalIdentity` validates the 8-character terminal id; :data:`PROFILES`
-gives the vendor, model and firmware IDENTIFY reports for each kind and dialect;
-:data:`CAPABILITIES` the capability names; :data:`BILL_TYPES` / :data:`CARD_TYPES` the request
-types only that kind handles.
+gives the vendor, model and firmware IDENTIFY reports for each kind and dialect (an identity's
+``profile`` overrides it); :data:`CAPABILITIES` the capability names; :data:`BILL_TYPES` /
+:data:`CARD_TYPES` the request types only that kind handles. A terminal handles the requests
+of its own kind, or of every kind in ``services`` when given (one device doing bill payments
+and card services, as some 商易通 models do: the SDK's own client tests use one).
 """
 
 from __future__ import annotations
@@ -44,7 +46,26 @@ class TerminalIdentity:
     terminal_id: str
     serial_number: str
     card_key: bytes = b"stationlink-sim-card-key"
+    profile: tuple[str, str, str] | None = None  # (vendor, model, firmware); None: PROFILES
+    services: frozenset[TerminalKind] | None = None  # request kinds handled; None: own kind
 
     def __post_init__(self) -> None:
         if len(self.terminal_id) != 8 or not self.terminal_id.isascii():
             raise ValueError(f"terminal id must be 8 ASCII characters: {self.terminal_id!r}")
+        if self.services is not None and self.kind not in self.services:
+            raise ValueError(f"a {self.kind} terminal handles {self.kind} requests")
+
+    @property
+    def offers(self) -> frozenset[TerminalKind]:
+        """The kinds of request this terminal handles (its own, or ``services``)."""
+        return self.services if self.services is not None else frozenset({self.kind})
+
+    @property
+    def vendor_model_firmware(self) -> tuple[str, str, str]:
+        """What IDENTIFY reports: ``profile``, or the :data:`PROFILES` entry."""
+        return self.profile or PROFILES[(self.kind, self.dialect)]
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The capability names IDENTIFY reports: those of every kind offered."""
+        return frozenset().union(*(CAPABILITIES[k] for k in self.offers))

@@ -7,7 +7,8 @@ Contract:
   cursor. ``client_ref`` lookups return the newest record with that host reference.
 - Records are never changed. A reversal is a new ``reversal`` record naming ``original_ref``;
   :meth:`Journal.current` shows a reversed original with status ``reversed`` (the status-query
-  view), while :meth:`Journal.read` pages the records exactly as they were appended.
+  view, also :meth:`Journal.records_now` for all records), while :meth:`Journal.read` pages
+  the records exactly as they were appended.
 - ``ack(upto)`` moves the acknowledged cursor forward only; acking past the last cursor is a
   :class:`~stationlink.errors.SimulatorError`.
 - Persistence (``path`` given): every append/ack/settlement is one JSON line appended to the
@@ -126,6 +127,14 @@ class Journal:
             if record.ref in self._reversed:
                 return dataclasses.replace(record, status=TxnStatus.REVERSED)
             return record
+
+    def records_now(self) -> list[JournalRecord]:
+        """Every record in cursor order, a reversed original with status ``reversed``."""
+        with self._lock:
+            return [
+                dataclasses.replace(r, status=TxnStatus.REVERSED) if r.ref in self._reversed
+                else r for r in self._records
+            ]
 
     def read(self, after_cursor: int, max_records: int) -> tuple[tuple[JournalRecord, ...], bool]:
         """Up to ``max_records`` records with cursor > ``after_cursor``, and whether more exist."""

@@ -15,6 +15,11 @@ Contract:
   frame, as docs/protocol.md §1.2 asks (the default); ``close_on_garbage=False`` models the
   field's pre-rule firmware that slides over them (a host must cope with both). Serial
   ignores it (the line resynchronises on STX).
+- ``script`` (:class:`~.script.Script`): scripted misbehaviour, one step per request
+  (docs/simulator.md "Scripted misbehaviour").
+- :meth:`RunningTerminal.wait_ready` waits (bounded) until the terminal serves: its runner
+  is alive and its line is not dead (after a ``power_cycle`` the terminal boots for
+  ``outage``); a test waits on it instead of sleeping.
 - Everything random comes from ``seed``: the same seed and faults give the same device
   answers and the same fault decisions for the same traffic.
 """
@@ -44,7 +49,9 @@ from .journal import Journal
 from .pacing import Pacer
 from .ports import Port, PtyPort, TcpPort
 from .runner import TerminalRunner
+from .script import Script
 from .session import TerminalSession
+from .waiting import wait_until
 
 DEFAULT_CARD_KEY = b"stationlink-sim-card-key"
 
@@ -142,6 +149,18 @@ class RunningTerminal:
             out["listen"] = self.port.url
         return out
 
+    @property
+    def ready(self) -> bool:
+        """The runner serves and the line is up (not booting after a power cycle)."""
+        return self.runner.is_alive() and not self.session.line_dead(self.session.monotonic())
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Return once :attr:`ready`; :class:`~stationlink.errors.SimulatorError` after
+        ``timeout`` seconds (naming the terminal and why it is not ready)."""
+        wait_until(lambda: self.ready, timeout,
+                   f"terminal {self.config.terminal_id} at {self.url} to serve", error=(
+                       lambda: self.runner.error))
+
     def stop(self) -> None:
         self.runner.stop()
 
@@ -183,6 +202,7 @@ def start_terminal(
     base_clock: TimeSource | None = None,
     card_source: CardSource | None = None,
     device: EmulatedTerminal | None = None,
+    script: Script | None = None,
 ) -> RunningTerminal:
     """Build and start one emulated terminal; the caller must ``stop()`` it."""
     config.check()
@@ -192,7 +212,7 @@ def start_terminal(
     session = TerminalSession(
         device, config.transport, config.faults, seed=config.seed,
         monotonic=time.monotonic, byte_time=pacer.byte_time,
-        close_on_garbage=config.close_on_garbage,
+        close_on_garbage=config.close_on_garbage, script=script,
     )
     port: Port = PtyPort() if config.pty else TcpPort(*_listen(config))
     runner = TerminalRunner(session, port, baud=config.baud)
@@ -221,6 +241,7 @@ def serve_terminal(
     card_source: CardSource | None = None,
     base_clock: TimeSource | None = None,
     close_on_garbage: bool = True,
+    script: Script | None = None,
 ) -> Iterator[RunningTerminal]:
     """Run one emulated terminal for the duration of a ``with`` block.
 
@@ -240,7 +261,8 @@ def serve_terminal(
         faults=spec, baud=baud, journal_path=journal_path, card_key=card_key,
         close_on_garbage=close_on_garbage,
     )
-    running = start_terminal(config, base_clock=base_clock, card_source=card_source)
+    running = start_terminal(config, base_clock=base_clock, card_source=card_source,
+                             script=script)
     try:
         yield running
     finally:

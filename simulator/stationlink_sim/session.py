@@ -27,6 +27,10 @@ Contract:
   (docs/protocol.md §1.2): nothing after them is executed or answered and the runner closes
   the socket. With ``close_on_garbage=False`` the terminal slides over them like pre-rule
   field firmware. ``stats["connections"]`` counts the byte streams begun (TCP accepts).
+- ``script`` (a :class:`~.script.Script`, optional): scripted misbehaviour applied to what
+  the device answers (after fault events, instead of ``drop_response`` for the requests it
+  scripts); ``stats["scripted_answers"]`` counts the answers it replaced, ``stats["script_lost"]``
+  the requests it lost.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from stationlink.protocol.terminal import TerminalConnection
 from .device import EmulatedTerminal
 from .faults import FaultSpec
 from .inject import ByteFaults, Chunk, EventSchedule
+from .script import ErrorOut, Out, Script
 
 log = logging.getLogger("stationlink_sim.terminal")
 
@@ -69,8 +74,10 @@ class TerminalSession:
         monotonic: Callable[[], float],
         byte_time: float = 0.0,
         close_on_garbage: bool = True,
+        script: Script | None = None,
     ) -> None:
         self.device = device
+        self.script = script
         self.transport = transport
         self.spec = spec
         self.monotonic = monotonic
@@ -182,12 +189,24 @@ class TerminalSession:
             self.stats["requests_lost_to_events"] += 1
             return False
         mtype = MsgType(msg.header.msg_type)
+        if self.script is not None:
+            released, execute = self.script.arrived(msg)
+            self._send_scripted(released)
+            if not execute:
+                self.stats["script_lost"] += 1
+                return True
         try:
             response = self.device.handle(msg)
         except Exception as exc:  # a fault in the model must not take the terminal down
             log.exception("%s: %s seq %d failed", self.name, mtype.name, msg.header.seq)
             self._internal_error(msg, f"request failed: {type(exc).__name__}")
             return True
+        if self.script is not None:
+            scripted = self.script.answered(msg, response, self.device)
+            if scripted is not None:
+                self.stats["scripted_answers"] += 1
+                self._send_scripted(scripted)
+                return True
         if mtype in MONEY_MOVING and self.faults.hit("drop_response"):
             self.stats["responses_dropped"] += 1
             log.info("%s: fault drop_response: %s seq %d executed, response not sent",
@@ -204,6 +223,16 @@ class TerminalSession:
                   self.name, type(response).__name__, msg.header.seq, problem)
         self._internal_error(msg, "response did not encode")
         return True
+
+    def _send_scripted(self, outs: list[Out]) -> None:
+        """Send what a script chose: responses and ErrorReplies framed, raw bytes as they are."""
+        for out in outs:
+            if isinstance(out, bytes):
+                self.outbox.append(Chunk(out, 0.0, self.monotonic()))
+            elif isinstance(out, ErrorOut):
+                self.conn.send_error(out.seq, out.code, out.text)
+            else:
+                self.conn.send_response(out)
 
     def _unsendable(self, response: Message) -> str | None:
         """Why ``response`` cannot go out as one frame (encoding, body size); None if it can.

@@ -6,16 +6,16 @@ import asyncio
 import random
 from decimal import Decimal
 
-from client_emulator import KEY, Faults
+from client_rig import KEY
 
 from stationlink.client import Outcome
 from stationlink.client import aio as aclient
 from stationlink.protocol.messages import Dialect
+from stationlink_sim.script import Script
 
 
 def test_async_client_detects_pays_and_recovers(serve) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(drop_money_responses=1)
-    with serve(Dialect.MISPOS_1, faults) as (emu, url):
+    with serve(Dialect.MISPOS_1, Script(money=["drop"])) as (emu, url):
         async def main() -> None:
             term = await aclient.connect(url, card_key=KEY, rng=random.Random(5),
                                          t2_money=0.4, t2_other=0.3)

@@ -10,25 +10,26 @@ import random
 from decimal import Decimal
 
 import pytest
-from client_emulator import KEY, EmulatedTerminal, Faults
+from client_rig import KEY, START, Emulated, loop_emulated
 from protocol_helpers_client import drive
 
 import stationlink
 from stationlink.client import Outcome
+from stationlink.clock import ManualClock
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import Dialect
+from stationlink_sim.script import Script
 
 FAST = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}
 
 
-def refs_in_journal(emu: EmulatedTerminal, client_ref: str) -> int:
+def refs_in_journal(emu: Emulated, client_ref: str) -> int:
     return sum(1 for r in emu.journal if r.client_ref == client_ref)
 
 
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_dropped_response_resolved_by_status_query(serve, dialect: Dialect) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(drop_money_responses=3)
-    with serve(dialect, faults) as (emu, url), stationlink.connect(
+    with serve(dialect, Script(money=["drop"] * 3)) as (emu, url), stationlink.connect(
         url, card_key=KEY, dialect=dialect, rng=random.Random(1), **FAST
     ) as term:
         results = [term.pay_bill("mobile", "13800000000", Decimal("30.00")) for _ in range(3)]
@@ -43,8 +44,8 @@ def test_dropped_response_resolved_by_status_query(serve, dialect: Dialect) -> N
 
 
 def test_unknown_outcome_when_status_cannot_be_learned(serve) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(drop_money_responses=1, drop_status_responses=3)
-    with serve(Dialect.SL_2, faults) as (emu, url), stationlink.connect(
+    script = Script(money=["drop"], status=["drop"] * 3)
+    with serve(Dialect.SL_2, script) as (emu, url), stationlink.connect(
         url, card_key=KEY, dialect=Dialect.SL_2, rng=random.Random(2), **FAST
     ) as term:
         lost = term.pay_bill("water", "A-1001", amount_fen=8800)
@@ -66,8 +67,7 @@ def test_unknown_outcome_when_status_cannot_be_learned(serve) -> None:  # type: 
 
 
 def test_request_that_never_arrived_is_reported_not_executed(serve) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(ignore_money_requests=1)
-    with serve(Dialect.MISPOS_1, faults) as (emu, url), stationlink.connect(
+    with serve(Dialect.MISPOS_1, Script(money=["lost"])) as (emu, url), stationlink.connect(
         url, card_key=KEY, dialect=Dialect.MISPOS_1, **FAST
     ) as term:
         result = term.withdraw(Decimal("100"))
@@ -80,11 +80,12 @@ def test_request_that_never_arrived_is_reported_not_executed(serve) -> None:  # 
 @pytest.mark.parametrize("transport", list(Transport))
 def test_sans_io_core_never_pays_twice(transport: Transport) -> None:
     """Unit level: the flow over HostConnection + emulated terminal with a fake clock."""
-    emu = EmulatedTerminal(Dialect.SL_2, transport, KEY,
-                           faults=Faults(drop_money_responses=5, drop_status_responses=3))
+    clock = ManualClock(START)
+    emu = loop_emulated(Dialect.SL_2, transport,
+                        Script(money=["drop"] * 5, status=["drop"] * 3), clock)
     outcomes = []
     for i in range(6):
-        result = drive(emu, transport, seed=i)
+        result = drive(emu, transport, seed=i, clock=clock)
         outcomes.append(result.outcome)
         assert refs_in_journal(emu, result.client_ref) == 1
     assert emu.executed == 6
@@ -94,8 +95,7 @@ def test_sans_io_core_never_pays_twice(transport: Transport) -> None:
 
 def test_lost_balance_answer_is_unknown_with_its_client_ref(serve) -> None:  # type: ignore[no-untyped-def]
     """The inquiry is journaled, its answer lost: UNKNOWN naming the client_ref it sent."""
-    faults = Faults(drop_balance_responses=1)
-    with serve(Dialect.MISPOS_1, faults) as (emu, url), stationlink.connect(
+    with serve(Dialect.MISPOS_1, Script(balance=["drop"])) as (emu, url), stationlink.connect(
         url, card_key=KEY, dialect=Dialect.MISPOS_1, rng=random.Random(5), **FAST
     ) as term:
         lost = term.balance()

@@ -10,7 +10,7 @@
   number of unanswered status queries, on serial and TCP framing, every ``pay_bill``
   returns; the terminal saw each payment request exactly once; and the outcome is the
   journal's truth or ``unknown``. This runs the real blocking client over an in-memory
-  stream with a fake clock (``protocol_helpers_client.LoopStream``); the same paths run
+  stream with a manual clock (``stationlink_sim.loop.LoopStream``); the same paths run
   over real ptys and sockets in test_client_rejected_answers.py.
 """
 
@@ -18,36 +18,34 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from typing import Any
 
 import pytest
-from client_emulator import KEY, SCRIPT_STEPS, EmulatedTerminal, Faults
+from client_rig import KEY, START, loop_emulated
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from protocol_helpers_client import Clock, loop_terminal
+from protocol_helpers_client import loop_terminal
 
 import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.client import aio as aclient
+from stationlink.clock import ManualClock
 from stationlink.errors import EncodeError
 from stationlink.protocol.connection import HostConnection
 from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import Dialect, Message, StatusQuery, TxnStatus
 from stationlink.transport import open_stream
 from stationlink.transport.base import AsyncByteStream, ByteStream
+from stationlink_sim.script import ANSWER_STEPS, Script
 from stationlink_sim.serve import RunningTerminal, serve_terminal
+from stationlink_sim.waiting import wait_until
 
 TIMERS = {"t1": 0.3, "t2_money": 1.0, "t2_other": 1.0}
 
 
 def _executed(t: RunningTerminal) -> None:
     """Wait until the terminal has executed the payment (so the test does not race it)."""
-    for _ in range(500):
-        if t.device.executed:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the terminal never executed the payment")
+    wait_until(lambda: t.device.executed, 5.0, "the terminal to execute the payment")
 
 
 class _BrokenRead:
@@ -148,16 +146,16 @@ def test_async_unexpected_exception_after_the_payment_left_gives_unknown() -> No
 @given(
     transport=st.sampled_from(list(Transport)),
     dialect=st.sampled_from(list(Dialect)),
-    steps=st.lists(st.sampled_from(SCRIPT_STEPS), min_size=1, max_size=4),
+    steps=st.lists(st.sampled_from(ANSWER_STEPS), min_size=1, max_size=4),
     status_drops=st.integers(0, 4),
     seed=st.integers(0, 2**16),
 )
 def test_pay_bill_never_raises_after_sending_and_never_sends_twice(
     transport: Transport, dialect: Dialect, steps: list[str], status_drops: int, seed: int,
 ) -> None:
-    emu = EmulatedTerminal(dialect, transport, KEY, faults=Faults(
-        money_script=list(steps), drop_status_responses=status_drops))
-    clock = Clock()
+    clock = ManualClock(START)
+    emu = loop_emulated(dialect, transport,
+                        Script(money=list(steps), status=["drop"] * status_drops), clock)
     term = loop_terminal(emu, clock, seed, **TIMERS)
     for i in range(len(steps)):
         if term.link_closed:  # garbage on TCP drops the stream: reconnect
@@ -196,7 +194,7 @@ def test_status_query_that_cannot_be_queued_gives_unknown_not_an_exception(
 
     monkeypatch.setattr(HostConnection, "send_request", send_request)
     fast = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}
-    with serve(Dialect.SL_2, Faults(drop_money_responses=1)) as (emu, url):
+    with serve(Dialect.SL_2, Script(money=["drop"])) as (emu, url):
         if client == "blocking":
             with stationlink.connect(url, card_key=KEY, dialect="sl-2",
                                      rng=random.Random(6), **fast) as term:

@@ -6,7 +6,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from client_emulator import KEY, Faults
+from client_rig import KEY
 
 import stationlink
 from stationlink.client import Outcome
@@ -16,7 +16,8 @@ from stationlink.protocol.messages import Dialect, TxnKind, TxnStatus
 
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_detects_dialect_and_runs_every_operation(serve, dialect: Dialect) -> None:  # type: ignore[no-untyped-def]
-    with serve(dialect) as (emu, url), stationlink.connect(
+    # the 200.00 withdrawn below leaves 1234.56 on the customer's card
+    with serve(dialect, balance_fen=123_456 + 20_000) as (emu, url), stationlink.connect(
         url, card_key=KEY, rng=random.Random(7)
     ) as term:
         assert term.connection.dialect is dialect
@@ -58,14 +59,17 @@ def test_detects_dialect_and_runs_every_operation(serve, dialect: Dialect) -> No
         assert term.ack_journal(records[-1].cursor) == 4
         assert term.device_status().journal_unacked == 0
         totals = term.settlement_totals()
-        assert [(line.count, line.amount_fen) for line in totals.lines] == [(1, 4530)]
+        # the bill payment and the balance inquiry; the reversed withdrawal has no line
+        assert {(line.kind, line.product): (line.count, line.amount_fen)
+                for line in totals.lines} == {(TxnKind.BILL_PAYMENT, "mobile"): (1, 4530),
+                                              (TxnKind.BALANCE_INQUIRY, ""): (1, 0)}
         assert term.echo(b"ping") == b"ping"
         assert emu.executed == 1  # payment; the withdrawal was reversed
 
 
 def test_declined_payment(serve) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(declined_accounts=frozenset({"000"}))
-    with serve(Dialect.SL_2, faults) as (emu, url), stationlink.connect(
+    unknown = frozenset({"000"})  # the biller knows no account "000"
+    with serve(Dialect.SL_2, unknown_accounts=unknown) as (emu, url), stationlink.connect(
         url, card_key=KEY, dialect="sl-2"
     ) as term:
         result = term.pay_bill("electricity", "000", amount_fen=100)
@@ -77,7 +81,7 @@ def test_declined_payment(serve) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_terminal_error_reply_raises(serve) -> None:  # type: ignore[no-untyped-def]
-    with serve(Dialect.MISPOS_1) as (_, url), stationlink.connect(
+    with serve(Dialect.MISPOS_1, kind="card") as (_, url), stationlink.connect(
         url, card_key=KEY, dialect=Dialect.MISPOS_1
     ) as term:
         from stationlink.client._core import placeholder, request_flow

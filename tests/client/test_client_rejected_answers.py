@@ -9,8 +9,8 @@ although the terminal may have executed the payment. Rule: every field the reque
 checked; a frame that fails is a protocol error on the link (kept in ``diagnostics``) and the
 outcome comes from the journal by status query, or is ``unknown`` with the ``client_ref``.
 
-A scripted emulated terminal (``client_emulator.Faults.money_script``) sends exactly the
-misbehaving frames over a real pty and a real TCP socket.
+The simulator's emulated terminal with a script (``stationlink_sim.script.Script``) sends
+exactly the misbehaving frames over a real pty and a real TCP socket.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from client_emulator import KEY, EmulatedTerminal, Faults
+from client_rig import KEY, Emulated
 
 import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.client._core import AnswerRejected
 from stationlink.protocol.messages import Dialect, TxnStatus
+from stationlink_sim.script import Script
 
 FAST = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}
 PHONE = "13800000000"
@@ -34,7 +35,7 @@ def _connect(url: str, seed: int) -> Terminal:
                                rng=random.Random(seed), **FAST)
 
 
-def _journal(emu: EmulatedTerminal, client_ref: str) -> list[TxnStatus]:
+def _journal(emu: Emulated, client_ref: str) -> list[TxnStatus]:
     return [r.status for r in emu.journal if r.client_ref == client_ref]
 
 
@@ -42,7 +43,7 @@ def _rejected(term: Terminal) -> list[AnswerRejected]:
     return [ev for ev in term.diagnostics if isinstance(ev, AnswerRejected)]
 
 
-def _check_settled(result: TransactionResult, emu: EmulatedTerminal, outcome: Outcome) -> None:
+def _check_settled(result: TransactionResult, emu: Emulated, outcome: Outcome) -> None:
     """The payment ran exactly once on the terminal and the result says so (or unknown)."""
     assert result.outcome is outcome
     assert _journal(emu, result.client_ref) == [TxnStatus.APPROVED]  # executed once
@@ -71,7 +72,7 @@ LATE = [
 def test_late_frame_with_the_payment_seq_is_never_its_outcome(
     serve, step: str, drops: int, outcome: Outcome,  # type: ignore[no-untyped-def]
 ) -> None:
-    faults = Faults(money_script=[step], drop_status_responses=drops)
+    faults = Script(money=[step], status=["drop"] * drops)
     # one dropped query: wait long enough that the late frame is in before the next query
     timers = {**FAST, "t2_other": 1.0} if drops == 1 else FAST
     with serve(Dialect.SL_2, faults) as (emu, url), stationlink.connect(
@@ -103,7 +104,7 @@ AT_ONCE = [
 def test_answer_carrying_another_transaction_is_rejected(
     serve, step: str, drops: int, outcome: Outcome,  # type: ignore[no-untyped-def]
 ) -> None:
-    faults = Faults(money_script=["ok", step], drop_status_responses=drops)
+    faults = Script(money=["ok", step], status=["drop"] * drops)
     with serve(Dialect.MISPOS_1, faults) as (emu, url), stationlink.connect(
         url, card_key=KEY, dialect=Dialect.MISPOS_1, rng=random.Random(12), **FAST
     ) as term:
@@ -126,7 +127,7 @@ def test_reverse_last_reverses_the_confirmed_payment_not_the_one_an_answer_named
 ) -> None:
     """The 2nd payment's answer carries the 1st payment's record: the 2nd is settled by
     status query, and reverse_last reverses the 2nd, never the 1st."""
-    faults = Faults(money_script=["ok", "wrong_ref"])
+    faults = Script(money=["ok", "wrong_ref"])
     with serve(Dialect.SL_2, faults) as (emu, url), _connect(url, 13) as term:
         first = term.pay_bill("mobile", PHONE, amount_fen=5000)
         second = term.pay_bill("mobile", PHONE, amount_fen=5000)
@@ -146,7 +147,7 @@ def test_reverse_last_refuses_while_the_last_payment_is_unknown(
 ) -> None:
     """The 2nd payment's answer names the 1st and no status query is answered: its outcome
     is unknown, so "the last payment" is unknown: nothing is reversed, nothing is sent."""
-    faults = Faults(money_script=["ok", "wrong_ref"], drop_status_responses=3)
+    faults = Script(money=["ok", "wrong_ref"], status=["drop"] * 3)
     with serve(Dialect.SL_2, faults) as (emu, url), _connect(url, 14) as term:
         first = term.pay_bill("mobile", PHONE, amount_fen=5000)
         second = term.pay_bill("mobile", PHONE, amount_fen=5000)
@@ -169,7 +170,7 @@ def test_reverse_last_refuses_while_the_last_payment_is_unknown(
 def test_balance_answer_of_another_inquiry_is_unknown_not_a_balance(
     serve, step: str,  # type: ignore[no-untyped-def]
 ) -> None:
-    faults = Faults(balance_script=["ok", step])
+    faults = Script(balance=["ok", step])
     with serve(Dialect.SL_2, faults) as (emu, url), _connect(url, 15) as term:
         term.balance()
         lost = term.balance()
@@ -189,10 +190,10 @@ def test_reverse_last_after_an_unknown_payment_that_never_ran(
 ) -> None:
     """The 2nd payment never reached the terminal and no status query was answered: it is
     unknown; once resolve() shows it never ran, the 1st is the last one again."""
-    faults = Faults(drop_status_responses=3)
+    faults = Script(status=["drop"] * 3)
     with serve(Dialect.SL_2, faults) as (emu, url), _connect(url, 16) as term:
         first = term.pay_bill("mobile", PHONE, amount_fen=5000)
-        emu.faults.ignore_money_requests = 1
+        emu.script.money.append("lost")  # the next payment never reaches the terminal
         second = term.pay_bill("mobile", PHONE, amount_fen=6000)
         assert second.outcome is Outcome.UNKNOWN
         with pytest.raises(ValueError, match=second.client_ref):

@@ -13,16 +13,17 @@ import asyncio
 import random
 
 import pytest
-from client_emulator import KEY, EmulatedTerminal, Faults
+from client_rig import KEY, Emulated
 
 from stationlink.client import Outcome, TransactionResult
 from stationlink.client import aio as aclient
 from stationlink.protocol.messages import Dialect, TxnStatus
+from stationlink_sim.script import Script
 
 FAST = {"t2_money": 0.4, "t2_other": 0.3, "t1": 0.2}
 
 
-def _journal(emu: EmulatedTerminal, client_ref: str) -> list[TxnStatus]:
+def _journal(emu: Emulated, client_ref: str) -> list[TxnStatus]:
     return [r.status for r in emu.journal if r.client_ref == client_ref]
 
 
@@ -45,7 +46,7 @@ CASES = [
 def test_async_rejected_answer_is_settled_or_unknown(
     serve, step: str, drops: int, outcome: Outcome,  # type: ignore[no-untyped-def]
 ) -> None:
-    faults = Faults(money_script=["ok", step], drop_status_responses=drops)
+    faults = Script(money=["ok", step], status=["drop"] * drops)
     with serve(Dialect.SL_2, faults) as (emu, url):
         async def main() -> tuple[TransactionResult, TransactionResult, int]:
             # one dropped query: long enough for the late frame to be in before the next
@@ -70,7 +71,7 @@ def test_async_rejected_answer_is_settled_or_unknown(
 
 @pytest.mark.parametrize("drops", [0, 3])
 def test_async_reverse_last_after_a_mismatching_answer(serve, drops: int) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(money_script=["ok", "wrong_ref"], drop_status_responses=drops)
+    faults = Script(money=["ok", "wrong_ref"], status=["drop"] * drops)
     with serve(Dialect.MISPOS_1, faults) as (emu, url):
         async def main() -> tuple[TransactionResult, TransactionResult, object]:
             term = await aclient.connect(url, card_key=KEY, dialect="mispos-1",
@@ -101,7 +102,7 @@ def test_cancelled_caller_does_not_lose_the_payment(serve) -> None:  # type: ign
     """The caller is cancelled after the terminal executed the payment (its answer is lost):
     the call finishes in the background, resolves by status query, keeps its result; the
     terminal stays usable and nothing is paid twice."""
-    faults = Faults(money_script=["drop"])
+    faults = Script(money=["drop"])
     with serve(Dialect.SL_2, faults) as (emu, url):
         async def main() -> tuple[list[object], TransactionResult]:
             term = await _open(url, 23)
@@ -128,7 +129,7 @@ def test_cancelled_caller_does_not_lose_the_payment(serve) -> None:  # type: ign
 
 
 def test_cancelled_while_waiting_for_the_terminal_sends_nothing(serve) -> None:  # type: ignore[no-untyped-def]
-    faults = Faults(money_script=["drop"])
+    faults = Script(money=["drop"])
     with serve(Dialect.SL_2, faults) as (emu, url):
         async def main() -> list[object]:
             term = await _open(url, 24)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import socket
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def test_power_cycle_over_tcp_drops_the_link_and_keeps_the_journal() -> None:
             paid = host.pay_bill("water", "37010099", amount_fen=800)  # request 2
             with pytest.raises(LinkError):
                 host.device_status()  # request 3: the terminal reboots, the socket closes
-        time.sleep(0.3)  # wait out the 100 ms boot (no timing is asserted)
+        t.wait_ready()  # the terminal boots for 100 ms
         with _connect(t.url, "sl-2") as host:
             status = host.device_status()
             kept = host.status(client_ref=paid.client_ref)
