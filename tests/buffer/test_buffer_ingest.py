@@ -19,7 +19,7 @@ from buffer_fixtures import CARD, T0
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stationlink.buffer import Buffer, Entry, RefusedRecordError, Source, ingest
+from stationlink.buffer import Buffer, Entry, RefusedRecordError, Source, page
 from stationlink.buffer.db import connect, immediate, iso_text
 from stationlink.buffer.ingest import BATCH, SCAN_MIN
 from stationlink.buffer.records import from_journal
@@ -272,7 +272,7 @@ def test_live_result_path_without_returning_is_the_same(
     assert len(statements) == 3  # as many as a raw insert: BEGIN, the INSERT, COMMIT
     assert statements[1].startswith("INSERT INTO records")
     assert statements[1].endswith("RETURNING seq, refers_to_seq")
-    monkeypatch.setattr(ingest, "RETURNING", False)
+    monkeypatch.setattr(page, "RETURNING", False)
     with Buffer.open(tmp_path / "b.sqlite", "S1") as two:
         assert live_sequence(two) == got
         assert (list(two.records()), two.stats()["conflicts"]) == (stored, conflicts)

@@ -13,15 +13,13 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
-
 import stationlink
 import stationlink_sim
 
 ROOTS = (Path(stationlink.__file__).parent, Path(stationlink_sim.__file__).parent)
 
 #: Circles known and not fixed yet; each must be named by an xfail(strict=True) test below.
-KNOWN = {frozenset({"stationlink.buffer.ingest", "stationlink.buffer.page"})}
+KNOWN: set[frozenset[str]] = set()
 
 
 def module_files(roots: Iterable[Path]) -> dict[str, tuple[Path, bool]]:
@@ -126,10 +124,6 @@ def test_no_import_circle_but_the_known_ones() -> None:
     assert [sorted(c) for c in found if c not in KNOWN] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known import circle stationlink.buffer.ingest <-> stationlink.buffer.page (issue 9 §6), "
-    "left to the change that reshapes the buffer's page ingest; remove this mark and the "
-    "KNOWN entry when it is gone"))
 def test_no_buffer_ingest_page_circle() -> None:
     assert frozenset({"stationlink.buffer.ingest", "stationlink.buffer.page"}) not in (
         cycles(import_graph(ROOTS)))

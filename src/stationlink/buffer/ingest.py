@@ -13,11 +13,7 @@ Contract:
   :func:`journal_rows` to raise a refused record's error.
 - :func:`insert_rows` inserts full :data:`.schema.INSERT_RECORD` rows with multi-row
   ``INSERT`` statements of :data:`BATCH` rows, the remainder with ``executemany``.
-- :func:`store_one` (a live result) does what :func:`.page.store_page` does, in one
-  statement, :data:`INSERT_ONE`
-  (``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with the seq and the references as
-  sub-queries); only a duplicate costs a look-up. Without ``RETURNING`` (SQLite < 3.35) it
-  is :func:`.page.store_page` of one record.
+- This module imports nothing of :mod:`.page` (the page path builds on it, not the reverse).
 - Look-ups are bounded per call: fewer than :data:`SCAN_MIN` records, one ``IN`` for all
   identities; a page, one chunked ``IN`` of its own identities plus :func:`ref_seqs` (a
   covering range scan of the terminal's unknowns when there are no more of them than the
@@ -32,7 +28,6 @@ from datetime import datetime, timezone
 from itertools import chain
 from typing import Any
 
-from ..errors import StorageError
 from ..protocol.messages import JournalRecord, TxnKind, TxnStatus
 from .db import HOUR_TEXT, MINSEC_TEXT, iso_text, ts_text
 from .records import (
@@ -42,10 +37,9 @@ from .records import (
     StoredRecord,
     card_fields,
     check_rules,
-    from_journal,
     require_aware,
 )
-from .schema import INSERT_RECORD, RECORD_COLUMNS, SELECT_RECORDS, row_record
+from .schema import INSERT_RECORD, RECORD_COLUMNS, SELECT_RECORDS, row_ident, row_record
 
 CHUNK = 400  # parameters per IN (...) query (well under SQLite's oldest variable limit, 999)
 SCAN_MIN = 16  # from this many records on, look up unknowns with one range scan (ref_seqs)
@@ -58,21 +52,6 @@ BATCH = 40  # rows per multi-row INSERT: at most 920 parameters (SQLite's oldest
 INSERT_BATCH = (
     f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES "  # noqa: S608
     + ", ".join(["(" + ", ".join("?" * len(RECORD_COLUMNS)) + ")"] * BATCH)
-)
-RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)  # INSERT ... RETURNING
-_ONE_VALUES = ", ".join(
-    "(SELECT COALESCE(MAX(seq), 0) + 1 FROM records)" if name == "seq"
-    else "COALESCE((SELECT seq FROM records WHERE terminal_id = ?3 AND ident = ?24), "
-         "(SELECT seq FROM records WHERE terminal_id = ?3 AND ident = ?25))"
-    if name == "refers_to_seq" else f"?{i}"
-    for i, name in enumerate(RECORD_COLUMNS, start=1)
-)
-# One live result in one statement: seq = MAX + 1, refers_to_seq = the unknown ?24 it
-# resolves, else the original ?25 it reverses; nothing inserted (no row returned) when its
-# identity is already stored.
-INSERT_ONE = (
-    f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({_ONE_VALUES}) "  # noqa: S608
-    "ON CONFLICT DO NOTHING RETURNING seq, refers_to_seq"
 )
 
 
@@ -125,11 +104,16 @@ def journal_rows(
             tt_text = aware_text(tt, "terminal_time")
         else:
             tt_text = parts[0] + MINSEC_TEXT[tt.minute * 60 + tt.second] + parts[1]
-        append([
-            0, station_id, terminal_id, "txn", "t:" + ref, ref, rec.client_ref, kind,
-            rec.product, rec.account, amount, status, result, token, masked, rec.original_ref,
-            None, src, wall_text, tt_text, rec.uptime_ms, rec.boot_id, rec.cursor,
-        ])
+        values = {
+            "seq": 0, "station_id": station_id, "terminal_id": terminal_id, "entry": "txn",
+            "ident": "t:" + ref, "terminal_ref": ref, "client_ref": rec.client_ref,
+            "kind": kind, "product": rec.product, "account": rec.account,
+            "amount_fen": amount, "status": status, "result": result, "card_token": token,
+            "card_masked": masked, "original_ref": rec.original_ref, "source": src,
+            "wall_time": wall_text, "terminal_time": tt_text, "uptime_ms": rec.uptime_ms,
+            "boot_id": rec.boot_id, "journal_cursor": rec.cursor,
+        }
+        append([values.get(column) for column in RECORD_COLUMNS])  # a column not set: NULL
     return rows
 
 
@@ -143,7 +127,7 @@ def lookup(
         marks = ",".join("?" * len(chunk))
         sql = SELECT_RECORDS + f" WHERE terminal_id=? AND ident IN ({marks})"  # noqa: S608
         for row in conn.execute(sql, (terminal_id, *chunk)):
-            found[row[4]] = row_record(row)
+            found[row_ident(row)] = row_record(row)
     return found
 
 
@@ -201,39 +185,3 @@ def insert_rows(conn: sqlite3.Connection, rows: list[list[Any]]) -> None:
         conn.execute(INSERT_BATCH, list(chain.from_iterable(rows[i : i + BATCH])))
     if whole < len(rows):
         conn.executemany(INSERT_RECORD, rows[whole:])
-
-
-def store_one(
-    conn: sqlite3.Connection,
-    station_id: str,
-    terminal_id: str,
-    rec: JournalRecord,
-    row: list[Any],
-    wall_time: datetime,
-    source: Source,
-) -> StoredRecord:
-    """:func:`.page.store_page` of one record (a live result) in one statement,
-    :data:`INSERT_ONE`, where SQLite has ``RETURNING``. Call inside ``BEGIN IMMEDIATE``."""
-    if not RETURNING:
-        from .page import page_from_rows, store_page  # the page path imports this module
-
-        page = page_from_rows((rec,), [row], row[18])
-        _, build, dups = store_page(conn, station_id, terminal_id, page, wall_time, source)
-        return dups[0] if dups else build()[0]
-    ident = row[4]
-    got = conn.execute(INSERT_ONE, (
-        *row, "u:" + row[6] if row[6] else None, "t:" + row[15] if row[15] else None,
-    )).fetchall()
-    if not got:
-        existing = lookup(conn, terminal_id, [ident]).get(ident)
-        if existing is None:  # only the identity index can conflict (seq is MAX + 1)
-            raise StorageError(f"terminal {terminal_id}: {ident} conflicts but is not stored")
-        note_conflict(conn, existing, from_journal(station_id, terminal_id, rec, wall_time, source))
-        return existing
-    seq, refers = got[0]
-    stored: StoredRecord = _new(StoredRecord, (
-        seq, station_id, terminal_id, Entry.TXN, row[5], row[6], row[7], row[8], row[9],
-        row[10], row[11], row[12], row[13], row[14], row[15], refers, source, wall_time,
-        rec.terminal_time, row[20], row[21], row[22],
-    ))
-    return stored

@@ -34,6 +34,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, gt
 from typing import Any
 
+from ..errors import StorageError
 from ..protocol.messages import JournalRecord
 from ..records import rules
 from ..records.cardnum import SEPARATED_DIGITS
@@ -69,8 +70,36 @@ from .ingest import (
     note_conflict,
     ref_seqs,
 )
-from .records import Entry, Source, StoredRecord, card_fields, from_journal
-from .schema import RECORD_COLUMNS
+from .records import (
+    Entry,
+    Source,
+    StoredRecord,
+    card_fields,
+    from_journal,
+    journal_record,
+)
+from .schema import RECORD_COLUMNS, row_ident, row_value
+
+RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)  # INSERT ... RETURNING
+_AT = {name: i for i, name in enumerate(RECORD_COLUMNS, start=1)}  # ?<n> of each column
+#: Two more parameters after the columns: the identity of the unknown a result may resolve,
+#: and that of the original a reversal reverses.
+_UNKNOWN, _ORIGINAL = f"?{len(_AT) + 1}", f"?{len(_AT) + 2}"
+_ONE_VALUES = ", ".join(
+    "(SELECT COALESCE(MAX(seq), 0) + 1 FROM records)" if name == "seq"
+    else f"COALESCE((SELECT seq FROM records WHERE terminal_id = ?{_AT['terminal_id']} "  # noqa: S608
+         f"AND ident = {_UNKNOWN}), (SELECT seq FROM records "
+         f"WHERE terminal_id = ?{_AT['terminal_id']} AND ident = {_ORIGINAL}))"
+    if name == "refers_to_seq" else f"?{i}"
+    for name, i in _AT.items()
+)
+# One live result in one statement: seq = MAX + 1, refers_to_seq = the unknown it resolves,
+# else the original it reverses; nothing inserted (no row returned) when its identity is
+# already stored.
+INSERT_ONE = (
+    f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({_ONE_VALUES}) "  # noqa: S608
+    "ON CONFLICT DO NOTHING RETURNING seq, refers_to_seq"
+)
 
 #: Columns bound once per statement (``?1`` .. ``?4``) and the literal ``entry``.
 SHARED = {"station_id": "?1", "terminal_id": "?2", "source": "?3", "wall_time": "?4",
@@ -165,6 +194,38 @@ class Page:
     cursors: Sequence[int]
 
 
+def store_one(
+    conn: sqlite3.Connection,
+    station_id: str,
+    terminal_id: str,
+    rec: JournalRecord,
+    row: list[Any],
+    wall_time: datetime,
+    source: Source,
+) -> StoredRecord:
+    """:func:`store_page` of one record (a live result; ``row`` from
+    :func:`.ingest.journal_rows`) in one statement, :data:`INSERT_ONE`, where SQLite
+    has ``RETURNING``. Call inside ``BEGIN IMMEDIATE``."""
+    if not RETURNING:
+        page = page_from_rows((rec,), [row])
+        _, build, dups = store_page(conn, station_id, terminal_id, page, wall_time, source)
+        return dups[0] if dups else build()[0]
+    cref, oref = row_value(row, "client_ref"), row_value(row, "original_ref")
+    got = conn.execute(INSERT_ONE, (
+        *row, "u:" + cref if cref else None, "t:" + oref if oref else None,
+    )).fetchall()
+    if not got:
+        ident = row_ident(row)
+        existing = lookup(conn, terminal_id, [ident]).get(ident)
+        if existing is None:  # only the identity index can conflict (seq is MAX + 1)
+            raise StorageError(f"terminal {terminal_id}: {ident} conflicts but is not stored")
+        note_conflict(conn, existing, from_journal(station_id, terminal_id, rec, wall_time, source))
+        return existing
+    seq, refers = got[0]
+    return journal_record(station_id, terminal_id, rec, row_value(row, "card_token"),
+                          row_value(row, "card_masked"), wall_time, source, seq, refers)
+
+
 def journal_page(
     station_id: str,
     terminal_id: str,
@@ -179,7 +240,7 @@ def journal_page(
         return _columns(terminal_id, records, wall_time)
     except Exception:  # any doubt: the record-by-record path decides (and raises)
         rows = journal_rows(station_id, terminal_id, records, wall_time, source)
-        return page_from_rows(records, rows, rows[0][18])
+        return page_from_rows(records, rows)
 
 
 def _columns(terminal_id: str, records: Sequence[JournalRecord], wall_time: datetime) -> Page:
@@ -264,15 +325,22 @@ def _check_rules(
         raise _Unusual
 
 
-def page_from_rows(records: Sequence[JournalRecord], rows: list[list[Any]], wall: str) -> Page:
-    """A :class:`Page` of rows made by :func:`.ingest.journal_rows` for these records."""
+def page_from_rows(
+    records: Sequence[JournalRecord], rows: list[list[Any]], wall: str | None = None
+) -> Page:
+    """A :class:`Page` of rows made by :func:`.ingest.journal_rows` for these records
+    (``wall``: the wall time text, else the rows' own)."""
     if not rows:
-        return Page(records, wall, [], *([()] * 16))
-    cols = list(zip(*rows, strict=True))
+        return Page(records, wall or "", [], *([()] * 16))
+    c = dict(zip(RECORD_COLUMNS, zip(*rows, strict=True), strict=True))
+    if wall is None:
+        wall = c["wall_time"][0]
     return Page(
-        records, wall, list(cols[4]), cols[5], cols[6], cols[7], cols[8], cols[9], cols[10],
-        cols[11], cols[12], cols[13], cols[14], cols[15], [r.terminal_time for r in records],
-        cols[19], cols[20], cols[21], cols[22],
+        records, wall, list(c["ident"]), c["terminal_ref"], c["client_ref"], c["kind"],
+        c["product"], c["account"], c["amount_fen"], c["status"], c["result"],
+        c["card_token"], c["card_masked"], c["original_ref"],
+        [r.terminal_time for r in records], c["terminal_time"], c["uptime_ms"], c["boot_id"],
+        c["journal_cursor"],
     )
 
 

@@ -23,42 +23,26 @@ Contract:
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 from ..errors import StorageError
 from ..protocol.messages import CardRef, ClearPan, JournalRecord
 from ..records import rules
+from ..records.fields import IDENT_PREFIX, REFERRAL_ENTRIES, StoredRecord, ident_of
+from ..records.fields import INT_RANGES as _RANGES
 from ..records.vocab import (
-    INT64_MAX,
     REFERRAL_PRODUCTS,
     STATUSES,
     TERMINAL_KINDS,
-    UPTIME_MAX_MS,
+    Entry,
     Kind,
+    Source,
 )
 
 
 class RefusedRecordError(StorageError):
     """A record the buffer will not store (full card number, naive time, bad field)."""
-
-
-class Entry(enum.StrEnum):
-    """What a stored record is."""
-
-    TXN = "txn"  # a transaction result as the terminal stored it (live or from its journal)
-    UNKNOWN = "unknown"  # a money-moving request whose outcome the host could not learn
-    VOID = "void"  # an unknown found (by status query) never to have reached the journal
-    REFERRAL = "referral"  # a referral entered by the station operator (no terminal)
-    CANCEL = "cancel"  # the cancellation of a referral (refers to it; never an edit)
-
-
-class Source(enum.StrEnum):
-    LIVE = "live"  # the response to our own request
-    JOURNAL = "journal"  # read from the terminal's journal
-    HOST = "host"  # written by the host itself (unknown, void, referral, cancel)
 
 
 KIND_VALUES = frozenset(TERMINAL_KINDS)
@@ -67,63 +51,7 @@ STATUS_VALUES = frozenset(STATUSES)
 #: id has 8 characters (the protocol's width), so the two never meet.
 REFERRAL_TERMINAL = "PC"
 REFERRAL_KIND = Kind.REFERRAL.value
-REFERRAL_ENTRIES = frozenset({Entry.REFERRAL, Entry.CANCEL})
 REFERRAL_PRODUCT_VALUES = frozenset(REFERRAL_PRODUCTS)
-
-
-class StoredRecord(NamedTuple):
-    """One immutable buffer record (see module contract). ``seq`` is 0 until committed.
-
-    A ``NamedTuple`` rather than a frozen dataclass: bulk journal ingest builds one per row.
-    """
-
-    seq: int
-    station_id: str
-    terminal_id: str
-    entry: Entry
-    terminal_ref: str
-    client_ref: str
-    kind: str
-    product: str
-    account: str
-    amount_fen: int
-    status: str  # approved / declined / reversed; approved for a referral; '' otherwise
-    result: int | None  # the terminal's ResultCode value, None for host records
-    card_token: str
-    card_masked: str
-    original_ref: str  # reversals: the terminal ref of the reversed transaction
-    refers_to_seq: int | None  # the earlier record this one resolves or reverses
-    source: Source
-    wall_time: datetime  # station PC clock when the record was captured
-    terminal_time: datetime | None  # the terminal's own clock
-    uptime_ms: int | None  # terminal monotonic uptime
-    boot_id: int | None  # terminal boot identifier
-    journal_cursor: int | None  # position in the terminal's journal, when known
-
-    @property
-    def ident(self) -> str:
-        """The identity key, unique per (station, terminal)."""
-        return ident_of(self.entry, self.terminal_ref, self.client_ref)
-
-    @property
-    def txn_id(self) -> str:
-        """The stable interchange ``txn_id`` of a transaction result
-        (``<station>-<terminal>-<terminal ref>``) or of a referral (and of the referral a
-        cancellation cancels): ``<station>-PC-<referral id>``."""
-        if self.entry in REFERRAL_ENTRIES:
-            return f"{self.station_id}-{self.terminal_id}-{self.client_ref}"
-        return f"{self.station_id}-{self.terminal_id}-{self.terminal_ref}"
-
-
-IDENT_PREFIX = {Entry.UNKNOWN: "u:", Entry.VOID: "v:", Entry.REFERRAL: "r:", Entry.CANCEL: "c:"}
-
-
-def ident_of(entry: Entry, terminal_ref: str, client_ref: str) -> str:
-    """The identity key: ``t:<terminal ref>`` for a terminal result, else the entry's prefix
-    and the host reference (``client_ref``; a referral's id)."""
-    if entry is Entry.TXN:
-        return "t:" + terminal_ref
-    return IDENT_PREFIX[entry] + client_ref
 
 
 def require_aware(ts: datetime, name: str) -> datetime:
@@ -157,9 +85,10 @@ def card_fields(terminal_id: str, rec: JournalRecord) -> tuple[str, str]:
     return token, masked
 
 
-#: Integer fields of a journal record and their range (``docs/formats.md``, "Limits").
-INT_RANGES = (("uptime_ms", 0, UPTIME_MAX_MS), ("boot_id", 0, INT64_MAX),
-              ("cursor", 0, INT64_MAX))
+#: Integer fields of a journal record (attribute, stored field) and their range, from the
+#: declaration (``records.fields``; ``docs/formats.md``, "Limits").
+INT_RANGES = tuple((attr, *_RANGES[field]) for attr, field in (
+    ("uptime_ms", "uptime_ms"), ("boot_id", "boot_id"), ("cursor", "journal_cursor")))
 
 
 def rule_problem(
@@ -215,10 +144,19 @@ def from_journal(
     if rec.amount_fen < 0:
         raise RefusedRecordError(f"terminal {terminal_id} ref {rec.ref!r}: negative amount")
     wall = require_aware(wall_time, "wall_time")
-    terminal_time = require_aware(rec.terminal_time, "terminal_time")
+    require_aware(rec.terminal_time, "terminal_time")
     check_rules(terminal_id, rec, token, wall)
+    return journal_record(station_id, terminal_id, rec, token, masked, wall, source)
+
+
+def journal_record(
+    station_id: str, terminal_id: str, rec: JournalRecord, token: str, masked: str,
+    wall_time: datetime, source: Source, seq: int = 0, refers_to_seq: int | None = None,
+) -> StoredRecord:
+    """The record of a terminal's journal record, its card as ``token`` and ``masked``
+    (no check: :func:`from_journal` checks first)."""
     return StoredRecord(
-        seq=0,
+        seq=seq,
         station_id=station_id,
         terminal_id=terminal_id,
         entry=Entry.TXN,
@@ -233,10 +171,10 @@ def from_journal(
         card_token=token,
         card_masked=masked,
         original_ref=rec.original_ref,
-        refers_to_seq=None,
+        refers_to_seq=refers_to_seq,
         source=source,
-        wall_time=wall,
-        terminal_time=terminal_time,
+        wall_time=wall_time,
+        terminal_time=rec.terminal_time,
         uptime_ms=rec.uptime_ms,
         boot_id=rec.boot_id,
         journal_cursor=rec.cursor,
@@ -251,3 +189,13 @@ class Batch:
     first_seq: int
     last_seq: int
     records: tuple[StoredRecord, ...]
+
+
+#: The buffer's record vocabulary; the record itself is declared in :mod:`stationlink.records`
+#: (``StoredRecord``, ``Entry``, ``Source``, identities) and re-exported here.
+__all__ = [
+    "IDENT_PREFIX", "INT_RANGES", "KIND_VALUES", "REFERRAL_ENTRIES", "REFERRAL_KIND",
+    "REFERRAL_PRODUCT_VALUES", "REFERRAL_TERMINAL", "STATUS_VALUES", "Batch", "Entry",
+    "RefusedRecordError", "Source", "StoredRecord", "card_fields", "check_card_fields",
+    "check_rules", "from_journal", "ident_of", "journal_record", "require_aware", "rule_problem",
+]

@@ -23,73 +23,24 @@ creates or migrates the tables (idempotent); records are only ever inserted.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from .db import ts_parse, ts_required, ts_text
-from .records import Entry, Source, StoredRecord
+from ..records import fields
+from ..records.fields import StoredRecord
+from ..records.vocab import Entry, Source
+from .db import ts_parse, ts_text
 from .versions import FileInfo, Migration, check_file, latest, migrate
 
-RECORD_COLUMNS = (
-    "seq",
-    "station_id",
-    "terminal_id",
-    "entry",
-    "ident",
-    "terminal_ref",
-    "client_ref",
-    "kind",
-    "product",
-    "account",
-    "amount_fen",
-    "status",
-    "result",
-    "card_token",
-    "card_masked",
-    "original_ref",
-    "refers_to_seq",
-    "source",
-    "wall_time",
-    "terminal_time",
-    "uptime_ms",
-    "boot_id",
-    "journal_cursor",
-)
-
-RECORD_TYPES: dict[str, Any] = {
-    "seq": int,
-    "station_id": str,
-    "terminal_id": str,
-    "entry": str,
-    "ident": str,
-    "terminal_ref": str,
-    "client_ref": str,
-    "kind": str,
-    "product": str,
-    "account": str,
-    "amount_fen": int,
-    "status": str,
-    "result": int,
-    "card_token": str,
-    "card_masked": str,
-    "original_ref": str,
-    "refers_to_seq": int,
-    "source": str,
-    "wall_time": str,
-    "terminal_time": str,
-    "uptime_ms": int,
-    "boot_id": int,
-    "journal_cursor": int,
-}
-
-NOT_NULL = {
-    "station_id", "terminal_id", "entry", "ident", "terminal_ref", "client_ref", "kind",
-    "product", "account", "amount_fen", "status", "card_token", "card_masked",
-    "original_ref", "source", "wall_time",
-}
+#: The ``records`` columns, their types and ``NOT NULL`` set, from the one declaration
+#: (:data:`stationlink.records.fields.RECORD`); ``seq`` is the primary key.
+RECORD_COLUMNS = fields.COLUMNS
+RECORD_TYPES: dict[str, Any] = {f.name: f.column_type for f in fields.RECORD}
+NOT_NULL = set(fields.NOT_NULL - {"seq"})
 
 SELECT_RECORDS = "SELECT " + ", ".join(RECORD_COLUMNS) + " FROM records"  # noqa: S608
 _MARKS = ", ".join("?" for _ in RECORD_COLUMNS)
@@ -106,7 +57,7 @@ BUFFER_TABLES: dict[str, tuple[str, ...]] = {
     "conflicts": ("id", "terminal_id", "ident", "existing_seq", "wall_time"),
 }
 BUFFER_TIMES: dict[str, tuple[str, ...]] = {
-    "records": ("wall_time", "terminal_time"),
+    "records": tuple(c for c in RECORD_COLUMNS if c in fields.TIME_FIELDS),
     "cursors": ("updated_at",),
     "device_status": ("wall_time", "terminal_time"),
     "settlement_mismatches": ("wall_time", "since"),
@@ -205,26 +156,56 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     )
 
 
+#: How a :class:`StoredRecord` value becomes its column's value, for the fields that need it
+#: (enums as their text, timestamps as CST text; the others are stored as they are).
+_TO_COLUMN: dict[str, Callable[[Any], Any]] = {
+    **{f.name: str for f in fields.RECORD if f.pytype in (Entry, Source)},
+    **{f.name: ts_text for f in fields.RECORD if f.pytype is datetime and not f.nullable},
+    **{f.name: (lambda v: None if v is None else ts_text(v))
+       for f in fields.RECORD if f.pytype is datetime and f.nullable},
+}
+#: And back: a column's value as the record's (``None`` stays ``None``).
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
+    **{f.name: f.pytype for f in fields.RECORD if f.pytype in (Entry, Source)},
+    **{f.name: ts_parse for f in fields.RECORD if f.pytype is datetime},
+}
+_STORED_AT = {name: i for i, name in enumerate(fields.STORED)}
+_COLUMN_AT = {name: i for i, name in enumerate(RECORD_COLUMNS)}
+#: (position in a record, converter) of each converted field, and where ``ident`` goes.
+_ENCODE = tuple((_STORED_AT[name], conv) for name, conv in _TO_COLUMN.items())
+_IDENT_AT = _COLUMN_AT["ident"]
+#: Where each :class:`StoredRecord` field is in a row of :data:`RECORD_COLUMNS`.
+_FROM_ROW = tuple(_COLUMN_AT[name] for name in fields.STORED)
+_DECODE = tuple((_STORED_AT[name], conv) for name, conv in _FROM_COLUMN.items())
+_make = StoredRecord._make
+
+
 def record_row(rec: StoredRecord, ident: str | None = None) -> tuple[Any, ...]:
-    """Values for :data:`INSERT_RECORD`, in :data:`RECORD_COLUMNS` order."""
-    return (
-        rec.seq, rec.station_id, rec.terminal_id, str(rec.entry),
-        rec.ident if ident is None else ident,
-        rec.terminal_ref, rec.client_ref, rec.kind, rec.product, rec.account, rec.amount_fen,
-        rec.status, rec.result, rec.card_token, rec.card_masked, rec.original_ref,
-        rec.refers_to_seq, str(rec.source), ts_text(rec.wall_time),
-        ts_text(rec.terminal_time), rec.uptime_ms, rec.boot_id, rec.journal_cursor,
-    )
+    """Values for :data:`INSERT_RECORD`, in :data:`RECORD_COLUMNS` order (``ident``: the
+    record's own unless given)."""
+    values = list(rec)
+    for i, conv in _ENCODE:
+        values[i] = conv(values[i])
+    values.insert(_IDENT_AT, rec.ident if ident is None else ident)
+    return tuple(values)
 
 
-def row_record(row: tuple[Any, ...] | Any) -> StoredRecord:
-    """A row selected with :data:`SELECT_RECORDS` back into a record."""
-    wall = ts_required(row[18])
-    return StoredRecord(
-        seq=row[0], station_id=row[1], terminal_id=row[2], entry=Entry(row[3]),
-        terminal_ref=row[5], client_ref=row[6], kind=row[7], product=row[8], account=row[9],
-        amount_fen=row[10], status=row[11], result=row[12], card_token=row[13],
-        card_masked=row[14], original_ref=row[15], refers_to_seq=row[16],
-        source=Source(row[17]), wall_time=wall, terminal_time=ts_parse(row[19]),
-        uptime_ms=row[20], boot_id=row[21], journal_cursor=row[22],
-    )
+def row_record(row: Sequence[Any]) -> StoredRecord:
+    """A row in :data:`RECORD_COLUMNS` order (as :data:`SELECT_RECORDS` gives it) back into a
+    record."""
+    values = [row[i] for i in _FROM_ROW]
+    for i, conv in _DECODE:
+        value = values[i]
+        if value is not None:
+            values[i] = conv(value)
+    return _make(values)
+
+
+def row_value(row: Sequence[Any], column: str) -> Any:
+    """The value of ``column`` in a row in :data:`RECORD_COLUMNS` order."""
+    return row[_COLUMN_AT[column]]
+
+
+def row_ident(row: Sequence[Any]) -> str:
+    """The ``ident`` column of a row in :data:`RECORD_COLUMNS` order."""
+    return str(row[_IDENT_AT])

@@ -41,8 +41,8 @@ from ..protocol.messages import JournalRecord
 from .db import connect, immediate, storage_errors, ts_text
 from .fold import fold
 from .health import HealthMixin
-from .ingest import journal_rows, lookup, next_seq, note_conflict, store_one
-from .page import journal_page, store_page
+from .ingest import journal_rows, lookup, next_seq, note_conflict
+from .page import journal_page, store_one, store_page
 from .records import (
     Batch,
     Entry,
@@ -281,7 +281,7 @@ class Buffer(HealthMixin, ReferralMixin):
             if refers is None and cand.original_ref:
                 original = known.get("t:" + cand.original_ref)
                 refers = original.seq if original is not None else None
-            rec = StoredRecord._make((seq, *cand[1:15], refers, *cand[16:]))
+            rec = cand._replace(seq=seq, refers_to_seq=refers)
             seq += 1
             known[ident] = rec
             out.append(rec)

@@ -29,11 +29,16 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..buffer.schema import NOT_NULL, RECORD_COLUMNS, RECORD_TYPES, times_to_cst
+from ..buffer.schema import RECORD_COLUMNS, RECORD_TYPES, times_to_cst
 from ..buffer.versions import Migration, check_file, latest, migrate
 from ..errors import StorageError
+from ..records import fields
 
-EXTRA_COLUMNS = ("received_at", "ts", "affects_month", "late", "duplicate_of")
+#: The hub's columns after the record's (:data:`stationlink.records.fields.RECORD`).
+EXTRA_TYPES: dict[str, type[object]] = {
+    "received_at": str, "ts": str, "affects_month": str, "late": int, "duplicate_of": int,
+}
+EXTRA_COLUMNS = tuple(EXTRA_TYPES)
 HUB_COLUMNS: dict[str, tuple[str, ...]] = {
     "stations": ("station_id", "hwm", "last_contact", "agent_status", "agent_status_at"),
     "records": RECORD_COLUMNS + EXTRA_COLUMNS,
@@ -45,7 +50,7 @@ HUB_COLUMNS: dict[str, tuple[str, ...]] = {
 
 HUB_TIMES: dict[str, tuple[str, ...]] = {
     "stations": ("last_contact", "agent_status_at"),
-    "records": ("wall_time", "terminal_time", "received_at", "ts"),
+    "records": (*(c for c in RECORD_COLUMNS if c in fields.TIME_FIELDS), "received_at", "ts"),
     "anchors": ("wall_time",),
     "device_status": ("received_at",),
     "tokens": ("created_at", "revoked_at"),
@@ -89,13 +94,9 @@ def _create_tables(db: sqlite_utils.Database) -> None:
          "agent_status_at": str},
         pk="station_id", not_null={"hwm"}, if_not_exists=True,
     )
-    columns = dict(RECORD_TYPES)
-    columns.update(
-        {"received_at": str, "ts": str, "affects_month": str, "late": int, "duplicate_of": int}
-    )
     db.table("records").create(
-        columns, pk=("station_id", "seq"),
-        not_null=NOT_NULL | {"seq", "received_at", "ts", "affects_month", "late"},
+        {**RECORD_TYPES, **EXTRA_TYPES}, pk=("station_id", "seq"),
+        not_null=fields.NOT_NULL | {"received_at", "ts", "affects_month", "late"},
         if_not_exists=True,
     )
     db.execute(

@@ -21,8 +21,9 @@ from typing import Any
 from ..buffer.db import ts_required, ts_text
 from ..buffer.fold import Anchors, effective_ts
 from ..buffer.records import IDENT_PREFIX, Batch, Entry, StoredRecord
-from ..buffer.schema import RECORD_COLUMNS, record_row
+from ..buffer.schema import RECORD_COLUMNS, record_row, row_ident, row_value
 from ..errors import SequenceConflictError, SequenceGapError
+from ..records import fields
 from .closing import is_late
 from .hub_schema import EXTRA_COLUMNS
 from .store import IngestResult
@@ -36,17 +37,14 @@ CHUNK = 400  # identities per lookup query (well under SQLite's bound-parameter 
 
 
 _PREFIX = {Entry.TXN: "t:", **IDENT_PREFIX}
-IDENT = RECORD_COLUMNS.index("ident")
 SELECT_HELD = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records"  # noqa: S608
-TIME_FIELDS = frozenset({"wall_time", "terminal_time"})
+TIME_FIELDS = fields.TIME_FIELDS
 # a replayed seq must match the held record in every column (ident is derived from the refs)
 REPLAY_FIELDS = tuple(c for c in RECORD_COLUMNS if c not in ("seq", "ident"))
 # a duplicate (same identity, new seq) conflicts when the transaction itself differs; capture
 # metadata (when and how the station PC read it: source, wall time, cursor, ...) may differ
-CONTENT_FIELDS = ("entry", "terminal_ref", "client_ref", "kind", "product", "account",
-                  "amount_fen", "status", "result", "card_token", "card_masked", "original_ref")
+CONTENT_FIELDS = fields.CONTENT
 CARD_FIELDS = frozenset({"card_token", "card_masked"})
-_INDEX = {c: i for i, c in enumerate(RECORD_COLUMNS)}
 
 
 def differing(held: Sequence[Any], sent: Sequence[Any], fields: Sequence[str]) -> list[str]:
@@ -54,8 +52,7 @@ def differing(held: Sequence[Any], sent: Sequence[Any], fields: Sequence[str]) -
     differ, in column order; times compare as instants (``+08:00`` equals the same ``Z``)."""
     out = []
     for name in fields:
-        i = _INDEX[name]
-        a, b = held[i], sent[i]
+        a, b = row_value(held, name), row_value(sent, name)
         if a == b:
             continue
         if name in TIME_FIELDS and a is not None and b is not None \
@@ -94,7 +91,7 @@ def ingest_batch(
     if rows is None:
         rows = base_rows(batch)
     if old:
-        held = {row[0]: row for row in conn.execute(
+        held = {row_value(row, "seq"): row for row in conn.execute(
             f"{SELECT_HELD} WHERE station_id=? AND seq BETWEEN ? AND ?",  # noqa: S608
             (sid, old[0].seq, old[-1].seq),
         )}
@@ -167,7 +164,7 @@ def _new_rows(
 ) -> tuple[list[tuple[Any, ...]], int, int]:
     """Full rows for new records: ts, affected month, late flag, duplicate link."""
     cancel = Entry.CANCEL
-    idents = [row[IDENT] for row in base]
+    idents = list(map(row_ident, base))
     keys = {(r.terminal_id, i) for r, i in zip(new, idents, strict=True)}
     keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
     keys |= {(r.terminal_id, "r:" + r.client_ref) for r in new if r.entry is cancel}

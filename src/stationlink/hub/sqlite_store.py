@@ -30,7 +30,7 @@ from typing import Any
 
 from ..buffer.db import connect, read_only_media, storage_errors, ts_parse, ts_required, ts_text
 from ..buffer.records import Batch
-from ..buffer.schema import RECORD_COLUMNS, row_record
+from ..buffer.schema import RECORD_COLUMNS, row_ident, row_record
 from ..errors import StorageError
 from .closing import DEFAULT_CLOSE_DAY, check_close_day
 from .group_commit import GroupCommitWriter
@@ -224,7 +224,7 @@ class SqliteHubStore:
             dup, orig = row_record(sent), row_record(held)
             out.append(Conflict(
                 station_id=sid, seq=dup.seq, duplicate_of=orig.seq, terminal_id=dup.terminal_id,
-                ident=sent[RECORD_COLUMNS.index("ident")], received_at=ts_required(received),
+                ident=row_ident(sent), received_at=ts_required(received),
                 fields=tuple(differing(held, sent, CONTENT_FIELDS)), held=orig, sent=dup,
             ))
         return out
@@ -265,8 +265,9 @@ class SqliteHubStore:
 
 
 def _hub_record(row: tuple[Any, ...]) -> HubRecord:
-    n = len(RECORD_COLUMNS)
+    """A row of :data:`SELECT` (the record's columns, then the hub's) as a HubRecord."""
+    extra = dict(zip(EXTRA_COLUMNS, row[len(RECORD_COLUMNS):], strict=True))
     return HubRecord(
-        row_record(row[:n]), ts_required(row[n]), ts_required(row[n + 1]), row[n + 2],
-        bool(row[n + 3]),
+        row_record(row), ts_required(extra["received_at"]), ts_required(extra["ts"]),
+        extra["affects_month"], bool(extra["late"]),
     )

@@ -31,20 +31,11 @@ from typing import IO, Generic, TypeVar
 
 from ..errors import InputDataError, Problem
 from ..money import CST, format_yuan, parse_yuan, to_cst
-from ..records import rules
+from ..records import fields, rules
 from ..records.vocab import BILL_PRODUCTS, KINDS, REFERRAL_PRODUCTS, STATUSES
 
-TRANSACTION_COLUMNS = (
-    "txn_id",
-    "station_id",
-    "terminal_id",
-    "ts",
-    "kind",
-    "product",
-    "amount",
-    "card",
-    "status",
-)
+#: The transactions file's columns, from the declaration (``records.fields.TRANSACTION``).
+TRANSACTION_COLUMNS = fields.TRANSACTION_COLUMNS
 STATION_COLUMNS = ("station_id", "branch_id", "area", "village_id", "village_households")
 BRANCH_COLUMNS = ("branch_id", "area", "plan_effective_stations")
 

@@ -1,7 +1,8 @@
 """The vocabulary of a transaction record, declared once: kinds, statuses, products, limits.
 
 Contract:
-- :class:`Kind`, :class:`Status` and :class:`Product` are the closed sets of values a record
+- :class:`Kind`, :class:`Status`, :class:`Product`, :class:`Entry` (what a stored record
+  is) and :class:`Source` (how it was captured) are the closed sets of values a record
   may carry; the tuples below (``KINDS``, ``STATUSES``, ``BILL_PRODUCTS`` ...) are their
   values in the order messages list them. The interchange format, the station buffer and the
   hub import these; nobody re-declares them.
@@ -33,6 +34,24 @@ class Status(enum.StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"
     REVERSED = "reversed"
+
+
+class Entry(enum.StrEnum):
+    """What a stored record is (``docs/buffer.md``)."""
+
+    TXN = "txn"  # a transaction result as the terminal stored it (live or from its journal)
+    UNKNOWN = "unknown"  # a money-moving request whose outcome the host could not learn
+    VOID = "void"  # an unknown found (by status query) never to have reached the journal
+    REFERRAL = "referral"  # a referral entered by the station operator (no terminal)
+    CANCEL = "cancel"  # the cancellation of a referral (refers to it; never an edit)
+
+
+class Source(enum.StrEnum):
+    """How a stored record was captured."""
+
+    LIVE = "live"  # the response to our own request
+    JOURNAL = "journal"  # read from the terminal's journal
+    HOST = "host"  # written by the host itself (unknown, void, referral, cancel)
 
 
 class Product(enum.StrEnum):
@@ -94,5 +113,5 @@ __all__ = [
     "BILL_PRODUCTS", "CEILING_FEN", "FUTURE_WINDOW", "INT64_MAX", "INT64_MIN", "KINDS",
     "MAX_OFFSET", "MAX_TEXT", "MOVED", "PHONE_PRODUCTS", "REFERRAL_PRODUCTS",
     "REQUEST_MAX_FEN", "STATUSES", "TERMINAL_KINDS", "TS_MAX", "TS_MIN", "UPTIME_MAX_MS",
-    "UTILITY_PRODUCTS", "Kind", "Product", "Status",
+    "UTILITY_PRODUCTS", "Entry", "Kind", "Product", "Source", "Status",
 ]
