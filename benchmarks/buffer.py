@@ -53,7 +53,7 @@ from stationlink.buffer.page import PAGE_COLUMNS, insert_page
 from stationlink.buffer.records import Source, from_journal
 from stationlink.buffer.schema import INSERT_RECORD, RECORD_COLUMNS, record_row
 from stationlink.money import CST
-from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import JournalRecord, ResultCode, TxnKind, TxnStatus
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 PAGE_INDEXES = [RECORD_COLUMNS.index(c) for c in PAGE_COLUMNS]

@@ -61,19 +61,20 @@ from pymodbus.pdu import DecodePDU
 from pymodbus.pdu.register_message import WriteMultipleRegistersRequest
 
 from stationlink.money import CST
-from stationlink.protocol import messages as m
-from stationlink.protocol.checksums import bcd_encode
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import (
+from stationlink.protocol import (
     ETX,
+    HEADER_SIZE,
     MAX_BODY,
     STX,
+    Codec,
     Deframer,
     FrameEvent,
     Transport,
+    bcd_encode,
     build_frame,
+    parse_tlvs,
 )
-from stationlink.protocol.tlv import HEADER_SIZE, parse_tlvs
+from stationlink.protocol import messages as m
 
 KEY = bytes(32)
 

@@ -31,18 +31,18 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from stationlink.client import Terminal
-from stationlink.protocol.events import RequestReceived
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BillPaymentRequest,
     BillPaymentResponse,
     Dialect,
     JournalRecord,
+    RequestReceived,
     ResultCode,
+    TerminalConnection,
+    Transport,
     TxnKind,
     TxnStatus,
 )
-from stationlink.protocol.terminal import TerminalConnection
 from stationlink.transport.serial_port import SerialStream, open_serial
 from stationlink.transport.url import parse_url
 

@@ -51,7 +51,7 @@ from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.hub.tokens import hash_token, new_token
 from stationlink.hub.wire import batch_to_json
 from stationlink.money import CST
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     CardRef,
     JournalRecord,
     ResultCode,

@@ -26,12 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from stationlink.money import CST
+from stationlink.protocol import (
+    ACK,
+    EOT,
+    HEADER_SIZE,
+    NAK,
+    TYPE_OF,
+    Codec,
+    Transport,
+    build_frame,
+    parse_tlvs,
+    to_json,
+)
 from stationlink.protocol import messages as m
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import ACK, EOT, NAK, Transport, build_frame
-from stationlink.protocol.jsonform import to_json
-from stationlink.protocol.layouts import LAYOUTS, TYPE_OF
-from stationlink.protocol.tlv import HEADER_SIZE, parse_tlvs
+from stationlink.protocol._layouts import LAYOUTS
 
 SEED = 20240305
 FIXTURE_KEY = bytes(32)  # STATIONLINK_CARD_KEY = "00" * 32
@@ -278,7 +286,7 @@ def noisy_stream(dialect: m.Dialect, transport: Transport, msgs: list[Any],
 
 def catalogue() -> str:
     """Markdown tables of every message's fields, from the codec's own layouts."""
-    from stationlink.protocol import fields as fk
+    from stationlink.protocol import _fields as fk
 
     kinds = {id(getattr(fk, n)): n for n in _LENGTH | {"TEXT": "", "BYTES": "", "DIALECT": "",
                                                           "CAPS": ""}}

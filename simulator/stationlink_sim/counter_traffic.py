@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from stationlink.money import CST, fen_to_yuan, format_yuan
-from stationlink.protocol.messages import ClearPan, JournalRecord, TxnKind, TxnStatus
+from stationlink.protocol import ClearPan, JournalRecord, TxnKind, TxnStatus
 
 from .clock import SimulatedClock
 from .customers import CardQueue, CardSource

@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from stationlink.protocol.messages import ClearPan
+from stationlink.protocol import ClearPan
 
 from .cards import luhn_check_digit
 from .cards import luhn_valid as luhn_valid  # re-exported: callers import it from here

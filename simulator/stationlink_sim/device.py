@@ -42,9 +42,8 @@ import random
 import threading
 from collections import Counter
 
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import MAX_BODY
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
+    MAX_BODY,
     REQUEST_TYPES,
     BalanceInquiryRequest,
     BalanceInquiryResponse,
@@ -55,6 +54,7 @@ from stationlink.protocol.messages import (
     Card,
     CardRef,
     ClearPan,
+    Codec,
     DeviceStatusRequest,
     DeviceStatusResponse,
     Dialect,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from stationlink.protocol.messages import Dialect, MsgType
+from stationlink.protocol import Dialect, MsgType
 
 
 class TerminalKind(enum.StrEnum):

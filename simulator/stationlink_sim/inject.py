@@ -3,7 +3,7 @@
 Contract:
 - :class:`ByteFaults` sits between the terminal's sans-I/O connection and the pty/socket.
   ``outbound(data)`` cuts what the connection wants to send into frames and link bytes
-  (with a :class:`~stationlink.protocol.framing.Deframer` of the same dialect and transport,
+  (with a :class:`~stationlink.protocol.Deframer` of the same dialect and transport,
   so it never guesses) and returns :class:`Chunk` s to write in order, each after its
   ``delay``: noise bursts inside or before frames, dropped / duplicated bytes, frames split
   into pieces ``split_gap`` apart, ACKs held back (``slow_ack``) or never sent (``no_ack``).
@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stationlink.money import CST
-from stationlink.protocol.framing import ACK, Deframer, FrameEvent, LinkByte, Transport
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import ACK, Deframer, Dialect, FrameEvent, LinkByte, Transport
 
 from .faults import Event, FaultSpec
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from stationlink.errors import ConfigError, SimulatorError
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     Card,
     CardRef,
     ClearPan,

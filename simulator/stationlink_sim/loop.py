@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from stationlink.clock import ManualClock
 from stationlink.errors import TransportError
-from stationlink.protocol.framing import Transport
+from stationlink.protocol import Transport
 
 from .device import EmulatedTerminal
 from .faults import FaultSpec

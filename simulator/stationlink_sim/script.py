@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stationlink.errors import ConfigError
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     MONEY_MOVING,
     BalanceInquiryRequest,
     EchoResponse,

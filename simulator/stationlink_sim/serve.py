@@ -38,8 +38,7 @@ from urllib.parse import urlsplit
 
 from stationlink.clock import SystemClock, TimeSource
 from stationlink.errors import ConfigError
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect, Transport
 
 from .clock import TerminalClock
 from .customers import CardSource

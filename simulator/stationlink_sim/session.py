@@ -2,7 +2,7 @@
 
 Contract:
 - :class:`TerminalSession` owns the terminal-role
-  :class:`~stationlink.protocol.terminal.TerminalConnection` (rebuilt on every new TCP
+  :class:`~stationlink.protocol.TerminalConnection` (rebuilt on every new TCP
   connection and on a power cycle), feeds it the bytes the runner read (after inbound byte
   faults), executes each :class:`RequestReceived` on the :class:`EmulatedTerminal` and turns
   what the connection wants to send into :class:`~.inject.Chunk` s (after outbound byte
@@ -41,17 +41,22 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from stationlink.errors import ProtocolError
-from stationlink.protocol.events import (
+from stationlink.protocol import (
+    MAX_BODY,
+    MIN_BODY,
+    MONEY_MOVING,
     DuplicateRequest,
+    ErrorCode,
     LinkFault,
+    Message,
+    MsgType,
     RequestReceived,
     RequestRejected,
     ResponseFailed,
+    TerminalConnection,
     TerminalEvent,
+    Transport,
 )
-from stationlink.protocol.framing import MAX_BODY, MIN_BODY, Transport
-from stationlink.protocol.messages import MONEY_MOVING, ErrorCode, Message, MsgType
-from stationlink.protocol.terminal import TerminalConnection
 
 from .device import EmulatedTerminal
 from .faults import FaultSpec

@@ -26,7 +26,7 @@ Contract:
 from __future__ import annotations
 
 from stationlink.errors import SimulatorError
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BalanceInquiryRequest,
     BillPaymentRequest,
     ClearPan,

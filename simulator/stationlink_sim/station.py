@@ -25,7 +25,7 @@ from typing import Any
 
 from stationlink.clock import TimeSource
 from stationlink.errors import ConfigError
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect
 from stationlink.tomlfile import read_toml_file
 
 from .customers import CardSource

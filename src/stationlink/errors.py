@@ -48,10 +48,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # errors.py imports nothing of stationlink at run time
-    from .protocol.messages import Header
+
+class _Header(Protocol):
+    """What an error keeps of a message header (``stationlink.protocol.Header`` is one);
+    structural, so errors.py imports nothing of stationlink (not even for type checking)."""
+
+    @property
+    def msg_type(self) -> int: ...
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def terminal_id(self) -> str: ...
 
 
 class StationLinkError(Exception):
@@ -128,7 +139,7 @@ class UnknownMessageTypeError(UnsupportedMessageError):
     so the link can answer with an ``ErrorReply(UNSUPPORTED, for_type=...)`` to that sequence.
     """
 
-    def __init__(self, message: str, header: Header) -> None:
+    def __init__(self, message: str, header: _Header) -> None:
         super().__init__(message)
         self.header = header
         self.raw_type = int(header.msg_type)

@@ -15,7 +15,7 @@ from stationlink.hub.app import create_app
 from stationlink.hub.server import BackgroundServer
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.hub.tokens import hash_token, new_token
-from stationlink.protocol.messages import BillPaymentRequest, Header, MsgType, WithdrawalRequest
+from stationlink.protocol import BillPaymentRequest, Header, MsgType, WithdrawalRequest
 from stationlink_sim.serve import DEFAULT_CARD_KEY, RunningTerminal, serve_terminal
 
 STATION = "S1"

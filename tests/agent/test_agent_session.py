@@ -16,7 +16,7 @@ from stationlink.buffer import Buffer, Entry
 from stationlink.client import Outcome
 from stationlink.hub.export import hub_transactions
 from stationlink.money import CST
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BalanceInquiryRequest,
     BillPaymentRequest,
     Message,

@@ -15,7 +15,7 @@ from stationlink.agent.status import render_status
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
 from stationlink.money import CST
-from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import JournalRecord, ResultCode, TxnKind, TxnStatus
 
 T0 = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)  # 09:00 CST
 

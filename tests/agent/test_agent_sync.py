@@ -19,7 +19,7 @@ from stationlink.client import Outcome
 from stationlink.errors import StorageError
 from stationlink.hub.export import hub_transactions
 from stationlink.money import CST, fen_to_yuan
-from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import JournalRecord, ResultCode, TxnKind, TxnStatus
 from stationlink_sim.netcut import NetCut
 from stationlink_sim.ports import TcpPort
 

@@ -26,7 +26,7 @@ from stationlink.hub.server import BackgroundServer
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.hub.tokens import hash_token, new_token
 from stationlink.money import CST
-from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import JournalRecord, ResultCode, TxnKind, TxnStatus
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 Scope = dict[str, Any]

@@ -11,7 +11,7 @@ import pytest
 
 from stationlink.buffer import Buffer
 from stationlink.money import CST
-from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 CARD = CardRef("622848******1234", "0f" * 16)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
 from stationlink.interchange import read_transactions
-from stationlink.protocol.messages import TxnKind, TxnStatus
+from stationlink.protocol import TxnKind, TxnStatus
 
 
 def fill(path: Path, make_record: MakeRecord) -> None:

@@ -7,18 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from stationlink.buffer import Buffer
-
-pytestmark = pytest.mark.slow  # a real writer process, killed
 
 WRITER = r"""
 import sys
 from datetime import datetime, timedelta
 from stationlink.buffer import Buffer
 from stationlink.money import CST
-from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import JournalRecord, ResultCode, TxnKind, TxnStatus
 
 t0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 with Buffer.open(sys.argv[1], "S1") as buf:

@@ -6,23 +6,12 @@ from datetime import timedelta
 
 from buffer_fixtures import T0, MakeRecord
 
-from stationlink.buffer import Buffer
-from stationlink.protocol.messages import (
-    DeviceStatusResponse,
-    Header,
-    MsgType,
-    SettlementLine,
-    SettlementTotalsResponse,
-    TxnKind,
-    TxnStatus,
-)
+from stationlink.buffer import Buffer, DeviceReading, TerminalTotals, TotalsLine
+from stationlink.protocol import TxnKind, TxnStatus
 
 
-def status(boot: int, paper: bool) -> DeviceStatusResponse:
-    return DeviceStatusResponse(
-        Header(MsgType.DEVICE_STATUS_RESP, 1, "T1"), paper, (("nak_sent", 3),), -71,
-        12_000, boot, T0, 4,
-    )
+def status(boot: int, paper: bool) -> DeviceReading:
+    return DeviceReading(paper, {"nak_sent": 3}, -71, 12_000, boot, T0, 4)
 
 
 def test_device_snapshots_append_and_sync(buf: Buffer) -> None:
@@ -47,21 +36,20 @@ def test_settlement_mismatch_is_recorded(buf: Buffer, make_record: MakeRecord) -
         make_record(4, kind=TxnKind.REVERSAL, original_ref="R00000000002", amount_fen=2500),
         make_record(5, kind=TxnKind.WITHDRAWAL, amount_fen=30000),
     ], T0)
-    header = Header(MsgType.SETTLEMENT_TOTALS_RESP, 2, "T1")
-    agree = SettlementTotalsResponse(header, T0, (
-        SettlementLine(TxnKind.BILL_PAYMENT, "mobile", 1, 1000),
-        SettlementLine(TxnKind.WITHDRAWAL, "", 1, 30000),
+    agree = TerminalTotals(T0, (
+        TotalsLine(TxnKind.BILL_PAYMENT, "mobile", 1, 1000),
+        TotalsLine(TxnKind.WITHDRAWAL, "", 1, 30000),
     ))
     assert buf.check_settlement("T1", agree, T0) == []
-    differ = SettlementTotalsResponse(header, T0, (
-        SettlementLine(TxnKind.BILL_PAYMENT, "mobile", 2, 3500),
-        SettlementLine(TxnKind.WITHDRAWAL, "", 1, 30000),
+    differ = TerminalTotals(T0, (
+        TotalsLine(TxnKind.BILL_PAYMENT, "mobile", 2, 3500),
+        TotalsLine(TxnKind.WITHDRAWAL, "", 1, 30000),
     ))
     [m] = buf.check_settlement("T1", differ, T0)
     assert (m.kind, m.product, m.terminal_count, m.terminal_amount_fen) == (
         "bill_payment", "mobile", 2, 3500)
     assert (m.buffer_count, m.buffer_amount_fen) == (1, 1000)
     assert buf.stats()["settlement_mismatches"] == 1
-    later = SettlementTotalsResponse(header, T0 + timedelta(minutes=2), ())
+    later = TerminalTotals(T0 + timedelta(minutes=2), ())
     mismatches = buf.check_settlement("T1", later, T0)
     assert {(m.kind, m.buffer_count) for m in mismatches} == {("withdrawal", 1)}

@@ -25,7 +25,7 @@ from stationlink.buffer.ingest import BATCH, SCAN_MIN
 from stationlink.buffer.records import from_journal
 from stationlink.errors import StorageError
 from stationlink.money import CST
-from stationlink.protocol.messages import ClearPan, JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import ClearPan, JournalRecord, ResultCode, TxnKind, TxnStatus
 
 COMPARED = ("kind", "amount_fen", "status", "client_ref", "original_ref")
 

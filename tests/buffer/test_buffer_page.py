@@ -33,7 +33,7 @@ from stationlink.buffer.ingest import SCAN_MIN, journal_rows
 from stationlink.buffer.page import PAGE_COLUMNS, insert_page, journal_page, page_from_rows
 from stationlink.buffer.records import from_journal
 from stationlink.money import CST
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     CardRef,
     ClearPan,
     JournalRecord,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stationlink.buffer import Buffer
-from stationlink.protocol.messages import JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import JournalRecord, ResultCode, TxnKind, TxnStatus
 
 
 def rec(terminal: int, n: int, client_ref: str) -> JournalRecord:

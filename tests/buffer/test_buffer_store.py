@@ -12,7 +12,7 @@ from buffer_fixtures import T0, MakeRecord
 
 from stationlink.buffer import Buffer, Entry, RefusedRecordError, Source
 from stationlink.errors import ConfigError, StorageError
-from stationlink.protocol.messages import CardRef, ClearPan, TxnKind, TxnStatus
+from stationlink.protocol import CardRef, ClearPan, TxnKind, TxnStatus
 
 
 def test_pragmas_and_commit_visible_to_another_connection(

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from stationlink.money import CST
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import Transport, build_frame
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     ClearPan,
+    Codec,
     Dialect,
     Header,
     JournalRecord,
     MsgType,
     ResultCode,
+    Transport,
     TxnKind,
     TxnStatus,
     WithdrawalResponse,
+    build_frame,
 )
 
 PAN = "6217000000000000018"  # the project's test card number (docs/protocol.md)

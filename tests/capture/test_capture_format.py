@@ -10,8 +10,7 @@ import pytest
 
 from stationlink.errors import InputDataError
 from stationlink.money import CST
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect, Transport
 from stationlink_sim.capture.fileformat import (
     CaptureFile,
     Chunk,

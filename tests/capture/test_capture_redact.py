@@ -8,9 +8,16 @@ from capture_helpers import KEY, PACKED, PAN, withdrawal_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import Deframer, FrameEvent, Rejected, Transport
-from stationlink.protocol.messages import Dialect, WithdrawalResponse, mask_pan
+from stationlink.protocol import (
+    Codec,
+    Deframer,
+    Dialect,
+    FrameEvent,
+    Rejected,
+    Transport,
+    WithdrawalResponse,
+    mask_pan,
+)
 from stationlink_sim.capture.redact import PanBook, StreamRedactor, luhn_ok, stand_in
 from stationlink_sim.customers import make_test_pan
 

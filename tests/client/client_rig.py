@@ -23,8 +23,7 @@ from datetime import datetime
 
 from stationlink.clock import ManualClock
 from stationlink.money import CST
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import ClearPan, Dialect, JournalRecord, TxnKind, TxnStatus
+from stationlink.protocol import ClearPan, Dialect, JournalRecord, Transport, TxnKind, TxnStatus
 from stationlink_sim.clock import TerminalClock
 from stationlink_sim.customers import Bank, Billers
 from stationlink_sim.device import EmulatedTerminal, TerminalIdentity, TerminalKind

@@ -15,10 +15,14 @@ from stationlink.client import Terminal, TransactionResult
 from stationlink.client._core import Answer, Operations, Report, Send, TakeLate, Wait
 from stationlink.clock import ManualClock
 from stationlink.money import CST
-from stationlink.protocol.connection import HostConnection
-from stationlink.protocol.events import LateResponse, RequestFailed, ResponseReceived
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Message
+from stationlink.protocol import (
+    HostConnection,
+    LateResponse,
+    Message,
+    RequestFailed,
+    ResponseReceived,
+    Transport,
+)
 from stationlink_sim.loop import LoopStream
 
 HOST_TIME = datetime(2026, 5, 1, 9, 0, tzinfo=CST)

@@ -10,7 +10,7 @@ from client_rig import KEY
 
 from stationlink.client import Outcome
 from stationlink.client import aio as aclient
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect
 from stationlink_sim.script import Script
 
 

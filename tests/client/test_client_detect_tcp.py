@@ -21,10 +21,8 @@ import pytest
 import stationlink
 from stationlink.client import Outcome
 from stationlink.client import aio as aclient
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect
 from stationlink_sim.serve import DEFAULT_CARD_KEY, RunningTerminal, serve_terminal
-
-pytestmark = pytest.mark.slow  # real ptys, sockets or processes
 
 CST = timezone(timedelta(hours=8))
 AT_31 = datetime(2026, 5, 31, 10, 12, 31, tzinfo=CST)  # BCD second 0x31

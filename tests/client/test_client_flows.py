@@ -13,12 +13,13 @@ from protocol_helpers import paid, payment  # noqa: E402
 from stationlink.client import Outcome  # noqa: E402
 from stationlink.client._core import Answer, Send, TakeLate, Wait, money_flow  # noqa: E402
 from stationlink.errors import LinkFailedError, TerminalError  # noqa: E402
-from stationlink.protocol.events import FailureReason, RequestFailed  # noqa: E402
-from stationlink.protocol.messages import (  # noqa: E402
+from stationlink.protocol import (  # noqa: E402  # noqa: E402
     ErrorCode,
     ErrorReply,
+    FailureReason,
     Header,
     MsgType,
+    RequestFailed,
     StatusQuery,
     StatusResponse,
 )

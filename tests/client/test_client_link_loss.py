@@ -20,13 +20,13 @@ import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.client import aio as aclient
 from stationlink.errors import LinkFailedError, TransportError
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BalanceInquiryRequest,
     BillPaymentRequest,
     Dialect,
     Message,
     ReversalRequest,
+    Transport,
     TxnKind,
     TxnStatus,
     WithdrawalRequest,

@@ -16,8 +16,7 @@ from protocol_helpers_client import drive
 import stationlink
 from stationlink.client import Outcome
 from stationlink.clock import ManualClock
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect, Transport
 from stationlink_sim.script import Script
 
 FAST = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}

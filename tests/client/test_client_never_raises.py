@@ -31,9 +31,7 @@ from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.client import aio as aclient
 from stationlink.clock import ManualClock
 from stationlink.errors import EncodeError
-from stationlink.protocol.connection import HostConnection
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect, Message, StatusQuery, TxnStatus
+from stationlink.protocol import Dialect, HostConnection, Message, StatusQuery, Transport, TxnStatus
 from stationlink.transport import open_stream
 from stationlink.transport.base import AsyncByteStream, ByteStream
 from stationlink_sim.script import ANSWER_STEPS, Script

@@ -11,7 +11,7 @@ from client_rig import KEY
 import stationlink
 from stationlink.client import Outcome
 from stationlink.errors import LinkFailedError, TerminalError, TransportError
-from stationlink.protocol.messages import Dialect, TxnKind, TxnStatus
+from stationlink.protocol import Dialect, TxnKind, TxnStatus
 
 
 @pytest.mark.parametrize("dialect", list(Dialect))
@@ -85,7 +85,7 @@ def test_terminal_error_reply_raises(serve) -> None:  # type: ignore[no-untyped-
         url, card_key=KEY, dialect=Dialect.MISPOS_1
     ) as term:
         from stationlink.client._core import placeholder, request_flow
-        from stationlink.protocol.messages import BillInquiryRequest, BillInquiryResponse, MsgType
+        from stationlink.protocol import BillInquiryRequest, BillInquiryResponse, MsgType
 
         with pytest.raises(TerminalError, match="UNSUPPORTED") as info:
             term._run(request_flow(BillInquiryRequest(placeholder(MsgType.BILL_INQUIRY),
@@ -118,7 +118,6 @@ def test_client_refs_are_reproducible_from_the_seed() -> None:
     assert len(refs) == 1000
 
 
-@pytest.mark.slow
 def test_silent_port_fails_detection(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
     import tty

@@ -23,7 +23,7 @@ from client_rig import KEY, Emulated
 import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.client._core import AnswerRejected
-from stationlink.protocol.messages import Dialect, TxnStatus
+from stationlink.protocol import Dialect, TxnStatus
 from stationlink_sim.script import Script
 
 FAST = {"t1": 0.2, "t2_money": 0.4, "t2_other": 0.3}

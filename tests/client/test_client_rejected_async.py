@@ -17,7 +17,7 @@ from client_rig import KEY, Emulated
 
 from stationlink.client import Outcome, TransactionResult
 from stationlink.client import aio as aclient
-from stationlink.protocol.messages import Dialect, TxnStatus
+from stationlink.protocol import Dialect, TxnStatus
 from stationlink_sim.script import Script
 
 FAST = {"t2_money": 0.4, "t2_other": 0.3, "t1": 0.2}

@@ -26,7 +26,7 @@ from stationlink.hub.export import hub_transactions
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.hub.tokens import hash_token, new_token
 from stationlink.money import fen_to_yuan
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BillPaymentRequest,
     Header,
     MsgType,

@@ -203,7 +203,7 @@ def test_big_batch_stores_what_one_record_batches_store(
     in total."""
     from stationlink.buffer import Batch
     from stationlink.hub.sqlite_store import SqliteHubStore
-    from stationlink.protocol.messages import TxnKind
+    from stationlink.protocol import TxnKind
 
     recs = [make_record(i) for i in range(1, 101)]
     recs += [make_record(100 + i, kind=TxnKind.REVERSAL, original_ref=f"R{i:011d}")

@@ -15,7 +15,7 @@ from stationlink.hub.closing import close_instant
 from stationlink.hub.export import hub_transactions, late_items
 from stationlink.interchange import transactions_to_text
 from stationlink.money import CST
-from stationlink.protocol.messages import TxnKind
+from stationlink.protocol import TxnKind
 
 
 def sync(buf: Buffer, hub: Hub, http: httpx.Client) -> int:

@@ -17,7 +17,7 @@ from hub_fixtures import T0, Hub, MakeRecord
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
 from stationlink.hub.wire import batch_to_json
-from stationlink.protocol.messages import TxnKind
+from stationlink.protocol import TxnKind
 
 
 def batch_json(buf: Buffer, limit: int = 100) -> dict[str, Any]:

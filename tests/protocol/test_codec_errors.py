@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from stationlink import errors
 from stationlink.errors import DecodeError, ProtocolError, UnsupportedMessageError
 from stationlink.money import CST
-from stationlink.protocol import codec as codec_module
+from stationlink.protocol import _codec as codec_module
 from stationlink.protocol import messages as m
-from stationlink.protocol.codec import Codec, UnknownMessageTypeError, peek_header
-from stationlink.protocol.fields import TEXT, Ctx
-from stationlink.protocol.tlv import BODY, build_body, build_tlvs, parse_body
+from stationlink.protocol._codec import Codec, UnknownMessageTypeError, peek_header
+from stationlink.protocol._fields import TEXT, Ctx
+from stationlink.protocol._tlv import BODY, build_body, build_tlvs, parse_body
 
 KEY = bytes(32)
 PAN = "6217000000000000018"

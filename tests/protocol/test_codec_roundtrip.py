@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from stationlink.money import CST
 from stationlink.protocol import messages as m
-from stationlink.protocol.codec import Codec, EncodeError
-from stationlink.protocol.jsonform import from_json, to_json
-from stationlink.protocol.layouts import CLASS_OF, TYPE_OF
+from stationlink.protocol._codec import Codec, EncodeError
+from stationlink.protocol._jsonform import from_json, to_json
+from stationlink.protocol.messages import CLASS_OF, TYPE_OF
 
 KEY = bytes(range(32))
 ALL_CLASSES = sorted(set(CLASS_OF.values()), key=lambda c: int(TYPE_OF[c]))

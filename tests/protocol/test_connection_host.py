@@ -8,8 +8,10 @@ import pytest
 from protocol_helpers import KEY, FakeClock, paid, payment
 
 from stationlink.errors import LinkError, LinkFailedError
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.connection import HostConnection
+from stationlink.protocol._codec import Codec
+from stationlink.protocol._connection import HostConnection
+from stationlink.protocol._framing import ACK, Transport, build_frame
+from stationlink.protocol._terminal import TerminalConnection
 from stationlink.protocol.events import (
     FailureReason,
     LateResponse,
@@ -20,7 +22,6 @@ from stationlink.protocol.events import (
     ResponseReceived,
     UnexpectedMessage,
 )
-from stationlink.protocol.framing import ACK, Transport, build_frame
 from stationlink.protocol.messages import (
     BillPaymentRequest,
     DeviceStatusRequest,
@@ -30,7 +31,6 @@ from stationlink.protocol.messages import (
     Header,
     MsgType,
 )
-from stationlink.protocol.terminal import TerminalConnection
 
 
 def pair(transport: Transport, dialect: Dialect = Dialect.SL_2, **kw: object

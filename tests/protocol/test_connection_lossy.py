@@ -7,11 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protocol_helpers import KEY, FakeClock, paid, payment
 
-from stationlink.protocol.connection import HostConnection
+from stationlink.protocol._connection import HostConnection
+from stationlink.protocol._framing import Transport
+from stationlink.protocol._terminal import TerminalConnection
 from stationlink.protocol.events import RequestFailed, RequestReceived, ResponseReceived
-from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import BillPaymentRequest, BillPaymentResponse, Dialect
-from stationlink.protocol.terminal import TerminalConnection
 
 OPS = st.sampled_from(["ok", "ok", "ok", "drop", "dup", "garble", "split"])
 

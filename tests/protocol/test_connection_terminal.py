@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from protocol_helpers import KEY, FakeClock, paid, payment
 
-from stationlink.protocol.codec import Codec
+from stationlink.protocol._codec import Codec
+from stationlink.protocol._framing import ACK, NAK, Transport, build_frame
+from stationlink.protocol._terminal import TerminalConnection
 from stationlink.protocol.events import (
     DuplicateRequest,
     RequestReceived,
@@ -13,7 +15,6 @@ from stationlink.protocol.events import (
     ResponseDelivered,
     ResponseFailed,
 )
-from stationlink.protocol.framing import ACK, NAK, Transport, build_frame
 from stationlink.protocol.messages import (
     BillPaymentRequest,
     Dialect,
@@ -23,7 +24,6 @@ from stationlink.protocol.messages import (
     Header,
     MsgType,
 )
-from stationlink.protocol.terminal import TerminalConnection
 
 
 def terminal(transport: Transport, dialect: Dialect = Dialect.MISPOS_1, **kw: object
@@ -43,7 +43,7 @@ def request_frame(codec: Codec, transport: Transport, seq: int = 5,
 
 
 def decode_frames(codec: Codec, transport: Transport, data: bytes) -> list[object]:
-    from stationlink.protocol.framing import Deframer, FrameEvent
+    from stationlink.protocol._framing import Deframer, FrameEvent
 
     d = Deframer(codec.dialect, transport)
     return [codec.decode(ev.body) for ev in d.feed(data) if isinstance(ev, FrameEvent)]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stationlink.cli.main import cli
-from stationlink.protocol.framing import Transport
+from stationlink.protocol._framing import Transport
 from stationlink.protocol.messages import Dialect
 
 VECTORS = Path(__file__).resolve().parents[2] / "firmware_fixtures" / "vectors"

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_framing_deframer import assert_tiles, run, same_for_the_transport, split
 
-from stationlink.protocol.checksums import bcd_encode, crc16_ccitt_false, lrc
-from stationlink.protocol.framing import (
+from stationlink.protocol._checksums import bcd_encode, crc16_ccitt_false, lrc
+from stationlink.protocol._framing import (
     ACK,
     EOT,
     ETX,
@@ -311,7 +311,6 @@ def stx_rich(draw: st.DrawFn, dialect: Dialect, transport: Transport) -> bytes:
     return b"".join(draw(st.lists(_pieces(dialect, transport), max_size=8)))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("dialect", "transport"), COMBOS)
 @settings(max_examples=120, deadline=None)
 @given(data=st.data(), cuts=st.lists(st.integers(0, 10**6), max_size=8))
@@ -333,7 +332,6 @@ def test_any_split_gives_the_same_events(
         assert whole == reference_serial(stream, dialect, SMALL_MAX)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("dialect", "transport"), COMBOS)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())

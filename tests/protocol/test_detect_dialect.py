@@ -8,16 +8,16 @@ import pytest
 from protocol_helpers import CST, KEY, FakeClock
 
 from stationlink.errors import LinkFailedError
-from stationlink.protocol.detect import DialectDetector
+from stationlink.protocol._detect import DialectDetector
+from stationlink.protocol._framing import Transport
+from stationlink.protocol._terminal import TerminalConnection
 from stationlink.protocol.events import RequestReceived
-from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import (
     Dialect,
     ErrorCode,
     IdentifyRequest,
     IdentifyResponse,
 )
-from stationlink.protocol.terminal import TerminalConnection
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=CST)
 

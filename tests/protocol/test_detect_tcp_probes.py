@@ -14,11 +14,11 @@ from datetime import datetime
 import pytest
 from protocol_helpers import CST, KEY, FakeClock
 
-from stationlink.protocol.detect import DialectDetector
+from stationlink.protocol._detect import DialectDetector
+from stationlink.protocol._framing import Transport
+from stationlink.protocol._terminal import TerminalConnection
 from stationlink.protocol.events import LinkFault, RequestReceived
-from stationlink.protocol.framing import Transport
 from stationlink.protocol.messages import Dialect, IdentifyRequest, IdentifyResponse
-from stationlink.protocol.terminal import TerminalConnection
 
 # the BCD time bytes that are ASCII digits: minutes and seconds 30..39 (0x30..0x39), and
 # second 31 at every minute (its "1" + the next prefix's "002" is the length 1002)

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stationlink.errors import FrameError
-from stationlink.protocol import deframer, framing
-from stationlink.protocol.checksums import (
+from stationlink.protocol import _deframer as deframer
+from stationlink.protocol import _framing as framing
+from stationlink.protocol._checksums import (
     BCD_BYTE,
     BCD_OF,
     bcd_decode,
@@ -16,7 +17,7 @@ from stationlink.protocol.checksums import (
     crc16_ccitt_false,
     lrc,
 )
-from stationlink.protocol.framing import (
+from stationlink.protocol._framing import (
     ACK,
     EOT,
     MAX_BODY,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from protocol_helpers import FakeClock
 
-from stationlink.protocol.framing import ACK, NAK, Transport, build_frame
-from stationlink.protocol.link import (
+from stationlink.protocol._framing import ACK, NAK, Transport, build_frame
+from stationlink.protocol._link import (
     BodyDelivered,
     BodyFailed,
     BodyReceived,

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 from stationlink.protocol import messages as m
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import Deframer, FrameEvent, Transport
-from stationlink.protocol.jsonform import to_json
+from stationlink.protocol._codec import Codec
+from stationlink.protocol._framing import Deframer, FrameEvent, Transport
+from stationlink.protocol._jsonform import to_json
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 BLOCK = re.compile(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from stationlink.protocol import messages as m
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import (
+from stationlink.protocol._codec import Codec
+from stationlink.protocol._framing import (
     Deframer,
     Event,
     FrameEvent,
@@ -21,7 +21,7 @@ from stationlink.protocol.framing import (
     Transport,
     build_frame,
 )
-from stationlink.protocol.jsonform import from_json, to_json
+from stationlink.protocol._jsonform import from_json, to_json
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "firmware_fixtures" / "vectors"

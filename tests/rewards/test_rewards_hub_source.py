@@ -21,7 +21,7 @@ from stationlink.cli.main import cli
 from stationlink.hub.closing import close_instant
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.money import CST
-from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
 BILLS = ("mobile", "unicom", "electricity", "water")
 MONTH_START = {"2026-10": datetime(2026, 10, 1, 8, 0, tzinfo=CST),

@@ -22,7 +22,7 @@ from stationlink.errors import StorageError
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.interchange import read_transactions
 from stationlink.money import CST
-from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
 WHEN = datetime(2026, 10, 9, 10, 0, tzinfo=CST)
 CARD = CardRef("622848******1234", "c" + "5" * 31)

@@ -17,7 +17,7 @@ from stationlink.cli.main import cli
 from stationlink.errors import ConfigError, SimulatorError
 from stationlink.interchange import read_branches, read_stations
 from stationlink.money import CST
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     CardRef,
     Dialect,
     Header,

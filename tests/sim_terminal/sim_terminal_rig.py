@@ -9,7 +9,7 @@ from typing import Any
 
 from stationlink.clock import ManualClock
 from stationlink.money import CST
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     REQUEST_TYPES,
     ClearPan,
     Dialect,

@@ -10,7 +10,7 @@ import pytest
 from sim_terminal_rig import KEY, START, Rig
 
 from stationlink.errors import ConfigError
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BalanceInquiryRequest,
     BillInquiryRequest,
     BillPaymentRequest,

@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 
 from stationlink.errors import ConfigError
 from stationlink.money import CST
-from stationlink.protocol.framing import (
+from stationlink.protocol import (
     ACK,
     Deframer,
+    Dialect,
     FrameEvent,
     LinkByte,
     Transport,
     build_frame,
 )
-from stationlink.protocol.messages import Dialect
 from stationlink_sim.faults import (
     DURATIONS,
     EVENTS,

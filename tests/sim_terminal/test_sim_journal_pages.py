@@ -17,10 +17,10 @@ from sim_terminal_rig import KEY, Rig
 import stationlink
 from stationlink.client import Outcome
 from stationlink.errors import TerminalError
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import MAX_BODY
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
+    MAX_BODY,
     BillPaymentRequest,
+    Codec,
     Dialect,
     ErrorCode,
     ErrorReply,

@@ -19,10 +19,7 @@ from sim_terminal_rig import KEY, START, Rig
 from stationlink.clock import ManualClock
 from stationlink.errors import ConfigError, LinkError, SimulatorError
 from stationlink.money import CST
-from stationlink.protocol.connection import HostConnection
-from stationlink.protocol.events import LateResponse, RequestFailed, ResponseReceived
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     BalanceInquiryRequest,
     BillPaymentRequest,
     BillPaymentResponse,
@@ -31,14 +28,19 @@ from stationlink.protocol.messages import (
     ErrorCode,
     ErrorReply,
     Header,
+    HostConnection,
     IdentifyRequest,
+    LateResponse,
     Message,
     MsgType,
+    RequestFailed,
+    ResponseReceived,
     ResultCode,
     ReversalRequest,
     SettlementTotalsRequest,
     StatusQuery,
     StatusResponse,
+    Transport,
     TxnKind,
     TxnStatus,
     WithdrawalRequest,
@@ -222,7 +224,7 @@ def combined(balance_fen: int | None = None) -> EmulatedTerminal:
 
 
 def ask(device: EmulatedTerminal, cls: type, *fields: object) -> Message:
-    from stationlink.protocol.messages import REQUEST_TYPES
+    from stationlink.protocol import REQUEST_TYPES
 
     code = {v: k for k, v in REQUEST_TYPES.items()}[cls]
     return device.handle(cls(Header(code, 1, "HOST0000"), *fields))

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import stationlink
 from stationlink.cli.main import cli
 from stationlink.errors import LinkFailedError
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect
 from stationlink.transport import detect, parse_url
 from stationlink.transport.tcp import TcpStream
 from stationlink_sim.station import load_station

@@ -12,17 +12,20 @@ import pytest
 import stationlink
 from stationlink.client import Outcome
 from stationlink.errors import LinkError
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import Deframer, FrameEvent, Transport, build_frame
-from stationlink.protocol.messages import (
+from stationlink.protocol import (
     CardRef,
     ClearPan,
+    Codec,
+    Deframer,
     Dialect,
+    FrameEvent,
     Header,
     MsgType,
+    Transport,
     TxnKind,
     WithdrawalRequest,
     WithdrawalResponse,
+    build_frame,
 )
 from stationlink_sim.customers import CardQueue, make_test_pan
 from stationlink_sim.ports import TcpPort
@@ -30,8 +33,6 @@ from stationlink_sim.serve import serve_terminal
 
 KEY = b"link-test-card-key-000"
 FAST = {"t2_money": 1.0, "t2_other": 1.0}
-
-pytestmark = pytest.mark.slow  # real ptys, sockets or processes
 
 
 def _connect(url: str, dialect: str | None = None, **timers: float) -> stationlink.Terminal:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from stationlink.interchange import read_transactions, transactions_to_text
-from stationlink.protocol.messages import ClearPan, card_token
+from stationlink.protocol import ClearPan, card_token
 from stationlink_sim.traffic import (
     Identities,
     TrafficModel,

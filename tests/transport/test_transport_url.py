@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stationlink.errors import ConfigError
-from stationlink.protocol.framing import Transport
+from stationlink.protocol import Transport
 from stationlink.transport.url import parse_url
 
 

@@ -31,11 +31,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from stationlink.errors import StationLinkError
-from stationlink.protocol.codec import Codec
-from stationlink.protocol.framing import build_frame
-from stationlink.protocol.jsonform import to_json
-from stationlink.protocol.messages import Dialect, Message
-from stationlink.protocol.tlv import build_tlvs, parse_tlvs
+from stationlink.protocol import (
+    Codec,
+    Dialect,
+    Message,
+    build_frame,
+    build_tlvs,
+    parse_tlvs,
+    to_json,
+)
 
 from .fileformat import Capture
 from .report import Divergence, ReplayResult

@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stationlink.errors import InputDataError, Problem
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect, Transport
 
 FORMAT = "stationlink-capture"
 VERSION = 1

@@ -40,8 +40,7 @@ from typing import Any
 
 from stationlink.errors import ConfigError, SimulatorError, StationLinkError
 from stationlink.money import CST
-from stationlink.protocol.framing import Transport
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import Dialect, Transport
 from stationlink.transport import SerialStream, open_serial, parse_url
 
 from ..ports import PtyPort, TcpPort

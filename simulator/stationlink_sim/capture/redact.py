@@ -37,16 +37,17 @@ import hmac
 import re
 import secrets
 
-from stationlink.protocol.checksums import crc16_ccitt_false, lrc
-from stationlink.protocol.framing import (
+from stationlink.protocol import (
     Deframer,
+    Dialect,
     FrameEvent,
     LinkByte,
     Rejected,
     Transport,
     build_frame,
+    crc16_ccitt_false,
+    lrc,
 )
-from stationlink.protocol.messages import Dialect
 
 TAG_RECORD = 0xDF50
 TAG_PAN = 0xDF40

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stationlink.errors import ConfigError, SimulatorError, StationLinkError
-from stationlink.protocol.framing import Transport
+from stationlink.protocol import Transport
 from stationlink.transport import parse_url
 
 from ..ports import PtyPort, TcpPort

@@ -7,7 +7,7 @@ Contract:
   so both are cut alike. Host bytes are clean (recorded on the host's side of the line), so
   a frame start that cannot complete is only given up at ``flush()`` (end of input / idle).
 - The terminal's bytes are cut into **units** with the capture dialect's
-  :class:`~stationlink.protocol.framing.Deframer`: valid frames (rewritten at replay time),
+  :class:`~stationlink.protocol.Deframer`: valid frames (rewritten at replay time),
   link bytes, damaged frames and noise (sent byte for byte).
 - :func:`build_script` gives the steps in capture order, per TCP connection: ``Expect``
   (a host token, placed at the chunk holding its last byte), ``Send`` (one terminal chunk,
@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stationlink.errors import SimulatorError
-from stationlink.protocol.checksums import bcd_decode, crc16_ccitt_false, lrc
-from stationlink.protocol.framing import (
+from stationlink.protocol import (
     ACK,
     EOT,
     ETX,
@@ -31,11 +30,14 @@ from stationlink.protocol.framing import (
     NAK,
     STX,
     Deframer,
+    Dialect,
     FrameEvent,
     LinkByte,
     Transport,
+    bcd_decode,
+    crc16_ccitt_false,
+    lrc,
 )
-from stationlink.protocol.messages import Dialect
 
 from .fileformat import H2T, T2H, Capture, Chunk
 

@@ -25,9 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stationlink.protocol.framing import Deframer, FrameEvent, Transport
-from stationlink.protocol.layouts import CLASS_OF
-from stationlink.protocol.messages import Dialect
+from stationlink.protocol import CLASS_OF, Deframer, Dialect, FrameEvent, Transport
 
 from .fileformat import DIRECTIONS, H2T, T2H, CaptureFile, Chunk, Header, Trailer
 from .redact import PanBook, StreamRedactor

@@ -77,7 +77,7 @@ def record(between: tuple[str, str], out: Path, dialect: str | None, duration: f
     Card numbers are redacted in the capture at capture time (docs/simulator.md,
     "Capture and replay"); the line itself is not altered.
     """
-    from stationlink.protocol.messages import Dialect
+    from stationlink.protocol import Dialect
     from stationlink_sim.capture.recorder import Recorder
 
     recorder = Recorder(

@@ -101,7 +101,7 @@ def terminal(
 ) -> None:
     """Run one emulated bill or card terminal on a pty or a TCP port."""
     from stationlink.errors import ConfigError
-    from stationlink.protocol.messages import Dialect
+    from stationlink.protocol import Dialect
     from stationlink_sim.device import TerminalKind
     from stationlink_sim.faults import parse_faults
     from stationlink_sim.serve import (

@@ -51,8 +51,7 @@ from stationlink.buffer import Buffer
 from stationlink.client import Terminal
 from stationlink.client import connect as client_connect
 from stationlink.money import CST
-from stationlink.protocol.events import LinkFault
-from stationlink.protocol.messages import JournalRecord, TxnStatus
+from stationlink.protocol import JournalRecord, LinkFault, TxnStatus
 
 from ..clock import SimulatedClock
 from ..customers import CardQueue

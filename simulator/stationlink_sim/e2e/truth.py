@@ -26,7 +26,7 @@ from typing import Any
 
 from stationlink.interchange import Transaction
 from stationlink.money import fen_to_yuan, format_yuan, to_cst
-from stationlink.protocol.messages import CardRef, ClearPan, JournalRecord, TxnKind, TxnStatus
+from stationlink.protocol import CardRef, ClearPan, JournalRecord, TxnKind, TxnStatus
 
 from ..journal import Journal
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 
-from stationlink.protocol.messages import ClearPan, card_token
+from stationlink.protocol import ClearPan, card_token
 
 from ..cards import luhn_check_digit as luhn_check_digit  # re-exported (tests import it)
 from ..cards import luhn_valid as luhn_valid  # re-exported: stationlink_sim.traffic uses it

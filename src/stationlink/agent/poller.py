@@ -33,7 +33,7 @@ from ..errors import ConfigError, StationLinkError, StorageError
 from .backoff import Backoff
 from .config import AgentConfig, TerminalEntry
 from .rng import child_rng
-from .settlement import DailySettlement, device_snapshot
+from .settlement import DailySettlement, device_reading
 from .state import AgentState
 
 log = logging.getLogger("stationlink.agent.terminal")
@@ -204,7 +204,7 @@ class TerminalPoller:
     def poll_device(self, term: Terminal, buf: Buffer) -> None:
         tid = self._tid()
         status = term.device_status()
-        buf.record_device_status(tid, device_snapshot(tid, status), self.clock.now())
+        buf.record_device_status(tid, device_reading(status), self.clock.now())
         if not status.paper_ok:
             log.warning("terminal %s: paper out", tid)
 

@@ -14,8 +14,8 @@ Contract:
   :meth:`Buffer.check_settlement` compares the totals with the buffer's approved-minus-reversed
   sums since the totals' ``since`` (it stores any mismatch) and the differing lines are
   returned (empty list: the totals agree).
-- :func:`device_snapshot` / :func:`settlement_response` rebuild the protocol responses the
-  buffer's API takes from the client's result dataclasses (same fields).
+- :func:`device_reading` / :func:`terminal_totals` turn the client's results into the
+  buffer's own input types (same fields; no protocol message is rebuilt).
 """
 
 from __future__ import annotations
@@ -25,30 +25,22 @@ from dataclasses import asdict
 from datetime import date, datetime, time
 from typing import Any
 
-from ..buffer import Buffer
+from ..buffer import Buffer, DeviceReading, TerminalTotals, TotalsLine
 from ..client import DeviceStatus, SettlementTotals, Terminal
 from ..money import to_cst
-from ..protocol.messages import (
-    DeviceStatusResponse,
-    Header,
-    MsgType,
-    SettlementTotalsResponse,
-)
 from .state import AgentState
 
 
-def device_snapshot(terminal_id: str, status: DeviceStatus) -> DeviceStatusResponse:
-    return DeviceStatusResponse(
-        Header(MsgType.DEVICE_STATUS_RESP, 0, terminal_id), status.paper_ok,
-        tuple(sorted(status.error_counters.items())), status.signal_dbm, status.uptime_ms,
+def device_reading(status: DeviceStatus) -> DeviceReading:
+    return DeviceReading(
+        status.paper_ok, dict(status.error_counters), status.signal_dbm, status.uptime_ms,
         status.boot_id, status.terminal_time, status.journal_unacked,
     )
 
 
-def settlement_response(terminal_id: str, totals: SettlementTotals) -> SettlementTotalsResponse:
-    return SettlementTotalsResponse(
-        Header(MsgType.SETTLEMENT_TOTALS_RESP, 0, terminal_id), totals.since, totals.lines
-    )
+def terminal_totals(totals: SettlementTotals) -> TerminalTotals:
+    return TerminalTotals(totals.since, tuple(
+        TotalsLine(str(ln.kind), ln.product, ln.count, ln.amount_fen) for ln in totals.lines))
 
 
 class DailySettlement:
@@ -82,6 +74,6 @@ class DailySettlement:
         totals = term.settlement_totals()
         if pull():
             return None
-        found = buf.check_settlement(terminal_id, settlement_response(terminal_id, totals), now)
+        found = buf.check_settlement(terminal_id, terminal_totals(totals), now)
         self._done.add((terminal_id, self.day(now)))
         return [asdict(m) for m in found]

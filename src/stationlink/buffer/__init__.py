@@ -11,17 +11,27 @@ Public API::
     buf.cancel_referral(referral_id, wall_time=...)   # a new record; the referral is reversed
     buf.next_batch(limit) / buf.unsynced(limit) / buf.mark_synced(hub_high_water_mark)
     buf.transactions()                            # the effective interchange rows
+    buf.record_device_status(terminal_id, DeviceReading(...), wall_time)
+    buf.check_settlement(terminal_id, TerminalTotals(since, lines), wall_time) -> [Mismatch]
     buf.stats()
 """
 
 from .fold import FoldResult, fold
-from .health import DeviceSnapshot, Mismatch, Quarantined
+from .health import (
+    DeviceReading,
+    DeviceSnapshot,
+    Mismatch,
+    Quarantined,
+    TerminalTotals,
+    TotalsLine,
+)
 from .records import Batch, Entry, RefusedRecordError, Source, StoredRecord
 from .store import Buffer, PageResult, default_path
 
 __all__ = [
     "Batch",
     "Buffer",
+    "DeviceReading",
     "DeviceSnapshot",
     "Entry",
     "FoldResult",
@@ -31,6 +41,8 @@ __all__ = [
     "RefusedRecordError",
     "Source",
     "StoredRecord",
+    "TerminalTotals",
+    "TotalsLine",
     "default_path",
     "fold",
 ]

@@ -1,8 +1,11 @@
 """Buffer side tables: device status snapshots, settlement mismatches, quarantine, stats.
 
 Contract (methods mixed into :class:`stationlink.buffer.Buffer`):
-- Device status snapshots are appended, never edited; ``unsynced_device_status`` /
-  ``mark_device_status_synced`` let the agent upload them.
+- The buffer takes its own input types, not protocol messages: a :class:`DeviceReading`
+  (what a terminal reported about itself) and :class:`TerminalTotals` of
+  :class:`TotalsLine` s (a terminal's settlement totals since its last settlement).
+- Device status snapshots (``record_device_status``) are appended, never edited;
+  ``unsynced_device_status`` / ``mark_device_status_synced`` let the agent upload them.
 - ``check_settlement`` compares a terminal's settlement totals with the buffer's approved,
   not-reversed transactions of that terminal since the totals' ``since`` time, and stores
   one row per (kind, product) that differs.
@@ -15,12 +18,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..money import yuan_to_fen
-from ..protocol.messages import DeviceStatusResponse, SettlementTotalsResponse
 from .db import immediate, storage_errors, ts_required, ts_text
 from .fold import fold
 from .records import Batch, StoredRecord, require_aware
@@ -35,6 +38,37 @@ UNRESOLVED_SQL = (
     "WHERE r.terminal_id=u.terminal_id AND r.client_ref=u.client_ref AND r.entry IN "
     "('txn','void'))"
 )
+
+
+@dataclass(frozen=True)
+class DeviceReading:
+    """A terminal's report about itself, as the buffer stores it."""
+
+    paper_ok: bool
+    error_counters: Mapping[str, int]
+    signal_dbm: int
+    uptime_ms: int
+    boot_id: int
+    terminal_time: datetime  # aware
+    journal_unacked: int
+
+
+@dataclass(frozen=True)
+class TotalsLine:
+    """One line of a terminal's settlement totals: a kind and product, count and sum."""
+
+    kind: str  # a transaction kind (``bill_payment``, ``withdrawal``, ...)
+    product: str
+    count: int
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class TerminalTotals:
+    """A terminal's settlement totals since ``since`` (its time of the last settlement)."""
+
+    since: datetime  # aware
+    lines: tuple[TotalsLine, ...]
 
 
 @dataclass(frozen=True)
@@ -92,7 +126,7 @@ class HealthMixin:
     # -------------------------------------------------------------- device status
 
     def record_device_status(
-        self, terminal_id: str, status: DeviceStatusResponse, wall_time: datetime
+        self, terminal_id: str, status: DeviceReading, wall_time: datetime
     ) -> int:
         """Append a device status snapshot; returns its id."""
         counters = json.dumps(dict(status.error_counters), sort_keys=True)
@@ -135,7 +169,7 @@ class HealthMixin:
     # -------------------------------------------------------------- settlement
 
     def check_settlement(
-        self, terminal_id: str, totals: SettlementTotalsResponse, wall_time: datetime
+        self, terminal_id: str, totals: TerminalTotals, wall_time: datetime
     ) -> list[Mismatch]:
         """Compare terminal totals with the buffer; store and return every differing line."""
         since = require_aware(totals.since, "since")
@@ -153,7 +187,7 @@ class HealthMixin:
             acc = ours.setdefault((row.kind, row.product), [0, 0])
             acc[0] += 1
             acc[1] += fen
-        theirs = {(ln.kind.value, ln.product): (ln.count, ln.amount_fen) for ln in totals.lines}
+        theirs = {(str(ln.kind), ln.product): (ln.count, ln.amount_fen) for ln in totals.lines}
         out: list[Mismatch] = []
         for key in sorted(set(ours) | set(theirs)):
             t_count, t_fen = theirs.get(key, (0, 0))

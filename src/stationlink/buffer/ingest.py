@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from itertools import chain
 from typing import Any
 
-from ..protocol.messages import JournalRecord, TxnKind, TxnStatus
+from ..protocol import JournalRecord, TxnKind, TxnStatus
 from .db import HOUR_TEXT, MINSEC_TEXT, iso_text, ts_text
 from .records import (
     Entry,

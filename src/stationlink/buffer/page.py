@@ -35,7 +35,7 @@ from operator import attrgetter, gt
 from typing import Any
 
 from ..errors import StorageError
-from ..protocol.messages import JournalRecord
+from ..protocol import JournalRecord
 from ..records import rules
 from ..records.cardnum import SEPARATED_DIGITS
 from ..records.rules import ACCOUNT_FORMAT

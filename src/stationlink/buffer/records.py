@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import StorageError
-from ..protocol.messages import CardRef, ClearPan, JournalRecord
+from ..protocol import CardRef, ClearPan, JournalRecord
 from ..records import rules
 from ..records.fields import IDENT_PREFIX, REFERRAL_ENTRIES, StoredRecord, ident_of
 from ..records.fields import INT_RANGES as _RANGES

@@ -37,7 +37,7 @@ import platformdirs
 
 from ..errors import ConfigError, StorageError
 from ..interchange import Transaction
-from ..protocol.messages import JournalRecord
+from ..protocol import JournalRecord
 from .db import connect, immediate, storage_errors, ts_text
 from .fold import fold
 from .health import HealthMixin

@@ -30,24 +30,27 @@ from typing import IO, Any
 import click
 
 from ..errors import ConfigError, InputDataError, Problem, ProtocolError
-from ..protocol.codec import Codec, UnknownMessageTypeError, peek_header
-from ..protocol.framing import (
+from ..protocol import (
+    Codec,
     Deframer,
-    Event,
+    Dialect,
     FrameEvent,
     LinkByte,
+    MsgType,
+    Rejected,
     StretchJoiner,
     Transport,
+    UnknownMessageTypeError,
+    peek_header,
+    to_json,
 )
-from ..protocol.jsonform import to_json
-from ..protocol.messages import Dialect, MsgType
 from .common import echo_json, handles_errors, stderr
 
 _LINK_NAMES = {0x06: "ACK", 0x15: "NAK", 0x04: "EOT"}
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-def event_json(ev: Event, codec: Codec) -> dict[str, Any]:
+def event_json(ev: FrameEvent | LinkByte | Rejected, codec: Codec) -> dict[str, Any]:
     """The JSON object of one deframer event (decoding the body of a frame)."""
     if isinstance(ev, LinkByte):
         return {"type": "link", "offset": ev.offset, "code": _LINK_NAMES[ev.code]}

@@ -3,7 +3,7 @@
 Contract:
 - :class:`HostSide` holds what :class:`~stationlink.client.Terminal` and
   :class:`~stationlink.client.AsyncTerminal` keep about one connection: the sans-I/O
-  :class:`~stationlink.protocol.connection.HostConnection`, the flows
+  :class:`~stationlink.protocol.HostConnection`, the flows
   (:class:`~stationlink.client._core.Operations`), answers by sequence number (with the
   request as the connection stamped it), the late frames of the last :data:`LATE_KEPT`
   sequence numbers (every frame of a seq kept, oldest seq dropped first), the last 200
@@ -32,16 +32,16 @@ from datetime import datetime
 
 from ..errors import LinkFailedError, StationLinkError
 from ..money import CST
-from ..protocol.connection import HostConnection
-from ..protocol.detect import Detected
-from ..protocol.events import (
+from ..protocol import (
+    Detected,
     FailureReason,
+    HostConnection,
     HostEvent,
     LateResponse,
+    Message,
     RequestFailed,
     ResponseReceived,
 )
-from ..protocol.messages import Message
 from ._core import Answer, AnswerRejected, Operations
 from ._results import TerminalInfo
 

@@ -46,9 +46,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..errors import TransportError
-from ..protocol.connection import HostConnection
-from ..protocol.events import HostEvent
-from ..protocol.messages import Dialect, JournalRecord, Message
+from ..protocol import Dialect, HostConnection, HostEvent, JournalRecord, Message
 from ..transport import detect, open_stream
 from ..transport.base import ByteStream
 from ._base import HostSide, detected_info, now_cst

@@ -2,7 +2,7 @@
 
 Contract:
 - The connection matches a response to its request by sequence number and message type
-  only (``stationlink.protocol.connection``). A money-moving request fixes more than that:
+  only (``stationlink.protocol._connection``). A money-moving request fixes more than that:
   its ``client_ref``, its kind, its amount, the bill's product and account, the reversed
   ``original_ref``, the terminal it went to. These functions compare every such field of an
   answer (or of a status query's journal record) with the request as it was sent (the
@@ -18,8 +18,9 @@ Contract:
 
 from __future__ import annotations
 
-from ..protocol.connection import UNKNOWN_TERMINAL
-from ..protocol.messages import (
+from ..protocol import (
+    REQUEST_CODE,
+    UNKNOWN_TERMINAL,
     BalanceInquiryRequest,
     BalanceInquiryResponse,
     BillPaymentRequest,
@@ -36,7 +37,6 @@ from ..protocol.messages import (
     WithdrawalRequest,
     WithdrawalResponse,
 )
-from ..protocol.terminal import REQUEST_CODE
 
 Journaled = BillPaymentRequest | WithdrawalRequest | ReversalRequest | BalanceInquiryRequest
 

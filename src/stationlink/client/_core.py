@@ -50,8 +50,7 @@ from typing import TypeVar
 
 from ..errors import LinkFailedError, LinkTimeoutError, ProtocolError, TerminalError
 from ..money import yuan_to_fen
-from ..protocol.events import FailureReason, RequestFailed
-from ..protocol.messages import (
+from ..protocol import (
     BalanceInquiryRequest,
     BalanceInquiryResponse,
     BillPaymentRequest,
@@ -62,6 +61,7 @@ from ..protocol.messages import (
     EchoResponse,
     ErrorCode,
     ErrorReply,
+    FailureReason,
     Header,
     IdentifyRequest,
     IdentifyResponse,
@@ -72,6 +72,7 @@ from ..protocol.messages import (
     JournalRecord,
     Message,
     MsgType,
+    RequestFailed,
     ResultCode,
     ReversalRequest,
     ReversalResponse,

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..money import fen_to_yuan
-from ..protocol.messages import (
+from ..protocol import (
     Dialect,
     IdentifyResponse,
     JournalRecord,

@@ -2,7 +2,7 @@
 
 Contract: the same methods, results, exceptions and lost-response handling as
 :class:`stationlink.client.Terminal` (both run the flows of :mod:`stationlink.client._core`
-over the same sans-I/O :class:`~stationlink.protocol.connection.HostConnection`, with the
+over the same sans-I/O :class:`~stationlink.protocol.HostConnection`, with the
 event handling of :class:`stationlink.client._base.HostSide`), awaitable.
 Detection is :func:`stationlink.transport.detect_async` (a fresh TCP connection per probe).
 One request runs at a time per terminal (an internal lock serialises concurrent callers).
@@ -34,9 +34,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..errors import TransportError
-from ..protocol.connection import HostConnection
-from ..protocol.events import HostEvent
-from ..protocol.messages import Dialect, JournalRecord, Message
+from ..protocol import Dialect, HostConnection, HostEvent, JournalRecord, Message
 from ..transport import detect_async
 from ..transport.aio import open_async_stream
 from ..transport.base import AsyncByteStream

@@ -1,4 +1,4 @@
-"""Events that :mod:`stationlink.protocol.connection` returns to its caller.
+"""Events that :mod:`stationlink.protocol._connection` returns to its caller.
 
 Contract: every event is a frozen dataclass; nothing here does I/O. Host-role events:
 :class:`ResponseReceived`, :class:`RequestFailed`, :class:`LateResponse`, :class:`PeerDead`.

@@ -2,7 +2,7 @@
 
 Contract:
 - Every message the link carries is one of the dataclasses below; codecs turn them into
-  bodies and back (``stationlink.protocol.codec``). ``construct`` never appears here.
+  bodies and back (``stationlink.protocol._codec``). ``construct`` never appears here.
 - Amounts are integer fen. Times are timezone-aware datetimes (terminals keep CST wall time).
 - A card is a :class:`CardRef` (masked number + keyed token). A full card number exists only
   inside :class:`ClearPan`, which the *terminal* role (simulator) uses to build ``mispos-1``
@@ -479,3 +479,11 @@ RESPONSE_TYPES: dict[MsgType, type] = {
 }
 
 MONEY_MOVING = frozenset({MsgType.BILL_PAYMENT, MsgType.WITHDRAWAL, MsgType.REVERSAL})
+
+#: The message class of each request type code, of each response type code, and back.
+REQUEST_CODE: dict[type, MsgType] = {cls: code for code, cls in REQUEST_TYPES.items()}
+RESPONSE_CODE: dict[type, MsgType] = {cls: code for code, cls in RESPONSE_TYPES.items()}
+#: Every message class by its raw type code, and every message class's type code.
+CLASS_OF: dict[int, type] = {int(code): cls for code, cls in
+                             (*REQUEST_TYPES.items(), *RESPONSE_TYPES.items())}
+TYPE_OF: dict[type, MsgType] = {**REQUEST_CODE, **RESPONSE_CODE}

@@ -11,7 +11,7 @@ connection URL (:mod:`stationlink.transport.url` lists the forms);
 from __future__ import annotations
 
 from ..errors import StreamClosedError
-from ..protocol.framing import Transport
+from ..protocol import Transport
 from .base import AsyncByteStream, ByteStream
 from .detection import detect, detect_async
 from .serial_port import SerialStream, open_serial

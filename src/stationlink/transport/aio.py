@@ -15,7 +15,7 @@ import asyncio
 import socket
 
 from ..errors import StreamClosedError, TransportError
-from ..protocol.framing import Transport
+from ..protocol import Transport
 from .serial_port import SerialStream, open_serial
 from .url import Endpoint
 

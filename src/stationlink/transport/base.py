@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..protocol.framing import Transport
+from ..protocol import Transport
 
 
 class ByteStream(Protocol):

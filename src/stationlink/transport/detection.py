@@ -2,7 +2,7 @@
 
 Contract:
 - :func:`detect` (blocking) and :func:`detect_async` run a
-  :class:`~stationlink.protocol.detect.DialectDetector` over an open stream and return
+  :class:`~stationlink.protocol.DialectDetector` over an open stream and return
   ``(Detected, leftover_events)``; the winning ``Detected.connection`` belongs to the stream
   as it is when they return (the same object, possibly reconnected). Detection failures are
   raised as the detector's error (``LinkFailedError``, ``ProtocolError``); a stream that
@@ -23,9 +23,7 @@ from typing import Any
 
 from ..clock import MonotonicClock, WallClock
 from ..errors import StreamClosedError, TransportError
-from ..protocol.detect import Detected, DialectDetector
-from ..protocol.events import HostEvent
-from ..protocol.framing import Transport
+from ..protocol import Detected, DialectDetector, HostEvent, Transport
 from .base import (
     AsyncByteStream,
     AsyncReconnectable,

@@ -14,7 +14,7 @@ import select
 import serial
 
 from ..errors import StreamClosedError, TransportError
-from ..protocol.framing import Transport
+from ..protocol import Transport
 from .url import Endpoint
 
 

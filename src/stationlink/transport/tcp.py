@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 
 from ..errors import StreamClosedError, TransportError
-from ..protocol.framing import Transport
+from ..protocol import Transport
 from .url import Endpoint
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError
-from ..protocol.framing import Transport
+from ..protocol import Transport
 
 PYSERIAL_SCHEMES = frozenset({"loop", "socket", "rfc2217", "spy", "alt", "hwgrep", "cp2110"})
 DEFAULT_BAUD = 9600

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import messages as m
-from .fields import (
+from ._fields import (
     AMOUNT,
     BOOL,
     BYTES,
@@ -118,7 +118,3 @@ LAYOUTS: dict[type, tuple[F, ...]] = {
         F("code", 0xDF7E, ERRCODE), F("for_type", 0xDF7D, U8), F("text", 0xDF7C, TEXT, OPT),
     ),
 }
-
-CLASS_OF: dict[int, type] = {int(c): cls for c, cls in m.REQUEST_TYPES.items()}
-CLASS_OF.update({int(c): cls for c, cls in m.RESPONSE_TYPES.items()})
-TYPE_OF: dict[type, m.MsgType] = {cls: m.MsgType(code) for code, cls in CLASS_OF.items()}

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ..money import CST
-from .checksums import BCD_BYTE, bcd_encode
+from ._checksums import BCD_BYTE, bcd_encode
 from .messages import Dialect, ErrorCode, ResultCode, TxnKind, TxnStatus
 
 

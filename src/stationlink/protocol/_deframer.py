@@ -31,7 +31,7 @@ Contract:
   stream (``stationlink decode``) joins them again with :class:`StretchJoiner`.
 
 The frame layouts themselves (diagrams, the normative ``construct`` layouts, building) are in
-:mod:`stationlink.protocol.framing`, which re-exports everything defined here; this module is
+:mod:`stationlink.protocol._framing`, which re-exports everything defined here; this module is
 the lower layer so that the two do not import each other.
 """
 
@@ -44,7 +44,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .checksums import BCD_BYTE, crc16_ccitt_false, lrc
+from ._checksums import BCD_BYTE, crc16_ccitt_false, lrc
 from .messages import Dialect
 
 STX, ETX = 0x02, 0x03

@@ -6,8 +6,8 @@ Contract:
   :func:`parse_frame` and :func:`build_frame_construct` use); another length raises
   :class:`FrameError`.
 - The streaming :class:`Deframer` (resynchronisation, link bytes, rejected stretches) lives in
-  :mod:`stationlink.protocol.deframer`, with the events it reports, :class:`Transport` and the
-  wire constants; all of them are re-exported here, so ``from .framing import Deframer`` (and
+  :mod:`stationlink.protocol._deframer`, with the events it reports, :class:`Transport` and the
+  wire constants; all of them are re-exported here, so ``from ._framing import Deframer`` (and
   the rest) keeps working.
 
 Serial wire layouts (``LEN`` counts BODY bytes only; BODY is 11..1024 bytes)::
@@ -50,8 +50,8 @@ from construct import (
 )
 
 from ..errors import FrameError
-from .checksums import BCD_OF, bcd_decode, bcd_encode, crc16_ccitt_false, lrc
-from .deframer import (
+from ._checksums import BCD_OF, bcd_decode, bcd_encode, crc16_ccitt_false, lrc
+from ._deframer import (
     ACK,
     EOT,
     ETX,

@@ -119,11 +119,11 @@ class TlvList(Construct):  # type: ignore[type-arg]
         return obj
 
     def _emitparse(self, code: Any) -> str:
-        code.append("from stationlink.protocol.tlv import parse_tlvs as _sl_parse_tlvs")
+        code.append("from stationlink.protocol._tlv import parse_tlvs as _sl_parse_tlvs")
         return "_sl_parse_tlvs(io.read())"
 
     def _emitbuild(self, code: Any) -> str:
-        code.append("from stationlink.protocol.tlv import build_tlvs as _sl_build_tlvs")
+        code.append("from stationlink.protocol._tlv import build_tlvs as _sl_build_tlvs")
         return "(io.write(_sl_build_tlvs(obj)), obj)[1]"
 
 

@@ -45,7 +45,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from ..clock import MonotonicClock
-from .framing import ACK, NAK, Deframer, FrameEvent, LinkByte, Rejected, Transport, build_frame
+from ._framing import ACK, NAK, Deframer, FrameEvent, LinkByte, Rejected, Transport, build_frame
 from .messages import Dialect
 
 T1_DEFAULT = 1.0

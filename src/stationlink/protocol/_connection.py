@@ -45,7 +45,18 @@ from dataclasses import dataclass
 
 from ..clock import MonotonicClock
 from ..errors import DecodeError, LinkError, LinkFailedError, ProtocolError
-from .codec import Codec, peek_header
+from ._codec import Codec, peek_header
+from ._framing import Transport
+from ._link import (
+    MAX_RETRANSMITS_DEFAULT,
+    T1_DEFAULT,
+    BodyDelivered,
+    BodyFailed,
+    BodyReceived,
+    FrameRejected,
+    Link,
+    LinkEvent,
+)
 from .events import (
     FailureReason,
     HostEvent,
@@ -57,19 +68,10 @@ from .events import (
     UndecodableMessage,
     UnexpectedMessage,
 )
-from .framing import Transport
-from .link import (
-    MAX_RETRANSMITS_DEFAULT,
-    T1_DEFAULT,
-    BodyDelivered,
-    BodyFailed,
-    BodyReceived,
-    FrameRejected,
-    Link,
-    LinkEvent,
-)
 from .messages import (
     MONEY_MOVING,
+    REQUEST_CODE,
+    RESPONSE_CODE,
     Dialect,
     EchoRequest,
     ErrorReply,
@@ -78,7 +80,6 @@ from .messages import (
     Message,
     MsgType,
 )
-from .terminal import REQUEST_CODE, RESPONSE_CODE, TerminalConnection
 
 T2_MONEY_DEFAULT = 10.0
 T2_OTHER_DEFAULT = 3.0
@@ -336,10 +337,7 @@ __all__ = [
     "UNKNOWN_TERMINAL",
     "HEARTBEAT_INTERVAL_DEFAULT",
     "HEARTBEAT_MISSES_DEFAULT",
-    "REQUEST_CODE",
-    "RESPONSE_CODE",
     "T2_MONEY_DEFAULT",
     "T2_OTHER_DEFAULT",
     "HostConnection",
-    "TerminalConnection",
 ]

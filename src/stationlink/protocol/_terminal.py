@@ -48,7 +48,18 @@ from collections.abc import Collection
 
 from ..clock import MonotonicClock
 from ..errors import ProtocolError, UnsupportedMessageError
-from .codec import Codec, peek_header
+from ._codec import Codec, peek_header
+from ._framing import Transport
+from ._link import (
+    MAX_RETRANSMITS_DEFAULT,
+    T1_DEFAULT,
+    BodyDelivered,
+    BodyFailed,
+    BodyReceived,
+    FrameRejected,
+    Link,
+    LinkEvent,
+)
 from .events import (
     DuplicateRequest,
     LinkFault,
@@ -59,20 +70,9 @@ from .events import (
     TerminalEvent,
     UnexpectedMessage,
 )
-from .framing import Transport
-from .link import (
-    MAX_RETRANSMITS_DEFAULT,
-    T1_DEFAULT,
-    BodyDelivered,
-    BodyFailed,
-    BodyReceived,
-    FrameRejected,
-    Link,
-    LinkEvent,
-)
 from .messages import (
-    REQUEST_TYPES,
-    RESPONSE_TYPES,
+    REQUEST_CODE,
+    RESPONSE_CODE,
     Dialect,
     EchoRequest,
     EchoResponse,
@@ -82,9 +82,6 @@ from .messages import (
     Message,
     MsgType,
 )
-
-REQUEST_CODE: dict[type, MsgType] = {cls: code for code, cls in REQUEST_TYPES.items()}
-RESPONSE_CODE: dict[type, MsgType] = {cls: code for code, cls in RESPONSE_TYPES.items()}
 
 # state of a remembered request's answer
 _WAITING, _SENDING, _DELIVERED, _FAILED, _SENT_TCP = range(5)
@@ -284,4 +281,4 @@ class TerminalConnection:
         return self.link.data_to_send()
 
 
-__all__ = ["REQUEST_CODE", "RESPONSE_CODE", "TerminalConnection"]
+__all__ = ["TerminalConnection"]

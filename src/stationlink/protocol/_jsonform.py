@@ -24,9 +24,8 @@ from typing import Any
 
 from ..errors import DecodeError
 from . import messages as m
-from .layouts import CLASS_OF
 
-_BY_NAME: dict[str, type] = {cls.__name__: cls for cls in CLASS_OF.values()}
+_BY_NAME: dict[str, type] = {cls.__name__: cls for cls in m.CLASS_OF.values()}
 _NAMED_ENUMS = (m.ResultCode, m.ErrorCode)
 
 

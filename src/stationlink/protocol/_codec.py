@@ -2,8 +2,8 @@
 
 Contract:
 - ``Codec(dialect, card_key).encode(msg)`` returns the body (header + TLV list, see
-  :mod:`stationlink.protocol.tlv`); values the wire cannot carry raise :class:`EncodeError`.
-  Known fields go out in layout order (:mod:`stationlink.protocol.layouts`), then ``extra``.
+  :mod:`stationlink.protocol._tlv`); values the wire cannot carry raise :class:`EncodeError`.
+  Known fields go out in layout order (:mod:`stationlink.protocol._layouts`), then ``extra``.
 - ``decode(body)`` returns the message; a bad header or field raises :class:`DecodeError`
   (naming the tag, field and body offset, never echoing value bytes), an unknown type code
   raises :class:`UnknownMessageTypeError` (an :class:`UnsupportedMessageError` with the
@@ -40,10 +40,9 @@ from typing import Any, cast
 from construct import ConstructError
 
 from ..errors import DecodeError, EncodeError, UnknownMessageTypeError
-from .fields import Ctx
-from .layouts import (
+from ._fields import Ctx
+from ._layouts import (
     CARD_TAGS,
-    CLASS_OF,
     LAYOUTS,
     NONE,
     OPT,
@@ -52,11 +51,13 @@ from .layouts import (
     TAG_MASKED,
     TAG_PAN,
     TAG_TOKEN,
-    TYPE_OF,
     Counter,
     F,
 )
+from ._tlv import HEADER_SIZE, Tlv, build_body, build_tlvs, parse_body, parse_tlvs
 from .messages import (
+    CLASS_OF,
+    TYPE_OF,
     CardRef,
     ClearPan,
     Dialect,
@@ -67,7 +68,6 @@ from .messages import (
     card_token,
     mask_pan,
 )
-from .tlv import HEADER_SIZE, Tlv, build_body, build_tlvs, parse_body, parse_tlvs
 
 __all__ = ["Codec", "EncodeError", "UnknownMessageTypeError", "peek_header"]
 

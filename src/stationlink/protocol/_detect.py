@@ -3,7 +3,7 @@
 Contract:
 - :class:`DialectDetector` probes the candidates in order (``sl-2`` first, then
   ``mispos-1``) by sending an IDENTIFY request framed in the candidate's dialect through a
-  fresh :class:`~stationlink.protocol.connection.HostConnection`. The first candidate that
+  fresh :class:`~stationlink.protocol.HostConnection`. The first candidate that
   answers wins; the winning connection becomes the session's connection (``result``), so
   nothing received is lost.
 - A candidate is abandoned when:
@@ -53,10 +53,10 @@ from typing import Any
 
 from ..clock import MonotonicClock, WallClock
 from ..errors import LinkFailedError, ProtocolError, StationLinkError
-from .connection import T2_OTHER_DEFAULT, HostConnection
+from ._connection import T2_OTHER_DEFAULT, HostConnection
+from ._framing import Transport
+from ._link import T1_DEFAULT
 from .events import HostEvent, LinkFault, RequestFailed, ResponseReceived
-from .framing import Transport
-from .link import T1_DEFAULT
 from .messages import Dialect, ErrorReply, Header, IdentifyRequest, IdentifyResponse, MsgType
 
 DEFAULT_CANDIDATES = (Dialect.SL_2, Dialect.MISPOS_1)
