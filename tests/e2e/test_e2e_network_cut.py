@@ -11,6 +11,8 @@ import time
 import pytest
 from e2e_fixtures import CLI, Rig, preload
 
+from stationlink_sim.waiting import wait_until
+
 pytestmark = pytest.mark.slow
 
 
@@ -22,9 +24,7 @@ def test_network_cut_blackholed_and_restored(rig: Rig) -> None:
     agent = rig.start_agent()
     proxy = rig.proxy
     assert proxy is not None
-    deadline = time.monotonic() + 15
-    while rig.hub_counts()[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: rig.hub_counts()[0] > 0, 15, "the agent's first upload to the hub")
     for mode, outage in (("refuse", 1.0), ("blackhole", 3.0), ("pass", 0.0)):
         for _ in range(3):
             proxy.cut()  # reset whatever is in flight
