@@ -10,30 +10,33 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Any
 
 from .. import __version__
+from ..records import fields
 from .wire import AGENT_FIELDS, DEVICE_FIELDS, RECORD_FIELDS
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
 _TIME = {"type": "string", "format": "date-time"}
 
-_RECORD_TYPES: dict[str, Any] = {
-    "seq": {"type": "integer", "minimum": 1},
-    "entry": {"enum": ["txn", "unknown", "void", "referral", "cancel"]},
-    "kind": {"enum": ["bill_payment", "withdrawal", "balance_inquiry", "reversal", "referral"]},
-    "status": {"enum": ["approved", "declined", "reversed", ""]},
-    "source": {"enum": ["live", "journal", "host"]},
-    "amount_fen": {"type": "integer", "minimum": 0},
-    "wall_time": _TIME,
-    "terminal_time": {"type": ["string", "null"], "format": "date-time"},
-    "result": {"type": ["integer", "null"]},
-    "refers_to_seq": {"type": ["integer", "null"]},
-    "uptime_ms": {"type": ["integer", "null"]},
-    "boot_id": {"type": ["integer", "null"]},
-    "journal_cursor": {"type": ["integer", "null"]},
-}
+
+
+def _record_type(f: fields.Field) -> dict[str, Any]:
+    """The JSON schema of one record field, from its declaration (``records.fields``)."""
+    if f.values:
+        return {"enum": [str(v) for v in f.values]}
+    if f.pytype is int:
+        if f.nullable:
+            return {"type": ["integer", "null"]}
+        return {"type": "integer", "minimum": f.low}
+    if f.pytype is datetime:
+        return {"type": ["string", "null"], "format": "date-time"} if f.nullable else _TIME
+    return _STR
+
+
+_RECORD_TYPES: dict[str, Any] = {f.name: _record_type(f) for f in fields.RECORD if f.wire}
 _DEVICE_TYPES: dict[str, Any] = {
     "terminal_id": _STR, "wall_time": _TIME, "paper_ok": {"type": "boolean"},
     "error_counters": {"type": "object", "additionalProperties": _INT},

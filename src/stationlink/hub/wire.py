@@ -21,20 +21,22 @@ Contract:
   float), seqs that are not exactly ``first_seq..last_seq`` in order, integers out of range,
   and every rule of a valid transaction (:mod:`stationlink.records.rules`: ids and
   references, products, accounts, amount ceilings, card fields, an approved withdrawal's
-  card, times within the window around ``received``). Referral records (entries ``referral``
-  and ``cancel``, ``docs/buffer.md``) are kind ``referral`` with a referral product, under
-  the pseudo-terminal ``PC``, the referral id in ``client_ref``; a referral's status is
-  ``approved``, a cancellation has none.
+  card, times within the window around ``received``). A record that is plainly valid is
+  taken by the fast path (:mod:`._wire_fast`, same result); any other is read field by
+  field by :func:`parse_record`, the reference, which names the problem. Referral records
+  (entries ``referral`` and ``cancel``, ``docs/buffer.md``) are kind ``referral`` with a
+  referral product, under the pseudo-terminal ``PC``, the referral id in ``client_ref``; a
+  referral's status is ``approved``, a cancellation has none.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from itertools import accumulate
+from operator import attrgetter
 from typing import Any
 
 from ..buffer.records import (
@@ -50,24 +52,18 @@ from ..buffer.records import (
     StoredRecord,
 )
 from ..errors import StationLinkError
-from ..records import rules
+from ..records import fields, rules
 from ..records.cardnum import (
     RUN_PATTERN,
-    has_card_number,
-    separated_card_numbers,
 )
-from ..records.rules import ACCOUNT_FORMAT, shown
+from ..records.rules import shown
 from ..records.vocab import (
-    CEILING_FEN,
-    FUTURE_WINDOW,
     INT64_MAX,
     INT64_MIN,
     MAX_TEXT,
-    MOVED,
-    REQUEST_MAX_FEN,
     UPTIME_MAX_MS,
-    Kind,
 )
+from ._wire_fast import fast_record as fast_record  # re-exported: tests compare the two
 
 MAX_RECORDS = 10_000
 #: Arrays and objects nested deeper than this are refused (a batch needs 3, a status 4).
@@ -201,30 +197,29 @@ def _first_refused(doc: object) -> tuple[str, _Refused]:
     raise AssertionError("a refused value was recorded but is not in the document")
 
 
+#: The fields of an uploaded record, from the declaration (``records.fields.RECORD``).
+RECORD_FIELDS = fields.WIRE
+#: Wire fields that are an integer or null, and every integer field's range (declaration).
+NULLABLE_INT = fields.NULLABLE_INT
+INT_RANGES = {name: fields.INT_RANGES[name] for name in RECORD_FIELDS
+              if name in fields.INT_RANGES}
+_WIRE_VALUES = attrgetter(*RECORD_FIELDS)
+#: How a record's value becomes JSON, for the fields that need it (enums as their text,
+#: times as ISO 8601); ``None`` stays ``null``.
+_TO_JSON: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+    (f.name, attrgetter("value") if f.pytype in (Entry, Source) else datetime.isoformat)
+    for f in fields.RECORD if f.wire and f.pytype in (Entry, Source, datetime)
+)
+
+
 def record_to_json(rec: StoredRecord) -> dict[str, Any]:
-    return {
-        "seq": rec.seq,
-        "entry": rec.entry.value,
-        "terminal_id": rec.terminal_id,
-        "terminal_ref": rec.terminal_ref,
-        "client_ref": rec.client_ref,
-        "kind": rec.kind,
-        "product": rec.product,
-        "account": rec.account,
-        "amount_fen": rec.amount_fen,
-        "status": rec.status,
-        "result": rec.result,
-        "card_token": rec.card_token,
-        "card_masked": rec.card_masked,
-        "original_ref": rec.original_ref,
-        "refers_to_seq": rec.refers_to_seq,
-        "source": rec.source.value,
-        "wall_time": rec.wall_time.isoformat(),
-        "terminal_time": None if rec.terminal_time is None else rec.terminal_time.isoformat(),
-        "uptime_ms": rec.uptime_ms,
-        "boot_id": rec.boot_id,
-        "journal_cursor": rec.journal_cursor,
-    }
+    """A record as its JSON object: the wire fields in declaration order."""
+    obj = dict(zip(RECORD_FIELDS, _WIRE_VALUES(rec), strict=True))
+    for name, encode in _TO_JSON:
+        value = obj[name]
+        if value is not None:
+            obj[name] = encode(value)
+    return obj
 
 
 def batch_to_json(batch: Batch) -> dict[str, Any]:
@@ -234,15 +229,6 @@ def batch_to_json(batch: Batch) -> dict[str, Any]:
         "last_seq": batch.last_seq,
         "records": [record_to_json(r) for r in batch.records],
     }
-
-
-RECORD_FIELDS = (
-    "seq", "entry", "terminal_id", "terminal_ref", "client_ref", "kind", "product", "account",
-    "amount_fen", "status", "result", "card_token", "card_masked", "original_ref",
-    "refers_to_seq", "source", "wall_time", "terminal_time", "uptime_ms", "boot_id",
-    "journal_cursor",
-)
-NULLABLE_INT = ("result", "refers_to_seq", "uptime_ms", "boot_id", "journal_cursor")
 
 
 class _Reader:
@@ -289,11 +275,13 @@ class _Reader:
             raise self.fail(key, problem)
         return value
 
-    def maybe_int(self, key: str, *, minimum: int = INT64_MIN,
-                  maximum: int = INT64_MAX) -> int | None:
-        if self.obj[key] is None:
+    def field_int(self, key: str) -> Any:
+        """A record's integer field, its range and nullability as declared
+        (``records.fields.RECORD``)."""
+        if self.obj[key] is None and fields.BY_NAME[key].nullable:
             return None
-        return self.integer(key, minimum=minimum, maximum=maximum)
+        low, high = INT_RANGES[key]
+        return self.integer(key, minimum=low, maximum=high)
 
     def timestamp(self, key: str, *, nullable: bool = False,
                   received: datetime | None = None) -> datetime | None:
@@ -335,12 +323,6 @@ def _type(value: object) -> str:
             "dict": "an object"}.get(type(value).__name__, type(value).__name__)
 
 
-#: Integer fields of a record and their range (``docs/formats.md``, "Limits").
-INT_RANGES = {
-    "seq": (1, INT64_MAX), "result": (INT64_MIN, INT64_MAX), "refers_to_seq": (1, INT64_MAX),
-    "uptime_ms": (0, UPTIME_MAX_MS), "boot_id": (0, INT64_MAX),
-    "journal_cursor": (0, INT64_MAX),
-}
 _ENTRY_VALUES = frozenset(e.value for e in Entry)
 _SOURCE_VALUES = frozenset(s.value for s in Source)
 
@@ -379,12 +361,12 @@ def parse_record(
         raise r.fail("wall_time", "must not be null")
     product = r.text("product",  # a referral's product: checked below, with its own words
                      rule=None if referral else lambda p: rules.product_problem(kind, p))
-    amount = r.integer("amount_fen", minimum=0, maximum=INT64_MAX)
+    amount = r.field_int("amount_fen")
     problem = rules.amount_problem(kind, status, amount)
     if problem is not None:
         raise r.fail("amount_fen", problem)
     rec = StoredRecord(
-        seq=r.integer("seq", minimum=1),
+        seq=r.field_int("seq"),
         station_id=station_id,
         terminal_id=r.text("terminal_id", required=True, rule=rules.reference_problem),
         entry=entry,
@@ -398,19 +380,19 @@ def parse_record(
                        rule=lambda a: rules.account_problem(kind, product, status, a)),
         amount_fen=amount,
         status=status,
-        result=r.maybe_int("result"),
+        result=r.field_int("result"),
         card_token=token,
         card_masked=masked,
         original_ref=r.text("original_ref", rule=rules.reference_problem),
-        refers_to_seq=r.maybe_int("refers_to_seq", minimum=1),
+        refers_to_seq=r.field_int("refers_to_seq"),
         source=Source(source_text),
         wall_time=wall,
         # the terminal's own clock may be far off (the hub corrects it from the drift
         # anchors): only its range is checked, not the window around the receipt
         terminal_time=r.timestamp("terminal_time", nullable=True),
-        uptime_ms=r.maybe_int("uptime_ms", minimum=0, maximum=UPTIME_MAX_MS),
-        boot_id=r.maybe_int("boot_id", minimum=0),
-        journal_cursor=r.maybe_int("journal_cursor", minimum=0),
+        uptime_ms=r.field_int("uptime_ms"),
+        boot_id=r.field_int("boot_id"),
+        journal_cursor=r.field_int("journal_cursor"),
     )
     if referral and rec.terminal_id != REFERRAL_TERMINAL:
         raise r.fail("terminal_id", f"a {entry.value} record belongs to the pseudo-terminal "
@@ -426,138 +408,6 @@ def parse_record(
         if problem is not None:
             raise r.fail("card_token", problem)
     return rec
-
-
-_FIELD_SET = frozenset(RECORD_FIELDS)
-_ENTRIES = {e.value: e for e in Entry}
-_SOURCES = {s.value: s for s in Source}
-_TXN = Entry.TXN
-_REFERRAL = Entry.REFERRAL
-_make = StoredRecord._make  # tuple.__new__: no keyword handling
-_FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
-#: A formula start or a digit, separator, digit: either needs a closer look.
-_DOUBT = re.compile(r"(?:^|\|)[=+\-@]|\d[ -]\d")
-_BILL_KINDS = frozenset({Kind.BILL_PAYMENT.value, Kind.REVERSAL.value})
-#: status -> kind -> the largest amount in fen (``records.rules.amount_problem``).
-_CEILING = {status: {kind: CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
-                     for kind in (*KIND_VALUES, REFERRAL_KIND)}
-            for status in (*STATUS_VALUES, "")}
-#: kind -> the products the rules accept with it (``records.rules.product_problem``).
-_PRODUCTS_OF = {
-    kind: frozenset(product for product in ("", *ACCOUNT_FORMAT, *REFERRAL_PRODUCT_VALUES)
-                    if rules.product_problem(kind, product) is None)
-    for kind in (*KIND_VALUES, REFERRAL_KIND)
-}
-_UPTIME_MAX = UPTIME_MAX_MS
-
-
-def _separated_card(text: str) -> bool:
-    return next(separated_card_numbers(text), None) is not None
-
-
-def _plain_text(value: object) -> bool:
-    return type(value) is str and len(value) <= MAX_TEXT
-
-
-#: Every UTC offset the rules accept (whole minutes within +-14:00).
-_OFFSETS = frozenset(timedelta(minutes=m) for m in range(-14 * 60, 14 * 60 + 1))
-
-
-def _aware(value: object, received: datetime | None) -> datetime | None:
-    """The time ``value`` when it plainly passes ``rules.time_problem``, else ``None``."""
-    if type(value) is not str or len(value) > MAX_TEXT:
-        return None
-    try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if (ts.utcoffset() not in _OFFSETS or not 1971 <= ts.year <= 2098
-            or (received is not None and ts > received + FUTURE_WINDOW)):
-        return None  # naive, an odd offset, near the range's ends (decided precisely) ...
-    return ts
-
-
-def fast_record(
-    obj: object, station_id: str, seq: int, received: datetime | None = None
-) -> StoredRecord | None:
-    """The record at ``seq`` when ``obj`` is plainly valid, else ``None``.
-
-    The common case without the per-field reader: it accepts only what
-    :func:`parse_record` accepts, builds the identical record, and returns ``None`` at the
-    first doubt so that :func:`parse_record` finds and names the problem (a test checks the
-    two agree on valid and broken records).
-    """
-    if type(obj) is not dict or obj.keys() != _FIELD_SET:
-        return None
-    o: dict[str, Any] = obj
-    entry = _ENTRIES.get(o["entry"]) if type(o["entry"]) is str else None
-    source = _SOURCES.get(o["source"]) if type(o["source"]) is str else None
-    if entry is None or source is None or o["seq"] != seq or type(o["seq"]) is not int:
-        return None
-    texts = (o["terminal_id"], o["terminal_ref"], o["client_ref"], o["kind"], o["product"],
-             o["account"], o["status"], o["card_token"], o["card_masked"], o["original_ref"])
-    if not all(map(_plain_text, texts)):
-        return None
-    terminal_id, terminal_ref, client_ref, kind, product, account, status, token, masked, \
-        original_ref = texts
-    txn = entry is _TXN
-    if entry in REFERRAL_ENTRIES:
-        if (terminal_id != REFERRAL_TERMINAL or kind != REFERRAL_KIND or not client_ref
-                or product not in REFERRAL_PRODUCT_VALUES
-                or status != ("approved" if entry is _REFERRAL else "")):
-            return None
-    elif (not terminal_id or kind not in KIND_VALUES
-            or (not terminal_ref if txn else not client_ref)
-            or (status not in STATUS_VALUES if txn else status != "")
-            or (txn and kind == "reversal" and not original_ref)):
-        return None
-    # one scan each over all references and card fields; a hit is decided precisely
-    texts_ = f"{terminal_id}|{terminal_ref}|{client_ref}|{original_ref}|{token}|{masked}"
-    if not texts_.isprintable() or (_DOUBT.search(texts_) and (
-            _FORMULA_AT_START.search(texts_) or _separated_card(texts_))):
-        return None
-    if product not in _PRODUCTS_OF.get(kind, ()):
-        return None
-    pattern = ACCOUNT_FORMAT.get(product) if kind in _BILL_KINDS else None
-    if pattern is not None and pattern.fullmatch(account):  # a well-formed bill account
-        free = f"{token}|{masked}" if token or masked else ""
-    elif pattern is not None and status in MOVED:
-        return None
-    elif not account.isprintable():
-        return None
-    else:
-        free = f"{token}|{masked}|{account}"
-    if free and RUN_PATTERN.search(free) and (
-            rules.card_problem(token) or rules.card_problem(masked) or has_card_number(account)):
-        return None
-    amount = o["amount_fen"]
-    if type(amount) is not int or not 0 <= amount <= _CEILING[status][kind]:
-        return None
-    if txn and not token and kind == "withdrawal" and status == "approved":
-        return None
-    ints = (o["result"], o["refers_to_seq"], o["uptime_ms"], o["boot_id"], o["journal_cursor"])
-    result, refers, uptime, boot, cursor = ints
-    if not ((result is None or (type(result) is int and INT64_MIN <= result <= INT64_MAX))
-            and (refers is None or (type(refers) is int and 1 <= refers <= INT64_MAX))
-            and (uptime is None or (type(uptime) is int and 0 <= uptime <= _UPTIME_MAX))
-            and (boot is None or (type(boot) is int and 0 <= boot <= INT64_MAX))
-            and (cursor is None or (type(cursor) is int and 0 <= cursor <= INT64_MAX))):
-        return None
-    wall = _aware(o["wall_time"], received)
-    if wall is None:
-        return None
-    terminal = o["terminal_time"]
-    if terminal is not None:
-        terminal = _aware(terminal, None)  # range only, as parse_record
-        if terminal is None:
-            return None
-    elif txn:
-        return None
-    return _make((
-        seq, station_id, terminal_id, entry, terminal_ref, client_ref, kind, product,
-        account, amount, status, ints[0], token, masked, original_ref, ints[1], source, wall,
-        terminal, ints[2], ints[3], ints[4],
-    ))
 
 
 def parse_batch(

@@ -25,7 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from .vocab import INT64_MAX, INT64_MIN, UPTIME_MAX_MS, Entry, Source
+from .vocab import (
+    INT64_MAX,
+    INT64_MIN,
+    STATUSES,
+    TERMINAL_KINDS,
+    UPTIME_MAX_MS,
+    Entry,
+    Kind,
+    Source,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,7 @@ class Field:
     content: bool = False  # the transaction itself, not how or when it was captured
     low: int | None = None  # an integer's range, inclusive
     high: int | None = None
+    values: tuple[str, ...] = ()  # a text from a closed set: its values ('' if it may be empty)
 
     @property
     def sql(self) -> str:
@@ -68,21 +78,21 @@ RECORD: tuple[Field, ...] = (
     _ids("station_id", "the station", wire=False),
     _ids("terminal_id", "the terminal; `PC` for referrals and their cancellations"),
     Field("entry", Entry, "what the record is: txn, unknown, void, referral, cancel",
-          content=True),
+          content=True, values=tuple(Entry)),
     _ids("ident", "identity key, unique per terminal: `t:<terminal_ref>`, `u:`/`v:<client_ref>`,"
          " `r:`/`c:<referral id>`", wire=False, stored=False),
     _ids("terminal_ref", "the terminal's reference", "unless entry txn", content=True),
     _ids("client_ref", "the host's request reference; a referral's id",
          "for a txn the host did not request", content=True),
     Field("kind", str, "bill_payment, withdrawal, balance_inquiry, reversal, referral",
-          content=True),
+          content=True, values=(*TERMINAL_KINDS, Kind.REFERRAL.value)),
     Field("product", str, "the product (bill and referral kinds)",
           empty="for withdrawal, balance inquiry, and a reversal of one", content=True),
     Field("account", str, "the bill account", empty="when there is no product",
           content=True),
     Field("amount_fen", int, "the amount", unit="fen", content=True, low=0, high=INT64_MAX),
     Field("status", str, "approved, declined, reversed",
-          empty="for entries unknown, void and cancel", content=True),
+          empty="for entries unknown, void and cancel", content=True, values=(*STATUSES, "")),
     Field("result", int, "the terminal's result code", nullable=True, content=True,
           low=INT64_MIN, high=INT64_MAX),
     Field("card_token", str, "keyed hash of the card number",
@@ -93,7 +103,7 @@ RECORD: tuple[Field, ...] = (
           content=True),
     Field("refers_to_seq", int, "the earlier record this one resolves, reverses or cancels",
           nullable=True, low=1, high=INT64_MAX),
-    Field("source", Source, "live, journal or host"),
+    Field("source", Source, "live, journal or host", values=tuple(Source)),
     Field("wall_time", datetime, "station PC clock at capture", unit="CST"),
     Field("terminal_time", datetime, "the terminal's own clock (required for a txn)",
           unit="CST", nullable=True),
