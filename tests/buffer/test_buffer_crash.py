@@ -7,7 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from stationlink.buffer import Buffer
+
+pytestmark = pytest.mark.slow  # a real writer process, killed
 
 WRITER = r"""
 import sys

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from capture_helpers import KEY
 from click.testing import CliRunner
 
@@ -23,6 +24,7 @@ OPS = [{"op": "connect"}, {"op": "pay_bill", "product": "mobile", "account": "13
                            "amount_fen": 5000}, {"op": "journal"}, {"op": "close"}]
 
 
+@pytest.mark.slow
 def test_record_then_replay_as_commands(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     with serve_terminal("bill", "mispos-1", pty=True, seed=2, card_key=KEY) as terminal:

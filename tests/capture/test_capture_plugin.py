@@ -47,6 +47,7 @@ def test_a_wrong_host_is_caught(stationlink_replay):
 '''
 
 
+@pytest.mark.slow
 def test_plugin_fixtures_in_an_integrator_test_file(pytester: pytest.Pytester) -> None:
     capture = SESSIONS / "day-sl-2-card-tcp.jsonl"
     pytester.makepyfile(test_integrator=INTEGRATOR_TESTS.format(capture=str(capture)))

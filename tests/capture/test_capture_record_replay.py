@@ -43,6 +43,7 @@ def _record(tmp_path: Path, dialect: str, transport: str, pans: list[ClearPan],
     return out, observed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["serial", "tcp"])
 def test_mispos1_recording_holds_no_original_card_number(
     tmp_path: Path, transport: str
@@ -64,6 +65,7 @@ def test_mispos1_recording_holds_no_original_card_number(
     assert observed[1]["card"] == pans[0].masked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["mispos-1", "sl-2"])
 @pytest.mark.parametrize("transport", ["serial", "tcp"])
 def test_fresh_capture_replays_without_divergence_for_another_host_seed(
@@ -83,6 +85,7 @@ def test_fresh_capture_replays_without_divergence_for_another_host_seed(
     assert result.steps_done == result.steps
 
 
+@pytest.mark.slow
 def test_host_that_pays_another_amount_diverges_at_the_right_line(tmp_path: Path) -> None:
     path, _ = _record(tmp_path, "sl-2", "tcp", [make_test_pan(random.Random(3))] * 2)
     ops = [dict(op) for op in OPS]
@@ -108,6 +111,7 @@ def test_host_that_pays_another_amount_diverges_at_the_right_line(tmp_path: Path
     assert f"line {line} (chunk {line - 1})" in result.describe()
 
 
+@pytest.mark.slow
 def test_raw_host_sending_the_captured_bytes_matches_and_silence_is_a_stall(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,8 @@ from stationlink.cli.main import cli
 from stationlink_sim.capture.replayer import Replayer
 from stationlink_sim.capture.report import EXIT_DIVERGED, EXIT_INCOMPLETE
 
+pytestmark = pytest.mark.slow  # real ptys, sockets or processes
+
 SESSIONS = Path(__file__).resolve().parents[2] / "firmware_fixtures" / "sessions"
 
 

@@ -91,6 +91,7 @@ def test_every_dialect_kind_and_transport_has_a_normal_day() -> None:
     assert sum(p.stat().st_size for p in SESSIONS.iterdir()) < 2_000_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.stem)
 def test_session_replays_without_divergence(path: Path) -> None:
     scenario = _scenario(path)
@@ -104,6 +105,7 @@ def test_session_replays_without_divergence(path: Path) -> None:
     assert observed == scenario["observed"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [p for p in CAPTURES if p.stem.startswith("lost-")],
                          ids=lambda p: p.stem)
 def test_lost_response_is_resolved_by_one_status_query_never_a_resend(path: Path) -> None:
@@ -136,6 +138,7 @@ def test_lost_response_is_resolved_by_one_status_query_never_a_resend(path: Path
     assert journal[-1]["records"] == len(payments)
 
 
+@pytest.mark.slow
 def test_power_cycle_over_tcp_leaves_the_lost_withdrawal_unknown_then_resolves_it() -> None:
     """The connection dies after the withdrawal was written: unknown, never an exception.
 
@@ -166,6 +169,7 @@ def test_power_cycle_over_tcp_leaves_the_lost_withdrawal_unknown_then_resolves_i
     assert [a.found for a in answers] == [False]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [p for p in CAPTURES if p.stem.startswith("power-")],
                          ids=lambda p: p.stem)
 def test_power_cycle_shows_a_new_boot_id(path: Path) -> None:

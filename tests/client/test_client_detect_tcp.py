@@ -24,6 +24,8 @@ from stationlink.client import aio as aclient
 from stationlink.protocol import Dialect
 from stationlink_sim.serve import DEFAULT_CARD_KEY, RunningTerminal, serve_terminal
 
+pytestmark = pytest.mark.slow  # real ptys, sockets or processes
+
 CST = timezone(timedelta(hours=8))
 AT_31 = datetime(2026, 5, 31, 10, 12, 31, tzinfo=CST)  # BCD second 0x31
 TIMERS = {"t1": 0.5, "t2_money": 2.0, "t2_other": 2.0}

@@ -118,6 +118,7 @@ def test_client_refs_are_reproducible_from_the_seed() -> None:
     assert len(refs) == 1000
 
 
+@pytest.mark.slow
 def test_silent_port_fails_detection(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
     import tty

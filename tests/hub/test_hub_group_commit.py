@@ -140,6 +140,7 @@ def station_batches(tmp: Path, station: str, make_record: MakeRecord, n: int,
         return out
 
 
+@pytest.mark.slow
 def test_concurrent_stations_through_the_server(tmp_path: Path, make_record: MakeRecord
                                                 ) -> None:
     stations = [f"C{i:02d}" for i in range(12)]

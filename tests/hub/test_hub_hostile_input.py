@@ -84,6 +84,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.slow  # 26 cases, each against a real hub server
 @pytest.mark.parametrize(("mutate", "path", "reason"), HOSTILE,
                          ids=[h[1] + ":" + h[2] for h in HOSTILE])
 def test_hostile_value_is_422_naming_the_field_and_nothing_is_stored(

@@ -311,6 +311,7 @@ def stx_rich(draw: st.DrawFn, dialect: Dialect, transport: Transport) -> bytes:
     return b"".join(draw(st.lists(_pieces(dialect, transport), max_size=8)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("dialect", "transport"), COMBOS)
 @settings(max_examples=120, deadline=None)
 @given(data=st.data(), cuts=st.lists(st.integers(0, 10**6), max_size=8))
@@ -332,6 +333,7 @@ def test_any_split_gives_the_same_events(
         assert whole == reference_serial(stream, dialect, SMALL_MAX)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("dialect", "transport"), COMBOS)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from station_scenarios import CUSTOMERS_TODAY, SEED_TODAY, card_failure_scenario
 
 from stationlink_sim.counter_traffic import busiest_stations, opening_time
@@ -31,6 +32,7 @@ def first_card_failure(model: TrafficModel, day: dt.date) -> int | None:
     return None
 
 
+@pytest.mark.slow
 def test_every_day_of_ten_years_has_a_card_read_failure_among_the_customers(
     tmp_path: Path,
 ) -> None:

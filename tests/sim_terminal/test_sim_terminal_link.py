@@ -34,6 +34,8 @@ from stationlink_sim.serve import serve_terminal
 KEY = b"link-test-card-key-000"
 FAST = {"t2_money": 1.0, "t2_other": 1.0}
 
+pytestmark = pytest.mark.slow  # real ptys, sockets or processes
+
 
 def _connect(url: str, dialect: str | None = None, **timers: float) -> stationlink.Terminal:
     opts = {**FAST, **timers}

@@ -30,6 +30,7 @@ def at(minute: int, second: int) -> datetime:
     return datetime(2026, 5, 31, 10, minute, second, tzinfo=CST)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("strict", "tid"), [(False, "CARD0001"), (True, "MP000042")],
                          ids=["slides-over-garbage", "closes"])
 def test_repeated_connects_to_a_mispos1_terminal_detect_it(strict: bool, tid: str) -> None:
@@ -52,6 +53,7 @@ def test_repeated_connects_to_a_mispos1_terminal_detect_it(strict: bool, tid: st
             assert leftover == []
 
 
+@pytest.mark.slow
 def test_one_stream_probing_reproduces_the_lost_probe() -> None:
     """The field failure, deterministically: both probes on one TCP stream at second 31."""
     with serve_terminal("card", "mispos-1", seed=7, terminal_id="CARD0099",
