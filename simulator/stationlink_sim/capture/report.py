@@ -3,7 +3,7 @@
 Contract: :class:`Divergence` names where the host under test first departed from the
 capture: the capture line and chunk number of the expected bytes, the byte offset in the
 host's stream of that connection, the reason, and the expected and actual message (JSON form
-of :mod:`stationlink.protocol.jsonform`, or hex for bytes that are not a message). Volatile
+of :func:`stationlink.protocol.to_json`, or hex for bytes that are not a message). Volatile
 fields (sequence numbers, client refs, the host clock) are shown as sent. :class:`ReplayResult`
 is the outcome: ``ok`` (every step done, no divergence), the divergence if any, and counts.
 Its :attr:`ReplayResult.outcome` is one of ``matched`` (exit 0), ``diverged`` (exit
