@@ -28,20 +28,21 @@ Each class carries an ``exit_code``: the CLI turns a library error into a
     │   └── LinkFailedError             retransmissions exhausted, peer gone
     ├── TerminalError (7)               the terminal answered with an error reply
     ├── StorageError (8)                the local buffer or hub store failed (wraps sqlite3.Error)
-    │   └── RefusedRecordError *        a record the buffer's rules refuse
+    │   └── RefusedRecordError          a record the buffer's rules refuse
     ├── HubError (9)                    talking to the hub failed
     │   ├── HubUnavailableError         network error or 429/502/503/504: retry later
     │   └── HubRejectedError            any other rejection: do not retry, quarantine
     │       └── HubGapError             the hub wants an earlier seq (``expected_seq``)
     ├── SequenceGapError (9)            the hub's store: a batch starts after the next seq
     ├── SequenceConflictError (9)       the hub's store: a replayed seq holds another record
-    ├── MalformedBatchError * (9)       a hub request body that does not validate (JSON path)
-    │   └── MalformedJsonError *        a hub request body that is not acceptable JSON
+    ├── MalformedBatchError (9)         a hub request body that does not validate (JSON path)
+    │   └── MalformedJsonError          a hub request body that is not acceptable JSON
     └── SimulatorError (10)             the simulator could not do what was asked
 
-Every class is defined here except those marked ``*`` (``RefusedRecordError`` in
-:mod:`stationlink.buffer.records`, ``MalformedBatchError`` and ``MalformedJsonError`` in
-:mod:`stationlink.hub.wire`); ``tests/meta/test_meta_errors.py`` holds that list.
+Every class is defined here (``tests/meta/test_meta_errors.py`` checks it).
+``RefusedRecordError`` is also importable from :mod:`stationlink.buffer.records`, and
+``MalformedBatchError`` / ``MalformedJsonError`` from :mod:`stationlink.hub.wire`, where they
+were first defined.
 """
 
 from __future__ import annotations
@@ -183,6 +184,10 @@ class StorageError(StationLinkError):
     exit_code = 8
 
 
+class RefusedRecordError(StorageError):
+    """A record the buffer will not store (full card number, naive time, bad field)."""
+
+
 class HubError(StationLinkError):
     """Talking to the hub failed."""
 
@@ -240,6 +245,21 @@ class SequenceConflictError(StationLinkError):
         self.fields = tuple(fields)  # record columns, never their values (card fields)
 
 
+class MalformedBatchError(StationLinkError):
+    """A batch or status document that does not validate: ``path`` names the bad spot."""
+
+    exit_code = 9
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class MalformedJsonError(MalformedBatchError):
+    """A body that is not UTF-8 JSON text at all (``path`` is ``$``): the app answers 400."""
+
+
 class SimulatorError(StationLinkError):
     """The simulator could not do what was asked."""
 
@@ -259,9 +279,12 @@ __all__ = [
     "LinkError",
     "LinkFailedError",
     "LinkTimeoutError",
+    "MalformedBatchError",
+    "MalformedJsonError",
     "PolicyError",
     "Problem",
     "ProtocolError",
+    "RefusedRecordError",
     "SequenceConflictError",
     "SequenceGapError",
     "SimulatorError",

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..errors import StorageError
+from ..errors import RefusedRecordError
 from ..protocol import CardRef, ClearPan, JournalRecord
 from ..records import rules
 from ..records.fields import IDENT_PREFIX, REFERRAL_ENTRIES, StoredRecord, ident_of
@@ -39,11 +39,6 @@ from ..records.vocab import (
     Kind,
     Source,
 )
-
-
-class RefusedRecordError(StorageError):
-    """A record the buffer will not store (full card number, naive time, bad field)."""
-
 
 KIND_VALUES = frozenset(TERMINAL_KINDS)
 STATUS_VALUES = frozenset(STATUSES)

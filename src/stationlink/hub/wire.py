@@ -51,7 +51,8 @@ from ..buffer.records import (
     Source,
     StoredRecord,
 )
-from ..errors import StationLinkError
+from ..errors import MalformedBatchError as MalformedBatchError  # re-exported
+from ..errors import MalformedJsonError as MalformedJsonError  # re-exported
 from ..records import fields, rules
 from ..records.cardnum import (
     RUN_PATTERN,
@@ -70,21 +71,6 @@ MAX_RECORDS = 10_000
 MAX_DEPTH = 16
 #: An integer literal longer than this is refused (int64 has 19 digits and a sign).
 MAX_INT_DIGITS = 20
-
-
-class MalformedBatchError(StationLinkError):
-    """A batch or status document that does not validate: ``path`` names the bad spot."""
-
-    exit_code = 9
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-class MalformedJsonError(MalformedBatchError):
-    """A body that is not UTF-8 JSON text at all (``path`` is ``$``): the app answers 400."""
 
 
 class _Refused:
