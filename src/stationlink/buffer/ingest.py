@@ -1,11 +1,11 @@
 """The buffer's hot path: terminal results straight into ``records`` rows.
 
 Contract:
-- :func:`journal_rows` checks each :class:`JournalRecord` exactly as
-  :func:`.records.from_journal` does (same checks, same order, same errors: a full card number,
-  a naive time, a missing ref, a negative amount, then every rule of a valid transaction
-  (:func:`.records.check_rules`) is refused with :class:`.records.RefusedRecordError`) and
-  builds its :data:`.schema.INSERT_RECORD` row directly (timestamps as :func:`.db.iso_text`),
+- :func:`journal_rows` checks each :class:`JournalRecord` with
+  :func:`.records.check_journal`, as :func:`.records.from_journal` does (the buffer's one
+  copy of its checks: a full card number, a missing ref, a negative amount, a naive time,
+  then every rule of a valid transaction, refused with :class:`.records.RefusedRecordError`)
+  and builds its :data:`.schema.INSERT_RECORD` row directly (timestamps as :func:`.db.iso_text`),
   with ``seq`` and ``refers_to_seq`` left for :func:`store_one`. Callers run it before
   ``BEGIN IMMEDIATE``: a refused page takes no lock and stores nothing.
 - Journal pages go through :mod:`.page` (:func:`.page.journal_page`,
@@ -32,11 +32,9 @@ from ..protocol import JournalRecord, TxnKind, TxnStatus
 from .db import HOUR_TEXT, MINSEC_TEXT, iso_text, ts_text
 from .records import (
     Entry,
-    RefusedRecordError,
     Source,
     StoredRecord,
-    card_fields,
-    check_rules,
+    check_journal,
     require_aware,
 )
 from .schema import INSERT_RECORD, RECORD_COLUMNS, SELECT_RECORDS, row_ident, row_record
@@ -47,7 +45,6 @@ COMPARED = ("kind", "product", "amount_fen", "status", "client_ref", "card_token
 KIND_TEXT: dict[Any, str] = {k: k.value for k in TxnKind}
 STATUS_TEXT: dict[Any, str] = {s: s.value for s in TxnStatus}
 SOURCE_TEXT: dict[Source, str] = {s: s.value for s in Source}
-_new = tuple.__new__
 BATCH = 40  # rows per multi-row INSERT: at most 920 parameters (SQLite's oldest limit is 999)
 INSERT_BATCH = (
     f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES "  # noqa: S608
@@ -76,24 +73,13 @@ def journal_rows(
     append = rows.append
     hours_get = HOUR_TEXT.get
     for rec in records:
-        card = rec.card
-        token, masked = ("", "") if card is None else card_fields(terminal_id, rec)
-        ref = rec.ref
-        if not ref:
-            raise RefusedRecordError(f"terminal {terminal_id}: journal record without a ref")
-        amount = rec.amount_fen
-        if amount < 0:
-            raise RefusedRecordError(f"terminal {terminal_id} ref {ref!r}: negative amount")
+        token, masked = check_journal(terminal_id, rec, wall_time)  # before any text
+        ref, amount = rec.ref, rec.amount_fen
         kind = KIND_TEXT.get(rec.kind) or rec.kind.value
         status = STATUS_TEXT.get(rec.status) or rec.status.value
         result = int(rec.result)
-        if wall_text is None:
-            require_aware(wall_time, "wall_time")
         tt = rec.terminal_time
         tz = tt.tzinfo
-        if type(tz) is not timezone:
-            require_aware(tt, "terminal_time")
-        check_rules(terminal_id, rec, token, wall_time)  # before any text: times in range
         if wall_text is None:
             wall_text = aware_text(wall_time, "wall_time")
         # iso_text inlined for the usual case: a fixed offset, whole seconds, hour cached

@@ -24,38 +24,19 @@ Contract:
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache, partial
-from itertools import chain, compress, repeat
-from operator import attrgetter, gt
+from itertools import compress, repeat
+from operator import attrgetter
 from typing import Any
 
 from ..errors import StorageError
 from ..protocol import JournalRecord
-from ..records import rules
-from ..records.cardnum import SEPARATED_DIGITS
-from ..records.rules import ACCOUNT_FORMAT
-from ..records.vocab import (
-    BILL_PRODUCTS,
-    CEILING_FEN,
-    INT64_MAX,
-    MAX_OFFSET,
-    MAX_TEXT,
-    MOVED,
-    REFERRAL_PRODUCTS,
-    REQUEST_MAX_FEN,
-    STATUSES,
-    TERMINAL_KINDS,
-    TS_MAX,
-    TS_MIN,
-    UPTIME_MAX_MS,
-    Kind,
-    Status,
-)
+from ..records import fields
+from ._fast import Unusual, check_columns
 from .db import iso_texts
 from .ingest import (
     BATCH,
@@ -108,24 +89,7 @@ SHARED = {"station_id": "?1", "terminal_id": "?2", "source": "?3", "wall_time": 
 PAGE_COLUMNS = tuple(c for c in RECORD_COLUMNS if c not in SHARED)
 
 _TZINFO = attrgetter("tzinfo")
-_FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
-#: (kind, product) pairs the rules accept (``records.rules.product_problem``).
-_PRODUCTS = frozenset(
-    (kind, product) for kind in TERMINAL_KINDS
-    for product in ("", *BILL_PRODUCTS, *REFERRAL_PRODUCTS)
-    if rules.product_problem(kind, product) is None
-)
-#: (kind, status) -> the largest amount in fen (``records.rules.amount_problem``).
-_CEILING = {(kind, status): CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
-            for kind in TERMINAL_KINDS for status in STATUSES}
-_BILL_KINDS = frozenset({Kind.BILL_PAYMENT.value, Kind.REVERSAL.value})
-_APPROVED_WITHDRAWAL = (Kind.WITHDRAWAL.value, Status.APPROVED.value, "")
-_MINUTE = timedelta(minutes=1)
 _MAKE = partial(tuple.__new__, StoredRecord)  # a StoredRecord from a tuple of its fields
-
-
-class _Unusual(Exception):  # noqa: N818
-    """Internal: the page needs the record-by-record path."""
 
 
 @lru_cache(maxsize=64)
@@ -261,7 +225,7 @@ def _columns(terminal_id: str, records: Sequence[JournalRecord], wall_time: date
     cards = [r.card for r in records]
     original_refs = [r.original_ref for r in records]
     if not all(refs) or min(amounts) < 0:
-        raise _Unusual
+        raise Unusual
     if cards.count(None) == n:
         tokens = masked = ("",) * n
     else:
@@ -273,56 +237,16 @@ def _columns(terminal_id: str, records: Sequence[JournalRecord], wall_time: date
     result_ints = list(map(int, results))
     zones = set(map(_TZINFO, times))
     if not all(type(tz) is timezone for tz in zones):  # not all fixed offsets: record by record
-        raise _Unusual
-    _check_rules(terminal_id, refs, client_refs, original_refs, kind_texts, products,
-                 accounts, amounts, status_texts, tokens, times, zones, wall_time,
-                 uptimes, boots, cursors)
+        raise Unusual
+    check_columns(terminal_id, refs, client_refs, original_refs, kind_texts, products,
+                  accounts, amounts, status_texts, tokens, times, zones, wall_time,
+                  {"uptime_ms": uptimes, "boot_id": boots, "cursor": cursors})
     wall_text = aware_text(wall_time, "wall_time")
     return Page(
         records, wall_text, list(map("t:".__add__, refs)), refs, client_refs, kind_texts,
         products, accounts, amounts, status_texts, result_ints, tokens, masked, original_refs,
         times, iso_texts(times), uptimes, boots, cursors,
     )
-
-
-def _check_rules(
-    terminal_id: str, refs: list[str], client_refs: list[str], original_refs: list[str],
-    kinds: list[str], products: list[str], accounts: list[str], amounts: list[int],
-    statuses: list[str], tokens: Sequence[str], times: list[datetime], zones: set[Any],
-    wall_time: datetime, uptimes: list[int], boots: list[int], cursors: list[int],
-) -> None:
-    """Column by column, what :func:`.records.check_rules` checks record by record; raises
-    :class:`_Unusual` at the first doubt (the record-by-record path then decides)."""
-    refs_text = "|".join(chain(refs, client_refs, original_refs))
-    if (rules.reference_problem(terminal_id) is not None or not refs_text.isprintable()
-            or max(map(len, chain(refs, client_refs, original_refs))) > MAX_TEXT
-            or _FORMULA_AT_START.search(refs_text) or SEPARATED_DIGITS.search(refs_text)):
-        raise _Unusual
-    if not _PRODUCTS.issuperset(zip(kinds, products, strict=True)):
-        raise _Unusual
-    if any(map(gt, amounts, map(_CEILING.__getitem__, zip(kinds, statuses, strict=True)))):
-        raise _Unusual
-    for kind, product, account, status in zip(kinds, products, accounts, statuses,
-                                              strict=True):
-        if not account and not product:
-            continue
-        pattern = ACCOUNT_FORMAT.get(product)
-        if pattern is not None and kind in _BILL_KINDS and pattern.fullmatch(account):
-            continue
-        if rules.account_problem(kind, product, status, account) is not None:
-            raise _Unusual
-    if _APPROVED_WITHDRAWAL in zip(kinds, statuses, tokens, strict=True):
-        raise _Unusual
-    for tz in zones:
-        offset = tz.utcoffset(None)
-        if abs(offset) > MAX_OFFSET or offset % _MINUTE:
-            raise _Unusual
-    if (rules.time_problem(wall_time) is not None or min(times) < TS_MIN
-            or max(times) >= TS_MAX):
-        raise _Unusual
-    if (min(uptimes) < 0 or max(uptimes) > UPTIME_MAX_MS or min(boots) < 0
-            or max(boots) > INT64_MAX or min(cursors) < 0 or max(cursors) > INT64_MAX):
-        raise _Unusual
 
 
 def page_from_rows(
@@ -388,29 +312,35 @@ def store_page(
     (idents_, trefs, crefs, kinds, products, accounts, amounts, statuses, results, tokens,
      masked, orefs, times, time_texts, uptimes, boots, cursors) = cols
     seqs = range(first, first + len(idents_))
-    build = partial(
-        _records, seqs, station_id, terminal_id, trefs, crefs, kinds, products, accounts,
-        amounts, statuses, results, tokens, masked, orefs, refers, source, wall_time, times,
-        uptimes, boots, cursors,
-    )
+    build = partial(_records, {
+        "seq": seqs, "station_id": repeat(station_id), "terminal_id": repeat(terminal_id),
+        "entry": repeat(Entry.TXN), "terminal_ref": trefs, "client_ref": crefs, "kind": kinds,
+        "product": products, "account": accounts, "amount_fen": amounts, "status": statuses,
+        "result": results, "card_token": tokens, "card_masked": masked, "original_ref": orefs,
+        "refers_to_seq": refers, "source": repeat(source), "wall_time": repeat(wall_time),
+        "terminal_time": times, "uptime_ms": uptimes, "boot_id": boots,
+        "journal_cursor": cursors,
+    })
+    by_column: dict[str, Sequence[Any]] = {
+        "seq": seqs, "ident": idents_, "terminal_ref": trefs, "client_ref": crefs,
+        "kind": kinds, "product": products, "account": accounts, "amount_fen": amounts,
+        "status": statuses, "result": results, "card_token": tokens, "card_masked": masked,
+        "original_ref": orefs, "refers_to_seq": refers, "terminal_time": time_texts,
+        "uptime_ms": uptimes, "boot_id": boots, "journal_cursor": cursors,
+    }
+    nulls = (None,) * len(seqs)  # a column the journal does not fill
     insert_page(
         conn, (station_id, terminal_id, SOURCE_TEXT[source], page.wall_text),
-        (seqs, idents_, trefs, crefs, kinds, products, accounts, amounts, statuses, results,
-         tokens, masked, orefs, refers, time_texts, uptimes, boots, cursors),
+        [by_column.get(column, nulls) for column in PAGE_COLUMNS],
     )
     return len(seqs), build, dups
 
 
-def _records(
-    seqs: range, station_id: str, terminal_id: str, *columns: Any
-) -> tuple[StoredRecord, ...]:
-    """The :class:`StoredRecord` of each stored row (fields as :func:`store_page` keeps them:
-    seqs, ids, the twelve columns from terminal ref to refers, source, wall time, the rest)."""
-    head, (source, wall_time), tail = columns[:12], columns[12:14], columns[14:]
-    return tuple(map(_MAKE, zip(
-        seqs, repeat(station_id), repeat(terminal_id), repeat(Entry.TXN), *head,
-        repeat(source), repeat(wall_time), *tail,
-    )))
+def _records(columns: dict[str, Iterable[Any]]) -> tuple[StoredRecord, ...]:
+    """The :class:`StoredRecord` of each stored row, from its columns by field name (a field
+    without a column is ``None``; ``seq`` is finite, the others may repeat)."""
+    values = [columns.get(name, repeat(None)) for name in fields.STORED]
+    return tuple(map(_MAKE, zip(*values, strict=False)))  # the repeats are endless
 
 
 def lookup_page(

@@ -132,16 +132,28 @@ def from_journal(
     wall_time: datetime,
     source: Source,
 ) -> StoredRecord:
-    """A terminal's journal record as an (uncommitted) buffer record."""
+    """A terminal's journal record as an (uncommitted) buffer record (checked by
+    :func:`check_journal`)."""
+    token, masked = check_journal(terminal_id, rec, wall_time)
+    return journal_record(station_id, terminal_id, rec, token, masked, wall_time, source)
+
+
+def check_journal(terminal_id: str, rec: JournalRecord, wall_time: datetime) -> tuple[str, str]:
+    """Every check a terminal's record passes before it is stored, in this order, the first
+    failure raised as :class:`RefusedRecordError`: no full card number, a ref, an amount
+    not negative, aware times, then the rules (:func:`check_rules`). Returns the card's
+    (token, masked number) to store. The one copy of the buffer's checks: record by record
+    (:func:`from_journal`, :func:`.ingest.journal_rows`); the page path's column-by-column
+    fast check (:mod:`._fast`) accepts only what this accepts and otherwise defers to it."""
     token, masked = card_fields(terminal_id, rec)
     if not rec.ref:
         raise RefusedRecordError(f"terminal {terminal_id}: journal record without a ref")
     if rec.amount_fen < 0:
         raise RefusedRecordError(f"terminal {terminal_id} ref {rec.ref!r}: negative amount")
-    wall = require_aware(wall_time, "wall_time")
+    require_aware(wall_time, "wall_time")
     require_aware(rec.terminal_time, "terminal_time")
-    check_rules(terminal_id, rec, token, wall)
-    return journal_record(station_id, terminal_id, rec, token, masked, wall, source)
+    check_rules(terminal_id, rec, token, wall_time)
+    return token, masked
 
 
 def journal_record(
@@ -192,5 +204,6 @@ __all__ = [
     "IDENT_PREFIX", "INT_RANGES", "KIND_VALUES", "REFERRAL_ENTRIES", "REFERRAL_KIND",
     "REFERRAL_PRODUCT_VALUES", "REFERRAL_TERMINAL", "STATUS_VALUES", "Batch", "Entry",
     "RefusedRecordError", "Source", "StoredRecord", "card_fields", "check_card_fields",
-    "check_rules", "from_journal", "ident_of", "journal_record", "require_aware", "rule_problem",
+    "check_journal", "check_rules", "from_journal", "ident_of", "journal_record",
+    "require_aware", "rule_problem",
 ]
