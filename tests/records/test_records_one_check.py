@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from stationlink.buffer.fold import fold
 from stationlink.buffer.records import RefusedRecordError, Source, from_journal
 from stationlink.interchange import check_transaction
-from stationlink.protocol.messages import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
+from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 from stationlink.records.vocab import BILL_PRODUCTS, CEILING_FEN, PHONE_PRODUCTS
 
 CST = timezone(timedelta(hours=8))
