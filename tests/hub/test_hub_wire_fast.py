@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -153,3 +154,31 @@ def test_batch_errors_stay_precise(
         parse_batch(obj, "S1")
     assert info.value.path == path
     assert reason in info.value.reason
+
+
+@pytest.mark.parametrize("name", ["client_ref", "journal_cursor"])
+def test_fields_read_generically_agree_on_both_paths(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field the declaration marks as generic (``records.fields.GENERIC``: how a new field is
+    validated without naming it in either path) is read by both paths alike: by its range or
+    its check, null only if nullable. Tried here on an existing text and integer field."""
+    from stationlink.hub import _wire_fast
+    from stationlink.records import fields, rules
+
+    declared = replace(fields.BY_NAME[name], check=rules.reference_problem)
+    monkeypatch.setattr(fields, "GENERIC", (declared,))
+    monkeypatch.setattr(_wire_fast, "_GENERIC", (
+        (name, *(fields.INT_RANGES.get(name) or (None, None)), declared.check),))
+    seen: set[bool] = set()
+    for value in [None, "=cmd()", "x" * 201, "ok", -1, 0, 2**63, True, 7]:
+        obj = sample(7, Entry.UNKNOWN, "withdrawal")
+        obj[name] = value
+        fast, slow = fast_record(obj, "S1", 7), precise(obj, 7)
+        if isinstance(slow, str):
+            assert fast is None, (value, slow)
+        else:
+            assert fast == slow, value
+            assert getattr(slow, name) == value
+        seen.add(isinstance(slow, str))
+    assert seen == {True, False}

@@ -16,7 +16,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from stationlink.buffer import Buffer
-from stationlink.buffer.schema import RECORD_COLUMNS, record_row, row_ident, row_record
+from stationlink.buffer.schema import (
+    RECORD_COLUMNS,
+    add_column,
+    record_row,
+    row_ident,
+    row_record,
+)
 from stationlink.hub.hub_schema import EXTRA_COLUMNS
 from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.interchange import TRANSACTION_COLUMNS, Transaction
@@ -99,3 +105,22 @@ def test_docs_field_table_is_the_declaration() -> None:
     section = text[text.index("## transactions"):text.index("## stations")]
     listed = re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
     assert tuple(listed) == fields.TRANSACTION_COLUMNS == TRANSACTION_COLUMNS
+
+
+def test_add_column_migrates_an_older_file_and_leaves_a_new_one(tmp_path: Path) -> None:
+    """The migration step a new field takes (``buffer.schema.add_column``): an older file
+    gets the declared column with its declared type; a file already having it is unchanged."""
+    path = tmp_path / "old.sqlite"
+    older = [c for c in fields.COLUMNS if c != "journal_cursor"]
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(f"CREATE TABLE records ({', '.join(older)})")
+        step = add_column("records", "journal_cursor")
+        step(conn)
+        step(conn)  # again: nothing to do
+        conn.commit()
+    finally:
+        conn.close()
+    info = _table_info(path)
+    assert list(info) == [*older, "journal_cursor"]
+    assert info["journal_cursor"][0] == "INTEGER"

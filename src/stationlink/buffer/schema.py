@@ -82,6 +82,20 @@ def times_to_cst(conn: sqlite3.Connection, columns: dict[str, tuple[str, ...]]) 
             )
 
 
+def add_column(table: str, column: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration step that adds a declared record column (``records.fields``) to ``table``
+    of an older file; a file created at this version already has it (its tables are made
+    from the declaration), so the step is a no-op there. Buffer and hub both use it."""
+
+    def step(conn: sqlite3.Connection) -> None:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            sql_type = fields.BY_NAME[column].sql
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+
+    return step
+
+
 def _v1_tables(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
     _create_tables(db)

@@ -56,6 +56,11 @@ _PRODUCTS_OF = {
                     if rules.product_problem(kind, product) is None)
     for kind in (*KIND_VALUES, REFERRAL_KIND)
 }
+#: Fields read generically (``records.fields.GENERIC``): name, integer range, text check.
+_GENERIC = tuple(
+    (f.name, *(fields.INT_RANGES.get(f.name) or (None, None)), f.check) for f in fields.GENERIC
+)
+_NULLABLE = frozenset(f.name for f in fields.RECORD if f.nullable)
 #: (name, low, high) of each integer-or-null field (``records.fields``).
 _NULLABLE_INTS = tuple((name, *fields.INT_RANGES[name]) for name in fields.NULLABLE_INT)
 
@@ -158,7 +163,20 @@ def fast_record(
             return None
     elif txn:
         return None
-    return StoredRecord(
+    extras: dict[str, Any] = {}
+    for name, low, high, check in _GENERIC:  # none today: a field added to the declaration
+        value = o[name]
+        if value is None and name in _NULLABLE:
+            extras[name] = None
+        elif low is not None and high is not None:
+            if type(value) is not int or not low <= value <= high:
+                return None
+            extras[name] = value
+        elif not _plain_text(value) or check is None or check(value) is not None:
+            return None
+        else:
+            extras[name] = value
+    rec = StoredRecord(
         seq=seq, station_id=station_id, terminal_id=terminal_id, entry=entry,
         terminal_ref=terminal_ref, client_ref=client_ref, kind=kind, product=product,
         account=account, amount_fen=amount, status=status, result=o["result"],
@@ -167,3 +185,4 @@ def fast_record(
         terminal_time=terminal, uptime_ms=o["uptime_ms"], boot_id=o["boot_id"],
         journal_cursor=o["journal_cursor"],
     )
+    return rec._replace(**extras) if extras else rec

@@ -33,7 +33,7 @@ def _record_type(f: fields.Field) -> dict[str, Any]:
         return {"type": "integer", "minimum": f.low}
     if f.pytype is datetime:
         return {"type": ["string", "null"], "format": "date-time"} if f.nullable else _TIME
-    return _STR
+    return {"type": ["string", "null"]} if f.nullable else _STR
 
 
 _RECORD_TYPES: dict[str, Any] = {f.name: _record_type(f) for f in fields.RECORD if f.wire}

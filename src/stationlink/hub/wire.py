@@ -269,6 +269,15 @@ class _Reader:
         low, high = INT_RANGES[key]
         return self.integer(key, minimum=low, maximum=high)
 
+    def generic(self, f: fields.Field) -> Any:
+        """A field the declaration marks as read generically (``records.fields.GENERIC``):
+        null if nullable, an integer in its range, or a text passing its ``check``."""
+        if self.obj[f.name] is None and f.nullable:
+            return None
+        if f.pytype is int:
+            return self.field_int(f.name)
+        return self.text(f.name, rule=f.check)
+
     def timestamp(self, key: str, *, nullable: bool = False,
                   received: datetime | None = None) -> datetime | None:
         value = self.obj[key]
@@ -393,6 +402,8 @@ def parse_record(
         problem = rules.card_required_problem(kind, status, token)
         if problem is not None:
             raise r.fail("card_token", problem)
+    if fields.GENERIC:
+        rec = rec._replace(**{f.name: r.generic(f) for f in fields.GENERIC})
     return rec
 
 

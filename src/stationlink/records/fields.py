@@ -12,8 +12,12 @@ Contract:
   ``hub.hub_schema``), the wire field list, nullable integers and ranges (``hub.wire``), the
   OpenAPI schema of a record (``hub.openapi``), the CSV columns (``interchange``) and the
   docs' field tables (a test compares ``docs/buffer.md`` and ``docs/formats.md`` with
-  :func:`markdown_table`). Adding a field: add it here (and to :class:`StoredRecord`), add a
-  schema migration, and write the code that fills and uses it.
+  :func:`markdown_table`).
+- Adding a field: add it at the end of :data:`RECORD` with a ``check`` (the wire then reads
+  and validates it generically) and at the end of :class:`StoredRecord` with a default; add
+  a schema migration to buffer and hub (``buffer.schema.add_column``); write the code that
+  fills and uses it. A field the journal does not fill is NULL (so it is nullable, or the
+  code that fills it sets it everywhere a record is made).
 - Whether a *value* is valid is :mod:`.rules`' business, not this module's: the
   declaration says what a field is, the rules what it may hold.
 - Nothing here does I/O or imports the rest of stationlink.
@@ -21,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -53,6 +58,9 @@ class Field:
     low: int | None = None  # an integer's range, inclusive
     high: int | None = None
     values: tuple[str, ...] = ()  # a text from a closed set: its values ('' if it may be empty)
+    #: A field read generically on the wire: a text checked by this rule (an integer by its
+    #: range); ``None`` for the fields the validators (``hub.wire``) handle one by one.
+    check: Callable[[str], str | None] | None = None
 
     @property
     def sql(self) -> str:
@@ -153,6 +161,8 @@ TIME_FIELDS: frozenset[str] = frozenset(f.name for f in RECORD if f.pytype is da
 #: The transaction itself, as opposed to capture metadata (a duplicate upload may differ in
 #: the latter, not the former).
 CONTENT: tuple[str, ...] = tuple(f.name for f in RECORD if f.content)
+#: Fields the wire validates generically (by type, range and ``check``), in order.
+GENERIC: tuple[Field, ...] = tuple(f for f in RECORD if f.wire and f.check is not None)
 #: The transactions file's columns, in order.
 TRANSACTION_COLUMNS: tuple[str, ...] = tuple(f.name for f in TRANSACTION)
 
@@ -224,7 +234,7 @@ def markdown_table(fields: tuple[Field, ...]) -> str:
 
 
 __all__ = [
-    "BY_NAME", "COLUMNS", "CONTENT", "IDENT_PREFIX", "INT_RANGES", "NOT_NULL", "NULLABLE_INT",
-    "RECORD", "REFERRAL_ENTRIES", "STORED", "TIME_FIELDS", "TRANSACTION", "TRANSACTION_COLUMNS",
-    "WIRE", "Field", "StoredRecord", "ident_of", "markdown_table",
+    "BY_NAME", "COLUMNS", "CONTENT", "GENERIC", "IDENT_PREFIX", "INT_RANGES", "NOT_NULL",
+    "NULLABLE_INT", "RECORD", "REFERRAL_ENTRIES", "STORED", "TIME_FIELDS", "TRANSACTION",
+    "TRANSACTION_COLUMNS", "WIRE", "Field", "StoredRecord", "ident_of", "markdown_table",
 ]
