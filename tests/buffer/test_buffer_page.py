@@ -285,7 +285,7 @@ def test_insert_page_refuses_ragged_columns(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "b.sqlite")
     try:
         shared = ("S1", "T1", "journal", T0.isoformat())
-        with pytest.raises(ValueError, match="needs 18 columns"):
+        with pytest.raises(ValueError, match=f"needs {len(PAGE_COLUMNS)} columns"):
             insert_page(conn, shared, [[1] for _ in PAGE_COLUMNS[1:]])
         ragged: list[list[Any]] = [[n, n + 1] for n in range(len(PAGE_COLUMNS))]
         ragged[-1] = [1, 2, 3]
