@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,11 +27,6 @@ from ..errors import ConfigError
 from ..interchange import Transaction
 from ..money import fen_to_yuan, parse_month
 from .sqlite_store import SqliteHubStore
-
-LATE_COLUMNS = (
-    "station_id", "seq", "txn_id", "entry", "kind", "product", "amount", "status", "ts",
-    "received_at", "effect",
-)
 
 
 def _check_month(month: str | None) -> None:
@@ -70,12 +66,16 @@ class LateItem:
     effect: str
 
     def as_row(self) -> dict[str, str]:
-        return {
-            "station_id": self.station_id, "seq": str(self.seq), "txn_id": self.txn_id,
-            "entry": self.entry, "kind": self.kind, "product": self.product,
-            "amount": str(self.amount), "status": self.status, "ts": self.ts.isoformat(),
-            "received_at": self.received_at.isoformat(), "effect": self.effect,
-        }
+        """The item as a report row: its fields in order, times in ISO 8601."""
+        return {name: _text(getattr(self, name)) for name in LATE_COLUMNS}
+
+
+#: The late-records report's columns: :class:`LateItem`'s fields, in order.
+LATE_COLUMNS = tuple(f.name for f in dataclass_fields(LateItem))
+
+
+def _text(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def late_items(db_path: str | Path, month: str | None = None) -> list[LateItem]:
