@@ -37,12 +37,13 @@ from stationlink.protocol import (
     ReversalRequest,
     WithdrawalRequest,
 )
+from stationlink.records import vocab
 
 from .customers import Bank, CardQueue
 from .device import EmulatedTerminal
 from .traffic import Identities, SimEvent
 
-TERMINAL_KINDS = frozenset({"bill_payment", "withdrawal", "balance_inquiry", "reversal"})
+TERMINAL_KINDS = frozenset(vocab.TERMINAL_KINDS)
 
 
 def arrange_card(ev: SimEvent, pan: ClearPan, bank: Bank) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from stationlink.money import format_yuan
+from stationlink.records.vocab import TERMINAL_KINDS, Kind
 
 from .demo import DemoResult
 from .figures import fault_lines
@@ -20,7 +21,7 @@ from .run import RunResult
 
 def _events(result: RunResult) -> str:
     ev = result.events()
-    kinds = ("bill_payment", "withdrawal", "balance_inquiry", "reversal", "referral")
+    kinds = (*TERMINAL_KINDS, Kind.REFERRAL.value)
     total = sum(ev[k] for k in kinds)
     parts = ", ".join(f"{ev[k]} {k}" for k in kinds)
     return (f"customers: {total} actions ({parts}); through the PC {ev['through_pc']}, "

@@ -35,6 +35,7 @@ from ..records.vocab import (
     MOVED,
     REQUEST_MAX_FEN,
     Kind,
+    Status,
 )
 
 _FIELD_SET = frozenset(fields.WIRE)
@@ -42,6 +43,8 @@ _ENTRIES = {e.value: e for e in Entry}
 _SOURCES = {s.value: s for s in Source}
 _TXN = Entry.TXN
 _REFERRAL = Entry.REFERRAL
+_WITHDRAWAL, _REVERSAL = Kind.WITHDRAWAL.value, Kind.REVERSAL.value
+_APPROVED = Status.APPROVED.value
 _FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
 #: A formula start or a digit, separator, digit: either needs a closer look.
 _DOUBT = re.compile(r"(?:^|\|)[=+\-@]|\d[ -]\d")
@@ -118,12 +121,12 @@ def fast_record(
     if entry in REFERRAL_ENTRIES:
         if (terminal_id != REFERRAL_TERMINAL or kind != REFERRAL_KIND or not client_ref
                 or product not in REFERRAL_PRODUCT_VALUES
-                or status != ("approved" if entry is _REFERRAL else "")):
+                or status != (_APPROVED if entry is _REFERRAL else "")):
             return None
     elif (not terminal_id or kind not in KIND_VALUES
             or (not terminal_ref if txn else not client_ref)
             or (status not in STATUS_VALUES if txn else status != "")
-            or (txn and kind == "reversal" and not original_ref)):
+            or (txn and kind == _REVERSAL and not original_ref)):
         return None
     # one scan each over all references and card fields; a hit is decided precisely
     texts_ = f"{terminal_id}|{terminal_ref}|{client_ref}|{original_ref}|{token}|{masked}"
@@ -147,7 +150,7 @@ def fast_record(
     amount = o["amount_fen"]
     if type(amount) is not int or not 0 <= amount <= _CEILING[status][kind]:
         return None
-    if txn and not token and kind == "withdrawal" and status == "approved":
+    if txn and not token and kind == _WITHDRAWAL and status == _APPROVED:
         return None
     for name, low, high in _NULLABLE_INTS:
         value = o[name]

@@ -63,6 +63,8 @@ from ..records.vocab import (
     INT64_MIN,
     MAX_TEXT,
     UPTIME_MAX_MS,
+    Kind,
+    Status,
 )
 from ._wire_fast import fast_record as fast_record  # re-exported: tests compare the two
 
@@ -345,7 +347,7 @@ def parse_record(
     status = r.text("status")
     if entry is Entry.TXN and status not in STATUS_VALUES:
         raise r.fail("status", f"unknown status {shown(status)}")
-    if entry is Entry.REFERRAL and status != "approved":
+    if entry is Entry.REFERRAL and status != Status.APPROVED:
         raise r.fail("status", f"a referral's status is 'approved', not {shown(status)}")
     if entry is not Entry.TXN and entry is not Entry.REFERRAL and status:
         raise r.fail("status", f"a {entry.value} record has no status")
@@ -396,7 +398,7 @@ def parse_record(
         raise r.fail("product", f"not a referral product: {shown(rec.product)}")
     if entry is Entry.TXN and rec.terminal_time is None:
         raise r.fail("terminal_time", "a txn record needs the terminal time")
-    if kind == "reversal" and entry is Entry.TXN and not rec.original_ref:
+    if kind == Kind.REVERSAL and entry is Entry.TXN and not rec.original_ref:
         raise r.fail("original_ref", "a reversal needs original_ref")
     if entry is Entry.TXN:
         problem = rules.card_required_problem(kind, status, token)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyError
+from ..records.vocab import KINDS
 from .model import (
     BRANCH_ITEM_TYPES,
     ROUNDING_MODES,
@@ -38,7 +39,6 @@ from .model import (
     Tier,
 )
 
-KINDS = ("bill_payment", "withdrawal", "balance_inquiry", "referral")
 AREAS = ("rural", "urban")
 CALENDAR_KEYS = ("details_by", "county_check_by", "station_signoff_by", "city_audit_by",
                  "paid_by", "notice_by")
