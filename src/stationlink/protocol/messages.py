@@ -24,6 +24,8 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..records.vocab import Status
+
 
 class MsgType(enum.IntEnum):
     """Message type codes. A response's code is its request's code | 0x80."""
@@ -73,12 +75,9 @@ class ResultCode(enum.IntEnum):
     PAPER_OUT = 7
 
 
-class TxnStatus(enum.StrEnum):
-    """Status of a journal record, as in the interchange format."""
-
-    APPROVED = "approved"
-    DECLINED = "declined"
-    REVERSED = "reversed"
+#: Status of a journal record: the record vocabulary's :class:`~stationlink.records.Status`
+#: (declared once there; the interchange format, the buffer and the hub use the same enum).
+TxnStatus = Status
 
 
 class TxnKind(enum.StrEnum):
