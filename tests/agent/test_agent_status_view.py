@@ -30,7 +30,8 @@ def config(tmp: Path, urls: tuple[str, ...]) -> Path:
 
 
 def status(cfg: Path, *extra: str) -> str:
-    res = CliRunner().invoke(cli, ["agent", "status", "--config", str(cfg), *extra])
+    res = CliRunner().invoke(cli, ["agent", "status", "--config", str(cfg), "--lang", "en",
+                                   *extra])
     assert res.exit_code == 0, res.output
     return res.stdout
 

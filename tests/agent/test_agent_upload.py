@@ -194,7 +194,8 @@ def test_a_bad_record_is_isolated_quarantined_shown_and_released(
             f'station_id = "S1"\ncard_key = "{"00" * 16}"\ndata_dir = "data"\n'
             f'[hub]\nurl = "{scripted.url}"\ntoken = "x"\n'
             '[[terminals]]\nurl = "tcp://127.0.0.1:9"\n', encoding="utf-8")
-        shown = CliRunner().invoke(cli, ["agent", "status", "--config", str(config)])
+        shown = CliRunner().invoke(cli, ["agent", "status", "--config", str(config), "--lang",
+                                         "en"])
         assert shown.exit_code == 0, shown.output
         assert "quarantine: 1 batch(es), 1 record(s)" in shown.output
         assert f"  entry {entry.id}: seq 5..5 HTTP 422: " in shown.output

@@ -54,7 +54,7 @@ def test_stats_json_and_text(tmp_path: Path, make_record: MakeRecord) -> None:
     assert (stats["records"], stats["transactions"], stats["reversals"]) == (5, 3, 1)
     assert (stats["backlog"], stats["unresolved_unknown"]) == (3, 1)
     assert stats["oldest_unsynced"] == {"seq": 3, "wall_time": T0.isoformat()}
-    text = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db)])
+    text = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db), "--lang", "en"])
     assert "backlog:              3" in text.output
     assert "unknown outcomes:     1 (1 unresolved)" in text.output
 
@@ -80,7 +80,7 @@ def test_stats_text_shows_cst_and_release_records_the_injected_time(
         batch = buf.next_batch(10)
         assert batch is not None
         buf.quarantine(batch, "bad", 422, utc_wall)
-    text = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db)]).output
+    text = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db), "--lang", "en"]).output
     assert "oldest unsynced:      seq 1 at 2026-10-05 09:00:00 CST" in text
     released_at = datetime(2026, 10, 5, 2, 30, tzinfo=UTC)
     monkeypatch.setattr(buffer_cli, "CLOCK", ManualClock(released_at))

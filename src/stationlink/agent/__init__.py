@@ -8,7 +8,7 @@ Public API::
     agent.run_forever(stop_event)                      # threads until stop_event is set
     with agent.session() as s:                         # the station PC pays through the agent
         s.pay_bill("LL000701", "mobile", "13800000000", Decimal("50.00"))
-    agent_status(config)                               # what `stationlink agent status` shows
+    agent_status(config, now)                          # what `stationlink agent status` shows
 
 ``SystemClock`` and ``ManualClock`` are :mod:`stationlink.clock`'s, re-exported for the
 ``clock=`` argument (any :class:`stationlink.clock.TimeSource`).
@@ -18,7 +18,7 @@ from ..clock import ManualClock, SystemClock
 from .agent import Agent, RoundReport
 from .config import AgentConfig, TerminalEntry, default_data_dir, load_config, parse_config
 from .session import StationSession
-from .status import agent_status, render_status
+from .status import agent_status, render_status, status_screen
 
 __all__ = [
     "Agent",
@@ -33,4 +33,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "render_status",
+    "status_screen",
 ]

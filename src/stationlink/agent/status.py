@@ -1,4 +1,5 @@
-"""What ``stationlink agent status`` shows: :func:`agent_status` and :func:`render_status`.
+"""What ``stationlink agent status`` shows: :func:`agent_status`, :func:`status_screen` and
+:func:`render_status`.
 
 Contract: reads the buffer and the agent state file without writing either (SQLite WAL:
 works while the agent runs) and returns one JSON-ready dict: station, agent process
@@ -6,31 +7,45 @@ works while the agent runs) and returns one JSON-ready dict: station, agent proc
 journal cursor), backlog, oldest unsynced record, synced-up-to seq, last upload and last hub
 error, open quarantine entries with reasons, unresolved unknowns, settlement mismatches
 (count, and the lines of each terminal's latest daily check) and the latest device status of
-each terminal; a value not known yet is ``null`` (never the text ``None``).
-:func:`render_status` is the human form of the same dict: every time in CST
-(``YYYY-MM-DD HH:MM:SS CST``), a missing value as "none yet", "never" or an em dash.
+each terminal; a value not known yet is ``null`` (never the text ``None``); and under
+``health`` the station's facts and "data flowing" verdict at ``now``
+(:func:`stationlink.agent.health.station_facts`, :meth:`StationFacts.to_json` in ``lang``).
+:func:`status_screen` is the one-screen human form (verdict first; ``lang`` zh or en);
+:func:`render_status` the full English listing of the dict (``agent status --details``):
+every time in CST (``YYYY-MM-DD HH:MM:SS CST``), a missing value as "none yet", "never" or
+an em dash.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..buffer import Buffer
 from ..timetext import when
 from .config import AgentConfig
+from .health import StationFacts, Thresholds, station_facts
+from .health_screen import render_screen
 from .state import AgentState
 
 
-def agent_status(config: AgentConfig) -> dict[str, Any]:
+def agent_facts(config: AgentConfig, now: datetime, *,
+                thresholds: Thresholds | None = None) -> tuple[dict[str, Any], StationFacts]:
+    """The status dict (without ``health``) and the station's facts, read in one go."""
+    state: dict[str, Any] = {"agent": None, "terminals": [], "upload": None,
+                             "settlement_checks": []}
+    configured = [(t.url, t.terminal_id) for t in config.terminals]
     with Buffer.open(config.buffer_path, config.station_id, create=False) as buf:
         stats = buf.stats()
         devices = [d.to_json() for d in buf.latest_device_status()]
         oldest = stats["oldest_unsynced"]
-    state: dict[str, Any] = {"agent": None, "terminals": [], "upload": None,
-                             "settlement_checks": []}
-    if config.state_path.is_file():
-        with AgentState(config.state_path, create=False) as st:
-            state = st.snapshot()
+        if config.state_path.is_file():
+            with AgentState(config.state_path, create=False) as st:
+                state = st.snapshot()
+                facts = station_facts(buf, st, now, thresholds=thresholds,
+                                      configured=configured)
+        else:
+            facts = station_facts(buf, None, now, thresholds=thresholds, configured=configured)
     cursors = stats["journal_cursors"]
     known = {t["url"]: t for t in state["terminals"]}
     terminals = []
@@ -60,7 +75,21 @@ def agent_status(config: AgentConfig) -> dict[str, Any]:
         "settlement_mismatches": stats["settlement_mismatches"],
         "settlement_checks": state["settlement_checks"],
         "devices": devices,
-    }
+    }, facts
+
+
+def agent_status(config: AgentConfig, now: datetime, *, lang: str = "zh",
+                 thresholds: Thresholds | None = None) -> dict[str, Any]:
+    """The JSON document of ``agent status --json`` (module contract)."""
+    doc, facts = agent_facts(config, now, thresholds=thresholds)
+    return doc | {"health": facts.to_json(lang)}
+
+
+def status_screen(config: AgentConfig, now: datetime, *, lang: str = "zh",
+                  thresholds: Thresholds | None = None) -> str:
+    """The one screen of ``agent status`` (verdict first)."""
+    _, facts = agent_facts(config, now, thresholds=thresholds)
+    return "\n".join(render_screen(facts, lang, buffer=str(config.buffer_path)))
 
 
 MISSING = "—"  # an em dash: a value not known (yet)

@@ -12,6 +12,10 @@ Contract (methods mixed into :class:`stationlink.buffer.Buffer`):
 - ``quarantine`` records a batch the hub rejected for good, with the hub's reason; the
   records stay in the buffer and ``unsynced`` stops before them until ``release_quarantine``.
 - ``stats`` counts everything, including unresolved unknowns and the backlog.
+- Read-only helpers for the station's health screen (:mod:`stationlink.agent.health`):
+  ``last_captured`` (each terminal's newest record), ``cursor_times`` (each terminal's
+  journal cursor and when it was stored) and ``latest_settlement_mismatches`` (the lines of
+  each terminal's latest differing settlement check). They never write.
 """
 
 from __future__ import annotations
@@ -106,6 +110,24 @@ class Mismatch:
     terminal_amount_fen: int
     buffer_count: int
     buffer_amount_fen: int
+
+
+@dataclass(frozen=True)
+class Captured:
+    """The newest record a terminal produced (live or read from its journal)."""
+
+    seq: int
+    terminal_id: str
+    wall_time: datetime
+
+
+@dataclass(frozen=True)
+class MismatchCheck:
+    """The differing lines of one settlement check of one terminal."""
+
+    terminal_id: str
+    wall_time: datetime
+    lines: tuple[Mismatch, ...]
 
 
 @dataclass(frozen=True)
@@ -240,6 +262,44 @@ class HealthMixin:
                 (ts_text(require_aware(wall_time, "wall_time")), entry_id),
             )
             return cur.rowcount == 1
+
+    # -------------------------------------------------------------- health (read-only)
+
+    def last_captured(self) -> dict[str, Captured]:
+        """Each terminal's newest record from the terminal itself (live or journal), by id."""
+        with storage_errors(self._where):
+            rows = self._conn.execute(
+                "SELECT seq, terminal_id, wall_time FROM records WHERE seq IN (SELECT MAX(seq) "
+                "FROM records WHERE source IN ('live', 'journal') GROUP BY terminal_id) "
+                "ORDER BY terminal_id"
+            ).fetchall()
+        return {r[1]: Captured(r[0], r[1], _ts(r[2])) for r in rows}
+
+    def cursor_times(self) -> dict[str, tuple[int, datetime]]:
+        """Each terminal's stored journal cursor and when it was stored."""
+        with storage_errors(self._where):
+            rows = self._conn.execute(
+                "SELECT terminal_id, cursor, updated_at FROM cursors ORDER BY terminal_id"
+            ).fetchall()
+        return {r[0]: (int(r[1]), _ts(r[2])) for r in rows}
+
+    def latest_settlement_mismatches(self) -> list[MismatchCheck]:
+        """The differing lines of each terminal's latest differing check (a check that
+        agreed stores nothing here: the agent state knows whether a later one agreed)."""
+        with storage_errors(self._where):
+            rows = self._conn.execute(
+                "SELECT terminal_id, wall_time, kind, product, terminal_count, "
+                "terminal_amount_fen, buffer_count, buffer_amount_fen FROM "
+                "settlement_mismatches s WHERE wall_time = (SELECT MAX(wall_time) FROM "
+                "settlement_mismatches t WHERE t.terminal_id = s.terminal_id) "
+                "ORDER BY terminal_id, kind, product, id"
+            ).fetchall()
+        checks: dict[str, MismatchCheck] = {}
+        for r in rows:
+            line = Mismatch(r[2], r[3], r[4], r[5], r[6], r[7])
+            old = checks.get(r[0])
+            checks[r[0]] = MismatchCheck(r[0], _ts(r[1]), (*old.lines, line) if old else (line,))
+        return list(checks.values())
 
     # -------------------------------------------------------------- stats
 

@@ -2,7 +2,8 @@
 
 ``run`` polls the terminals and uploads to the hub until SIGINT or SIGTERM (then stops
 cleanly and exits 0); it prints ``agent running: station S, N terminal(s)`` on stderr once
-started. ``status`` reads the buffer and the agent state (works while the agent runs).
+started. ``status`` reads the buffer and the agent state (works while the agent runs) and
+shows on one screen whether the station's data is flowing (Chinese, ``--lang en``).
 ``release`` re-queues a quarantined batch after its cause was fixed. ``referral`` records a
 referral entered by the station operator (or ``--cancel`` one) in the agent's buffer,
 committed before it prints; the running agent uploads it. The work is done by
@@ -26,8 +27,9 @@ from ..clock import SystemClock, TimeSource
 from ..interchange import REFERRAL_PRODUCTS
 from .common import echo_json, handles_errors
 
-#: The wall clock of ``release`` and ``referral`` (the time recorded, the default referral
-#: id's CST date); tests replace it with a :class:`~stationlink.clock.ManualClock`.
+#: The wall clock of ``status`` (the "now" of the verdict), ``release`` and ``referral`` (the
+#: time recorded, the default referral id's CST date); tests replace it with a
+#: :class:`~stationlink.clock.ManualClock`.
 CLOCK: TimeSource = SystemClock()
 
 CONFIG = click.option("--config", "config_path", required=True,
@@ -77,19 +79,30 @@ def run(config_path: Path, seed: int | None, verbose: int, quiet: bool) -> None:
     click.echo("agent stopped", err=True)
 
 
+LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                    help="Language of the text (and of the verdict's texts in --json).")
+
+
 @agent.command()
 @CONFIG
-@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON document (the old keys, and the facts under 'health').")
+@LANG
+@click.option("--details", is_flag=True,
+              help="The full listing (every entry and line; English) instead of one screen.")
 @handles_errors
-def status(config_path: Path, as_json: bool) -> None:
-    """Terminals, cursors, backlog, last upload, quarantine, mismatches, device status."""
-    from ..agent import agent_status, load_config, render_status
+def status(config_path: Path, as_json: bool, lang: str, details: bool) -> None:
+    """Is the station's data flowing? Verdict first, then terminals, uploads, quarantine."""
+    from ..agent import agent_status, load_config, render_status, status_screen
 
-    doc = agent_status(load_config(config_path))
+    config = load_config(config_path)
+    now = CLOCK.now()
     if as_json:
-        echo_json(doc)
+        echo_json(agent_status(config, now, lang=lang))
+    elif details:
+        click.echo(render_status(agent_status(config, now, lang=lang)))
     else:
-        click.echo(render_status(doc))
+        click.echo(status_screen(config, now, lang=lang))
 
 
 @agent.command()

@@ -1,8 +1,11 @@
 """``stationlink buffer ...``: inspect and export the station's local transaction buffer.
 
 ``export --format csv`` writes exactly the reward engine's transactions interchange format
-(the effective view: reversals folded, unresolved unknowns left out); ``stats`` shows counts,
-the oldest unsynced record, the backlog and the quarantine (times in CST); ``release`` lets a
+(the effective view: reversals folded, unresolved unknowns left out); ``stats`` shows on one
+screen whether the station's data is flowing (the verdict of
+:func:`stationlink.agent.health.station_facts`, with the agent state file beside the buffer
+when there is one), then counts, the oldest unsynced record, the backlog, the quarantine and
+each terminal (times in CST; Chinese, ``--lang en``); ``release`` lets a
 quarantined batch be uploaded again. Every command refuses a file that is not a buffer (a hub
 database, any other file, a buffer of a newer schema version) with exit code 8 and leaves it
 byte-identical (:func:`stationlink.buffer.schema.check_buffer_file`).
@@ -11,16 +14,20 @@ byte-identical (:func:`stationlink.buffer.schema.check_buffer_file`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from ..agent.state import AgentState
 from ..buffer import Buffer, default_path
 from ..clock import SystemClock, TimeSource
-from ..timetext import when
-from .common import echo_json, export_transactions, handles_errors
+from ..errors import StorageError
+from .common import echo_json, export_transactions, handles_errors, stderr
 
-#: The wall clock of ``release`` (the time recorded); tests may replace it.
+#: The agent's state file, which the agent keeps next to its buffer (``agent.toml`` data_dir).
+STATE_FILE = "agent-state.sqlite"
+
+#: The wall clock of ``stats`` (the "now" of the verdict) and ``release`` (the time
+#: recorded); tests replace it with a :class:`~stationlink.clock.ManualClock`.
 CLOCK: TimeSource = SystemClock()
 
 DB_OPTION = click.option(
@@ -51,49 +58,44 @@ def export_cmd(db_path: Path | None, fmt: str, output: Path | None) -> None:
     export_transactions(rows, output)
 
 
-def _lines(stats: dict[str, Any]) -> list[str]:
-    oldest = stats["oldest_unsynced"]
-    lines = [
-        f"station:              {stats['station_id']}",
-        f"records:              {stats['records']}",
-        f"transactions:         {stats['transactions']}"
-        + "".join(f"  {k} {v}" for k, v in stats["by_status"].items()),
-        f"reversals:            {stats['reversals']}",
-        f"unknown outcomes:     {stats['unknown']} ({stats['unresolved_unknown']} unresolved)",
-        f"void:                 {stats['void']}",
-        f"referrals:            {stats['referrals']} ({stats['referrals_cancelled']} cancelled)",
-        f"synced up to seq:     {stats['synced_upto']}",
-        f"backlog:              {stats['backlog']}",
-        "oldest unsynced:      "
-        + ("-" if oldest is None else f"seq {oldest['seq']} at {when(oldest['wall_time'])}"),
-        f"quarantined:          {stats['quarantined_batches']} batch(es), "
-        f"{stats['quarantined_records']} record(s)",
-    ]
-    lines += [
-        f"  #{q['id']} seq {q['first_seq']}..{q['last_seq']} HTTP {q['http_status']}: "
-        f"{q['reason']}" for q in stats["quarantine"]
-    ]
-    lines += [
-        f"conflicting copies:   {stats['conflicts']}",
-        f"settlement mismatches: {stats['settlement_mismatches']}",
-        f"device snapshots:     {stats['device_snapshots']}",
-    ]
-    lines += [f"journal cursor {t}: {c}" for t, c in stats["journal_cursors"].items()]
-    return lines
+def _state_beside(db: Path) -> AgentState | None:
+    """The agent state file next to the buffer (the agent keeps it there), if any; one that
+    cannot be read is named on stderr and left out (the buffer's own facts still show)."""
+    path = db.parent / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return AgentState(path, create=False)
+    except StorageError as exc:
+        stderr(f"{exc} (shown without the agent state)")
+        return None
 
 
 @buffer.command("stats")
 @DB_OPTION
-@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON document (the counts, and the facts under 'health').")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the text (and of the verdict's texts in --json).")
 @handles_errors
-def stats_cmd(db_path: Path | None, as_json: bool) -> None:
-    """Counts, oldest unsynced record, backlog, unresolved unknowns, quarantine."""
-    with _open(db_path) as buf:
+def stats_cmd(db_path: Path | None, as_json: bool, lang: str) -> None:
+    """Is the data flowing? Verdict, counts, backlog, unknowns, quarantine, terminals."""
+    from ..agent.health import station_facts
+    from ..agent.health_screen import render_stats
+
+    path = db_path or default_path()
+    with Buffer.open(path, create=False) as buf:
         stats = buf.stats()
+        state = _state_beside(path)
+        try:
+            facts = station_facts(buf, state, CLOCK.now())
+        finally:
+            if state is not None:
+                state.close()
     if as_json:
-        echo_json(stats)
+        echo_json(stats | {"health": facts.to_json(lang)})
     else:
-        click.echo("\n".join(_lines(stats)))
+        click.echo("\n".join(render_stats(stats, facts, lang)))
 
 
 @buffer.command("release")
