@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "replay": "stationlink_sim.cli:replay",
     "agent": "stationlink.cli.agent:agent",
     "demo": "stationlink_sim.cli:demo",
+    "monitor": "stationlink.cli.monitor:monitor",
+    "ports": "stationlink.cli.ports:ports",
 }
 
 
