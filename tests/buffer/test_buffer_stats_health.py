@@ -188,3 +188,18 @@ def test_now_comes_from_the_injected_clock(db: Path, monkeypatch: pytest.MonkeyP
     doc = json.loads(res.stdout)["health"]
     assert doc["now"] == "2026-10-05T12:31:00+08:00"
     assert [r["id"] for r in doc["reasons"]] == ["upload_stale"]
+
+
+def test_consistent_read_sees_one_snapshot_while_another_connection_writes(
+    db: Path, make_record: MakeRecord
+) -> None:
+    with Buffer.open(db) as reader, Buffer.open(db) as writer:
+        with reader.consistent_read():
+            before = reader.stats()["records"]
+            writer.record_journal_page("T1", [make_record(3)], NOW)
+            assert reader.stats()["records"] == before  # the snapshot of the first read
+            assert reader.last_captured()["T1"].seq == 2
+            with reader.consistent_read():  # nested: the same snapshot
+                assert reader.last_seq() == before
+        assert reader.stats()["records"] == before + 1
+        assert not reader._conn.in_transaction

@@ -1,7 +1,8 @@
 """Is the station's data flowing? :func:`station_facts` gathers the facts and gives a verdict.
 
 Contract:
-- :func:`station_facts` reads the buffer and (when given) the agent state without writing
+- :func:`station_facts` reads the buffer (in one read transaction, so its figures agree
+  with each other while the agent writes) and (when given) the agent state without writing
   either and returns one frozen :class:`StationFacts`: the last record captured (when, which
   terminal); per terminal the link (connected, last poll, last error), journal cursor, last
   record, the journal backlog the terminal reported (records it holds unacknowledged) and its
@@ -255,8 +256,14 @@ def station_facts(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     limits = thresholds or Thresholds()
-    stats = buffer.stats()
     snap = state.snapshot() if state is not None else None
+    with buffer.consistent_read():
+        return _facts(buffer, snap, now, limits, configured)
+
+
+def _facts(buffer: Buffer, snap: dict[str, Any] | None, now: datetime, limits: Thresholds,
+           configured: Sequence[tuple[str, str | None]]) -> StationFacts:
+    stats = buffer.stats()
     agent = _agent(snap)
     terminals = _terminals(buffer, snap, configured)
     captured = buffer.last_captured()

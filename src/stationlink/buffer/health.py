@@ -15,14 +15,17 @@ Contract (methods mixed into :class:`stationlink.buffer.Buffer`):
 - Read-only helpers for the station's health screen (:mod:`stationlink.agent.health`):
   ``last_captured`` (each terminal's newest record), ``cursor_times`` (each terminal's
   journal cursor and when it was stored) and ``latest_settlement_mismatches`` (the lines of
-  each terminal's latest differing settlement check). They never write.
+  each terminal's latest differing settlement check). They never write. ``consistent_read``
+  makes every query inside it see one snapshot of the file (a read transaction; under WAL
+  the agent goes on writing meanwhile).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -264,6 +267,20 @@ class HealthMixin:
             return cur.rowcount == 1
 
     # -------------------------------------------------------------- health (read-only)
+
+    @contextmanager
+    def consistent_read(self) -> Iterator[None]:
+        """Every query inside sees the same snapshot (module contract); only reads inside."""
+        if self._conn.in_transaction:  # already inside one: that one is the snapshot
+            yield
+            return
+        with storage_errors(self._where):
+            self._conn.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with storage_errors(self._where):
+                self._conn.execute("COMMIT")  # ends the read; nothing was written
 
     def last_captured(self) -> dict[str, Captured]:
         """Each terminal's newest record from the terminal itself (live or journal), by id."""
