@@ -276,10 +276,23 @@ def test_everything_wrong_at_once_still_fits_one_screen(
     assert doc["quarantine"]["batches"] >= 2
 
 
-def test_details_is_the_full_listing(station: Station, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_details_is_the_full_listing_in_both_languages(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
     paper_out(station, False)
-    text = station.run("--details", monkeypatch=monkeypatch)
-    assert "  CARD0001 at 2026-10-05 14:59:00 CST: paper OUT, signal -60 dBm" in text
+    with station.state() as st:
+        st.note_settlement("BILL0001", NOW.date(), NOW - timedelta(minutes=3), [
+            {"kind": "bill_payment", "product": "mobile", "terminal_count": 3,
+             "terminal_amount_fen": 15050, "buffer_count": 2, "buffer_amount_fen": 10000}])
+    en = station.run("--details", "--lang", "en", monkeypatch=monkeypatch)
+    assert "  CARD0001 at 2026-10-05 14:59:00 CST: paper OUT, signal -60 dBm" in en
+    assert "  BILL0001 checked 2026-10-05 14:57:00 CST: 1 line(s) differ" in en
+    assert ("    bill_payment mobile: terminal 3 / 150.50 元, buffer 2 / 100.00 元"
+            in en.splitlines())
+    zh = station.run("--details", monkeypatch=monkeypatch)
+    assert "  CARD0001 2026-10-05 14:59:00 CST：缺纸，信号 -60 dBm" in zh
+    assert "    bill_payment mobile：终端 3 笔 150.50 元，缓存 2 笔 100.00 元" in zh.splitlines()
+    assert "None" not in zh + en
 
 
 def test_thresholds_are_injectable(station: Station) -> None:

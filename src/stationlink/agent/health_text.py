@@ -175,6 +175,38 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "health.more": {"zh": "  ……另有 {n} 项", "en": "  ... and {n} more"},
     "health.never": {"zh": "从未", "en": "never"},
     "health.unknown": {"zh": "未知", "en": "unknown"},
+    # the full listing (agent status --details)
+    "status.agent": {"zh": "代理：进程 {pid}，启动于 {started}，{run}，上次心跳 {heartbeat}",
+                     "en": "agent: pid {pid}, started {started}, {run}, last heartbeat "
+                           "{heartbeat}"},
+    "status.running": {"zh": "运行中", "en": "running"},
+    "status.stopped": {"zh": "已停止 {at}", "en": "stopped {at}"},
+    "status.terminals": {"zh": "终端：", "en": "terminals:"},
+    "status.terminal": {"zh": "  {terminal_id} {url}（{dialect}）：{state}，流水位置 {cursor}，"
+                              "上次读取 {poll}",
+                        "en": "  {terminal_id} {url} ({dialect}): {state}, cursor {cursor}, "
+                              "last poll {poll}"},
+    "status.records": {"zh": "记录 {records} 条，已同步到 seq {synced}，等待上传 {backlog} 条，"
+                             "最早未同步 {oldest}",
+                       "en": "records {records}, synced up to {synced}, backlog {backlog}, "
+                             "oldest unsynced {oldest}"},
+    "status.none": {"zh": "无", "en": "none"},
+    "status.upload": {"zh": "上次上传：{at}（中心已收到 seq {hwm}，共上传 {uploaded} 条）",
+                      "en": "last upload: {at} (hub high-water mark {hwm}, {uploaded} records "
+                            "uploaded)"},
+    "status.next_attempt": {"zh": "  下次尝试 {at}", "en": "  next attempt {at}"},
+    "status.unknowns": {"zh": "结果未知的交易：{n} 笔", "en": "unresolved unknown outcomes: {n}"},
+    "status.mismatches": {"zh": "结算对账不符：{n} 行", "en": "settlement mismatches: {n}"},
+    "status.check": {"zh": "  {terminal_id} 对账于 {at}：{result}",
+                     "en": "  {terminal_id} checked {at}: {result}"},
+    "status.check.agree": {"zh": "一致", "en": "agree"},
+    "status.check.differ": {"zh": "{n} 行不符", "en": "{n} line(s) differ"},
+    "status.devices": {"zh": "设备状态：", "en": "device status:"},
+    "status.devices.none": {"zh": "设备状态：尚无", "en": "device status: none yet"},
+    "status.device": {"zh": "  {terminal_id} {at}：{paper}，信号 {signal} dBm，"
+                            "未确认 {unacked} 条，启动号 {boot}",
+                      "en": "  {terminal_id} at {at}: {paper}, signal {signal} dBm, "
+                            "unacked {unacked}, boot {boot}"},
     # ages
     "health.age.s": {"zh": "{n} 秒", "en": "{n} s"},
     "health.age.min": {"zh": "{n} 分钟", "en": "{n} min"},

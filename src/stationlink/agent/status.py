@@ -11,9 +11,9 @@ each terminal; a value not known yet is ``null`` (never the text ``None``); and 
 ``health`` the station's facts and "data flowing" verdict at ``now``
 (:func:`stationlink.agent.health.station_facts`, :meth:`StationFacts.to_json` in ``lang``).
 :func:`status_screen` is the one-screen human form (verdict first; ``lang`` zh or en);
-:func:`render_status` the full English listing of the dict (``agent status --details``):
-every time in CST (``YYYY-MM-DD HH:MM:SS CST``), a missing value as "none yet", "never" or
-an em dash.
+:func:`render_status` the full listing of the dict (``agent status --details``; ``lang``):
+every time in CST (``YYYY-MM-DD HH:MM:SS CST``), money in 元, a missing value as "none
+yet", "never" or an em dash.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from datetime import datetime
 from typing import Any
 
 from ..buffer import Buffer
+from ..money import fen_to_yuan, format_yuan
 from ..timetext import when
 from .config import AgentConfig
 from .health import StationFacts, Thresholds, station_facts
 from .health_screen import render_screen
+from .health_text import text
 from .state import AgentState
 
 
@@ -100,58 +102,84 @@ def _v(value: object, missing: str = MISSING) -> str:
     return missing if value is None else str(value)
 
 
-def render_status(doc: dict[str, Any]) -> str:
-    """The human form of :func:`agent_status`: times in CST, no ``None`` anywhere."""
-    lines = [f"station {doc['station_id']} (buffer {doc['buffer']})"]
+def render_status(doc: dict[str, Any], lang: str = "zh") -> str:
+    """The full listing of :func:`agent_status` (``--details``) in ``lang``: times in CST,
+    money in 元, no ``None`` anywhere."""
+    t = _T(lang)
+    lines = [t("health.station", station_id=doc["station_id"], buffer=doc["buffer"])]
     agent = doc["agent"]
     if agent is None:
-        lines.append("agent: never started")
+        lines.append(t("health.agent.none"))
     else:
-        run = f"stopped {when(agent['stopped_at'])}" if agent["stopped_at"] else "running"
-        lines.append(f"agent: pid {_v(agent['pid'])}, started {when(agent['started_at'])}, "
-                     f"{run}, last heartbeat {when(agent['heartbeat_at'])}")
-    lines.append("terminals:")
-    for t in doc["terminals"]:
-        state = "connected" if t["connected"] else "not connected"
-        lines.append(f"  {t['terminal_id'] or '?'} {t['url']} ({t['dialect'] or '?'}): {state}, "
-                     f"cursor {_v(t['journal_cursor'], 'none yet')}, "
-                     f"last poll {when(t['last_poll_at'])}")
-        if t["last_error"]:
-            lines.append(f"    last error {when(t['last_error_at'], MISSING)}: {t['last_error']}")
+        run = (t("status.stopped", at=when(agent["stopped_at"])) if agent["stopped_at"]
+               else t("status.running"))
+        lines.append(t("status.agent", pid=_v(agent["pid"]), started=when(agent["started_at"]),
+                       run=run, heartbeat=when(agent["heartbeat_at"])))
+    lines.append(t("status.terminals"))
+    for term in doc["terminals"]:
+        state = t("health.terminal.connected" if term["connected"]
+                  else "health.terminal.disconnected")
+        lines.append(t("status.terminal", terminal_id=term["terminal_id"] or "?",
+                       url=term["url"], dialect=term["dialect"] or "?", state=state,
+                       cursor=_v(term["journal_cursor"], t("health.terminal.cursor_none")),
+                       poll=when(term["last_poll_at"], t("health.never"))))
+        if term["last_error"]:
+            lines.append(t("health.terminal.last_error", at=when(term["last_error_at"], MISSING),
+                           error=term["last_error"]))
     oldest = doc["oldest_unsynced"]
-    oldest_text = ("none" if oldest is None
-                   else f"seq {oldest['seq']} at {when(oldest['wall_time'], MISSING)}")
-    lines.append(f"records {doc['records']}, synced up to {doc['synced_upto']}, "
-                 f"backlog {doc['backlog']}, oldest unsynced {oldest_text}")
+    lines.append(t("status.records", records=doc["records"], synced=doc["synced_upto"],
+                   backlog=doc["backlog"],
+                   oldest=t("status.none") if oldest is None else t(
+                       "stats.oldest.value", seq=oldest["seq"],
+                       at=when(oldest["wall_time"], MISSING))))
     up = doc["upload"]
     if up is None:
-        lines.append("last upload: never")
+        lines.append(t("health.upload.never"))
     else:
-        lines.append(f"last upload: {when(up['last_upload_at'])} (hub high-water mark "
-                     f"{_v(up['high_water_mark'], 'none yet')}, "
-                     f"{_v(up['records_uploaded'], '0')} records uploaded)")
+        lines.append(t("status.upload", at=when(up["last_upload_at"], t("health.never")),
+                       hwm=_v(up["high_water_mark"], t("health.terminal.cursor_none")),
+                       uploaded=_v(up["records_uploaded"], "0")))
         if up["last_error"]:
-            lines.append(f"  last hub error {when(up['last_error_at'], MISSING)}: "
-                         f"{up['last_error']}")
+            lines.append(t("health.upload.error", at=when(up["last_error_at"], MISSING),
+                           error=up["last_error"]))
         if up.get("next_attempt_at"):
-            lines.append(f"  next attempt {when(up['next_attempt_at'])}")
-    lines.append(f"quarantine: {len(doc['quarantine'])} batch(es), "
-                 f"{doc['quarantined_records']} record(s)")
+            lines.append(t("status.next_attempt", at=when(up["next_attempt_at"])))
+    lines.append(t("health.quarantine", batches=len(doc["quarantine"]),
+                   records=doc["quarantined_records"]))
     for q in doc["quarantine"]:
-        lines.append(f"  entry {q['id']}: seq {q['first_seq']}..{q['last_seq']} "
-                     f"HTTP {_v(q['http_status'])}: {q['reason']}")
-    lines.append(f"unresolved unknown outcomes: {doc['unresolved_unknown']}")
-    lines.append(f"settlement mismatches: {doc['settlement_mismatches']}")
+        lines.append(t("health.quarantine.entry", id=q["id"], first=q["first_seq"],
+                       last=q["last_seq"], http_status=_v(q["http_status"]), reason=q["reason"]))
+    lines.append(t("status.unknowns", n=doc["unresolved_unknown"]))
+    lines.append(t("status.mismatches", n=doc["settlement_mismatches"]))
     for c in doc["settlement_checks"]:
-        result = "agree" if not c["mismatches"] else f"{len(c['mismatches'])} line(s) differ"
-        lines.append(f"  {c['terminal_id']} checked {when(c['checked_at'], MISSING)}: {result}")
+        result = (t("status.check.agree") if not c["mismatches"]
+                  else t("status.check.differ", n=len(c["mismatches"])))
+        lines.append(t("status.check", terminal_id=c["terminal_id"],
+                       at=when(c["checked_at"], MISSING), result=result))
         for m in c["mismatches"]:
-            lines.append(f"    {m['kind']} {m['product'] or '-'}: terminal {m['terminal_count']} "
-                         f"/ {m['terminal_amount_fen']} fen, buffer {m['buffer_count']} / "
-                         f"{m['buffer_amount_fen']} fen")
-    lines.append("device status:" if doc["devices"] else "device status: none yet")
+            lines.append("  " + t("health.settlement.line", kind=m["kind"],
+                                  product=m["product"] or "-", tc=m["terminal_count"],
+                                  ta=_yuan(m["terminal_amount_fen"]), bc=m["buffer_count"],
+                                  ba=_yuan(m["buffer_amount_fen"])))
+    lines.append(t("status.devices") if doc["devices"] else t("status.devices.none"))
     for d in doc["devices"]:
-        lines.append(f"  {d['terminal_id']} at {when(d['wall_time'], MISSING)}: paper "
-                     f"{'ok' if d['paper_ok'] else 'OUT'}, signal {_v(d['signal_dbm'])} dBm, "
-                     f"unacked {_v(d['journal_unacked'])}, boot {_v(d['boot_id'])}")
+        lines.append(t("status.device", terminal_id=d["terminal_id"],
+                       at=when(d["wall_time"], MISSING),
+                       paper=t("health.paper.ok" if d["paper_ok"] else "health.paper.out"),
+                       signal=_v(d["signal_dbm"]), unacked=_v(d["journal_unacked"]),
+                       boot=_v(d["boot_id"])))
     return "\n".join(lines)
+
+
+class _T:
+    """The catalogue's ``text`` bound to one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def __call__(self, msg_id: str, **values: object) -> str:
+        return text(msg_id, self.lang, **values)
+
+
+def _yuan(fen: object) -> str:
+    return format_yuan(fen_to_yuan(fen)) if isinstance(fen, int) else MISSING

@@ -89,7 +89,7 @@ LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", sho
               help="One JSON document (the old keys, and the facts under 'health').")
 @LANG
 @click.option("--details", is_flag=True,
-              help="The full listing (every entry and line; English) instead of one screen.")
+              help="The full listing (every entry, line and device) instead of one screen.")
 @handles_errors
 def status(config_path: Path, as_json: bool, lang: str, details: bool) -> None:
     """Is the station's data flowing? Verdict first, then terminals, uploads, quarantine."""
@@ -100,7 +100,7 @@ def status(config_path: Path, as_json: bool, lang: str, details: bool) -> None:
     if as_json:
         echo_json(agent_status(config, now, lang=lang))
     elif details:
-        click.echo(render_status(agent_status(config, now, lang=lang)))
+        click.echo(render_status(agent_status(config, now, lang=lang), lang))
     else:
         click.echo(status_screen(config, now, lang=lang))
 
