@@ -204,7 +204,8 @@ class StationFacts:
         return {
             "verdict": self.verdict.value,
             "reasons": [{"id": r.id, "level": r.level.value, "text": r.text(lang),
-                         "advice": r.advice(lang), "params": r.params} for r in self.reasons],
+                         "advice": r.advice(lang), "params": dict(r.params)}
+                        for r in self.reasons],
             "now": _iso(now),
             "thresholds": self.thresholds.to_json(),
             "agent": None if self.agent is None else {
