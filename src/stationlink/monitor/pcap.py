@@ -14,9 +14,10 @@ Contract:
   both pcap and pcapng and builds Ethernet/IP/TCP headers with correct checksums; scapy is far
   larger and slow to import, pyshark needs tshark at run time. TCP reassembly is ours (a few
   lines, tested), as ``dpkt`` leaves it to the caller.
-- A file that is not pcap/pcapng, or a truncated packet record, raises
-  :class:`~stationlink.errors.InputDataError` naming the file and the packet number; the
-  steps before it have been yielded.
+- A file that is not pcap/pcapng, or a truncated packet record (a capture cut short; checked
+  for classic pcap, where ``dpkt`` would stop silently), raises
+  :class:`~stationlink.errors.InputDataError` naming the file, the packet number and the
+  byte offset; the steps before it have been yielded.
 - :func:`write_pcap` writes TCP sessions (byte chunks per direction with times) as an
   Ethernet pcap with a real handshake, correct sequence/acknowledgement numbers and
   checksums: what the dissector test feeds to ``tshark``.
@@ -24,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from collections.abc import Iterable, Iterator
@@ -119,17 +121,27 @@ def _ip_of(buf: bytes, linktype: int) -> Any:
 def read_pcap_steps(path: str, terminal_ports: frozenset[int] = DEFAULT_TERMINAL_PORTS,
                     ) -> Iterator[PcapStep]:
     """The steps of the TCP connections in the pcap/pcapng file at ``path``."""
-    with open(path, "rb") as fh:
-        yield from _steps(path, fh, terminal_ports)
+    with open(path, "rb") as fh, open(path, "rb") as peek:
+        yield from _steps(path, fh, peek, terminal_ports)
 
 
-def _steps(path: str, fh: IO[bytes], terminal_ports: frozenset[int]) -> Iterator[PcapStep]:
+def _read_at(fh: IO[bytes], offset: int, n: int) -> bytes:
+    fh.seek(offset)
+    return fh.read(n)
+
+
+def _steps(path: str, fh: IO[bytes], peek: IO[bytes], terminal_ports: frozenset[int],
+           ) -> Iterator[PcapStep]:
     try:
         reader = dpkt.pcap.UniversalReader(fh)
     except (ValueError, dpkt.dpkt.Error) as exc:
         raise InputDataError([Problem(path, 0, "", f"not a pcap or pcapng file: {exc}")],
                              f"{path}: not a pcap or pcapng file: {exc}") from exc
     linktype = reader.datalink()
+    classic = isinstance(reader, dpkt.pcap.Reader)
+    order = "<" if _read_at(peek, 0, 4) in (PCAP_MAGICS[0], PCAP_MAGICS[2]) else ">"
+    consumed = 24  # classic pcap: file header, then 16 bytes + data per packet record
+    size = peek.seek(0, os.SEEK_END)
     conns: dict[frozenset[tuple[bytes, int]], _Conn] = {}
     number = 0
     packets = iter(reader)
@@ -138,10 +150,23 @@ def _steps(path: str, fh: IO[bytes], terminal_ports: frozenset[int]) -> Iterator
         try:
             ts, buf = next(packets)
         except StopIteration:
+            if classic and consumed < size:  # dpkt stops silently at a cut record
+                problem = Problem(path, number, "packet",
+                                  f"truncated packet record at byte {consumed} "
+                                  f"({size - consumed} bytes left over)")
+                raise InputDataError([problem], f"bad pcap file: {problem}") from None
             return
         except (ValueError, struct.error, dpkt.dpkt.Error) as exc:
             problem = Problem(path, number, "packet", f"unreadable packet record: {exc}")
             raise InputDataError([problem], f"bad pcap file: {problem}") from exc
+        if classic:
+            caplen = struct.unpack(order + "I", _read_at(peek, consumed + 8, 4))[0]
+            if len(buf) < caplen:  # dpkt hands out a cut record as it is
+                problem = Problem(path, number, "packet",
+                                  f"truncated packet record at byte {consumed}: "
+                                  f"{len(buf)} of {caplen} bytes")
+                raise InputDataError([problem], f"bad pcap file: {problem}")
+            consumed += 16 + len(buf)
         try:
             ip = _ip_of(buf, linktype)
         except (dpkt.dpkt.Error, struct.error, IndexError):

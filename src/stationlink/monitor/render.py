@@ -6,7 +6,8 @@ Contract:
   arrow, message type and sequence number, checksum verdict, retransmission mark, then the key
   fields (amounts as 元 with two decimals, times in CST, a card as its masked number only),
   wrapped onto indented continuation lines at field boundaries; a single field wider than the
-  line is cut with ``…``. ``raw=True`` adds the bytes as hex, 16 a line. A line with the
+  line is cut with ``…``. ``raw=True`` adds the bytes as hex, 16 a line, with the digits of a
+  ``mispos-1`` full card number hidden (:func:`~.trace.masked_hex`). A line with the
   date is printed whenever the CST date changes.
 - ``colour=True`` adds ANSI styles (``click.style``); the CLI passes it only when stdout is a
   terminal. A pcap's items start with their TCP connection's number (``c1``). Labels come
@@ -35,13 +36,17 @@ _SKIP = {"message", "header", "extra"}
 
 
 def display_width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    """Terminal columns of ``s``: CJK wide characters count two, ANSI styles nothing."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in click.unstyle(s))
 
 
 def cut(s: str, width: int) -> str:
-    """``s`` cut to at most ``width`` columns, ending with ``…`` when cut."""
+    """``s`` cut to at most ``width`` columns, ending with ``…`` when cut (a cut text loses
+    its styles: an escape sequence is never cut in two)."""
     if display_width(s) <= width:
         return s
+    s = click.unstyle(s)
     out, used = [], 0
     for ch in s:
         w = display_width(ch)
@@ -162,22 +167,14 @@ class Renderer:
         conn = f"c{item.connection} " if item.connection else ""  # pcap: connection number
         head = f"{stamp} {conn}{arrow}"
         parts = self._parts(item)
-        body = wrap(head, parts, self.width) if not self.colour else self._wrap_plain(head, parts)
-        out += body
+        out += wrap(head, parts, self.width)
         if self.raw and item.raw:
-            hx = item.raw.hex(" ")
+            hx = item.hex(" ")  # card digits hidden
             per = 16 * 3
             for i in range(0, len(hx), per):
                 out.append(" " * INDENT + self._style(cut(hx[i:i + per].strip(),
                                                           self.width - INDENT), dim=True))
         return out
-
-    def _wrap_plain(self, head: str, parts: list[str]) -> list[str]:
-        # ANSI codes have no width: wrap on the plain text of the head, then restyle it
-        plain = click.unstyle(head)
-        lines = wrap(plain, parts, self.width)
-        lines[0] = head + lines[0][len(plain):]
-        return lines
 
     def _parts(self, item: TraceItem) -> list[str]:
         t = self.lang

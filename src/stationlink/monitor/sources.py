@@ -66,9 +66,8 @@ def trace_pcap(path: str, dialect: Dialect | None, card_key: bytes,
             if tracer is None or (step.event == "open" and tracer.dialect is not None):
                 if tracer is not None:
                     yield from tracer.finish(step.when)
-                known = dialect or next((t.dialect for t in tracers.values() if t.dialect),
-                                        None)
-                tracer = Tracer(known, Transport.TCP, card_key, step.connection)
+                # each connection detects its own dialect: a pcap may hold several terminals
+                tracer = Tracer(dialect, Transport.TCP, card_key, step.connection)
                 tracers[step.connection] = tracer
             if step.event:
                 yield from tracer.event(step.direction, step.when, step.event)

@@ -24,17 +24,20 @@ Contract:
   probes, which a monitor must never do. Input that never frames in either dialect is
   reported, at ``finish``, as garbage (decoded as ``sl-2``).
 - Cards: the codec masks and tokenises any card at decode time; items carry the decoded
-  message (``CardRef``), never a full number.
+  message (``CardRef``), never a full number. An item's bytes (``raw``, kept in memory for
+  the retransmission marks) are only ever shown through :func:`masked_hex`.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..errors import ProtocolError
+from ..money import to_cst
 from ..protocol import (
     Codec,
     Deframer,
@@ -55,6 +58,27 @@ _REMEMBERED = 256
 _UNDETECTED_LIMIT = 256 * 1024  # bytes kept per direction while the dialect is unknown
 
 
+_DF40 = re.compile(rb"\xdf\x40([\x06-\x0a])", re.DOTALL)
+
+
+def masked_hex(raw: bytes, sep: str = "") -> str:
+    """``raw`` as hex with the digits of every full card number hidden: after each ``DF40``
+    tag with a card-sized length (6..10 bytes of packed BCD, a ``mispos-1`` journal record),
+    only the first 3 bytes (6 digits) and the last 2 (at most 4 digits) are shown, the bytes
+    between as ``**``. Applied to every item, frames and skipped bytes alike. (A card whose
+    tag itself was damaged on the line cannot be recognised: such a stretch is shown as it
+    came.)"""
+    cells = [f"{b:02x}" for b in raw]
+    for m in _DF40.finditer(raw):
+        start, length = m.end(), m.group(1)[0]
+        for i in range(start + 3, min(start + length - 2, len(raw))):
+            cells[i] = "**"
+        if start + length > len(raw):  # cut short: hide what there is after the 6 digits
+            for i in range(start + 3, len(raw)):
+                cells[i] = "**"
+    return sep.join(cells)
+
+
 @dataclass(frozen=True, slots=True)
 class TraceItem:
     """One line of the trace (see the module docstring for the kinds)."""
@@ -73,10 +97,17 @@ class TraceItem:
     event: str = ""
     connection: int = 0
 
+    def hex(self, sep: str = "") -> str:
+        """The item's bytes as hex, card digits hidden (:func:`masked_hex`)."""
+        return masked_hex(self.raw, sep)
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON object of the item (``--json``): the message in the protocol's JSON form."""
+        """A JSON object of the item (``--json``): time (CST, ms), direction, kind, connection,
+        stream offset, length and hex of its bytes, link code, checksum verdict, and for a
+        frame the retransmission mark and the message in the protocol's JSON form (a card as
+        masked number and token only)."""
         out: dict[str, Any] = {
-            "time": self.when.isoformat(timespec="milliseconds"),
+            "time": to_cst(self.when).isoformat(timespec="milliseconds"),
             "direction": self.direction, "kind": self.kind, "connection": self.connection,
         }
         if self.kind == "event":
@@ -84,6 +115,7 @@ class TraceItem:
             return out
         out["offset"] = self.offset
         out["length"] = len(self.raw)
+        out["hex"] = self.hex()
         if self.link:
             out["link"] = self.link
         if self.checksum:
@@ -292,4 +324,4 @@ def _decodes(codec: Codec, body: bytes) -> bool:
     return True
 
 
-__all__ = ["DIRECTIONS", "H2T", "LINK_NAMES", "T2H", "TraceItem", "Tracer"]
+__all__ = ["DIRECTIONS", "H2T", "LINK_NAMES", "T2H", "TraceItem", "Tracer", "masked_hex"]

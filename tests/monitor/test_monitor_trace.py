@@ -1,0 +1,119 @@
+"""The monitor's decoding core (stationlink.monitor.trace): unit tests on fixture frames."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import pytest
+from monitor_helpers import FIXTURE_KEY, VECTORS, direction_of, hex_file, vector_messages
+
+from stationlink.money import CST
+from stationlink.monitor.trace import TraceItem, Tracer, masked_hex
+from stationlink.protocol import Dialect, Transport, to_json
+
+T = datetime(2024, 3, 5, 12, 0, tzinfo=CST)
+FULL_PANS = ("6217000000000000018", "4111111111111111")
+
+
+def frame(dialect: str, transport: str, name: str) -> bytes:
+    for path in sorted((VECTORS / dialect / transport / "messages").glob(f"*-{name}.hex")):
+        return hex_file(path)
+    raise LookupError(name)
+
+
+def run(tracer: Tracer, steps: list[tuple[str, bytes]]) -> list[TraceItem]:
+    out: list[TraceItem] = []
+    for i, (direction, data) in enumerate(steps):
+        out += tracer.feed(direction, T + timedelta(milliseconds=i), data)
+    return out + tracer.finish(T + timedelta(seconds=1))
+
+
+@pytest.mark.parametrize("dialect", ["sl-2", "mispos-1"])
+@pytest.mark.parametrize("transport", ["serial", "tcp"])
+def test_every_vector_decodes_to_its_meaning(dialect: str, transport: str) -> None:
+    steps = [(direction_of(name), data) for name, data, _ in vector_messages(dialect, transport)]
+    items = run(Tracer(Dialect(dialect), Transport(transport), FIXTURE_KEY), steps)
+    frames = [i for i in items if i.kind == "frame"]
+    assert [to_json(i.message) for i in frames] == [m for _, _, m in
+                                                    vector_messages(dialect, transport)]
+    assert all(i.checksum == ("ok" if transport == "serial" else "") for i in frames)
+    assert not any(i.retransmit for i in frames)
+
+
+@pytest.mark.parametrize("dialect", ["sl-2", "mispos-1"])
+def test_the_dialect_is_detected_without_sending_and_nothing_is_lost(dialect: str) -> None:
+    noise = bytes([0x55, 0xAA, 0x13])
+    payment = frame(dialect, "serial", "BillPaymentRequest")
+    tracer = Tracer(None, Transport.SERIAL, FIXTURE_KEY)
+    items = run(tracer, [("h2t", noise), ("h2t", payment[:7]), ("h2t", payment[7:]),
+                         ("t2h", b"\x06")])
+    assert tracer.dialect is Dialect(dialect)
+    assert [i.kind for i in items] == ["garbage", "frame", "link"]
+    assert items[0].raw == noise
+    assert items[1].raw == payment
+    assert items[2].link == "ACK"
+
+
+def test_a_resent_frame_is_marked_as_a_retransmission() -> None:
+    payment = frame("sl-2", "serial", "BillPaymentRequest")
+    items = run(Tracer(Dialect.SL_2, Transport.SERIAL, FIXTURE_KEY),
+                [("h2t", payment), ("t2h", b"\x15"), ("h2t", payment), ("t2h", b"\x06")])
+    assert [(i.kind, i.retransmit, i.link) for i in items] == [
+        ("frame", False, ""), ("link", False, "NAK"), ("frame", True, ""), ("link", False, "ACK")]
+
+
+def test_the_same_bytes_in_the_other_direction_or_a_new_connection_are_not_retransmissions(
+) -> None:
+    req = frame("sl-2", "tcp", "EchoRequest")
+    tracer = Tracer(Dialect.SL_2, Transport.TCP, FIXTURE_KEY)
+    items = tracer.feed("h2t", T, req)
+    items += tracer.event("h2t", T, "close")
+    items += tracer.event("h2t", T, "open")
+    items += tracer.feed("h2t", T, req)
+    frames = [i for i in items if i.kind == "frame"]
+    assert [i.retransmit for i in frames] == [False, False]
+    assert [i.event for i in items if i.kind == "event"] == ["close", "open"]
+
+
+def test_a_damaged_frame_and_garbage_are_reported_with_their_bytes() -> None:
+    good = frame("mispos-1", "serial", "DeviceStatusRequest")
+    damaged = good[:-1] + bytes([good[-1] ^ 0xFF])
+    garbage = b"\x99\x98\x97"
+    items = run(Tracer(Dialect.MISPOS_1, Transport.SERIAL, FIXTURE_KEY),
+                [("h2t", damaged + garbage + good)])
+    assert [(i.kind, i.raw) for i in items] == [("bad_check", damaged), ("garbage", garbage),
+                                                ("frame", good)]
+    assert items[0].checksum == "bad"
+
+
+def test_any_split_of_the_input_gives_the_same_items() -> None:
+    stream = b"".join(data for _, data, _ in vector_messages("mispos-1", "serial"))
+    stream = b"\x01\x02" + stream + b"\x02\x00"
+    whole = run(Tracer(None, Transport.SERIAL, FIXTURE_KEY), [("t2h", stream)])
+    rng = random.Random(10)
+    for _ in range(5):
+        cuts = sorted(rng.sample(range(1, len(stream)), 40))
+        parts = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+        split = run(Tracer(None, Transport.SERIAL, FIXTURE_KEY), [("t2h", p) for p in parts])
+        assert [(i.kind, i.offset, i.raw) for i in split] == \
+               [(i.kind, i.offset, i.raw) for i in whole]
+
+
+def test_an_item_never_shows_a_full_card_number() -> None:
+    items = run(Tracer(Dialect.MISPOS_1, Transport.SERIAL, FIXTURE_KEY),
+                [("t2h", data) for _, data, _ in vector_messages("mispos-1", "serial")])
+    carded = [i for i in items if i.kind == "frame" and b"\xdf\x40" in i.raw]
+    assert len(carded) >= 2  # the vectors' withdrawal and balance inquiry carry DF40
+    for item in items:
+        shown = repr(item.to_json()) + item.hex(" ")
+        for pan in FULL_PANS:
+            assert pan not in shown.replace(" ", "")
+            assert pan not in item.hex()
+
+
+def test_masked_hex_keeps_six_leading_and_at_most_four_trailing_digits() -> None:
+    raw = bytes.fromhex("00df400a6217000000000000018f11")
+    assert masked_hex(raw, " ") == "00 df 40 0a 62 17 00 ** ** ** ** ** 01 8f 11"
+    cut = bytes.fromhex("df400a621700000000")  # the value is cut short: hide the rest
+    assert masked_hex(cut) == "df400a621700" + "**" * 3
