@@ -146,5 +146,5 @@ def test_export_writes_referral_rows_of_the_interchange_format(
     assert [(t.kind, t.amount) for t in read.rows[1:]] == [
         ("referral", Decimal("0.00")), ("referral", Decimal("1200.00")),
         ("referral", Decimal("0.00"))]
-    stats = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db)])
+    stats = CliRunner().invoke(cli, ["buffer", "stats", "--db", str(db), "--lang", "en"])
     assert "referrals:            3 (1 cancelled)" in stats.output

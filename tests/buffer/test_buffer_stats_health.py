@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,19 @@ def test_an_unreadable_agent_state_is_named_and_left_out(
     assert str(state) in res.stderr
     assert "last upload:          unknown" in res.stdout
     assert state.read_bytes() == before
+
+
+def test_an_agent_state_of_another_kind_is_named_and_left_out(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = db.with_name("agent-state.sqlite")
+    with closing(sqlite3.connect(state)) as conn:
+        conn.execute("CREATE TABLE notes (x TEXT)")
+        conn.commit()
+    res = stats(db, monkeypatch, "--lang", "en")
+    assert res.stdout.splitlines()[0] == "data flowing: ok"
+    assert str(state) in res.stderr
+    assert "last upload:          unknown" in res.stdout
 
 
 def test_everything_wrong_fits_one_screen(

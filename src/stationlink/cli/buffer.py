@@ -89,6 +89,11 @@ def stats_cmd(db_path: Path | None, as_json: bool, lang: str) -> None:
         state = _state_beside(path)
         try:
             facts = station_facts(buf, state, CLOCK.now())
+        except StorageError as exc:
+            if state is None:
+                raise
+            stderr(f"{exc} (shown without the agent state)")
+            facts = station_facts(buf, None, CLOCK.now())
         finally:
             if state is not None:
                 state.close()
