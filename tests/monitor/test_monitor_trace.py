@@ -117,3 +117,15 @@ def test_masked_hex_keeps_six_leading_and_at_most_four_trailing_digits() -> None
     assert masked_hex(raw, " ") == "00 df 40 0a 62 17 00 ** ** ** ** ** 01 8f 11"
     cut = bytes.fromhex("df400a621700000000")  # the value is cut short: hide the rest
     assert masked_hex(cut) == "df400a621700" + "**" * 3
+
+
+def test_a_host_probe_in_the_other_dialect_does_not_decide_the_dialect() -> None:
+    # the PC probes sl-2 first (a valid sl-2 frame), then mispos-1; the terminal answers
+    sl2_probe = frame("sl-2", "serial", "IdentifyRequest")
+    probe = frame("mispos-1", "serial", "IdentifyRequest")
+    answer = frame("mispos-1", "serial", "IdentifyResponse")
+    tracer = Tracer(None, Transport.SERIAL, FIXTURE_KEY)
+    items = run(tracer, [("h2t", sl2_probe), ("h2t", probe), ("t2h", b"\x06" + answer)])
+    assert tracer.dialect is Dialect.MISPOS_1
+    assert [i.kind for i in items if i.direction == "h2t"][-1] == "frame"
+    assert [i.raw for i in items if i.kind == "frame"] == [probe, answer]

@@ -55,12 +55,13 @@ def _text(value: Any) -> str | None:
 
 
 def list_serial_ports(*, all_ptys: bool = False,
-                      comports: Callable[[], Iterable[Any]] = _comports,
+                      comports: Callable[[], Iterable[Any]] | None = None,
                       proc_root: str | Path = "/proc",
                       pts_root: str | Path = "/dev/pts") -> list[PortInfo]:
     out: list[PortInfo] = []
     seen: set[str] = set()
-    for port in sorted(comports(), key=lambda p: str(p.device)):
+    listed = (comports or _comports)()
+    for port in sorted(listed, key=lambda p: str(p.device)):
         device = str(port.device)
         seen.add(device)
         out.append(PortInfo(device, _text(getattr(port, "description", None)) or "",

@@ -18,11 +18,13 @@ Contract:
   on the same connection (same seq, same bytes) is marked ``retransmit``; the memory holds
   the last 256 frames of each direction.
 - Dialect: given, or detected passively: until one is known, bytes are kept and fed to a
-  deframer of each dialect; the first dialect in which a frame both frames and decodes wins
-  (the link's traffic is then replayed through it, nothing is lost). The protocol's
-  :class:`~stationlink.protocol.DialectDetector` is not used because it *sends* IDENTIFY
-  probes, which a monitor must never do. Input that never frames in either dialect is
-  reported, at ``finish``, as garbage (decoded as ``sl-2``).
+  deframer of each dialect; the first dialect in which a *terminal→PC* frame both frames and
+  decodes wins (the link's traffic is then replayed through it, nothing is lost). The PC's
+  frames do not decide: a PC probes with an ``sl-2`` IDENTIFY first (docs/protocol.md §2.5),
+  a valid ``sl-2`` frame even on a ``mispos-1`` line. Without any terminal frame (at
+  ``finish``, or after 256 KiB), the dialect in which more PC frames decode is taken (``sl-2``
+  on a tie). The protocol's :class:`~stationlink.protocol.DialectDetector` is not used
+  because it *sends* IDENTIFY probes, which a monitor must never do.
 - Cards: the codec masks and tokenises any card at decode time; items carry the decoded
   message (``CardRef``), never a full number. An item's bytes (``raw``, kept in memory for
   the retransmission marks) are only ever shown through :func:`masked_hex`.
@@ -171,6 +173,7 @@ class Tracer:
         self._pending: list[tuple[str, str, datetime, bytes]] = []  # (op, dir, when, data)
         self._pending_bytes = 0
         self._probes: dict[Dialect, dict[str, Deframer]] = {}
+        self._host_frames = {Dialect.SL_2: 0, Dialect.MISPOS_1: 0}
         self._dirs: dict[str, _Direction] = {}
         self._codec: Codec | None = None
         if dialect is not None:
@@ -211,7 +214,7 @@ class Tracer:
     def finish(self, when: datetime) -> list[TraceItem]:
         """End of input: give up incomplete frames and report what is left."""
         if self.dialect is None:
-            out = self._choose(Dialect.SL_2)
+            out = self._choose(self._best_guess())
             return out + self._flush(when)
         return self._flush(when)
 
@@ -224,10 +227,16 @@ class Tracer:
             codec = Codec(dialect, self.card_key)
             for ev in deframers[direction].feed(data):
                 if isinstance(ev, FrameEvent) and _decodes(codec, ev.body):
-                    return self._choose(dialect)
+                    if direction == T2H:  # the terminal answers in its own dialect only
+                        return self._choose(dialect)
+                    self._host_frames[dialect] += 1
         if self._pending_bytes > _UNDETECTED_LIMIT:
-            return self._choose(Dialect.SL_2)
+            return self._choose(self._best_guess())
         return []
+
+    def _best_guess(self) -> Dialect:
+        """No terminal frame yet: the dialect in which the PC's frames decode (sl-2 on a tie)."""
+        return max((Dialect.SL_2, Dialect.MISPOS_1), key=lambda d: self._host_frames[d])
 
     def _choose(self, dialect: Dialect) -> list[TraceItem]:
         self.dialect = dialect
