@@ -311,6 +311,23 @@ def test_a_naive_now_is_refused(station: Station) -> None:
         station_facts(buf, None, NOW.replace(tzinfo=None))
 
 
+def test_a_long_serial_url_is_cut_and_the_link_state_stays(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "serial:///dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0?baud=9600"
+    station.cfg.write_text(station.cfg.read_text(encoding="utf-8")
+                           + f'[[terminals]]\nurl = "{url}"\n', encoding="utf-8")
+    with station.state() as st:
+        st.note_terminal(url, connected=True, now=NOW, terminal_id="BILL0003", dialect="sl-2",
+                         polled=True)
+    for lang, tail in (("en", " (sl-2): connected, device status: none yet"),
+                       ("zh", "（sl-2）：已连接，设备状态：尚无")):
+        lines = station.run("--lang", lang, monkeypatch=monkeypatch).splitlines()
+        (line,) = [ln for ln in lines if ln.startswith("  BILL0003 serial:///dev/serial/")]
+        assert line.endswith("…" + tail), line
+        assert width(line) <= WIDTH
+
+
 def test_a_configured_terminal_never_reached_still_shows(
     station: Station, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,8 @@ screen has left, at least :data:`MAX_REASON_LINES`, the last one saying how many
 they do not all fit), then what to look at.
 Every line fits :data:`WIDTH` terminal columns (a CJK character counts two; a longer line is
 cut with ``…``), and a station with two terminals fits :data:`HEIGHT` lines: lists that can
-grow (quarantine entries, mismatch lines) show their first item and the count. Times in CST
+grow (quarantine entries, mismatch lines) show their first item and the count; a long
+terminal URL is cut so that the link state and paper after it stay on the line. Times in CST
 (:func:`stationlink.timetext.when`), money as 元 with two decimals, a value not known as
 "never"/"none yet"/"unknown", never ``None``.
 """
@@ -26,6 +27,7 @@ WIDTH = 80
 HEIGHT = 24
 MAX_REASON_LINES = 4
 LABEL_WIDTH = 22
+MIN_URL = 16  # a terminal's URL is cut to the room its line leaves, but never below this
 
 
 def width(line: str) -> int:
@@ -188,9 +190,11 @@ def _terminal_lines(term: TerminalFacts, t: _T) -> list[str]:
         unacked=d.journal_unacked)
     cursor = (t("health.terminal.cursor_none") if term.journal_cursor is None
               else str(term.journal_cursor))
+    values = {"terminal_id": term.terminal_id or "?", "dialect": term.dialect or "?",
+              "link": t(link), "device": device}
+    room = WIDTH - width(t("health.terminal", url="", **values))
     lines = [
-        t("health.terminal", terminal_id=term.terminal_id or "?", url=term.url or "-",
-          dialect=term.dialect or "?", link=t(link), device=device),
+        t("health.terminal", url=clip(term.url or "-", max(MIN_URL, room)), **values),
         t("health.terminal.cursor", cursor=cursor,
           last_poll_at=when(term.last_poll_at, t("health.never"))),
     ]
