@@ -106,12 +106,12 @@ def python_view(sessions: list[list[Segment]]) -> list[list[tuple[str, str]]]:
     return frames
 
 
-def tshark_view(pcap: Path) -> list[list[tuple[str, str]]]:
+def tshark_view(pcap: Path, *options: str) -> list[list[tuple[str, str]]]:
     """Every stationlink PDU tshark dissects in the pcap, as (field, shown value) lists."""
     assert TSHARK is not None
     proc = subprocess.run(  # noqa: S603 - fixed argument list
         [TSHARK, "-n", "-r", str(pcap), "-X", f"lua_script:{dissector_path()}",
-         "-o", f"stationlink.card_key:{FIXTURE_KEY.hex()}", "-T", "pdml"],
+         "-o", f"stationlink.card_key:{FIXTURE_KEY.hex()}", *options, "-T", "pdml"],
         capture_output=True, check=False, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
@@ -132,12 +132,14 @@ def tshark_view(pcap: Path) -> list[list[tuple[str, str]]]:
     return frames
 
 
-def _check(tmp_path: Path, sessions: list[list[Segment]]) -> int:
+def _check(tmp_path: Path, sessions: list[list[Segment]], port: int = 9100,
+           *options: str) -> int:
     pcap = tmp_path / "link.pcap"
     with open(pcap, "wb") as fh:
-        write_pcap(fh, sessions)
+        write_pcap(fh, sessions, terminal_port=port)
     expected = python_view(sessions)
-    shown = tshark_view(pcap)
+    shown = tshark_view(pcap, *options)
+    assert shown, "tshark dissected nothing: was the Lua dissector loaded (see docs/monitor.md)?"
     assert len(shown) == len(expected)
     for i, (want, got) in enumerate(zip(expected, shown, strict=True)):
         assert got == want, f"frame {i}: {want[:3]}"
@@ -159,6 +161,16 @@ def test_every_message_vector_of_both_dialects(tmp_path: Path) -> None:
 def test_recorded_tcp_sessions(tmp_path: Path, name: str) -> None:
     sessions = capture_sessions(SESSIONS / f"{name}.jsonl")
     assert _check(tmp_path, sessions) > 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("port", "options"), [
+    (7001, ()),  # not the preference's port: found by the heuristic
+    (7002, ("-o", "stationlink.tcp_port:7002", "--disable-heuristic", "stationlink_tcp")),
+])
+def test_heuristic_and_port_preference(tmp_path: Path, port: int,
+                                       options: tuple[str, ...]) -> None:
+    assert _check(tmp_path, [vector_session("sl-2")], port, *options) > 0
 
 
 @pytest.mark.slow
