@@ -13,6 +13,9 @@ Contract:
 - Times are stored as ISO 8601 text in CST (``+08:00``), as in the buffer.
 - A new file is created readable and writable by its owner only (0600), as are its
   ``-wal`` and ``-shm`` files (SQLite gives them the database file's permissions).
+- An existing file is first checked read-only: one that holds tables but not the agent's
+  (a buffer, a hub, any other SQLite file) or is not SQLite at all is refused with
+  :class:`~stationlink.errors.StorageError` and left byte-identical (no journal-mode change).
 """
 
 from __future__ import annotations
@@ -45,6 +48,26 @@ SCHEMA = (
 )
 
 
+TABLES = ("terminals", "upload", "settlement_checks", "agent")
+
+
+def check_state_file(path: Path) -> None:
+    """Raise StorageError unless ``path`` holds the agent's tables or none (read-only)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            found = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: not an agent state file ({exc}); left untouched") from exc
+    if found and not set(TABLES) <= found:
+        raise StorageError(
+            f"{path}: not an agent state file (it has tables {', '.join(sorted(found))}); "
+            "left untouched")
+
+
 class AgentState:
     """See the module contract."""
 
@@ -52,6 +75,8 @@ class AgentState:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise StorageError(f"{self.path}: no agent state file (has the agent run yet?)")
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            check_state_file(self.path)
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
