@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET  # noqa: S405 - parses tshark's output of our own pcap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,47 @@ def test_the_gb18030_tables_are_up_to_date() -> None:
 
     current = make_tables.LUA.read_text(encoding="utf-8")
     assert make_tables.render(current) == current, "run python -m stationlink.wireshark.make_tables"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dialect", ["sl-2", "mispos-1"])
+def test_a_live_tcp_session_recorded_through_the_tap(
+        tmp_path: Path, stationlink_terminal: Callable[..., Any], dialect: str) -> None:
+    """An emulated card terminal, the real client through the monitor's tap: payments,
+    a journal page and the device status, written as a pcap from what the tap saw."""
+    import threading
+
+    import stationlink
+    from stationlink.monitor.tap import Tap
+
+    term = stationlink_terminal(kind="card", dialect=dialect, transport="tcp", seed=11,
+                                card_key=FIXTURE_KEY)
+    term.wait_ready()
+    sessions: list[list[Segment]] = []
+    clock = iter(range(10_000))
+
+    def on_event(direction: str, name: str) -> None:
+        if name == "open":
+            sessions.append([])
+
+    def on_bytes(direction: str, data: bytes) -> None:
+        sessions[-1].append(Segment(1_710_518_400.0 + next(clock), direction, data))
+
+    tap = Tap("tcp://127.0.0.1:0", term.url, on_bytes, on_event)
+    stop = threading.Event()
+    thread = threading.Thread(target=tap.run, args=(stop,))
+    thread.start()
+    try:
+        with stationlink.connect(tap.host_url, card_key=FIXTURE_KEY, t1=0.5) as client:
+            client.withdraw(amount_fen=50000)
+            client.balance()
+            client.journal()
+            client.device_status()
+            client.settlement_totals()
+    finally:
+        stop.set()
+        thread.join(10)
+        tap.close()
+    sessions = [s for s in sessions if s]
+    n = _check(tmp_path, sessions)
+    assert n >= 12  # identify, 5 requests and their answers

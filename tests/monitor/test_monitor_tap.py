@@ -79,7 +79,9 @@ def test_serial_tap_forwards_unchanged_and_shows_every_frame(
 
 
 @pytest.mark.slow
-def test_tcp_tap_through_the_cli(stationlink_terminal: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_tcp_tap_through_the_cli(stationlink_terminal: Callable[..., Any],
+                                 stop_signal: signal.Signals) -> None:
     term = stationlink_terminal(kind="bill", dialect="sl-2", transport="tcp", seed=6)
     term.wait_ready()
     before = journal_state(term)
@@ -96,7 +98,7 @@ def test_tcp_tap_through_the_cli(stationlink_terminal: Callable[..., Any]) -> No
         assert match, ready
         read_only_session(match.group(0))
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err.decode()
     items = [json.loads(line) for line in out.decode().splitlines()]
@@ -105,3 +107,37 @@ def test_tcp_tap_through_the_cli(stationlink_terminal: Callable[..., Any]) -> No
     assert requests == READ_ONLY
     assert [i["event"] for i in items if i["kind"] == "event"][:1] == ["open"]
     assert journal_state(term) == before
+
+
+@pytest.mark.slow
+def test_a_payment_through_the_tap_is_shown_in_yuan(stationlink_terminal: Callable[..., Any],
+                                                     tmp_path: Any) -> None:
+    term = stationlink_terminal(kind="bill", dialect="mispos-1", transport="serial", seed=7)
+    term.wait_ready()
+    lines: list[str] = []
+    from stationlink.monitor.render import Renderer
+
+    tracer = Tracer(None, Transport.SERIAL, KEY)
+    renderer = Renderer(width=80)
+    when = datetime(2026, 3, 16, 9, tzinfo=CST)
+
+    def show(direction: str, data: bytes) -> None:
+        for item in tracer.feed(direction, when, data):
+            lines.extend(renderer.lines(item))
+
+    tap = Tap("pty", term.url, show)
+    stop = threading.Event()
+    thread = threading.Thread(target=tap.run, args=(stop,))
+    thread.start()
+    try:
+        with stationlink.connect(tap.host_url, card_key=KEY, t1=0.5) as client:
+            result = client.pay_bill("mobile", "13800138000", amount_fen=12345)
+    finally:
+        stop.set()
+        thread.join(10)
+        tap.close()
+    text = "\n".join(lines)
+    assert "BILL_PAYMENT " in text
+    assert "amount=123.45元" in text
+    assert f"client_ref={result.client_ref}" in text
+    assert len(term.device.journal) == 1  # the client's one payment, nothing else

@@ -6,7 +6,7 @@ Contract:
 - ``stationlink monitor --tap HOSTPORT TERMPORT``: forwards the PC software's link to the
   terminal unchanged (``pty`` creates a port for the PC software and prints its path; TCP:
   ``tcp://LISTEN:PORT tcp://TERMINAL:PORT``) and shows it live until Ctrl-C. The monitor
-  never sends anything of its own.
+  never sends anything of its own. Ctrl-C or SIGTERM ends it (what is pending is shown).
 - ``--dialect`` (default: detected passively), ``--raw`` (hex too), ``--json`` (one JSON
   object per item, for scripts), ``--lang zh|en`` (labels; Chinese by default), ``--width``
   (default: the terminal's width, 80 when not a terminal), ``--terminal-port`` (pcap: the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import threading
 from collections.abc import Iterable
 from datetime import datetime
@@ -146,6 +147,8 @@ def _run_tap(tap: tuple[str, str], dialect: Dialect | None, key: bytes, renderer
 
     forwarder = Tap(tap[0], tap[1], on_bytes, on_event, on_idle)
     stop = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None
     click.echo(text("monitor.tap.ready", lang, host=forwarder.host_url, terminal=tap[1]),
                err=True)
     try:
@@ -155,5 +158,7 @@ def _run_tap(tap: tuple[str, str], dialect: Dialect | None, key: bytes, renderer
     except StationLinkError:
         raise
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         forwarder.close()
         _show(tracer.finish(now()), renderer, as_json)

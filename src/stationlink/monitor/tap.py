@@ -18,6 +18,8 @@ Contract:
   every descriptor. Failures to open are :class:`~stationlink.errors.TransportError` /
   ``ConfigError``; a side that vanishes while running ends ``run`` with
   :class:`~stationlink.errors.StreamClosedError`.
+- POSIX for serial sides and ``pty`` (a port must have a file descriptor to wait on; on
+  Windows a serial side is a ``ConfigError``); TCP works everywhere.
 - Implemented on :mod:`stationlink.transport` (pyserial streams) and plain sockets: the
   simulator's recorder (``stationlink record``) does the same job but the SDK may not import
   the simulator (``tests/meta/test_meta_layout.py``).
@@ -31,7 +33,6 @@ import select
 import socket
 import threading
 import time
-import tty
 from collections.abc import Callable
 
 from ..errors import ConfigError, StationLinkError, StreamClosedError, TransportError
@@ -85,6 +86,8 @@ class Tap:
         self.host_url = host_side
         try:
             if host_side == "pty":
+                import tty  # POSIX only (termios): imported where a pty is asked for
+
                 master, slave = os.openpty()
                 self._pty = (master, slave)
                 tty.setraw(slave)
