@@ -11,6 +11,9 @@ Contract:
   closes it from our side, and connections arriving while the terminal boots (``outage``)
   are closed at once. So do bytes that do not frame when the session has
   ``close_on_garbage`` (the default; docs/protocol.md §1.2: TCP cannot resynchronise).
+- A pty terminal with a ``baud`` checks the speed the host set on the line
+  (:func:`.uart.line_baud`) on every read and write; when it differs, what crosses the line
+  becomes noise (:class:`.uart.Mismatch`, seeded by ``seed``), as on a real cable.
 - ``stop()`` wakes the loop through a pipe, joins the thread and closes every descriptor
   (port and pipe). An exception inside the loop stops it and is re-raised by ``stop()`` as
   :class:`~stationlink.errors.SimulatorError` (also kept in ``error``).
@@ -29,8 +32,9 @@ from stationlink.errors import SimulatorError
 
 from .inject import Chunk
 from .pacing import Pacer
-from .ports import Port, TcpPort
+from .ports import Port, PtyPort, TcpPort
 from .session import TerminalSession
+from .uart import Mismatch, line_baud
 
 TICK = 0.1
 log = logging.getLogger("stationlink_sim.runner")
@@ -39,11 +43,14 @@ log = logging.getLogger("stationlink_sim.runner")
 class TerminalRunner(threading.Thread):
     """Serve one session on one port in a background thread."""
 
-    def __init__(self, session: TerminalSession, port: Port, *, baud: int | None = None) -> None:
+    def __init__(
+        self, session: TerminalSession, port: Port, *, baud: int | None = None, seed: int = 0
+    ) -> None:
         super().__init__(name=f"terminal-{session.name}", daemon=True)
         self.session = session
         self.port = port
         self.pacer = Pacer(baud)
+        self.uart = Mismatch(baud, seed) if baud and isinstance(port, PtyPort) else None
         self.error: BaseException | None = None
         self._stop_flag = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -143,7 +150,14 @@ class TerminalRunner(threading.Thread):
             self._lost("closed by the host")
         elif data:
             self.bytes_in += len(data)
-            self.session.receive(data)
+            self.session.receive(self._line(data, inbound=True))
+
+    def _line(self, data: bytes, *, inbound: bool) -> bytes:
+        """``data`` as the other end reads it: noise when the host's baud differs."""
+        if self.uart is None or not isinstance(self.port, PtyPort):
+            return data
+        host = line_baud(self.port.master)
+        return self.uart.inbound(data, host) if inbound else self.uart.outbound(data, host)
 
     def _lost(self, why: str) -> None:
         log.info("terminal %s: connection %s", self.session.name, why)
@@ -171,7 +185,10 @@ class TerminalRunner(threading.Thread):
             if allowance == 0:
                 return
             piece = self._current[:allowance]
-            n = self.port.write(piece)
+            out = self._line(piece, inbound=False)
+            n = self.port.write(out)
+            if n > 0 and out is not piece:
+                n = len(piece)  # the noise stood for the whole piece
             if n < 0:
                 self._lost("reset by the host")
                 return

@@ -214,7 +214,7 @@ def start_terminal(
         close_on_garbage=config.close_on_garbage, script=script,
     )
     port: Port = PtyPort() if config.pty else TcpPort(*_listen(config))
-    runner = TerminalRunner(session, port, baud=config.baud)
+    runner = TerminalRunner(session, port, baud=config.baud, seed=config.seed)
     runner.start()
     return RunningTerminal(config, device, session, port, runner)
 

@@ -31,6 +31,9 @@ Contract:
   the device answers (after fault events, instead of ``drop_response`` for the requests it
   scripts); ``stats["scripted_answers"]`` counts the answers it replaced, ``stats["script_lost"]``
   the requests it lost.
+- ``received`` counts the requests handed up by the link, by message type (duplicates the
+  link absorbed are not counted), also those an event then lost: a test can check that a
+  host never sent, e.g., a ``JOURNAL_ACK``.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class TerminalSession:
         self.faults = ByteFaults(spec, self.rng, device.identity.dialect, transport)
         self.schedule = EventSchedule(spec.events)
         self.stats: Counter[str] = Counter()
+        self.received: Counter[MsgType] = Counter()
         self.outbox: deque[Chunk] = deque()
         self.dead_until = 0.0
         self.wants_disconnect = False
@@ -187,6 +191,7 @@ class TerminalSession:
     def _request(self, msg: Message) -> bool:
         """Execute one request; ``False`` when an event reset the link before it."""
         self.request_count += 1
+        self.received[MsgType(msg.header.msg_type)] += 1
         self._clock_events(self.monotonic())
         for name in self.schedule.before_request(self.request_count):
             self.apply_event(name)

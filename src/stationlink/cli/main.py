@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "replay": "stationlink_sim.cli:replay",
     "agent": "stationlink.cli.agent:agent",
     "demo": "stationlink_sim.cli:demo",
+    "diag": "stationlink.cli.diag:diag",
     "monitor": "stationlink.cli.monitor:monitor",
     "ports": "stationlink.cli.ports:ports",
 }
