@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import partial
+from itertools import chain, repeat
+from operator import attrgetter, eq, itemgetter
 from typing import Any
 
 from ..buffer.records import (
@@ -26,7 +29,12 @@ from ..buffer.records import (
     StoredRecord,
 )
 from ..records import fields, rules
-from ..records.cardnum import RUN_PATTERN, has_card_number, separated_card_numbers
+from ..records.cardnum import (
+    RUN_PATTERN,
+    SEPARATED_DIGITS,
+    has_card_number,
+    separated_card_numbers,
+)
 from ..records.rules import ACCOUNT_FORMAT
 from ..records.vocab import (
     CEILING_FEN,
@@ -34,6 +42,8 @@ from ..records.vocab import (
     MAX_TEXT,
     MOVED,
     REQUEST_MAX_FEN,
+    TS_MAX,
+    TS_MIN,
     Kind,
     Status,
 )
@@ -49,6 +59,10 @@ _FORMULA_AT_START = re.compile(r"(?:^|\|)[=+\-@]")
 #: A formula start or a digit, separator, digit: either needs a closer look.
 _DOUBT = re.compile(r"(?:^|\|)[=+\-@]|\d[ -]\d")
 _BILL_KINDS = frozenset({Kind.BILL_PAYMENT.value, Kind.REVERSAL.value})
+#: A formula's first characters that ``isprintable`` lets through (``rules.FORMULA_START``).
+_FORMULA_CHARS = tuple(c for c in sorted(rules.FORMULA_START) if c.isprintable())
+_TZINFO = attrgetter("tzinfo")
+_MAKE = partial(tuple.__new__, StoredRecord)  # a StoredRecord from a tuple of its fields
 #: status -> kind -> the largest amount in fen (``records.rules.amount_problem``).
 _CEILING = {status: {kind: CEILING_FEN[kind] if status in MOVED else REQUEST_MAX_FEN
                      for kind in (*KIND_VALUES, REFERRAL_KIND)}
@@ -189,3 +203,146 @@ def fast_record(
         journal_cursor=o["journal_cursor"],
     )
     return rec._replace(**extras) if extras else rec
+
+
+# ---------------------------------------------------------------- a whole batch at once
+
+_BATCH_FIELDS = tuple(f for f in fields.WIRE if f != "seq")
+_ROW = itemgetter(*_BATCH_FIELDS)
+_AT = {name: i for i, name in enumerate(_BATCH_FIELDS)}
+_TEXTS = tuple(f.name for f in fields.RECORD if f.wire and f.pytype is str)
+_TIMES = ("wall_time", "terminal_time")
+_BILL_PRODUCTS = frozenset(ACCOUNT_FORMAT)
+#: Every product with an account format goes only with a bill kind among the terminal kinds
+#: (as the rules have it): so on a page of terminal kinds, accounts are judged by product.
+_BY_PRODUCT = all(kind in _BILL_KINDS for kind in KIND_VALUES
+                  for product in _PRODUCTS_OF[kind] if product in _BILL_PRODUCTS)
+#: ``product TAB account`` lines joined by newlines, each a product with an account format
+#: and an account of that format, or neither product nor account (``rules.ACCOUNT_FORMAT``).
+_ACCOUNT_LINES = re.compile("(?:{0})(?:\n(?:{0}))*".format("|".join(
+    [f"{re.escape(product)}\t(?:{pattern.pattern})" for product, pattern in
+     ACCOUNT_FORMAT.items()] + ["\t"])))
+#: ASCII digits, space and dash as ``0``: a run of 12 digits (separated or not) becomes 12
+#: zeros or more, so a text without twelve zeros in a row after this has no card number.
+_RUNLIKE = str.maketrans(dict.fromkeys("0123456789 -", "0"))
+_TWELVE = "0" * 12
+
+
+_ZEROS = re.compile("0{12,}")
+
+
+def _no_run(text: str) -> bool:
+    """Whether ``text`` holds no card-number shape (``cardnum.RUN_PATTERN``): an ASCII text
+    is scanned for twelve digits, spaces or dashes in a row at C speed, and only such a
+    stretch (a hex token may hold one, glued to its letters) is looked at by the pattern."""
+    if not text.isascii():
+        return RUN_PATTERN.search(text) is None
+    runlike = text.translate(_RUNLIKE)
+    if _TWELVE not in runlike:
+        return True
+    # the pattern sees the characters on either side (a letter there: no card number)
+    return not any(RUN_PATTERN.search(text, m.start(), m.end() + 1)
+                   for m in _ZEROS.finditer(runlike))
+
+
+def _times(texts: tuple[Any, ...], received: datetime | None) -> list[datetime] | None:
+    """Each time text as ``.wire.parse_record`` reads it, parsed once per distinct text, when
+    every one plainly passes ``rules.time_problem`` (``received``: the window), else ``None``."""
+    if set(map(type, texts)) != {str} or max(map(len, texts)) > MAX_TEXT:
+        return None
+    try:
+        parsed = {text: datetime.fromisoformat(text) for text in set(texts)}
+    except ValueError:
+        return None
+    values = parsed.values()
+    for tz in set(map(_TZINFO, values)):
+        if tz is None or tz.utcoffset(None) not in _OFFSETS:
+            return None
+    if min(values) < TS_MIN or max(values) >= TS_MAX:
+        return None
+    if received is not None and max(values) - received > FUTURE_WINDOW:
+        return None
+    return list(map(parsed.__getitem__, texts))
+
+
+def fast_batch(
+    items: list[Any], station_id: str, first: int, received: datetime | None = None
+) -> list[StoredRecord] | None:
+    """The records of a batch of plain terminal results (every entry ``txn``) at seqs
+    ``first``, ``first + 1`` ..., checked column by column, when every record plainly
+    passes what :func:`fast_record` (and so the reference) checks; else ``None`` and the
+    caller goes record by record. Any exception (an unhashable value, a non-string in a
+    join) is a doubt too: the caller catches it and goes record by record."""
+    n = len(items)
+    if not n or _GENERIC or set(map(type, items)) != {dict} or not all(
+            map(eq, map(dict.keys, items), repeat(_FIELD_SET))):
+        return None
+    seqs = [o["seq"] for o in items]
+    if set(map(type, seqs)) != {int} or seqs != list(range(first, first + n)):
+        return None
+    col: dict[str, Any] = dict(zip(_BATCH_FIELDS, zip(*map(_ROW, items), strict=True),
+                                   strict=True))
+    if set(col["entry"]) != {_TXN.value} or not set(col["source"]) <= _SOURCES.keys():
+        return None
+    if set(map(type, chain.from_iterable(col[name] for name in _TEXTS))) != {str}:
+        return None
+    kinds, statuses, products = col["kind"], col["status"], col["product"]
+    terminal_ids, refs, client_refs, original_refs = (
+        col["terminal_id"], col["terminal_ref"], col["client_ref"], col["original_ref"])
+    tokens, masked, accounts = col["card_token"], col["card_masked"], col["account"]
+    if max(map(len, chain.from_iterable(col[name] for name in _TEXTS))) > MAX_TEXT:
+        return None
+    kind_set, status_set = set(kinds), set(statuses)
+    if (not kind_set <= KIND_VALUES or not status_set <= STATUS_VALUES
+            or not all(terminal_ids) or not all(refs)):
+        return None
+    if _REVERSAL in kind_set and not all(o for k, o in zip(kinds, original_refs, strict=True)
+                                         if k == _REVERSAL):
+        return None
+    text = "|".join(chain(terminal_ids, refs, client_refs, original_refs, tokens, masked))
+    if not text.isprintable():
+        return None
+    for c in _FORMULA_CHARS:  # a formula's first character at a field's start
+        if c in text and (text[0] == c or "|" + c in text):
+            return None
+    if (" " in text or "-" in text) and SEPARATED_DIGITS.search(text):
+        return None
+    for kind, product in set(zip(kinds, products, strict=True)):
+        if product not in _PRODUCTS_OF[kind]:
+            return None
+    lines = "\n".join(map("\t".join, zip(products, accounts, strict=True)))
+    if (not _BY_PRODUCT or lines.count("\t") != n or lines.count("\n") != n - 1
+            or _ACCOUNT_LINES.fullmatch(lines) is None):
+        return None  # a free-text or malformed account: record by record
+    if not _no_run("|".join(chain(tokens, masked))):
+        return None
+    amounts = col["amount_fen"]
+    if set(map(type, amounts)) != {int} or min(amounts) < 0:
+        return None
+    if max(amounts) > min(_CEILING[s][k] for s in status_set for k in kind_set) and any(
+            a > _CEILING[s][k] for a, s, k in zip(amounts, statuses, kinds, strict=True)):
+        return None
+    if (_WITHDRAWAL in kind_set and _APPROVED in status_set
+            and (_WITHDRAWAL, _APPROVED, "") in zip(kinds, statuses, tokens, strict=True)):
+        return None
+    for name, low, high in _NULLABLE_INTS:
+        values = col[name]
+        types = set(map(type, values))
+        if types == {int}:
+            ints = values
+        elif types <= {int, type(None)}:
+            ints = [v for v in values if v is not None]
+            if not ints:
+                continue
+        else:
+            return None
+        if min(ints) < low or max(ints) > high:
+            return None
+    walls = _times(col["wall_time"], received)
+    terminals = _times(col["terminal_time"], None)  # range only, as .wire.parse_record
+    if walls is None or terminals is None:
+        return None
+    col["wall_time"], col["terminal_time"] = walls, terminals
+    col.update(seq=seqs, station_id=repeat(station_id), entry=repeat(_TXN),
+               source=map(_SOURCES.__getitem__, col["source"]))
+    return list(map(_MAKE, zip(*(col[name] for name in fields.STORED), strict=False)))

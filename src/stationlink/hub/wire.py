@@ -66,6 +66,7 @@ from ..records.vocab import (
     Kind,
     Status,
 )
+from ._wire_fast import fast_batch as fast_batch  # re-exported: tests compare the paths
 from ._wire_fast import fast_record as fast_record  # re-exported: tests compare the two
 
 MAX_RECORDS = 10_000
@@ -432,6 +433,12 @@ def parse_batch(
         )
     if len(items) > MAX_RECORDS:
         raise MalformedBatchError("records", f"more than {MAX_RECORDS} records in one batch")
+    try:
+        whole = fast_batch(items, sid, first, received)
+    except Exception:  # noqa: BLE001 - any doubt: record by record, which names the problem
+        whole = None
+    if whole is not None:
+        return Batch(sid, first, last, tuple(whole))
     records = []
     for i, item in enumerate(items):
         fast = fast_record(item, sid, first + i, received)
