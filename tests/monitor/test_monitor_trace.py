@@ -129,3 +129,26 @@ def test_a_host_probe_in_the_other_dialect_does_not_decide_the_dialect() -> None
     assert tracer.dialect is Dialect.MISPOS_1
     assert [i.kind for i in items if i.direction == "h2t"][-1] == "frame"
     assert [i.raw for i in items if i.kind == "frame"] == [probe, answer]
+
+
+def test_detection_starts_afresh_on_each_tcp_connection() -> None:
+    # a mispos-1 terminal closes the connection on the PC's sl-2 probe; the PC reconnects and
+    # probes mispos-1; the terminal's answer is not captured (only the PC's side was)
+    sl2_probe = frame("sl-2", "tcp", "IdentifyRequest")
+    probe = frame("mispos-1", "tcp", "IdentifyRequest")
+    tracer = Tracer(None, Transport.TCP, FIXTURE_KEY)
+    items = tracer.event("h2t", T, "open")
+    # cut short by the terminal's close, after a BCD time byte 0x31: read on as mispos-1, the
+    # "1" and the next connection's "002" would make a length of 1002 and swallow the probe
+    items += tracer.feed("h2t", T, sl2_probe[:4] + b"\x31")
+    items += tracer.event("t2h", T, "close")
+    items += tracer.event("h2t", T, "open")
+    items += tracer.feed("h2t", T, probe)
+    items += tracer.finish(T)
+    assert tracer.dialect is Dialect.MISPOS_1
+    assert [i.raw for i in items if i.kind == "frame"] == [probe]
+    kinds = [i.kind for i in items]
+    assert kinds[0] == "event"
+    assert kinds[-3:] == ["event", "event", "frame"]
+    assert set(kinds[1:-3]) == {"garbage"}
+    assert sum(len(i.raw) for i in items if i.kind == "garbage") == 5

@@ -198,6 +198,9 @@ class Tracer:
         and the streams start afresh."""
         if self.dialect is None:
             self._pending.append(("event", direction, when, name.encode()))
+            # a new connection is a new pair of streams for the probing deframers too
+            self._probes = {d: {x: Deframer(d, self.transport) for x in DIRECTIONS}
+                            for d in self._probes}
             return []
         return self._event(direction, when, name)
 
