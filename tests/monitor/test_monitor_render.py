@@ -82,3 +82,8 @@ def test_colour_only_when_asked() -> None:
     import click
 
     assert [click.unstyle(line) for line in coloured] == render(its)
+
+
+def test_unknown_tags_are_shown() -> None:
+    text = "\n".join(render(items("sl-2")))
+    assert "extra=DFEE:01" in text  # the ErrorReply vector carries an unknown tag

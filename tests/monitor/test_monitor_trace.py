@@ -152,3 +152,17 @@ def test_detection_starts_afresh_on_each_tcp_connection() -> None:
     assert kinds[-3:] == ["event", "event", "frame"]
     assert set(kinds[1:-3]) == {"garbage"}
     assert sum(len(i.raw) for i in items if i.kind == "garbage") == 5
+
+
+def test_idle_gives_up_a_false_start_on_serial_but_never_on_tcp() -> None:
+    good = frame("sl-2", "serial", "EchoRequest")
+    serial = Tracer(Dialect.SL_2, Transport.SERIAL, FIXTURE_KEY)
+    assert serial.feed("h2t", T, b"\x02\x00\x40" + good) == []  # a false STX holds it back
+    after_idle = serial.idle(T)
+    assert [i.kind for i in after_idle][-1] == "frame"
+    assert b"".join(i.raw for i in after_idle[:-1]) == b"\x02\x00\x40"
+    tcp_frame = frame("sl-2", "tcp", "EchoRequest")
+    tcp = Tracer(Dialect.SL_2, Transport.TCP, FIXTURE_KEY)
+    assert tcp.feed("h2t", T, tcp_frame[:-1]) == []
+    assert tcp.idle(T) == []  # a slow TCP frame is not given up
+    assert [i.kind for i in tcp.feed("h2t", T, tcp_frame[-1:])] == ["frame"]

@@ -32,7 +32,7 @@ from .text import reason, text
 from .trace import TraceItem
 
 INDENT = 13  # width of "HH:MM:SS.mmm "
-_SKIP = {"message", "header", "extra"}
+_SKIP = {"message", "header"}
 
 
 def display_width(s: str) -> int:
@@ -90,7 +90,10 @@ def fields(message_json: dict[str, Any]) -> Iterator[str]:
     for key, value in message_json.items():
         if key in _SKIP:
             continue
-        if key.endswith("_fen") and isinstance(value, int):
+        if key == "extra":
+            if value:  # tags this host does not know, kept by the decoder
+                yield "extra=" + ",".join(f"{x['tag']}:{x['value']}" for x in value)
+        elif key.endswith("_fen") and isinstance(value, int):
             yield f"{key[:-4]}={yuan(value)}"
         elif key == "card":
             if isinstance(value, dict):

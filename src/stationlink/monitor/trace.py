@@ -206,8 +206,9 @@ class Tracer:
 
     def idle(self, when: datetime) -> list[TraceItem]:
         """The line has been idle (serial receive idle timer, 0.5 s): give up incomplete
-        frame starts and report what follows them (the streams go on)."""
-        if self.dialect is None:
+        frame starts and report what follows them (the streams go on). Serial only: on TCP a
+        frame may take its time, nothing is given up."""
+        if self.dialect is None or self.transport is Transport.TCP:
             return []
         out: list[TraceItem] = []
         for direction in DIRECTIONS:
