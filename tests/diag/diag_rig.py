@@ -47,8 +47,11 @@ def terminal(transport: str = "tcp", faults: str = "", *, kind: str = "bill",
         if payments:
             with connect(t.url, card_key=DEFAULT_CARD_KEY, dialect=dialect,
                          rng=random.Random(5)) as term:
-                for i in range(payments):
-                    term.pay_bill("gas", f"G-{i}", amount_fen=1250 + i)
+                approved, account = 0, 31000000
+                while approved < payments:  # one account in 40 is unknown to the biller
+                    account += 1
+                    result = term.pay_bill("gas", str(account), amount_fen=1250 + approved)
+                    approved += result.approved
         yield t, clock
 
 
