@@ -96,3 +96,17 @@ def test_the_other_dialect_is_found_and_a_wrong_given_one_named(transport: str) 
     assert "connection.dialect_mismatch" in wrong.checks["connection"].ids
     assert wrong.exit_code() == 2
     assert wrong.checks["identify"].status is Status.OK  # the run went on in mispos-1
+
+
+def test_detection_acknowledges_the_answer_it_took() -> None:
+    """Regression: the probe that found the terminal left the terminal's IDENTIFY answer
+    unacknowledged, so the terminal retransmitted it after T1 and held the answer to the
+    first request of the run behind it (a second lost on every run)."""
+    with terminal("serial", dialect="mispos-1", payments=0, baud=9600) as (t, clock):
+        assert t.path is not None
+        report = diagnose(t, clock, url=f"serial://{t.path}")
+        assert t.session.conn.link.stats["retransmissions"] == 0
+    assert report.checks["connection"].measurements["dialect"] == "mispos-1"
+    link = report.checks["link"].measurements
+    assert (link["retransmissions"], link["unacked"]) == (0, 0)
+    assert report.exit_code() == 0, report.to_json()

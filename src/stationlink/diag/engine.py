@@ -140,6 +140,7 @@ def run_diag(
         return report
     _connection(conn, search, baud, options.dialect, lang)
     conn.seconds = search.seconds
+    conn.wire_bytes = sum(a.wire_bytes for a in search.attempts)
     if search.found is None:
         _skip_rest(report, options.buffer is not None)
         report.seconds = clock() - began
@@ -155,12 +156,15 @@ def run_diag(
     return report
 
 
-def _timed(check: Check, clock: MonotonicClock, fn: Callable[[], None]) -> None:
-    start = clock()
+def _timed(check: Check, session: Session, fn: Callable[[], None]) -> None:
+    """Run ``fn``, adding its time and the bytes it moved on the line to ``check``."""
+    start, before = session.clock(), session.counted()
     try:
         fn()
     finally:
-        check.seconds += clock() - start
+        after = session.counted()
+        check.seconds += session.clock() - start
+        check.wire_bytes += (after[0] - before[0]) + (after[1] - before[1])
 
 
 def _buffer(check: Check, buf: Buffer, terminal_id: str, session: Session,
@@ -201,7 +205,7 @@ def _checks(report: Report, session: Session, options: DiagOptions, rng: random.
             readings.append((s.terminal_time, session.host_time(), s.boot_id))
             return s
 
-    _timed(report.check("identify"), clock, do_identify)
+    _timed(report.check("identify"), session, do_identify)
     device = report.check("device")
     before: DeviceStatus | None = None
 
@@ -209,10 +213,16 @@ def _checks(report: Report, session: Session, options: DiagOptions, rng: random.
         nonlocal before
         before = status()
 
-    _timed(device, clock, first_status)
+    _timed(device, session, first_status)
     link = report.check("link")
-    echoes = measure(session, n=options.echo, rng=rng)
-    link.seconds = echoes.busy
+    echoes = None
+
+    def do_link() -> None:
+        nonlocal echoes
+        echoes = measure(session, n=options.echo, rng=rng)
+
+    _timed(link, session, do_link)
+    assert echoes is not None  # noqa: S101 - do_link set it or raised
 
     def second_status() -> None:
         after = status()
@@ -224,7 +234,7 @@ def _checks(report: Report, session: Session, options: DiagOptions, rng: random.
         else:
             device_check(device, before, after, lang)
 
-    _timed(device, clock, second_status)
+    _timed(device, session, second_status)
     judge(link, echoes, session)
     clock_c = report.check("clock")
     if not readings:
@@ -240,11 +250,11 @@ def _checks(report: Report, session: Session, options: DiagOptions, rng: random.
         if readings:
             term_time, pc_time, boot_id = readings[-1]
             seen = last_seen(buf, terminal_id) if buf is not None and terminal_id else None
-            _timed(clock_c, clock, lambda: clock_check(
+            _timed(clock_c, session, lambda: clock_check(
                 clock_c, term_time, pc_time, lang, boot_id=boot_id, last_seen=seen))
         bcheck = report.check("buffer")
         if buf is not None and terminal_id is not None:
-            _timed(bcheck, clock, lambda: _buffer(bcheck, buf, terminal_id, session, options))
+            _timed(bcheck, session, lambda: _buffer(bcheck, buf, terminal_id, session, options))
         elif options.buffer is None:
             bcheck.add("buffer.not_given", Status.SKIPPED)
         elif not bcheck.findings:

@@ -58,6 +58,7 @@ class Check:
     findings: list[Finding] = field(default_factory=list)
     measurements: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # time the check took
+    wire_bytes: int = 0  # bytes it moved on the line, both ways (the benchmark's baseline)
 
     @property
     def status(self) -> Status:

@@ -57,6 +57,7 @@ class Attempt:
     dialect: Dialect
     result: str  # "sure", "likely", "none", or "open failed: ..."
     seconds: float
+    wire_bytes: int = 0  # bytes written and read during the probe
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,29 @@ def open_endpoint(endpoint: Endpoint) -> ByteStream:
     if endpoint.kind is Transport.TCP:
         return open_tcp(endpoint)
     return open_serial(endpoint)
+
+
+class _Counting:
+    """A :class:`ByteStream` counting the bytes through it (both ways)."""
+
+    def __init__(self, inner: ByteStream) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.byte_time = inner.byte_time
+        self.description = inner.description
+        self.bytes = 0
+
+    def read(self, timeout: float | None) -> bytes:
+        data = self.inner.read(timeout)
+        self.bytes += len(data)
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+        self.bytes += len(data)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _drain(stream: ByteStream) -> None:
@@ -119,6 +143,9 @@ def _probe(
         stats = conn.link.stats
         if stats["ack_received"] or stats["nak_received"]:
             framed = True
+        owed = conn.data_to_send()  # e.g. the ACK of the answer: the terminal waits for it
+        if owed:
+            stream.write(owed)
         for ev in events:
             if isinstance(ev, ResponseReceived):
                 msg = ev.response
@@ -170,9 +197,10 @@ def find(
                 raise
             search.attempts.append(Attempt(rate, dia, f"open failed: {exc}", clock() - start))
             continue
+        counted = _Counting(stream)
         try:
             _drain(stream)
-            result, ident = _probe(stream, dia, card_key=card_key, clock=clock,
+            result, ident = _probe(counted, dia, card_key=card_key, clock=clock,
                                    host_time=host_time, t1=t1, probe_timeout=probe_timeout)
         except TransportError as exc:
             result, ident = f"failed: {exc}", None
@@ -181,7 +209,7 @@ def find(
                 stream.close()
             except TransportError:
                 pass
-        search.attempts.append(Attempt(rate, dia, result, clock() - start))
+        search.attempts.append(Attempt(rate, dia, result, clock() - start, counted.bytes))
         if result == "sure":
             search.found = Found(at, dia, "sure", ident)
             break
