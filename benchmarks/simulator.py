@@ -139,7 +139,7 @@ def bench_replay(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     rows = []
     for path in paths:
         scenario = json.loads(path.with_suffix(".host.json").read_text("utf-8"))
-        from stationlink_sim.capture.fileformat import read_capture
+        from stationlink.capture import read_capture
 
         recorded = read_capture(path).duration
         runs = [_replay_once(path, scenario) for _ in range(args.repeat)]

@@ -12,8 +12,8 @@ import pytest
 from capture_helpers import KEY
 from click.testing import CliRunner
 
+from stationlink.capture import read_capture
 from stationlink.cli.main import cli
-from stationlink_sim.capture.fileformat import read_capture
 from stationlink_sim.capture.hostplay import run_host
 from stationlink_sim.serve import serve_terminal
 

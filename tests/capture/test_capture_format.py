@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from stationlink.errors import InputDataError
-from stationlink.money import CST
-from stationlink.protocol import Dialect, Transport
-from stationlink_sim.capture.fileformat import (
+from stationlink.capture import (
     CaptureFile,
     Chunk,
     Header,
     Trailer,
     read_capture,
 )
+from stationlink.errors import InputDataError
+from stationlink.money import CST
+from stationlink.protocol import Dialect, Transport
 
 START = datetime(2026, 3, 16, 8, 0, tzinfo=CST)
 

@@ -11,8 +11,8 @@ import pytest
 from capture_helpers import KEY
 
 import stationlink
+from stationlink.capture import read_capture
 from stationlink.protocol import ClearPan
-from stationlink_sim.capture.fileformat import read_capture
 from stationlink_sim.capture.hostplay import run_host
 from stationlink_sim.capture.recorder import Recorder
 from stationlink_sim.capture.replayer import Replayer

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from stationlink.capture import Capture, read_capture
 from stationlink.protocol import (
     BillPaymentRequest,
     Codec,
@@ -25,7 +26,6 @@ from stationlink.protocol import (
     StatusResponse,
     WithdrawalRequest,
 )
-from stationlink_sim.capture.fileformat import Capture, read_capture
 from stationlink_sim.capture.hostplay import run_host
 from stationlink_sim.capture.replayer import Replayer
 from stationlink_sim.capture.script import Expect, HostScanner, Send, build_script

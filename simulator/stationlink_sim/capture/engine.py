@@ -30,6 +30,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from stationlink.capture import Capture
 from stationlink.errors import StationLinkError
 from stationlink.protocol import (
     Codec,
@@ -41,7 +42,6 @@ from stationlink.protocol import (
     to_json,
 )
 
-from .fileformat import Capture
 from .report import Divergence, ReplayResult
 from .script import (
     Expect,

@@ -18,7 +18,7 @@ Contract:
   / ``t2h close`` when a side closes (the recorder then closes the other side, as a cable
   pull would). A terminal that refuses the connection gives ``open`` then ``t2h close``.
 - Runs in a thread (``start()``); ``stop()`` closes every descriptor, finishes the capture
-  and returns its :class:`~.fileformat.Trailer`. An I/O failure stops the thread; ``stop()``
+  and returns its :class:`~stationlink.capture.Trailer`. An I/O failure stops the thread; ``stop()``
   re-raises it as :class:`~stationlink.errors.SimulatorError` (the capture is still closed
   with everything read so far).
 - ``clock`` (monotonic seconds) and ``wall`` (aware start time) are injectable.
@@ -38,13 +38,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stationlink.capture import H2T, T2H, Trailer
 from stationlink.errors import ConfigError, SimulatorError, StationLinkError
 from stationlink.money import CST
 from stationlink.protocol import Dialect, Transport
 from stationlink.transport import SerialStream, open_serial, parse_url
 
 from ..ports import PtyPort, TcpPort
-from .fileformat import H2T, T2H, Trailer
 from .writer import SessionWriter
 
 log = logging.getLogger("stationlink_sim.capture")

@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stationlink.capture import Capture, read_capture
 from stationlink.errors import ConfigError, SimulatorError, StationLinkError
 from stationlink.protocol import Transport
 from stationlink.transport import parse_url
 
 from ..ports import PtyPort, TcpPort
 from .engine import Close, ReplayEngine, Write
-from .fileformat import Capture, read_capture
 from .recorder import _SerialSide, send_all
 from .report import ReplayResult
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stationlink.capture import H2T, T2H, Capture, Chunk
 from stationlink.errors import SimulatorError
 from stationlink.protocol import (
     ACK,
@@ -38,8 +39,6 @@ from stationlink.protocol import (
     crc16_ccitt_false,
     lrc,
 )
-
-from .fileformat import H2T, T2H, Capture, Chunk
 
 _LINK = frozenset({ACK, NAK, EOT})
 _OTHER = {Dialect.MISPOS_1: Dialect.SL_2, Dialect.SL_2: Dialect.MISPOS_1}

@@ -3,7 +3,8 @@
 Contract:
 - :class:`SessionWriter` takes ``chunk(t, dir, data)`` and ``event(t, dir, name)`` calls in
   the order the recorder saw them and writes the capture (format in
-  :mod:`.fileformat`). ``close(t)`` writes everything left and the trailer, and returns it.
+  :mod:`stationlink.capture`). ``close(t)`` writes everything left and the trailer, and
+  returns it.
 - **Dialect**: unless given, it is sniffed from the terminal's bytes: the first frame from
   the terminal that is valid in one dialect's framing and carries a response type code
   (0x81..0xD1, 0xFF) with a printable terminal id decides. The host's bytes are not used:
@@ -25,9 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stationlink.capture import DIRECTIONS, H2T, T2H, CaptureFile, Chunk, Header, Trailer
 from stationlink.protocol import CLASS_OF, Deframer, Dialect, FrameEvent, Transport
 
-from .fileformat import DIRECTIONS, H2T, T2H, CaptureFile, Chunk, Header, Trailer
 from .redact import PanBook, StreamRedactor
 
 

@@ -4,9 +4,10 @@ Contract:
 - :func:`trace_file` sniffs the file (a ``stationlink-capture`` JSON-lines header, or a
   pcap/pcapng magic number) and yields :class:`~.trace.TraceItem` s in file order; any other
   file is an :class:`~stationlink.errors.InputDataError`. ``dialect`` ``None`` detects it
-  passively (:mod:`.trace`). A pcap's connections each get their own
-  :class:`~.trace.Tracer` (items carry the connection number); a TCP capture's connections
-  follow its ``open``/``close`` events.
+  passively (:mod:`.trace`). Capture files are read by :mod:`stationlink.capture` (the
+  format's one home, shared with the simulator's recorder and replayer). A pcap's
+  connections each get their own :class:`~.trace.Tracer` (items carry the connection
+  number); a TCP capture's connections follow its ``open``/``close`` events.
 - Bad input is reported after the items of everything before it (the caller has printed
   them): nothing read is lost.
 """
@@ -14,11 +15,11 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from ..capture import is_capture, iter_capture
 from ..errors import InputDataError, Problem
 from ..protocol import Dialect, Transport
-from .capture import is_capture, read_capture_steps
 from .pcap import DEFAULT_TERMINAL_PORTS, is_pcap, read_pcap_steps
 from .trace import TraceItem, Tracer
 
@@ -38,16 +39,16 @@ def trace_file(path: str, dialect: Dialect | None, card_key: bytes,
 
 
 def trace_capture(path: str, dialect: Dialect | None, card_key: bytes) -> Iterator[TraceItem]:
-    info, steps = read_capture_steps(path)
-    tracer = Tracer(dialect or info.dialect, info.transport, card_key)
-    last = info.started
+    header, chunks = iter_capture(path)
+    tracer = Tracer(dialect or header.dialect, header.transport, card_key)
+    last = header.started
     try:
-        for step in steps:
-            last = step.when
-            if step.event:
-                yield from tracer.event(step.direction, step.when, step.event)
+        for chunk in chunks:
+            last = header.started + timedelta(seconds=chunk.t)
+            if chunk.event is not None:
+                yield from tracer.event(chunk.dir, last, chunk.event)
             else:
-                yield from tracer.feed(step.direction, step.when, step.data)
+                yield from tracer.feed(chunk.dir, last, chunk.data)
     except InputDataError:  # report what came before the bad line, then the error
         yield from tracer.finish(last)
         raise

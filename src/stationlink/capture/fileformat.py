@@ -1,5 +1,8 @@
 """The capture file format (``stationlink-capture`` version 1): JSON lines, read and written.
 
+This is the format's one home: the simulator's recorder and replayer (``stationlink_sim``)
+and the monitor (``stationlink.monitor``) both read and write it through this module.
+
 Contract:
 - A capture is UTF-8 JSON lines. Line 1 is the **header**, then one line per **chunk** (bytes
   read from one side, in the order the recorder read them) or **event** (a TCP connection
@@ -17,6 +20,10 @@ Contract:
   :class:`~stationlink.errors.InputDataError` naming the file, line and column (the JSON
   key, or the character offset of a JSON syntax error) — every problem of the file at once.
   A file without a trailer is accepted (``complete`` is False: the recorder was killed).
+- :func:`iter_capture` reads the same file as a stream, under the same rules: the header at
+  once, then the chunks in file order; the first bad line raises ``InputDataError`` after the
+  chunks before it have been yielded (nothing read is lost). :func:`is_capture` sniffs a
+  file's first bytes.
 - :class:`CaptureFile` writes the lines: header first, chunks/events as they come, trailer
   last; each line is flushed so a killed recorder loses at most the line being written.
 - Times ``t`` are seconds since the recorder started (monotonic clock, microseconds);
@@ -26,13 +33,14 @@ Contract:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from stationlink.errors import InputDataError, Problem
-from stationlink.protocol import Dialect, Transport
+from ..errors import InputDataError, Problem
+from ..protocol import Dialect, Transport
 
 FORMAT = "stationlink-capture"
 VERSION = 1
@@ -254,55 +262,127 @@ def _parse_trailer(obj: dict[str, Any]) -> Trailer:
         raise _Bad("end.bytes", "'bytes' needs integer 'h2t' and 't2h'") from None
 
 
+def is_capture(head: bytes) -> bool:
+    """Whether the first bytes of a file look like a capture's header line."""
+    return head.lstrip().startswith(b"{") and FORMAT.encode() in head[:4096]
+
+
+_Item = Header | Chunk | Trailer | Problem
+
+
+def _items(name: str, fh: IO[str]) -> Iterator[_Item]:
+    """Every line of an open capture as what it holds, or the :class:`Problem` with it.
+
+    Stops after a bad header line (nothing after it can be read). The trailer's chunk count is
+    checked at the end when no line was bad.
+    """
+    trailer: Trailer | None = None
+    last_t = 0.0
+    chunks = 0
+    bad = False
+    number = 0
+    try:
+        for number, raw in enumerate(fh, start=1):
+            text = raw.rstrip("\n")
+            try:
+                if trailer is not None:
+                    raise _Bad("", "line after the trailer ('end') line")
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise _Bad(f"character {exc.colno}", f"not JSON: {exc.msg}") from None
+                if not isinstance(obj, dict):
+                    raise _Bad("", "a line must be a JSON object")
+                if number == 1:
+                    yield _parse_header(obj)
+                elif "end" in obj:
+                    trailer = _parse_trailer(obj)
+                    yield trailer
+                else:
+                    chunk = _parse_chunk(obj, number, last_t)
+                    last_t = chunk.t
+                    chunks += 1
+                    yield chunk
+            except _Bad as exc:
+                bad = True
+                yield Problem(name, number, exc.column, exc.reason)
+                if number == 1:
+                    return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputDataError([Problem(name, number + 1, "", f"cannot read: {exc}")]) from exc
+    if number == 0:
+        yield Problem(name, 1, "", "empty file: no header line")
+    elif not bad and trailer is not None and trailer.chunks != chunks:
+        yield Problem(name, number, "end.chunks",
+                      f"trailer counts {trailer.chunks} chunks, the file has {chunks}")
+
+
+def _open(path: str | Path) -> IO[str]:
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as exc:
+        raise InputDataError([Problem(str(path), 0, "", f"cannot read: {exc}")]) from exc
+
+
 def read_capture(path: str | Path) -> Capture:
-    """Read and check a capture file (see the module docstring)."""
+    """Read and check a capture file, every problem at once (see the module docstring)."""
     name = str(path)
     problems: list[Problem] = []
     header: Header | None = None
     chunks: list[Chunk] = []
     trailer: Trailer | None = None
-    last_t = 0.0
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputDataError([Problem(name, 0, "", f"cannot read: {exc}")]) from exc
-    if not lines:
-        raise InputDataError([Problem(name, 1, "", "empty file: no header line")])
-    for number, text in enumerate(lines, start=1):
-        try:
-            if trailer is not None:
-                raise _Bad("", "line after the trailer ('end') line")
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise _Bad(f"character {exc.colno}", f"not JSON: {exc.msg}") from None
-            if not isinstance(obj, dict):
-                raise _Bad("", "a line must be a JSON object")
-            if number == 1:
-                header = _parse_header(obj)
-            elif "end" in obj:
-                trailer = _parse_trailer(obj)
+    with _open(path) as fh:
+        for item in _items(name, fh):
+            if isinstance(item, Problem):
+                problems.append(item)
+            elif isinstance(item, Header):
+                header = item
+            elif isinstance(item, Chunk):
+                chunks.append(item)
             else:
-                chunk = _parse_chunk(obj, number, last_t)
-                last_t = chunk.t
-                chunks.append(chunk)
-        except _Bad as bad:
-            problems.append(Problem(name, number, bad.column, bad.reason))
-            if number == 1:
-                break
+                trailer = item
     if problems:
         raise InputDataError(problems)
     assert header is not None  # noqa: S101 - line 1 parsed without a problem
-    if trailer is not None and trailer.chunks != len(chunks):
-        raise InputDataError([Problem(
-            name, len(lines), "end.chunks",
-            f"trailer counts {trailer.chunks} chunks, the file has {len(chunks)}",
-        )])
     return Capture(name, header, tuple(chunks), trailer)
+
+
+def _stop(problem: Problem) -> InputDataError:
+    return InputDataError([problem], f"bad capture file: {problem}")
+
+
+def iter_capture(path: str | Path) -> tuple[Header, Iterator[Chunk]]:
+    """The header of the capture at ``path`` and an iterator over its chunks, streamed.
+
+    A bad header raises here; a bad later line raises from the iterator once the chunks
+    before it have been yielded. The iterator closes the file when it ends.
+    """
+    name = str(path)
+    fh = _open(path)
+    items = _items(name, fh)
+    try:
+        first = next(items)
+    except BaseException:
+        fh.close()
+        raise
+    if isinstance(first, Problem):
+        fh.close()
+        raise _stop(first)
+    assert isinstance(first, Header)  # noqa: S101 - line 1 is the header or its problem
+
+    def chunks() -> Iterator[Chunk]:
+        with fh:
+            for item in items:
+                if isinstance(item, Problem):
+                    raise _stop(item)
+                if isinstance(item, Chunk):
+                    yield item
+
+    return first, chunks()
 
 
 __all__ = [
     "DIRECTIONS", "EVENTS", "FORMAT", "H2T", "REDACTION", "T2H", "VERSION",
-    "Capture", "CaptureFile", "Chunk", "Header", "Trailer", "read_capture",
+    "Capture", "CaptureFile", "Chunk", "Header", "Trailer", "is_capture", "iter_capture",
+    "read_capture",
 ]
