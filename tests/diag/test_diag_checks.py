@@ -93,3 +93,13 @@ def test_exit_codes_follow_the_worst_status() -> None:
     assert report.exit_code() == 1
     report.check("device").add("device.paper_out", Status.FAIL)
     assert report.exit_code() == 2
+
+
+def test_docs_diag_names_every_finding() -> None:
+    from pathlib import Path
+
+    from stationlink.diag.catalogue import FINDINGS
+
+    doc = (Path(__file__).parents[2] / "docs" / "diag.md").read_text(encoding="utf-8")
+    missing = [msg_id for msg_id in FINDINGS if f"`{msg_id}`" not in doc]
+    assert not missing, f"docs/diag.md does not list {missing}"
