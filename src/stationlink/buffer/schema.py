@@ -34,7 +34,7 @@ from ..records import fields
 from ..records.fields import StoredRecord
 from ..records.vocab import Entry, Source
 from .db import ts_parse, ts_text
-from .versions import FileInfo, Migration, check_file, latest, migrate
+from .versions import FileInfo, check_file, latest, migrate, table_migrations
 
 #: The ``records`` columns, their types and ``NOT NULL`` set, from the one declaration
 #: (:data:`stationlink.records.fields.RECORD`); ``seq`` is the primary key.
@@ -66,22 +66,6 @@ BUFFER_TIMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _cst_text(text: str | None) -> str | None:
-    return None if text is None else ts_text(datetime.fromisoformat(text))
-
-
-def times_to_cst(conn: sqlite3.Connection, columns: dict[str, tuple[str, ...]]) -> None:
-    """Rewrite every stored timestamp not already in ``+08:00`` as the same instant in CST
-    (a migration step shared with the hub)."""
-    conn.create_function("stationlink_cst", 1, _cst_text, deterministic=True)
-    for table, cols in columns.items():
-        for col in cols:
-            conn.execute(
-                f"UPDATE {table} SET {col} = stationlink_cst({col}) "  # noqa: S608
-                f"WHERE {col} IS NOT NULL AND {col} NOT LIKE '%+08:00'"
-            )
-
-
 def add_column(table: str, column: str) -> Callable[[sqlite3.Connection], None]:
     """A migration step that adds a declared record column (``records.fields``) to ``table``
     of an older file; a file created at this version already has it (its tables are made
@@ -94,22 +78,6 @@ def add_column(table: str, column: str) -> Callable[[sqlite3.Connection], None]:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
     return step
-
-
-def _v1_tables(conn: sqlite3.Connection) -> None:
-    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
-    _create_tables(db)
-
-
-def _v2_cst(conn: sqlite3.Connection) -> None:
-    times_to_cst(conn, BUFFER_TIMES)
-
-
-MIGRATIONS = (
-    Migration(1, "buffer tables (a file from before versions keeps its tables)", _v1_tables),
-    Migration(2, "every timestamp in CST (+08:00)", _v2_cst),
-)
-SCHEMA_VERSION = latest(MIGRATIONS)
 
 
 def check_buffer_file(path: str | Path) -> FileInfo:
@@ -168,6 +136,10 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         },
         pk="id", if_not_exists=True,
     )
+
+
+MIGRATIONS = table_migrations("buffer", _create_tables, BUFFER_TIMES)
+SCHEMA_VERSION = latest(MIGRATIONS)
 
 
 #: How a :class:`StoredRecord` value becomes its column's value, for the fields that need it

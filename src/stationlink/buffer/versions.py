@@ -16,6 +16,9 @@ Contract:
   version or the new one, never half-way. It re-checks the version inside the transaction
   (another process may have migrated it meanwhile) and refuses a newer one; a file without
   any table gets every migration (a new file, whatever its ``user_version``).
+- :func:`table_migrations` is the history buffer and hub share: 1 creates the tables (a
+  file from before versions keeps its tables), 2 rewrites every timestamp not in ``+08:00``
+  as the same instant in CST (:func:`times_to_cst`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import sqlite_utils
+
 from ..errors import StorageError
-from .db import connect_read_only, immediate
+from .db import connect_read_only, immediate, ts_text
 
 
 @dataclass(frozen=True)
@@ -126,3 +132,39 @@ def migrate(
                 m.apply(tx)
         tx.execute(f"PRAGMA user_version = {target:d}")
     return target
+
+
+def _cst_text(text: str | None) -> str | None:
+    return None if text is None else ts_text(datetime.fromisoformat(text))
+
+
+def times_to_cst(conn: sqlite3.Connection, columns: Mapping[str, Sequence[str]]) -> None:
+    """Rewrite every stored timestamp not already in ``+08:00`` as the same instant in CST."""
+    conn.create_function("stationlink_cst", 1, _cst_text, deterministic=True)
+    for table, cols in columns.items():
+        for col in cols:
+            conn.execute(
+                f"UPDATE {table} SET {col} = stationlink_cst({col}) "  # noqa: S608
+                f"WHERE {col} IS NOT NULL AND {col} NOT LIKE '%+08:00'"
+            )
+
+
+def table_migrations(
+    kind: str,
+    create_tables: Callable[[sqlite_utils.Database], None],
+    times: Mapping[str, Sequence[str]],
+) -> tuple[Migration, ...]:
+    """The migrations of a ``kind`` of file (module contract): ``create_tables`` makes its
+    tables (``if_not_exists``), ``times`` names its timestamp columns, table by table."""
+
+    def tables(conn: sqlite3.Connection) -> None:
+        create_tables(sqlite_utils.Database(conn, recursive_triggers=False,
+                                            execute_plugins=False))
+
+    def cst(conn: sqlite3.Connection) -> None:
+        times_to_cst(conn, times)
+
+    return (
+        Migration(1, f"{kind} tables (a file from before versions keeps its tables)", tables),
+        Migration(2, "every timestamp in CST (+08:00)", cst),
+    )

@@ -24,13 +24,12 @@ table at all); it writes nothing (not even a journal-mode change).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
-from ..buffer.schema import RECORD_COLUMNS, RECORD_TYPES, times_to_cst
-from ..buffer.versions import Migration, check_file, latest, migrate
+from ..buffer.schema import RECORD_COLUMNS, RECORD_TYPES
+from ..buffer.versions import check_file, latest, migrate, table_migrations
 from ..errors import StorageError
 from ..records import fields
 
@@ -55,21 +54,6 @@ HUB_TIMES: dict[str, tuple[str, ...]] = {
     "device_status": ("received_at",),
     "tokens": ("created_at", "revoked_at"),
 }
-
-
-def _v1_tables(conn: sqlite3.Connection) -> None:
-    _create_tables(sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False))
-
-
-def _v2_cst(conn: sqlite3.Connection) -> None:
-    times_to_cst(conn, HUB_TIMES)
-
-
-MIGRATIONS = (
-    Migration(1, "hub tables (a file from before versions keeps its tables)", _v1_tables),
-    Migration(2, "every timestamp column in CST (+08:00)", _v2_cst),
-)
-SCHEMA_VERSION = latest(MIGRATIONS)
 
 
 def check_hub_file(path: str | Path, *, allow_empty: bool = False) -> None:
@@ -125,3 +109,7 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     db.table("tokens").create_index(
         ["token_hash"], index_name="tokens_hash", unique=True, if_not_exists=True
     )
+
+
+MIGRATIONS = table_migrations("hub", _create_tables, HUB_TIMES)
+SCHEMA_VERSION = latest(MIGRATIONS)
