@@ -103,3 +103,16 @@ def test_docs_diag_names_every_finding() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "diag.md").read_text(encoding="utf-8")
     missing = [msg_id for msg_id in FINDINGS if f"`{msg_id}`" not in doc]
     assert not missing, f"docs/diag.md does not list {missing}"
+
+
+def test_the_field_guides_exist_in_both_languages_with_their_pictures() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).parents[2] / "docs"
+    for name, lang in (("field-guide.md", "zh"), ("field-guide.en.md", "en")):
+        text = (docs / name).read_text(encoding="utf-8")
+        for cmd in ("stationlink ports", "stationlink diag", "stationlink monitor"):
+            assert cmd in text, (name, cmd)
+        for png in (f"img/diag-console.{lang}.png", f"img/diag-report.{lang}.png"):
+            assert f"]({png})" in text, (name, png)
+            assert (docs / png).read_bytes()[:4] == b"\x89PNG"
