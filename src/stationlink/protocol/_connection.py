@@ -45,7 +45,8 @@ from dataclasses import dataclass
 
 from ..clock import MonotonicClock
 from ..errors import DecodeError, LinkError, LinkFailedError, ProtocolError
-from ._codec import Codec, peek_header
+from ._codec import peek_header
+from ._end import LinkEnd
 from ._framing import Transport
 from ._link import (
     MAX_RETRANSMITS_DEFAULT,
@@ -54,7 +55,6 @@ from ._link import (
     BodyFailed,
     BodyReceived,
     FrameRejected,
-    Link,
     LinkEvent,
 )
 from .events import (
@@ -96,7 +96,7 @@ class _Pending:
     deadline: float | None  # None while waiting for the link ACK
 
 
-class HostConnection:
+class HostConnection(LinkEnd):
     """The host (station PC) end of one terminal link. See the module docstring."""
 
     def __init__(
@@ -117,13 +117,8 @@ class HostConnection:
         max_outstanding: int = 8,
         byte_time: float = 0.0,
     ) -> None:
-        self.dialect = Dialect(dialect)
-        self.transport = Transport(transport)
-        self.clock = clock
-        self.terminal_id = terminal_id
-        self.codec = Codec(self.dialect, card_key)
-        self.link = Link(
-            self.dialect, self.transport, clock,
+        super().__init__(
+            dialect, transport, terminal_id=terminal_id, card_key=card_key, clock=clock,
             t1=t1, max_retransmits=max_retransmits, byte_time=byte_time,
         )
         self.t2_money, self.t2_other = t2_money, t2_other

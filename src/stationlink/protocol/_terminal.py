@@ -48,7 +48,8 @@ from collections.abc import Collection
 
 from ..clock import MonotonicClock
 from ..errors import ProtocolError, UnsupportedMessageError
-from ._codec import Codec, peek_header
+from ._codec import peek_header
+from ._end import LinkEnd
 from ._framing import Transport
 from ._link import (
     MAX_RETRANSMITS_DEFAULT,
@@ -57,7 +58,6 @@ from ._link import (
     BodyFailed,
     BodyReceived,
     FrameRejected,
-    Link,
     LinkEvent,
 )
 from .events import (
@@ -87,7 +87,7 @@ from .messages import (
 _WAITING, _SENDING, _DELIVERED, _FAILED, _SENT_TCP = range(5)
 
 
-class TerminalConnection:
+class TerminalConnection(LinkEnd):
     """The terminal end of one link. See the module docstring."""
 
     def __init__(
@@ -106,13 +106,8 @@ class TerminalConnection:
         dedup_window: int = 64,
         close_on_garbage: bool = True,
     ) -> None:
-        self.dialect = Dialect(dialect)
-        self.transport = Transport(transport)
-        self.terminal_id = terminal_id
-        self.clock = clock
-        self.codec = Codec(self.dialect, card_key)
-        self.link = Link(
-            self.dialect, self.transport, clock,
+        super().__init__(
+            dialect, transport, terminal_id=terminal_id, card_key=card_key, clock=clock,
             t1=t1, max_retransmits=max_retransmits, byte_time=byte_time,
         )
         self.auto_echo = auto_echo
