@@ -310,10 +310,13 @@ def _settle_money(
 
 
 def _take_late(
-    original: Journaled, seq: int, client_ref: str, notes: list[str],
+    original: Journaled | None, seq: int | None, client_ref: str, notes: list[str],
     expected_amount: int | None,
 ) -> Flow[TransactionResult | None]:
-    """The outcome from a checked late answer to ``original``; others are reported."""
+    """The outcome from a checked late answer to ``original``; others are reported.
+    ``None`` (and nothing asked) when there is no original request to answer."""
+    if original is None or seq is None:
+        return None
     late = yield TakeLate(seq)
     assert isinstance(late, tuple)  # noqa: S101 - the runner's contract
     for msg in late:
@@ -337,11 +340,10 @@ def resolve_flow(
     ``original``: the request as sent, whose fields the journal record must match."""
     notes = [why] if why else []
     for _ in range(status_attempts):
-        if original is not None and original_seq is not None:
-            late = yield from _take_late(original, original_seq, client_ref, notes,
-                                         expected_amount)
-            if late is not None:
-                return late
+        late = yield from _take_late(original, original_seq, client_ref, notes,
+                                     expected_amount)
+        if late is not None:
+            return late
         query = StatusQuery(placeholder(MsgType.STATUS_QUERY), client_ref=client_ref)
         answer = yield Send(query)
         assert isinstance(answer, Answer)  # noqa: S101
@@ -376,11 +378,9 @@ def resolve_flow(
                 break
         elif msg is not None:
             notes.append(f"unexpected answer {type(msg).__name__}")
-    if original is not None and original_seq is not None:
-        late = yield from _take_late(original, original_seq, client_ref, notes,
-                                     expected_amount)
-        if late is not None:
-            return late
+    late = yield from _take_late(original, original_seq, client_ref, notes, expected_amount)
+    if late is not None:
+        return late
     return _unknown(client_ref, notes)
 
 
