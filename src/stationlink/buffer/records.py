@@ -32,6 +32,7 @@ from ..records import rules
 from ..records.fields import IDENT_PREFIX, REFERRAL_ENTRIES, StoredRecord, ident_of
 from ..records.fields import INT_RANGES as _RANGES
 from ..records.vocab import (
+    MAX_TEXT,
     REFERRAL_PRODUCTS,
     STATUSES,
     TERMINAL_KINDS,
@@ -92,11 +93,17 @@ def rule_problem(
     """The first rule of :mod:`stationlink.records.rules` that a terminal's record breaks,
     as ``"<field> <reason>"``, else ``None``. The window around the time of receipt is the
     hub's to check (against its own clock); the buffer checks the times' range and offset."""
-    for name, value in (("terminal_id", terminal_id), ("ref", rec.ref),
-                        ("client_ref", rec.client_ref), ("original_ref", rec.original_ref)):
-        problem = rules.reference_problem(value)
-        if problem is not None:
-            return f"{name} {problem}"
+    joined = f"{terminal_id}|{rec.ref}|{rec.client_ref}|{rec.original_ref}"
+    # the common case at a glance: short, printable, no formula start, and no space or
+    # dash (without which no separated card number exists); else reference by reference
+    if (len(joined) > MAX_TEXT or not joined.isprintable() or " " in joined or "-" in joined
+            or not rules.FORMULA_START.isdisjoint(
+                {terminal_id[:1], rec.ref[:1], rec.client_ref[:1], rec.original_ref[:1]})):
+        for name, value in (("terminal_id", terminal_id), ("ref", rec.ref),
+                            ("client_ref", rec.client_ref), ("original_ref", rec.original_ref)):
+            problem = rules.reference_problem(value)
+            if problem is not None:
+                return f"{name} {problem}"
     kind, status = rec.kind.value, rec.status.value
     checks = (
         ("product", rules.product_problem(kind, rec.product)),

@@ -146,9 +146,7 @@ SCHEMA_VERSION = latest(MIGRATIONS)
 #: (enums as their text, timestamps as CST text; the others are stored as they are).
 _TO_COLUMN: dict[str, Callable[[Any], Any]] = {
     **{f.name: str for f in fields.RECORD if f.pytype in (Entry, Source)},
-    **{f.name: ts_text for f in fields.RECORD if f.pytype is datetime and not f.nullable},
-    **{f.name: (lambda v: None if v is None else ts_text(v))
-       for f in fields.RECORD if f.pytype is datetime and f.nullable},
+    **{f.name: ts_text for f in fields.RECORD if f.pytype is datetime},  # None stays None
 }
 #: And back: a column's value as the record's (``None`` stays ``None``).
 _FROM_COLUMN: dict[str, Callable[[Any], Any]] = {

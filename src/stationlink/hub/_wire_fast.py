@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain, repeat
-from operator import attrgetter, eq, itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from ..buffer.records import (
@@ -210,8 +210,6 @@ def fast_record(
 _BATCH_FIELDS = tuple(f for f in fields.WIRE if f != "seq")
 _ROW = itemgetter(*_BATCH_FIELDS)
 _AT = {name: i for i, name in enumerate(_BATCH_FIELDS)}
-_TEXTS = tuple(f.name for f in fields.RECORD if f.wire and f.pytype is str)
-_TIMES = ("wall_time", "terminal_time")
 _BILL_PRODUCTS = frozenset(ACCOUNT_FORMAT)
 #: Every product with an account format goes only with a bill kind among the terminal kinds
 #: (as the rules have it): so on a page of terminal kinds, accounts are judged by product.
@@ -224,20 +222,21 @@ _ACCOUNT_LINES = re.compile("(?:{0})(?:\n(?:{0}))*".format("|".join(
      ACCOUNT_FORMAT.items()] + ["\t"])))
 #: ASCII digits, space and dash as ``0``: a run of 12 digits (separated or not) becomes 12
 #: zeros or more, so a text without twelve zeros in a row after this has no card number.
-_RUNLIKE = str.maketrans(dict.fromkeys("0123456789 -", "0"))
-_TWELVE = "0" * 12
+_RUNLIKE = bytes.maketrans(b"0123456789 -", b"0" * 12)
+_TWELVE = b"0" * 12
 
 
-_ZEROS = re.compile("0{12,}")
+_ZEROS = re.compile(b"0{12,}")
 
 
 def _no_run(text: str) -> bool:
     """Whether ``text`` holds no card-number shape (``cardnum.RUN_PATTERN``): an ASCII text
-    is scanned for twelve digits, spaces or dashes in a row at C speed, and only such a
-    stretch (a hex token may hold one, glued to its letters) is looked at by the pattern."""
+    is scanned for twelve digits, spaces or dashes in a row at C speed (as bytes), and only
+    such a stretch (a hex token may hold one, glued to its letters) is looked at by the
+    pattern."""
     if not text.isascii():
         return RUN_PATTERN.search(text) is None
-    runlike = text.translate(_RUNLIKE)
+    runlike = text.encode("ascii").translate(_RUNLIKE)
     if _TWELVE not in runlike:
         return True
     # the pattern sees the characters on either side (a letter there: no card number)
@@ -245,16 +244,22 @@ def _no_run(text: str) -> bool:
                    for m in _ZEROS.finditer(runlike))
 
 
-def _times(texts: tuple[Any, ...], received: datetime | None) -> list[datetime] | None:
-    """Each time text as ``.wire.parse_record`` reads it, parsed once per distinct text, when
-    every one plainly passes ``rules.time_problem`` (``received``: the window), else ``None``."""
-    if set(map(type, texts)) != {str} or max(map(len, texts)) > MAX_TEXT:
+def _times(texts: tuple[Any, ...], received: datetime | None,
+           distinct: bool = False) -> list[datetime] | None:
+    """Each time text as ``.wire.parse_record`` reads it, when every one plainly passes
+    ``rules.time_problem`` (``received``: the window), else ``None``. ``distinct``: the texts
+    are mostly different (a terminal's clock): parsed one by one; else (the station PC's
+    clock, one per journal page) each distinct text is parsed once."""
+    if max(map(len, texts)) > MAX_TEXT:
         return None
     try:
-        parsed = {text: datetime.fromisoformat(text) for text in set(texts)}
-    except ValueError:
+        if distinct:
+            values: Any = list(map(datetime.fromisoformat, texts))
+        else:
+            parsed = {text: datetime.fromisoformat(text) for text in set(texts)}
+            values = parsed.values()
+    except (TypeError, ValueError):
         return None
-    values = parsed.values()
     for tz in set(map(_TZINFO, values)):
         if tz is None or tz.utcoffset(None) not in _OFFSETS:
             return None
@@ -262,7 +267,7 @@ def _times(texts: tuple[Any, ...], received: datetime | None) -> list[datetime] 
         return None
     if received is not None and max(values) - received > FUTURE_WINDOW:
         return None
-    return list(map(parsed.__getitem__, texts))
+    return values if distinct else list(map(parsed.__getitem__, texts))
 
 
 def fast_batch(
@@ -274,8 +279,9 @@ def fast_batch(
     caller goes record by record. Any exception (an unhashable value, a non-string in a
     join) is a doubt too: the caller catches it and goes record by record."""
     n = len(items)
-    if not n or _GENERIC or set(map(type, items)) != {dict} or not all(
-            map(eq, map(dict.keys, items), repeat(_FIELD_SET))):
+    # objects of exactly the fields' number that hold every field (else _ROW raises)
+    if (not n or _GENERIC or set(map(type, items)) != {dict}
+            or set(map(len, items)) != {len(_FIELD_SET)}):
         return None
     seqs = [o["seq"] for o in items]
     if set(map(type, seqs)) != {int} or seqs != list(range(first, first + n)):
@@ -284,13 +290,16 @@ def fast_batch(
                                    strict=True))
     if set(col["entry"]) != {_TXN.value} or not set(col["source"]) <= _SOURCES.keys():
         return None
-    if set(map(type, chain.from_iterable(col[name] for name in _TEXTS))) != {str}:
-        return None
     kinds, statuses, products = col["kind"], col["status"], col["product"]
     terminal_ids, refs, client_refs, original_refs = (
         col["terminal_id"], col["terminal_ref"], col["client_ref"], col["original_ref"])
     tokens, masked, accounts = col["card_token"], col["card_masked"], col["account"]
-    if max(map(len, chain.from_iterable(col[name] for name in _TEXTS))) > MAX_TEXT:
+    # strings only (the value of every text field is joined below: a join refuses a
+    # non-string), of plain types (not a subclass of str) in the columns from closed sets
+    # or formats; lengths: those of closed sets and formats are short
+    if (set(map(type, chain(terminal_ids, kinds, statuses, products))) != {str}
+            or max(map(len, chain(set(terminal_ids), refs, client_refs, original_refs,
+                                  tokens, masked))) > MAX_TEXT):
         return None
     kind_set, status_set = set(kinds), set(statuses)
     if (not kind_set <= KIND_VALUES or not status_set <= STATUS_VALUES
@@ -339,7 +348,7 @@ def fast_batch(
         if min(ints) < low or max(ints) > high:
             return None
     walls = _times(col["wall_time"], received)
-    terminals = _times(col["terminal_time"], None)  # range only, as .wire.parse_record
+    terminals = _times(col["terminal_time"], None, True)  # range only, as .wire.parse_record
     if walls is None or terminals is None:
         return None
     col["wall_time"], col["terminal_time"] = walls, terminals
