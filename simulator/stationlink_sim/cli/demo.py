@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from stationlink.cli.common import echo_json, handles_errors
+from stationlink.cli.common import handles_errors
 
-from .run import start_log, stop_log
+from .run import print_result, start_log, stop_log
 
 
 @click.command("demo")
@@ -43,10 +43,4 @@ def demo(ctx: click.Context, directory: Path | None, seed: int | None,
                                       date=date.date() if date else DEMO_DATE))
     finally:
         stop_log(handler)
-    if as_json:
-        echo_json(demo_json(result))
-    else:
-        for line in demo_lines(result):
-            click.echo(line)
-    if not result.run.ok:
-        ctx.exit(1)
+    print_result(ctx, result, result.run.ok, as_json, demo_json, demo_lines)

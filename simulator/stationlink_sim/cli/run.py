@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from stationlink.cli.common import echo_json, handles_errors, stderr
 
+R = TypeVar("R")
 
 def start_log(directory: Path, verbose: bool) -> logging.Handler:
     """Log the run to ``run.log`` in the work directory (and to stderr with ``-v``)."""
@@ -40,6 +42,20 @@ def stop_log(handler: logging.Handler) -> None:
         logging.getLogger(name).removeHandler(handler)
         logging.getLogger(name).propagate = True
     handler.close()
+
+
+def print_result(ctx: click.Context, result: R, ok: bool, as_json: bool,
+                 to_json: Callable[[R], dict[str, Any]],
+                 to_lines: Callable[[R], list[str]]) -> None:
+    """Print a run's ``result`` as one JSON object or as lines; exit status 1 unless ``ok``
+    (``sim run`` and ``demo``)."""
+    if as_json:
+        echo_json(to_json(result))
+    else:
+        for line in to_lines(result):
+            click.echo(line)
+    if not ok:
+        ctx.exit(1)
 
 
 @click.command("run")
@@ -106,10 +122,4 @@ def run(
         if bar is not None:
             bar.render_finish()
         stop_log(handler)
-    if as_json:
-        echo_json(run_json(result))
-    else:
-        for line in run_lines(result):
-            click.echo(line)
-    if not result.ok:
-        ctx.exit(1)
+    print_result(ctx, result, result.ok, as_json, run_json, run_lines)
