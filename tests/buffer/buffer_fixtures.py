@@ -19,6 +19,17 @@ CARD = CardRef("622848******1234", "0f" * 16)
 MakeRecord = Callable[..., JournalRecord]
 
 
+def cst_iso(t: datetime) -> str:
+    """The reference of a stored time text (``buffer.db``): the same instant in CST, a naive
+    time as it is, and the time's own spelling where CST has none (the calendar's ends)."""
+    if t.tzinfo is None:
+        return t.isoformat()
+    try:
+        return t.astimezone(CST).isoformat()
+    except OverflowError:
+        return t.isoformat()
+
+
 @pytest.fixture
 def make_record() -> MakeRecord:
     def make(cursor: int, ref: str | None = None, **fields: Any) -> JournalRecord:

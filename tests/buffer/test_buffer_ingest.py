@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from buffer_fixtures import CARD, T0
+from buffer_fixtures import CARD, T0, cst_iso
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +24,6 @@ from stationlink.buffer.db import connect, immediate, iso_text
 from stationlink.buffer.ingest import BATCH, SCAN_MIN
 from stationlink.buffer.records import from_journal
 from stationlink.errors import StorageError
-from stationlink.money import CST
 from stationlink.protocol import ClearPan, JournalRecord, ResultCode, TxnKind, TxnStatus
 
 COMPARED = ("kind", "amount_fen", "status", "client_ref", "original_ref")
@@ -234,14 +233,6 @@ zones = st.one_of(st.none(), st.builds(timezone, offsets), st.just(UTC))
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(timezones=zones), st.integers(0, 3))
 def test_iso_text_is_isoformat(ts: datetime, later_minutes: int) -> None:
-    def cst_iso(t: datetime) -> str:  # stored text: the same instant in CST (buffer.db)
-        if t.tzinfo is None:
-            return t.isoformat()
-        try:
-            return t.astimezone(CST).isoformat()
-        except OverflowError:  # no CST spelling at the ends of the calendar
-            return t.isoformat()
-
     assert iso_text(ts) == cst_iso(ts)
     assert ts.tzinfo is None or datetime.fromisoformat(iso_text(ts)) == ts
     again = ts + timedelta(minutes=later_minutes, seconds=later_minutes) \

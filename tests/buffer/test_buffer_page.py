@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from buffer_fixtures import CARD, T0
+from buffer_fixtures import CARD, T0, cst_iso
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,6 @@ from stationlink.buffer.db import iso_texts
 from stationlink.buffer.ingest import SCAN_MIN, journal_rows
 from stationlink.buffer.page import PAGE_COLUMNS, insert_page, journal_page, page_from_rows
 from stationlink.buffer.records import from_journal
-from stationlink.money import CST
 from stationlink.protocol import (
     CardRef,
     ClearPan,
@@ -185,14 +184,6 @@ def test_iso_texts_is_isoformat(
         except OverflowError:
             break
         stamps.append(ts.replace(tzinfo=timezone(timedelta(hours=8))) if other_zone else ts)
-
-    def cst_iso(t: datetime) -> str:  # stored text: the same instant in CST (buffer.db)
-        if t.tzinfo is None:
-            return t.isoformat()
-        try:
-            return t.astimezone(CST).isoformat()
-        except OverflowError:  # no CST spelling at the ends of the calendar
-            return t.isoformat()
 
     assert iso_texts(stamps) == [cst_iso(ts) for ts in stamps]
 
