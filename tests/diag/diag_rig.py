@@ -3,11 +3,11 @@ against it, and what the terminal holds before and after (journal, ack cursor, r
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +24,9 @@ ALLOWED = {MsgType.IDENTIFY, MsgType.DEVICE_STATUS, MsgType.ECHO, MsgType.JOURNA
            MsgType.SETTLEMENT_TOTALS}
 
 
-@dataclass
-class Run:
-    terminal: RunningTerminal
-    report: Report
-    clock: SimulatedClock
-
-    def check(self, name: str) -> Any:
-        return self.report.checks[name]
+#: a new seed for every run: a terminal suppresses a request repeating the seq and body of
+#: one it answered, and a run's sequence numbers and echo payloads come from its seed
+_SEEDS = itertools.count(7)
 
 
 @contextmanager
@@ -65,7 +60,7 @@ def diagnose(t: RunningTerminal, clock: SimulatedClock, url: str | None = None,
     if options.get("dialect") is not None:
         options["dialect"] = Dialect(options["dialect"])
     return run_diag(url or t.url, DiagOptions(**options), host_time=clock.now,
-                    rng=random.Random(7))
+                    rng=random.Random(next(_SEEDS)))
 
 
 def received(t: RunningTerminal) -> Counter[MsgType]:

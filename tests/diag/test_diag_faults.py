@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from diag_rig import assert_unchanged, diagnose, journal_state, received, terminal
 
-from stationlink.diag import Status
+from stationlink.diag import DiagOptions, Status, run_diag
 from stationlink.protocol import Dialect
 from stationlink_sim.identity import PROFILES, TerminalKind
 
@@ -110,3 +110,47 @@ def test_detection_acknowledges_the_answer_it_took() -> None:
     link = report.checks["link"].measurements
     assert (link["retransmissions"], link["unacked"]) == (0, 0)
     assert report.exit_code() == 0, report.to_json()
+
+
+def test_the_baud_rate_is_found_and_a_wrong_given_one_named() -> None:
+    """The terminal runs at 19200: without a rate the search finds it (after 9600 in both
+    dialects); the station software's 9600 in the URL is a baud_mismatch failure."""
+    with terminal("serial", dialect="mispos-1", payments=0, baud=19200) as (t, clock):
+        assert t.path is not None
+        before, baseline = journal_state(t), received(t)
+        found = diagnose(t, clock, url=f"serial://{t.path}")
+        wrong = diagnose(t, clock, url=f"serial://{t.path}?baud=9600")
+        assert_unchanged(t, before, baseline)
+        assert t.runner.uart is not None
+        assert t.runner.uart.garbled_in > 0  # the probes at 9600 really were noise
+    conn = found.checks["connection"]
+    assert conn.ids == ["connection.found"]
+    assert (conn.measurements["baud"], conn.measurements["dialect"],
+            conn.measurements["confidence"]) == (19200, "mispos-1", "sure")
+    assert [(p["baud"], p["dialect"], p["result"]) for p in conn.measurements["probes"]] == [
+        (9600, "sl-2", "none"), (9600, "mispos-1", "none"),
+        (19200, "sl-2", "none"), (19200, "mispos-1", "sure")]
+    assert found.exit_code() == 0
+    mismatch = [f for f in wrong.checks["connection"].findings
+                if f.id == "connection.baud_mismatch"]
+    assert [(f.status, f.params) for f in mismatch] == [
+        (Status.FAIL, {"given": 9600, "found": 19200})]
+    assert wrong.exit_code() == 2
+    assert wrong.checks["link"].status is Status.OK  # the run went on at 19200
+
+
+def test_nothing_answering_on_a_pty_is_exit_3_after_every_probe() -> None:
+    import os
+    import tty
+
+    master, slave = os.openpty()  # a cable with nothing at the other end
+    try:
+        tty.setraw(slave)
+        report = run_diag(f"serial://{os.ttyname(slave)}", DiagOptions(echo=1))
+    finally:
+        os.close(master)
+        os.close(slave)
+    conn = report.checks["connection"]
+    assert conn.ids == ["connection.none"]
+    assert len(conn.measurements["probes"]) == 14  # 7 rates x 2 dialects, once each
+    assert report.exit_code() == 3

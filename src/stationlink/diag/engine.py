@@ -131,7 +131,7 @@ def run_diag(
     try:
         endpoint, baud = _endpoint(url, options.baud)
         search = find(endpoint, baud=baud, dialect=options.dialect, card_key=card_key,
-                      clock=clock, host_time=host_time)
+                      clock=clock, host_time=host_time, first_seq=rng.randrange(1, 65536))
     except (ConfigError, TransportError) as exc:
         target = url
         conn.add("connection.open_failed", Status.FAIL, target=target, error=str(exc))

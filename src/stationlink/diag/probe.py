@@ -14,6 +14,9 @@ Contract:
   ACKed or NAKed the probe, or sent a well-framed stretch with a bad checksum or an
   undecodable body). The first ``sure`` ends the search; otherwise the first ``likely`` is
   the result; otherwise ``None``.
+- Probe ``i`` uses sequence number ``first_seq + i`` (the engine draws ``first_seq`` at
+  random, like the client): a terminal suppresses a request repeating the seq and body of
+  one it already answered, so two runs must not start from the same numbers.
 - Every probe is logged (:class:`Attempt`) for the report. ``TransportError`` from opening
   the port the first time is raised (the engine reports it); later open failures are logged.
 - Nothing but IDENTIFY is sent: it moves no money and changes nothing on the terminal.
@@ -117,10 +120,10 @@ def _drain(stream: ByteStream) -> None:
 
 def _probe(
     stream: ByteStream, dialect: Dialect, *, card_key: bytes, clock: MonotonicClock,
-    host_time: Callable[[], datetime], t1: float, probe_timeout: float,
+    host_time: Callable[[], datetime], t1: float, probe_timeout: float, seq: int,
 ) -> tuple[str, IdentifyResponse | None]:
     conn = HostConnection(
-        dialect, stream.kind, card_key=card_key, clock=clock, t1=t1,
+        dialect, stream.kind, card_key=card_key, clock=clock, t1=t1, first_seq=seq,
         t2_other=probe_timeout, heartbeat_interval=None, byte_time=stream.byte_time,
     )
     request = IdentifyRequest(Header(MsgType.IDENTIFY, 0, ""), host_time())
@@ -181,7 +184,7 @@ def plan(
 def find(
     endpoint: Endpoint, *, baud: int | None, dialect: Dialect | None, card_key: bytes,
     clock: MonotonicClock, host_time: Callable[[], datetime], t1: float = T1_DEFAULT,
-    probe_timeout: float = PROBE_TIMEOUT,
+    probe_timeout: float = PROBE_TIMEOUT, first_seq: int = 1,
 ) -> Search:
     """Search for the terminal's baud rate and dialect (see the module docstring)."""
     search = Search()
@@ -201,7 +204,8 @@ def find(
         try:
             _drain(stream)
             result, ident = _probe(counted, dia, card_key=card_key, clock=clock,
-                                   host_time=host_time, t1=t1, probe_timeout=probe_timeout)
+                                   host_time=host_time, t1=t1, probe_timeout=probe_timeout,
+                                   seq=(first_seq + i) % 65536 or 1)
         except TransportError as exc:
             result, ident = f"failed: {exc}", None
         finally:
