@@ -7,12 +7,16 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from stationlink.cli.main import cli
+
+if TYPE_CHECKING:
+    from stationlink.hub.sqlite_store import SqliteHubStore
 
 _BUFFER_TESTS = str(Path(__file__).resolve().parent.parent / "buffer")
 if _BUFFER_TESTS not in sys.path:  # also when only tests/hub is collected
@@ -36,10 +40,10 @@ class Clock:
 
 
 class Hub:
-    """A real uvicorn hub on 127.0.0.1:0 over a SQLite file, with tokens for S1 and S2."""
+    """A real uvicorn hub on 127.0.0.1:0 over a SQLite file, with tokens for S1 and S2;
+    :meth:`make_app` builds the ASGI app it serves (a subclass may wrap or tune it)."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
-        from stationlink.hub.app import create_app
         from stationlink.hub.server import BackgroundServer
         from stationlink.hub.sqlite_store import SqliteHubStore
         from stationlink.hub.tokens import hash_token, new_token
@@ -52,8 +56,13 @@ class Hub:
             token_id, token = new_token()
             self.store.add_token(token_id, station, hash_token(token), clock())
             self.tokens[station] = token
-        self.server = BackgroundServer(create_app(self.store, clock=clock))
+        self.server = BackgroundServer(self.make_app(self.store, clock))
         self.url = self.server.url
+
+    def make_app(self, store: SqliteHubStore, clock: Clock) -> Any:
+        from stationlink.hub.app import create_app
+
+        return create_app(store, clock=clock)
 
     def headers(self, station: str = "S1") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[station]}"}

@@ -54,29 +54,19 @@ class Monotonic:
         return self.t
 
 
-class LimitedHub:
-    """A real uvicorn hub with a small body limit and an injected-clock rate limiter."""
+class LimitedHub(Hub):
+    """The fixtures' real hub with a small body limit, an injected-clock rate limiter and
+    the body bytes the app took counted (``app.received``)."""
 
     def __init__(self, path: Path, clock: Clock, rate: float = 2.0, burst: float = 2.0) -> None:
-        self.store = SqliteHubStore(path)
-        self.tokens: dict[str, str] = {}
-        for station in ("S1", "S2"):
-            token_id, token = new_token()
-            self.store.add_token(token_id, station, hash_token(token), clock())
-            self.tokens[station] = token
         self.mono = Monotonic()
         self.limiter = RateLimiter(rate, burst, clock=self.mono)
-        self.app = Counting(create_app(self.store, clock=clock, max_body=LIMIT,
+        super().__init__(path, clock)
+
+    def make_app(self, store: SqliteHubStore, clock: Clock) -> Counting:
+        self.app = Counting(create_app(store, clock=clock, max_body=LIMIT,
                                        rate_limiter=self.limiter))
-        self.server = BackgroundServer(self.app)
-        self.url = self.server.url
-
-    def headers(self, station: str = "S1") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[station]}"}
-
-    def close(self) -> None:
-        self.server.stop()
-        self.store.close()
+        return self.app
 
 
 @pytest.fixture
