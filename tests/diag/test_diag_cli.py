@@ -19,6 +19,7 @@ from stationlink.cli import diag as diag_cli
 from stationlink.cli.main import cli
 from stationlink.diag import SCHEMA_PATH
 from stationlink.diag.catalogue import FINDINGS, LABELS
+from stationlink_sim.serve import DEFAULT_CARD_KEY
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -150,3 +151,37 @@ def test_the_html_report_is_self_contained_and_chromium_shows_every_verdict(
 
 def _escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@pytest.mark.slow
+def test_config_gives_the_buffer_and_agent_state(tmp_path: Path) -> None:
+    """--config agent.toml: its data_dir's buffer is checked (read only) with its state."""
+    from stationlink.agent.state import AgentState
+    from stationlink.buffer import Buffer
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with terminal("tcp", payments=2) as (t, clock):
+        records = t.device.journal.records_now()
+        with Buffer.open(data / "buffer.sqlite", "S-CONF") as buf:
+            buf.record_journal_page(t.config.terminal_id, records, clock.now())
+        with AgentState(data / "agent-state.sqlite") as state:
+            state.note_started(4242, clock.now())
+            state.note_stopped(clock.now())
+        config = tmp_path / "agent.toml"
+        config.write_text(
+            f'station_id = "S-CONF"\ncard_key = "{DEFAULT_CARD_KEY.hex()}"\n'
+            f'data_dir = "data"\n\n[hub]\nurl = "http://127.0.0.1:8400/"\ntoken = "t"\n\n'
+            f'[[terminals]]\nurl = "{t.url}"\n', encoding="utf-8")
+        size = (data / "buffer.sqlite").stat().st_size
+        code, out = run([t.url, "--json", "--echo", "1", "--config", str(config)], clock)
+        bad, _ = run([t.url, "--config", str(config), "--buffer", str(config)], clock)
+    doc = json.loads(out)
+    validate(doc)
+    check = next(c for c in doc["checks"] if c["name"] == "buffer")
+    reasons = [f["params"]["reason"] for f in check["findings"] if f["id"] == "buffer.station"]
+    assert reasons == ["agent_stopped"]  # from the agent state beside the buffer
+    assert check["measurements"]["journal_backlog"] == 0
+    assert code == 1
+    assert (data / "buffer.sqlite").stat().st_size == size
+    assert bad == 2  # --config and --buffer together: a usage error
