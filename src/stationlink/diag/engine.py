@@ -108,7 +108,7 @@ def _connection(check: Check, search: Search, baud: int | None, dialect: Dialect
                   found=found.dialect.value)
 
 
-def _skip_rest(report: Report, has_buffer: bool) -> None:
+def _skip_rest(report: Report) -> None:
     for name in CHECK_ORDER:
         if name not in report.checks:
             report.check(name).add("check.not_run", Status.SKIPPED)
@@ -135,14 +135,14 @@ def run_diag(
     except (ConfigError, TransportError) as exc:
         target = url
         conn.add("connection.open_failed", Status.FAIL, target=target, error=str(exc))
-        _skip_rest(report, options.buffer is not None)
+        _skip_rest(report)
         report.seconds = clock() - began
         return report
     _connection(conn, search, baud, options.dialect, lang)
     conn.seconds = search.seconds
     conn.wire_bytes = sum(a.wire_bytes for a in search.attempts)
     if search.found is None:
-        _skip_rest(report, options.buffer is not None)
+        _skip_rest(report)
         report.seconds = clock() - began
         return report
     report.connected = True
