@@ -46,7 +46,7 @@ from typing import Any
 
 from ..buffer import Buffer
 from ..buffer.db import ts_parse
-from ..buffer.health import DeviceSnapshot, Mismatch, MismatchCheck
+from ..buffer.health import DeviceSnapshot, Mismatch, MismatchCheck, Quarantined
 from ..buffer.records import REFERRAL_TERMINAL
 from ..money import fen_to_yuan, format_yuan, to_cst
 from .health_text import reason_values, text
@@ -143,18 +143,8 @@ class Waiting:
     wall_time: datetime
 
 
-@dataclass(frozen=True)
-class QuarantineEntry:
-    id: int
-    first_seq: int
-    last_seq: int
-    http_status: int
-    reason: str
-    wall_time: datetime
-
-    @property
-    def records(self) -> int:
-        return self.last_seq - self.first_seq + 1
+#: A quarantined batch as the health screen shows it: the buffer's own entry.
+QuarantineEntry = Quarantined
 
 
 @dataclass(frozen=True)
@@ -283,9 +273,7 @@ def _facts(buffer: Buffer, snap: dict[str, Any] | None, now: datetime, limits: T
         high_water_mark=upload.get("high_water_mark"),
         upload_error=upload.get("last_error"),
         upload_error_at=ts_parse(upload.get("last_error_at")),
-        quarantine=tuple(QuarantineEntry(q.id, q.first_seq, q.last_seq, q.http_status,
-                                         q.reason, q.wall_time)
-                         for q in buffer.open_quarantine()),
+        quarantine=tuple(buffer.open_quarantine()),
         unknowns=tuple(Unknown(u.seq, u.terminal_id, u.client_ref, str(u.kind), u.product,
                                u.amount_fen, u.wall_time)
                        for u in buffer.unresolved_unknowns()),

@@ -135,12 +135,18 @@ class MismatchCheck:
 
 @dataclass(frozen=True)
 class Quarantined:
+    """An open quarantine entry: the batch ``first_seq``..``last_seq`` the hub refused."""
+
     id: int
     first_seq: int
     last_seq: int
     http_status: int
     reason: str
     wall_time: datetime
+
+    @property
+    def records(self) -> int:
+        return self.last_seq - self.first_seq + 1
 
 
 class HealthMixin:
