@@ -83,7 +83,8 @@ def _logging(verbose: bool) -> None:
 @click.option("--listen", metavar="tcp://HOST:PORT", help="Serve on a TCP listen socket.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--faults", default="", metavar="SPEC", help="Fault spec, see docs/simulator.md.")
-@click.option("--baud", type=click.IntRange(min=1), default=None, help="Pace output.")
+@click.option("--baud", type=click.IntRange(min=1), default=None,
+              help="Line rate: pace output; a pty host at another rate reads noise.")
 @click.option("--terminal-id", default="SIM00001", show_default=True)
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep the journal in this JSON-lines file (no card numbers).")
