@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from stream_faults import Passing
 
 import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
@@ -26,13 +27,11 @@ from stationlink.protocol import (
     Dialect,
     Message,
     ReversalRequest,
-    Transport,
     TxnKind,
     TxnStatus,
     WithdrawalRequest,
 )
 from stationlink.transport import open_stream
-from stationlink.transport.base import ByteStream
 from stationlink_sim.serve import RunningTerminal, serve_terminal
 
 KEY = b"link-loss-card-key"
@@ -134,28 +133,14 @@ def test_request_lost_with_the_connection_is_unknown_then_resolves_as_never_exec
     assert list(t.device.journal) == []
 
 
-class _FailingWrite:
+class _FailingWrite(Passing):
     """A real stream whose armed write sends only the first half, then fails."""
 
-    def __init__(self, stream: ByteStream) -> None:
-        self.stream = stream
-        self.kind: Transport = stream.kind
-        self.byte_time = stream.byte_time
-        self.description = stream.description
-        self.armed = False
-
-    def read(self, timeout: float | None) -> bytes:
-        return self.stream.read(timeout)
-
     def write(self, data: bytes) -> None:
-        if self.armed:
-            self.armed = False
+        if self.fire():
             self.stream.write(data[: len(data) // 2])
             raise TransportError(f"{self.description}: send failed: port unplugged")
         self.stream.write(data)
-
-    def close(self) -> None:
-        self.stream.close()
 
 
 @pytest.mark.parametrize("use_pty", [False, True], ids=["tcp", "pty"])

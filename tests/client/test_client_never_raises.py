@@ -25,6 +25,7 @@ from client_rig import KEY, START, loop_emulated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from protocol_helpers_client import loop_terminal
+from stream_faults import AsyncPassing, Passing
 
 import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
@@ -46,30 +47,19 @@ def _executed(t: RunningTerminal) -> None:
     wait_until(lambda: t.device.executed, 5.0, "the terminal to execute the payment")
 
 
-class _BrokenRead:
+class _BrokenRead(Passing):
     """A real stream whose armed read, once the terminal executed the payment, raises an
     unexpected (non-stationlink) exception."""
 
     def __init__(self, stream: ByteStream, t: RunningTerminal) -> None:
+        super().__init__(stream)
         self.t = t
-        self.stream = stream
-        self.kind: Transport = stream.kind
-        self.byte_time = stream.byte_time
-        self.description = stream.description
-        self.armed = False
 
     def read(self, timeout: float | None) -> bytes:
-        if self.armed:
-            self.armed = False
+        if self.fire():
             _executed(self.t)
             raise RuntimeError("decoder bug")
         return self.stream.read(timeout)
-
-    def write(self, data: bytes) -> None:
-        self.stream.write(data)
-
-    def close(self) -> None:
-        self.stream.close()
 
 
 def test_unexpected_exception_after_the_payment_left_gives_unknown() -> None:
@@ -90,28 +80,17 @@ def test_unexpected_exception_after_the_payment_left_gives_unknown() -> None:
     assert [r.client_ref for r in t.device.journal] == [lost.client_ref]
 
 
-class _BrokenAsyncRead:
+class _BrokenAsyncRead(AsyncPassing):
     def __init__(self, stream: AsyncByteStream, t: RunningTerminal) -> None:
+        super().__init__(stream)
         self.t = t
-        self.stream = stream
-        self.kind: Transport = stream.kind
-        self.byte_time = stream.byte_time
-        self.description = stream.description
-        self.armed = False
 
     async def read(self, timeout: float | None) -> bytes:
-        if self.armed:
-            self.armed = False
+        if self.fire():
             while not self.t.device.executed:
                 await asyncio.sleep(0.01)
             raise KeyError("decoder bug")
         return await self.stream.read(timeout)
-
-    async def write(self, data: bytes) -> None:
-        await self.stream.write(data)
-
-    async def close(self) -> None:
-        await self.stream.close()
 
 
 def test_async_unexpected_exception_after_the_payment_left_gives_unknown() -> None:
