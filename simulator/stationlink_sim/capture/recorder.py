@@ -31,7 +31,6 @@ import logging
 import os
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -39,56 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from stationlink.capture import H2T, T2H, Trailer
-from stationlink.errors import ConfigError, SimulatorError, StationLinkError
+from stationlink.errors import ConfigError
 from stationlink.money import CST
 from stationlink.protocol import Dialect, Transport
-from stationlink.transport import SerialStream, open_serial, parse_url
+from stationlink.transport import parse_url
 
 from ..ports import PtyPort, TcpPort
+from .hostend import HostEndThread, SerialSide, send_all
 from .writer import SessionWriter
 
 log = logging.getLogger("stationlink_sim.capture")
-WRITE_TIMEOUT = 5.0
-
-
-def send_all(fd: int, write: Callable[[bytes], int], data: bytes) -> bool:
-    """Write all of ``data`` to a non-blocking descriptor; False if the peer is gone."""
-    view = memoryview(data)
-    deadline = time.monotonic() + WRITE_TIMEOUT
-    while view:
-        n = write(bytes(view))
-        if n < 0:
-            return False
-        view = view[n:]
-        if view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise SimulatorError(f"write blocked for {WRITE_TIMEOUT} s")
-            select.select([], [fd], [], left)
-    return True
-
-
-class _SerialSide:
-    """A serial port opened with pyserial (must have a file descriptor to wait on)."""
-
-    def __init__(self, url: str) -> None:
-        endpoint = parse_url(url)
-        self.url = url
-        self.stream: SerialStream = open_serial(endpoint)
-        if self.stream.fd is None:
-            self.stream.close()
-            raise ConfigError(f"{url}: this port cannot be waited on (no file descriptor)")
-        self.fd = self.stream.fd
-
-    def read(self) -> bytes:
-        return self.stream.read(0)
-
-    def write(self, data: bytes) -> None:
-        self.stream.write(data)
-
-    def close(self) -> None:
-        with contextlib.suppress(StationLinkError):
-            self.stream.close()
 
 
 def _kind(url: str) -> Transport:
@@ -102,8 +61,10 @@ def _host_port(url: str, what: str) -> tuple[str, int]:
     return endpoint.host, endpoint.port
 
 
-class Recorder(threading.Thread):
+class Recorder(HostEndThread):
     """Forward and record one host-terminal link (see the module docstring)."""
+
+    what = "recorder"
 
     def __init__(
         self,
@@ -117,7 +78,7 @@ class Recorder(threading.Thread):
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(CST),
     ) -> None:
-        super().__init__(name="stationlink-recorder", daemon=True)
+        super().__init__("stationlink-recorder")
         host_kind = Transport.SERIAL if host_side == "pty" else _kind(host_side)
         self.transport = _kind(terminal_side)
         if host_kind is not self.transport:
@@ -126,13 +87,8 @@ class Recorder(threading.Thread):
                 f"{terminal_side!r} is {self.transport}; both must be serial or both tcp"
             )
         self.clock = clock
-        self.error: BaseException | None = None
-        self._stop_flag = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
-        self._pty: PtyPort | None = None
-        self._listener: TcpPort | None = None
-        self._host_serial: _SerialSide | None = None
-        self._term_serial: _SerialSide | None = None
+        self._term_serial: SerialSide | None = None
         self._term_sock: socket.socket | None = None
         self._term_addr: tuple[str, int] | None = None
         self.trailer: Trailer | None = None
@@ -142,11 +98,11 @@ class Recorder(threading.Thread):
             elif host_kind is Transport.TCP:
                 self._listener = TcpPort(*_host_port(host_side, "host side"))
             else:
-                self._host_serial = _SerialSide(host_side)
+                self._host_serial = SerialSide(host_side)
             if self.transport is Transport.TCP:
                 self._term_addr = _host_port(terminal_side, "terminal side")
             else:
-                self._term_serial = _SerialSide(terminal_side)
+                self._term_serial = SerialSide(terminal_side)
         except BaseException:
             self._close_ports()
             raise
@@ -157,65 +113,30 @@ class Recorder(threading.Thread):
         )
         self._t0 = clock()
 
-    @property
-    def host_url(self) -> str:
-        """What the host opens: the pty path, the listen address or the serial port."""
-        if self._pty is not None:
-            return f"serial://{self._pty.path}"
-        if self._listener is not None:
-            return self._listener.url
-        assert self._host_serial is not None  # noqa: S101 - one of the three is set
-        return self._host_serial.url
-
     def _t(self) -> float:
         return max(0.0, self.clock() - self._t0)
 
     # --------------------------------------------------------------- control
 
     def stop(self, timeout: float = 5.0) -> Trailer:
-        self._stop_flag.set()
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"x")
-        if self.is_alive():
-            self.join(timeout)
+        self._halt(timeout)
         self._close_ports()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._close_wake()
         if self.trailer is None:
             self.trailer = self.writer.close(self._t())
-        if self.error is not None:
-            raise SimulatorError(f"recorder failed: {self.error}") from self.error
+        self._raise_error()
         return self.trailer
 
     def _close_ports(self) -> None:
-        for side in (self._host_serial, self._term_serial):
-            if side is not None:
-                side.close()
-        for port in (self._pty, self._listener):
-            if port is not None:
-                port.close()
+        self._close_host()
+        if self._term_serial is not None:
+            self._term_serial.close()
         self._drop_terminal()
 
     # ------------------------------------------------------------------ loop
 
-    def run(self) -> None:
-        try:
-            while not self._stop_flag.is_set():
-                self._step()
-        except (StationLinkError, OSError, ValueError) as exc:
-            log.exception("recorder stopped")
-            self.error = exc
-
     def _fds(self) -> list[int]:
-        fds = [self._wake_r]
-        if self._pty is not None:
-            fds.append(self._pty.master)
-        if self._listener is not None:
-            fds += self._listener.read_fds()
-        if self._host_serial is not None:
-            fds.append(self._host_serial.fd)
+        fds = self._host_fds()
         if self._term_serial is not None:
             fds.append(self._term_serial.fd)
         if self._term_sock is not None:
@@ -347,4 +268,4 @@ def _sock_writer(sock: socket.socket) -> Callable[[bytes], int]:
     return write
 
 
-__all__ = ["Recorder", "send_all"]
+__all__ = ["Recorder"]

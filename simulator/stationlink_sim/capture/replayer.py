@@ -19,8 +19,6 @@ Contract:
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import select
 import threading
@@ -29,20 +27,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stationlink.capture import Capture, read_capture
-from stationlink.errors import ConfigError, SimulatorError, StationLinkError
+from stationlink.errors import ConfigError
 from stationlink.protocol import Transport
 from stationlink.transport import parse_url
 
 from ..ports import PtyPort, TcpPort
 from .engine import Close, ReplayEngine, Write
-from .recorder import _SerialSide, send_all
+from .hostend import HostEndThread, SerialSide, send_all
 from .report import ReplayResult
 
-log = logging.getLogger("stationlink_sim.capture")
 
-
-class Replayer(threading.Thread):
+class Replayer(HostEndThread):
     """Serve one capture's terminal side (see the module docstring)."""
+
+    what = "replayer"
 
     def __init__(
         self,
@@ -53,18 +51,13 @@ class Replayer(threading.Thread):
         stall_timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(name="stationlink-replayer", daemon=True)
+        super().__init__("stationlink-replayer")
         self.capture = capture if isinstance(capture, Capture) else read_capture(capture)
         self.engine = ReplayEngine(self.capture, speed=speed, stall_timeout=stall_timeout)
         self.clock = clock
-        self.error: BaseException | None = None
         self._finished = threading.Event()
-        self._stop_flag = threading.Event()
         self._lock = threading.Lock()
         transport = self.capture.header.transport
-        self._pty: PtyPort | None = None
-        self._listener: TcpPort | None = None
-        self._serial: _SerialSide | None = None
         if transport is Transport.TCP:
             target = against or "tcp://127.0.0.1:0"
             endpoint = parse_url(target)
@@ -82,18 +75,13 @@ class Replayer(threading.Thread):
                     f"--against: {self.capture.path} was recorded on a serial line; give a "
                     f"serial port or 'pty', not {against!r}"
                 )
-            self._serial = _SerialSide(against)
+            self._host_serial = SerialSide(against)
         self._wake_r, self._wake_w = os.pipe()
 
     @property
     def url(self) -> str:
         """Where the host under test connects: pty path, listen address or serial port."""
-        if self._pty is not None:
-            return f"serial://{self._pty.path}"
-        if self._listener is not None:
-            return self._listener.url
-        assert self._serial is not None  # noqa: S101 - one of the three is set
-        return self._serial.url
+        return self.host_url
 
     # ---------------------------------------------------------------- control
 
@@ -108,20 +96,10 @@ class Replayer(threading.Thread):
             return self.engine.result()
 
     def stop(self, timeout: float = 5.0) -> ReplayResult:
-        self._stop_flag.set()
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"x")
-        if self.is_alive():
-            self.join(timeout)
-        for port in (self._pty, self._listener, self._serial):
-            if port is not None:
-                port.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-        if self.error is not None:
-            raise SimulatorError(f"replayer failed: {self.error}") from self.error
+        self._halt(timeout)
+        self._close_host()
+        self._close_wake()
+        self._raise_error()
         with self._lock:
             return self.engine.result()
 
@@ -129,28 +107,14 @@ class Replayer(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self._stop_flag.is_set():
-                self._step()
-        except (StationLinkError, OSError, ValueError) as exc:
-            log.exception("replayer stopped")
-            self.error = exc
+            super().run()
         finally:
             self._finished.set()
-
-    def _fds(self) -> list[int]:
-        fds = [self._wake_r]
-        if self._pty is not None:
-            fds.append(self._pty.master)
-        if self._listener is not None:
-            fds += self._listener.read_fds()
-        if self._serial is not None:
-            fds.append(self._serial.fd)
-        return fds
 
     def _step(self) -> None:
         deadline = self.engine.next_deadline()
         timeout = 0.5 if deadline is None else max(0.0, min(0.5, deadline - self.clock()))
-        readable, _, _ = select.select(self._fds(), [], [], timeout)
+        readable, _, _ = select.select(self._host_fds(), [], [], timeout)
         with self._lock:
             for fd in readable:
                 if fd == self._wake_r:
@@ -168,8 +132,8 @@ class Replayer(threading.Thread):
             return
         if self._pty is not None:
             data: bytes | None = self._pty.read(fd)
-        elif self._serial is not None:
-            data = self._serial.read()
+        elif self._host_serial is not None:
+            data = self._host_serial.read()
         else:
             assert self._listener is not None  # noqa: S101 - the remaining case
             data = self._listener.read(fd)
@@ -190,8 +154,8 @@ class Replayer(threading.Thread):
     def _write(self, data: bytes) -> None:
         if self._pty is not None:
             send_all(self._pty.master, self._pty.write, data)
-        elif self._serial is not None:
-            self._serial.write(data)
+        elif self._host_serial is not None:
+            self._host_serial.write(data)
         else:
             assert self._listener is not None  # noqa: S101 - the remaining case
             client = self._listener.client

@@ -1,0 +1,151 @@
+"""The host's end of the recorder and the replayer, and the thread both run in (I/O).
+
+Contract:
+- :class:`HostEndThread` is the base of :class:`~.recorder.Recorder` and
+  :class:`~.replayer.Replayer`: a daemon thread repeating the subclass's ``_step()`` (one
+  ``select`` pass) until :meth:`~HostEndThread._halt`; the subclass opens the wake pipe
+  (``_wake_r``, ``_wake_w``) whose read end is among the descriptors it waits on, so a stop
+  ends a wait at once. An I/O failure (``StationLinkError``, ``OSError``, ``ValueError``)
+  ends the loop, is logged and kept in ``error``; ``_raise_error()`` re-raises it as
+  :class:`~stationlink.errors.SimulatorError` (``"<what> failed: ..."``).
+- The host's end is one of a new pty (``_pty``), a TCP listener (``_listener``) or a serial
+  port the host is cabled to (``_host_serial``), opened by the subclass: :attr:`host_url`
+  is what the host opens, ``_host_fds()`` what the loop waits on for it (with the wake
+  pipe), ``_close_host()`` closes it.
+- :func:`send_all` writes all of ``data`` to a non-blocking descriptor (False when the peer
+  is gone, :class:`~stationlink.errors.SimulatorError` when blocked over
+  :data:`WRITE_TIMEOUT`); :class:`SerialSide` is a pyserial port with a descriptor to wait
+  on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+
+from stationlink.errors import ConfigError, SimulatorError, StationLinkError
+from stationlink.transport import SerialStream, open_serial, parse_url
+
+from ..ports import PtyPort, TcpPort
+
+log = logging.getLogger("stationlink_sim.capture")
+WRITE_TIMEOUT = 5.0
+
+
+def send_all(fd: int, write: Callable[[bytes], int], data: bytes) -> bool:
+    """Write all of ``data`` to a non-blocking descriptor; False if the peer is gone."""
+    view = memoryview(data)
+    deadline = time.monotonic() + WRITE_TIMEOUT
+    while view:
+        n = write(bytes(view))
+        if n < 0:
+            return False
+        view = view[n:]
+        if view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SimulatorError(f"write blocked for {WRITE_TIMEOUT} s")
+            select.select([], [fd], [], left)
+    return True
+
+
+class SerialSide:
+    """A serial port opened with pyserial (must have a file descriptor to wait on)."""
+
+    def __init__(self, url: str) -> None:
+        endpoint = parse_url(url)
+        self.url = url
+        self.stream: SerialStream = open_serial(endpoint)
+        if self.stream.fd is None:
+            self.stream.close()
+            raise ConfigError(f"{url}: this port cannot be waited on (no file descriptor)")
+        self.fd = self.stream.fd
+
+    def read(self) -> bytes:
+        return self.stream.read(0)
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(StationLinkError):
+            self.stream.close()
+
+
+class HostEndThread(threading.Thread):
+    """A recorder's or replayer's thread and host end (see the module docstring)."""
+
+    #: the subclass's name in log lines and errors
+    what = "host end"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.error: BaseException | None = None
+        self._stop_flag = threading.Event()
+        self._wake_r = self._wake_w = -1
+        self._pty: PtyPort | None = None
+        self._listener: TcpPort | None = None
+        self._host_serial: SerialSide | None = None
+
+    @property
+    def host_url(self) -> str:
+        """What the host opens: the pty path, the listen address or the serial port."""
+        if self._pty is not None:
+            return f"serial://{self._pty.path}"
+        if self._listener is not None:
+            return self._listener.url
+        assert self._host_serial is not None  # noqa: S101 - one of the three is set
+        return self._host_serial.url
+
+    def _host_fds(self) -> list[int]:
+        """The wake pipe and the host end's descriptors, to wait on."""
+        fds = [self._wake_r]
+        if self._pty is not None:
+            fds.append(self._pty.master)
+        if self._listener is not None:
+            fds += self._listener.read_fds()
+        if self._host_serial is not None:
+            fds.append(self._host_serial.fd)
+        return fds
+
+    def _close_host(self) -> None:
+        for port in (self._pty, self._listener, self._host_serial):
+            if port is not None:
+                port.close()
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        try:
+            while not self._stop_flag.is_set():
+                self._step()
+        except (StationLinkError, OSError, ValueError) as exc:
+            log.exception("%s stopped", self.what)
+            self.error = exc
+
+    def _halt(self, timeout: float) -> None:
+        """Stop the loop: wake it and wait for the thread (at most ``timeout`` s)."""
+        self._stop_flag.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self.is_alive():
+            self.join(timeout)
+
+    def _close_wake(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise SimulatorError(f"{self.what} failed: {self.error}") from self.error
+
+
+__all__ = ["WRITE_TIMEOUT", "HostEndThread", "SerialSide", "send_all"]
