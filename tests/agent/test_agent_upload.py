@@ -38,7 +38,8 @@ class ScriptedHub:
     def __init__(self, path: Path) -> None:
         self.store = SqliteHubStore(path)
         token_id, self.token = new_token()
-        self.store.add_token(token_id, "S1", hash_token(self.token), datetime.now(UTC))
+        self.store.add_token(token_id, "S1", hash_token(self.token),
+                             datetime(2026, 10, 1, tzinfo=UTC))
         self.app = create_app(self.store)
         self.script: list[tuple[int, dict[str, str]]] = []  # answers for the next uploads
         self.reject_seq: int | None = None  # 422 for any batch holding this seq
@@ -260,7 +261,7 @@ def test_a_hub_server_error_is_retried_never_quarantined(tmp_path: Path) -> None
     """Regression: a 500 used to quarantine the record and stop the station's uploads."""
     store = FailingOnce(tmp_path / "hub.sqlite")
     token_id, token = new_token()
-    store.add_token(token_id, "S1", hash_token(token), datetime.now(UTC))
+    store.add_token(token_id, "S1", hash_token(token), datetime(2026, 10, 1, tzinfo=UTC))
     clock = ManualClock(T0)
     try:
         with BackgroundServer(create_app(store)) as server, \

@@ -158,7 +158,8 @@ class Rig:
         self.hub_db = tmp / "hub.sqlite"
         store = SqliteHubStore(self.hub_db)
         token_id, self.token = new_token()
-        store.add_token(token_id, STATION, hash_token(self.token), datetime.now(UTC))
+        store.add_token(token_id, STATION, hash_token(self.token),
+                        datetime(2026, 10, 1, tzinfo=UTC))
         store.close()
         self.hub: HubProcess | None = None
         self.proxy: NetCut | None = None

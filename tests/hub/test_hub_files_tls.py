@@ -48,7 +48,8 @@ def test_hub_database_and_its_wal_are_created_owner_only(tmp_path: Path) -> None
     path = tmp_path / "new" / "hub.sqlite"
     store = SqliteHubStore(path)
     try:
-        store.add_token("t1", "S1", "0" * 64, datetime.now(UTC))  # a write: WAL in use
+        # a write: WAL in use
+        store.add_token("t1", "S1", "0" * 64, datetime(2026, 10, 1, tzinfo=UTC))
         files = {p.name: mode(p) for p in path.parent.iterdir()}
     finally:
         store.close()
@@ -100,7 +101,7 @@ def test_upload_over_https_trusting_a_private_ca(
     cert_file, key_file, ca_file = tls_files
     store = SqliteHubStore(tmp_path / "hub.sqlite")
     token_id, token = new_token()
-    store.add_token(token_id, "S1", hash_token(token), datetime.now(UTC))
+    store.add_token(token_id, "S1", hash_token(token), datetime(2026, 10, 1, tzinfo=UTC))
     buf.record_journal_page("T1", [make_record(i) for i in range(1, 4)], T0)
     batch = buf.next_batch(10)
     assert batch is not None

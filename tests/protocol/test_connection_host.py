@@ -217,11 +217,12 @@ def test_identify_response_names_the_terminal() -> None:
     from stationlink.protocol.messages import IdentifyRequest, IdentifyResponse
 
     _, host, term = pair(Transport.TCP, heartbeat_interval=None)
-    host.send_request(IdentifyRequest(Header(MsgType.IDENTIFY, 0, ""), datetime.now(CST)))
+    host.send_request(IdentifyRequest(Header(MsgType.IDENTIFY, 0, ""),
+                                      datetime(2026, 10, 5, 9, 0, tzinfo=CST)))
     [ev] = term.receive_data(host.data_to_send())
     req = ev.message  # type: ignore[union-attr]
     term.send_response(IdentifyResponse(req.header, "v", "m", "s", "f", Dialect.SL_2,
-                                        frozenset(), datetime.now(CST)))
+                                        frozenset(), datetime(2026, 10, 5, 9, 0, tzinfo=CST)))
     host.receive_data(term.data_to_send())
     assert host.terminal_id == "T0000001"
     host.send_request(EchoRequest(Header(MsgType.ECHO, 0, ""), b"1"))
