@@ -32,8 +32,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 START = datetime(2026, 3, 16, 9, 30, tzinfo=CST)
 PRE_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
 body {{ margin: 0; background: #1e1e1e; }}
-pre {{ margin: 0; padding: 14px; color: #e8e8e8; font: 15px/1.45 "Noto Sans Mono CJK SC", "WenQuanYi Zen Hei Mono",
-      "DejaVu Sans Mono", monospace; white-space: pre-wrap; }}
+pre {{ margin: 0; padding: 14px; color: #e8e8e8; white-space: pre-wrap;
+      font: 15px/1.45 "Noto Sans Mono CJK SC", "WenQuanYi Zen Hei Mono", "DejaVu Sans Mono",
+      monospace; }}
 </style></head><body><pre>$ {command}
 {output}</pre></body></html>
 """
