@@ -127,3 +127,14 @@ def test_print_dissector_path() -> None:
     assert path.name == "stationlink.lua"
     assert path.is_file()
     assert "register_heuristic" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("value", "says"), [("zz", "is not hex"), ("  ", "is empty")])
+def test_a_bad_card_key_is_a_configuration_error_naming_the_variable(
+        value: str, says: str) -> None:
+    path = SESSIONS / "day-sl-2-bill-tcp.jsonl"
+    result = CliRunner().invoke(cli, ["monitor", str(path)],
+                                env={"STATIONLINK_CARD_KEY": value})
+    assert result.exit_code == 2
+    assert f"$STATIONLINK_CARD_KEY {says}" in result.stderr
+    assert result.stdout == ""

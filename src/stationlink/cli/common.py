@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from ..errors import StationLinkError
+from ..errors import ConfigError, StationLinkError
 from ..interchange import Transaction, write_transactions
 
 P = ParamSpec("P")
@@ -75,6 +76,21 @@ def echo_json(obj: Any) -> None:
 
 def stderr(message: str) -> None:
     click.echo(message, err=True)
+
+
+def env_card_key(env: str) -> bytes | None:
+    """The card-token key given in hex in the environment variable ``env``; ``None`` when it
+    is unset or empty. ``ConfigError`` (naming the variable) when it is not hex."""
+    text = os.environ.get(env, "")
+    if not text:
+        return None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise ConfigError(f"${env} is not hex: {exc}") from exc
+    if not key:
+        raise ConfigError(f"${env} is empty")
+    return key
 
 
 def stdout_is_tty() -> bool:

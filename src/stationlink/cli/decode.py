@@ -22,14 +22,13 @@ Contract:
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from typing import IO, Any
 
 import click
 
-from ..errors import ConfigError, InputDataError, Problem, ProtocolError
+from ..errors import InputDataError, Problem, ProtocolError
 from ..protocol import (
     Codec,
     Deframer,
@@ -44,7 +43,7 @@ from ..protocol import (
     peek_header,
     to_json,
 )
-from .common import echo_json, handles_errors, stderr
+from .common import echo_json, env_card_key, handles_errors, stderr
 
 _LINK_NAMES = {0x06: "ACK", 0x15: "NAK", 0x04: "EOT"}
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -114,15 +113,8 @@ def hex_chunks(stream: IO[bytes], name: str) -> Iterator[bytes]:
 def decode(dialect: str, transport: str, hex_mode: bool, card_key_env: str,
            source: IO[bytes]) -> None:
     """Decode a raw byte stream of a terminal link into JSON lines."""
-    key_text = os.environ.get(card_key_env, "")
-    if key_text:
-        try:
-            key = bytes.fromhex(key_text)
-        except ValueError as exc:
-            raise ConfigError(f"${card_key_env} is not hex: {exc}") from exc
-        if not key:
-            raise ConfigError(f"${card_key_env} is empty")
-    else:
+    key = env_card_key(card_key_env)
+    if key is None:
         key = secrets.token_bytes(32)
         stderr(f"no card key in ${card_key_env}: using a random per-run key, "
                "card tokens are not stable between runs")

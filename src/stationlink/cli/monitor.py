@@ -19,7 +19,6 @@ Contract:
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import signal
@@ -30,10 +29,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, StationLinkError
+from ..errors import StationLinkError
 from ..money import CST
 from ..protocol import Dialect
-from .common import echo_json, handles_errors, stdout_is_tty
+from .common import echo_json, env_card_key, handles_errors, stdout_is_tty
 
 
 def dissector_path() -> Path:
@@ -42,15 +41,9 @@ def dissector_path() -> Path:
 
 
 def _card_key(env: str) -> bytes:
-    text = os.environ.get(env, "")
-    if not text:
+    key = env_card_key(env)
+    if key is None:
         return secrets.token_bytes(32)  # tokens are not shown as text; JSON says so
-    try:
-        key = bytes.fromhex(text)
-    except ValueError as exc:
-        raise ConfigError(f"${env} is not hex: {exc}") from exc
-    if not key:
-        raise ConfigError(f"${env} is empty")
     return key
 
 
