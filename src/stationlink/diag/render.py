@@ -27,7 +27,7 @@ from .catalogue import label
 from .model import Report
 
 SCHEMA_PATH = Path(str(resources.files(__package__) / "schema.json"))
-_STATUS_MARK = {"ok": "✔", "warning": "!", "fail": "✘", "skipped": "-"}
+_STATUS_MARK = {"ok": "+", "warning": "!", "fail": "x", "skipped": "-"}  # GBK-safe
 _PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
