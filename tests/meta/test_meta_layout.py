@@ -33,6 +33,7 @@ LOOSE_ALLOWED = {
     "clock": "the vocabulary of time, used by every concern",
     # shared by two concerns each; see docs/architecture.md:
     "timetext": "times for people (agent status, buffer CLI)",
+    "screentext": "terminal columns and cutting for people (agent status, monitor)",
     "tomlfile": "TOML files with errors naming the file (agent config, simulator stations)",
 }
 

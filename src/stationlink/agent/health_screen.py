@@ -15,10 +15,11 @@ terminal URL is cut so that the link state and paper after it stay on the line. 
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from ..money import fen_to_yuan, format_yuan
+from ..screentext import cut
+from ..screentext import display_width as width
 from ..timetext import when
 from .health import Level, StationFacts, TerminalFacts
 from .health_text import duration, text
@@ -28,25 +29,6 @@ HEIGHT = 24
 MAX_REASON_LINES = 4
 LABEL_WIDTH = 22
 MIN_URL = 16  # a terminal's URL is cut to the room its line leaves, but never below this
-
-
-def width(line: str) -> int:
-    """Terminal columns of ``line`` (East Asian wide and fullwidth characters take two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in line)
-
-
-def clip(line: str, limit: int = WIDTH) -> str:
-    """``line`` cut to ``limit`` columns, ending in ``…`` when cut."""
-    if width(line) <= limit:
-        return line
-    out, used = [], 0
-    for ch in line:
-        w = width(ch)
-        if used + w > limit - 1:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + "…"
 
 
 def verdict_lines(facts: StationFacts, lang: str = "zh", *,
@@ -90,7 +72,7 @@ def render_screen(facts: StationFacts, lang: str = "zh", *, buffer: str = "") ->
                                                              at=when(first_unknown))))
     lines += _settlement_lines(facts, t)
     head = verdict_lines(facts, lang, max_reasons=max(MAX_REASON_LINES, HEIGHT - 1 - len(lines)))
-    return [clip(line) for line in head + lines]
+    return [cut(line, WIDTH) for line in head + lines]
 
 
 def render_stats(stats: dict[str, Any], facts: StationFacts, lang: str = "zh") -> list[str]:
@@ -136,7 +118,7 @@ def render_stats(stats: dict[str, Any], facts: StationFacts, lang: str = "zh") -
             value += t("stats.terminal.paper_out")
         lines.append(_row(t("stats.terminal", terminal_id=term.terminal_id or "?"), value))
     head = verdict_lines(facts, lang, max_reasons=max(MAX_REASON_LINES, HEIGHT - 1 - len(lines)))
-    return [clip(line) for line in head + lines]
+    return [cut(line, WIDTH) for line in head + lines]
 
 
 # ---------------------------------------------------------------------- pieces
@@ -194,7 +176,7 @@ def _terminal_lines(term: TerminalFacts, t: _T) -> list[str]:
               "link": t(link), "device": device}
     room = WIDTH - width(t("health.terminal", url="", **values))
     lines = [
-        t("health.terminal", url=clip(term.url or "-", max(MIN_URL, room)), **values),
+        t("health.terminal", url=cut(term.url or "-", max(MIN_URL, room)), **values),
         t("health.terminal.cursor", cursor=cursor,
           last_poll_at=when(term.last_poll_at, t("health.never"))),
     ]
@@ -247,5 +229,4 @@ def _settlement_lines(f: StationFacts, t: _T) -> list[str]:
     return lines
 
 
-__all__ = ["HEIGHT", "WIDTH", "clip", "render_screen", "render_stats", "verdict_lines",
-           "width"]
+__all__ = ["HEIGHT", "WIDTH", "render_screen", "render_stats", "verdict_lines", "width"]

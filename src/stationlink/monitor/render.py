@@ -18,7 +18,6 @@ Contract:
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,33 +27,12 @@ import click
 
 from ..money import fen_to_yuan, format_yuan, to_cst
 from ..protocol import MsgType, to_json
+from ..screentext import cut, display_width
 from .text import reason, text
 from .trace import TraceItem
 
 INDENT = 13  # width of "HH:MM:SS.mmm "
 _SKIP = {"message", "header"}
-
-
-def display_width(s: str) -> int:
-    """Terminal columns of ``s``: CJK wide characters count two, ANSI styles nothing."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1
-               for ch in click.unstyle(s))
-
-
-def cut(s: str, width: int) -> str:
-    """``s`` cut to at most ``width`` columns, ending with ``…`` when cut (a cut text loses
-    its styles: an escape sequence is never cut in two)."""
-    if display_width(s) <= width:
-        return s
-    s = click.unstyle(s)
-    out, used = [], 0
-    for ch in s:
-        w = display_width(ch)
-        if used + w > width - 1:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + "…"
 
 
 def yuan(fen: int) -> str:
