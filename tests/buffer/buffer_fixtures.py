@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stationlink.buffer import Buffer
+from stationlink.buffer import Buffer, PageResult
 from stationlink.money import CST
 from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
 
@@ -17,6 +17,18 @@ T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 CARD = CardRef("622848******1234", "0f" * 16)
 
 MakeRecord = Callable[..., JournalRecord]
+
+
+def traced_page(buf: Buffer, records: Sequence[JournalRecord]) -> tuple[PageResult, list[str]]:
+    """Store ``records`` as terminal T1's journal page (at :data:`T0`); with the page, the SQL
+    statements it ran."""
+    statements: list[str] = []
+    buf._conn.set_trace_callback(statements.append)
+    try:
+        page = buf.record_journal_page("T1", records, T0)
+    finally:
+        buf._conn.set_trace_callback(None)
+    return page, statements
 
 
 def cst_iso(t: datetime) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from buffer_fixtures import CARD, T0, cst_iso
+from buffer_fixtures import CARD, T0, cst_iso, traced_page
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,12 +151,7 @@ def test_big_page_resolves_unknowns_with_few_or_many_on_file(
     client_refs = sum(1 for r in recs if r.client_ref)
     assert client_refs >= SCAN_MIN
     assert (unknowns <= client_refs) is scan_only
-    statements: list[str] = []
-    buf._conn.set_trace_callback(statements.append)
-    try:
-        page = buf.record_journal_page("T1", recs, T0)
-    finally:
-        buf._conn.set_trace_callback(None)
+    page, statements = traced_page(buf, recs)
     assert any("ident >= 'u:'" in s for s in statements)
     probed = any("SELECT ident, seq" in s and "ident IN" in s and "'u:" in s for s in statements)
     assert probed is not scan_only

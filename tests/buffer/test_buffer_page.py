@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from buffer_fixtures import CARD, T0, cst_iso
+from buffer_fixtures import CARD, T0, cst_iso, traced_page
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -195,12 +195,7 @@ def test_iso_texts_at_the_end_of_time() -> None:
 
 
 def identity_probes(buf: Buffer, records: list[JournalRecord]) -> tuple[PageResult, int]:
-    statements: list[str] = []
-    buf._conn.set_trace_callback(statements.append)
-    try:
-        page = buf.record_journal_page("T1", records, T0)
-    finally:
-        buf._conn.set_trace_callback(None)
+    page, statements = traced_page(buf, records)
     return page, sum(1 for s in statements if "ident IN ('t:" in s)
 
 
