@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from stationlink.protocol._detect import DialectDetector
+from stationlink.protocol._terminal import TerminalConnection
 from stationlink.protocol.messages import (
     BillPaymentRequest,
     BillPaymentResponse,
@@ -29,6 +31,20 @@ class FakeClock:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
+
+
+def answer_or_wait(detector: DialectDetector, term: TerminalConnection | None,
+                   clock: FakeClock) -> None:
+    """One turn of an in-memory detection: the terminal's pending bytes go to the detector;
+    when it has none, the clock runs to the detector's next deadline, which then expires."""
+    back = term.data_to_send() if term is not None else b""
+    if back:
+        detector.receive_data(back)
+        return
+    deadline = detector.next_deadline()
+    assert deadline is not None
+    clock.now = max(clock.now, deadline)
+    detector.handle_timeout()
 
 
 def payment(client_ref: str = "00000000000000aa", fen: int = 4530) -> BillPaymentRequest:

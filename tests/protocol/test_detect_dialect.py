@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from protocol_helpers import CST, KEY, FakeClock
+from protocol_helpers import CST, KEY, FakeClock, answer_or_wait
 
 from stationlink.errors import LinkFailedError
 from stationlink.protocol._detect import DialectDetector
@@ -39,14 +39,7 @@ def run(detector: DialectDetector, term: TerminalConnection | None, clock: FakeC
                     term.send_response(IdentifyResponse(
                         req.header, "v", "m", "s", "f", states or term.dialect,
                         frozenset({"bill"}), NOW))
-            back = term.data_to_send()
-            if back:
-                detector.receive_data(back)
-                continue
-        deadline = detector.next_deadline()
-        assert deadline is not None
-        clock.now = max(clock.now, deadline)
-        detector.handle_timeout()
+        answer_or_wait(detector, term, clock)
     raise AssertionError("detection did not finish")
 
 

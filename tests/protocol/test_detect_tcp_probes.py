@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from protocol_helpers import CST, KEY, FakeClock
+from protocol_helpers import CST, KEY, FakeClock, answer_or_wait
 
 from stationlink.protocol._detect import DialectDetector
 from stationlink.protocol._framing import Transport
@@ -56,14 +56,7 @@ def drive(detector: DialectDetector, clock: FakeClock, *, strict: bool = False) 
             continue
         if out:
             answer(term, term.receive_data(out))
-            back = term.data_to_send()
-            if back:
-                detector.receive_data(back)
-                continue
-        deadline = detector.next_deadline()
-        assert deadline is not None
-        clock.now = max(clock.now, deadline)
-        detector.handle_timeout()
+        answer_or_wait(detector, term, clock)
     raise AssertionError("detection did not finish")
 
 
@@ -119,14 +112,7 @@ def test_one_stream_scheme_fails_at_some_seconds() -> None:
             if detector.done:
                 break
             answer(term, term.receive_data(detector.data_to_send()))
-            back = term.data_to_send()
-            if back:
-                detector.receive_data(back)
-                continue
-            deadline = detector.next_deadline()
-            assert deadline is not None
-            clock.now = max(clock.now, deadline)
-            detector.handle_timeout()
+            answer_or_wait(detector, term, clock)
         if detector.result is None or detector.probes != 2:
             lost.append((minute, second))
     assert {(m, 31) for m in range(60)} <= set(lost)
