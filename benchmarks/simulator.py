@@ -103,18 +103,14 @@ SESSIONS = Path(__file__).resolve().parents[1] / "firmware_fixtures" / "sessions
 
 
 def _replay_once(path: Path, scenario: dict[str, Any]) -> tuple[float, bool]:
-    from stationlink_sim.capture.hostplay import run_host
+    from stationlink_sim.capture.hostplay import replay_host
     from stationlink_sim.capture.replayer import Replayer
 
     replayer = Replayer(path, stall_timeout=30)
-    replayer.start()
     began = time.perf_counter()
-    try:
-        observed = run_host(replayer.url, scenario["ops"], card_key=bytes(32),
-                            seed=scenario["seed"] + 1, timers=scenario["timers"])
-        result = replayer.result(60)
-    finally:
-        replayer.stop()
+    observed, result = replay_host(replayer, scenario["ops"], card_key=bytes(32),
+                                   seed=scenario["seed"] + 1, timers=scenario["timers"],
+                                   timeout=60)
     seconds = time.perf_counter() - began
     return seconds, result.ok and observed == scenario["observed"]
 

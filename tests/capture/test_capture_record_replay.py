@@ -13,7 +13,7 @@ from capture_helpers import KEY
 import stationlink
 from stationlink.capture import read_capture
 from stationlink.protocol import ClearPan
-from stationlink_sim.capture.hostplay import run_host
+from stationlink_sim.capture.hostplay import replay_host, run_host
 from stationlink_sim.capture.recorder import Recorder
 from stationlink_sim.capture.replayer import Replayer
 from stationlink_sim.customers import CardQueue, make_test_pan
@@ -73,13 +73,8 @@ def test_fresh_capture_replays_without_divergence_for_another_host_seed(
 ) -> None:
     pans = [make_test_pan(random.Random(n)) for n in (21, 22)]
     path, observed = _record(tmp_path, dialect, transport, pans)
-    replayer = Replayer(path, stall_timeout=5)
-    replayer.start()
-    try:
-        replayed = run_host(replayer.url, OPS, card_key=KEY, seed=777, timers=TIMERS)
-        result = replayer.result(10)
-    finally:
-        replayer.stop()
+    replayed, result = replay_host(Replayer(path, stall_timeout=5), OPS, card_key=KEY,
+                                   seed=777, timers=TIMERS)
     assert result.ok, result.describe()
     assert replayed == observed
     assert result.steps_done == result.steps
@@ -90,13 +85,8 @@ def test_host_that_pays_another_amount_diverges_at_the_right_line(tmp_path: Path
     path, _ = _record(tmp_path, "sl-2", "tcp", [make_test_pan(random.Random(3))] * 2)
     ops = [dict(op) for op in OPS]
     ops[1]["amount_fen"] = 30000
-    replayer = Replayer(path, stall_timeout=2)
-    replayer.start()
-    try:
-        run_host(replayer.url, ops, card_key=KEY, seed=4, timers=TIMERS)
-        result = replayer.result(10)
-    finally:
-        replayer.stop()
+    _, result = replay_host(Replayer(path, stall_timeout=2), ops, card_key=KEY, seed=4,
+                            timers=TIMERS)
     assert not result.ok
     div = result.divergence
     assert div is not None
@@ -140,14 +130,9 @@ def test_raw_host_sending_the_captured_bytes_matches_and_silence_is_a_stall(
 def test_paced_replay_keeps_the_recorded_timing(tmp_path: Path) -> None:
     path, observed = _record(tmp_path, "sl-2", "serial", [make_test_pan(random.Random(6))] * 2)
     cap = read_capture(path)
-    replayer = Replayer(cap, speed=1.0, stall_timeout=5)
-    replayer.start()
     began = time.monotonic()
-    try:
-        replayed = run_host(replayer.url, OPS, card_key=KEY, seed=8, timers=TIMERS)
-        result = replayer.result(10)
-    finally:
-        replayer.stop()
+    replayed, result = replay_host(Replayer(cap, speed=1.0, stall_timeout=5), OPS,
+                                   card_key=KEY, seed=8, timers=TIMERS)
     assert result.ok, result.describe()
     assert replayed == observed
     last_send = max(c.t for c in cap.chunks if c.dir == "t2h")

@@ -26,7 +26,7 @@ from stationlink.protocol import (
     StatusResponse,
     WithdrawalRequest,
 )
-from stationlink_sim.capture.hostplay import run_host
+from stationlink_sim.capture.hostplay import replay_host
 from stationlink_sim.capture.replayer import Replayer
 from stationlink_sim.capture.script import Expect, HostScanner, Send, build_script
 
@@ -52,15 +52,8 @@ def _replay(path: Path) -> tuple[list[dict[str, Any]], Any]:
 
 def _replay_now(path: Path) -> tuple[list[dict[str, Any]], Any]:
     scenario = _scenario(path)
-    replayer = Replayer(path, stall_timeout=10)
-    replayer.start()
-    try:
-        observed = run_host(replayer.url, scenario["ops"], card_key=KEY,
-                            seed=scenario["seed"] + 1, timers=scenario["timers"])
-        result = replayer.result(20)
-    finally:
-        replayer.stop()
-    return observed, result
+    return replay_host(Replayer(path, stall_timeout=10), scenario["ops"], card_key=KEY,
+                       seed=scenario["seed"] + 1, timers=scenario["timers"], timeout=20)
 
 
 def _host_messages(cap: Capture) -> list[Message]:

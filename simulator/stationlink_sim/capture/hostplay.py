@@ -13,6 +13,8 @@ Contract:
   (a replayed capture carries stand-in card numbers, so only the masked number is kept).
   An operation that raises a ``StationLinkError`` is summarised as ``{"error": <class>}``;
   a balance inquiry whose answer was lost as ``{"outcome": "unknown"}``.
+- :func:`replay_host` starts a :class:`~.replayer.Replayer`, runs a scenario against it and
+  returns the summaries with the replay's result (the replayer stopped either way).
 - ``wait`` calls ``skip(seconds)``: given a day's
   :meth:`stationlink_sim.clock.SimulatedClock.skip` it moves that simulated clock; by
   default (replaying) it does nothing.
@@ -28,12 +30,16 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stationlink
 from stationlink.client import Outcome, Terminal, TransactionResult
 from stationlink.errors import LinkFailedError, StationLinkError
 from stationlink.money import CST
+
+if TYPE_CHECKING:
+    from .replayer import Replayer
+    from .report import ReplayResult
 
 Op = dict[str, Any]
 #: journal page size asked for. Emulated terminals now cap a page to one 1024-byte body
@@ -167,6 +173,26 @@ def run_host(
     finally:
         host.close()
     return out
+
+
+def replay_host(
+    replayer: Replayer,
+    ops: list[Op],
+    *,
+    card_key: bytes,
+    seed: int,
+    timers: dict[str, Any] | None = None,
+    timeout: float = 10.0,
+) -> tuple[list[dict[str, Any]], ReplayResult]:
+    """Start ``replayer``, run ``ops`` against it (:func:`run_host`) and wait up to
+    ``timeout`` s for the replay's result; the replayer is stopped either way."""
+    replayer.start()
+    try:
+        observed = run_host(replayer.url, ops, card_key=card_key, seed=seed, timers=timers)
+        result = replayer.result(timeout)
+    finally:
+        replayer.stop()
+    return observed, result
 
 
 def day_ops(kind: str, seed: int, date: dt.date, *, station: int = 0) -> list[Op]:
