@@ -18,7 +18,7 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,17 @@ class StationConfig:
     source: str
 
 
+def _check_keys(table: dict[str, Any], known: Collection[str], required: Sequence[str],
+                where: str) -> None:
+    """Refuse a table with a key not ``known`` or without a ``required`` one."""
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for key in required:
+        if key not in table:
+            raise ConfigError(f"{where}: missing key {key}")
+
+
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = table[key]
     if isinstance(value, bool) and kind is not bool:
@@ -69,12 +80,7 @@ def load_station(path: Path) -> StationConfig:
     """Read and validate a station file (see the module docstring)."""
     src = str(path)
     data = read_toml_file(path)
-    unknown = sorted(set(data) - _STATION_KEYS)
-    if unknown:
-        raise ConfigError(f"{src}: unknown key(s) {', '.join(unknown)}")
-    for key in ("station_id", "card_key", "terminals"):
-        if key not in data:
-            raise ConfigError(f"{src}: missing key {key}")
+    _check_keys(data, _STATION_KEYS, ("station_id", "card_key", "terminals"), src)
     station_id = _get(data, "station_id", str, src)
     key_hex = _get(data, "card_key", str, src)
     try:
@@ -103,12 +109,7 @@ def _terminal(
 ) -> TerminalConfig:
     if not isinstance(t, dict):
         raise ConfigError(f"{where}: expected a table ([[terminals]])")
-    unknown = sorted(set(t) - _TERMINAL_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    for key in ("id", "kind", "dialect"):
-        if key not in t:
-            raise ConfigError(f"{where}: missing key {key}")
+    _check_keys(t, _TERMINAL_KEYS, ("id", "kind", "dialect"), where)
     try:
         kind = TerminalKind(_get(t, "kind", str, where))
     except ValueError:

@@ -155,6 +155,12 @@ def test_cli_needs_pty_or_listen() -> None:
         ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
          'kind = "bill"\ndialect = "sl-2"\n', r"terminals\[1\]: give exactly one of pty"),
         ('station_id = "S"\ncolour = 1\n', r"unknown key\(s\) colour"),
+        ('station_id = "S"\nterminals = []\n', r"missing key card_key"),
+        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
+         'kind = "bill"\ndialect = "sl-2"\npty = true\ncolour = 1\n',
+         r"terminals\[1\]: unknown key\(s\) colour"),
+        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
+         'kind = "bill"\npty = true\n', r"terminals\[1\]: missing key dialect"),
         ('station_id = "S\n', r"not valid TOML: .*line 1"),
     ],
 )
