@@ -1,0 +1,135 @@
+"""Languages for people: gettext catalogues, money as 元 and dates in CST.
+
+Contract:
+- Languages are ``zh`` (the default: a Chinese deployment) and ``en``; :func:`check_lang`
+  refuses anything else with a :class:`~stationlink.errors.ConfigError` naming the choices.
+- Message ids are the English source strings; the Chinese translations live in the gettext
+  catalogue ``locale/zh/LC_MESSAGES/stationlink.po`` with its compiled ``.mo`` shipped beside
+  it (``tools/i18n.py`` extracts, updates and compiles with Babel; a test keeps the ``.mo``
+  equal to the ``.po`` and every message id translated). ``en`` needs no catalogue: the
+  message ids are the English text.
+- :func:`translator` returns the ``gettext`` translations for a language (cached);
+  :func:`gettext_for` / :func:`ngettext_for` are the ``_`` / ``ngettext`` of a language;
+  :func:`install_jinja` installs them into a Jinja2 environment (``jinja2.ext.i18n``) and
+  adds the filters ``yuan``, ``cst_date`` and ``cst_datetime``.
+- :func:`format_yuan` renders money exactly with two decimals (``12.30 元`` in zh,
+  ``CNY 12.30`` in en, never a float, no thousands separators so figures read the same as in
+  JSON and CSV); :func:`format_date` / :func:`format_datetime` render in China Standard Time
+  through Babel's locale data (``zh_CN`` / ``en``); a naive datetime is refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from babel.dates import format_date as _babel_date
+from babel.dates import format_datetime as _babel_datetime
+
+from ..errors import ConfigError
+from ..money import CST
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+DEFAULT_LANG: Lang = "zh"
+DOMAIN = "stationlink"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+#: Babel locale for each language.
+BABEL_LOCALE: dict[Lang, str] = {"zh": "zh_CN", "en": "en"}
+_CENT = Decimal("0.01")
+
+
+def check_lang(lang: str | None) -> Lang:
+    """``lang`` as a known language (``None`` gives the default); ConfigError otherwise."""
+    if lang is None:
+        return DEFAULT_LANG
+    norm = lang.strip().lower().replace("-", "_").split("_")[0]
+    for known in LANGS:
+        if norm == known:
+            return known
+    raise ConfigError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
+
+
+def translator(lang: str | None = None) -> gettext.NullTranslations:
+    """The gettext translations of ``lang``: the shipped catalogue for zh, identity for en."""
+    return _translator(check_lang(lang))
+
+
+@functools.cache
+def _translator(code: Lang) -> gettext.NullTranslations:
+    if code == "en":
+        return gettext.NullTranslations()
+    try:
+        return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[code])
+    except OSError as exc:  # pragma: no cover - the package ships the catalogue
+        raise ConfigError(f"the {code} message catalogue is missing under {LOCALE_DIR}: "
+                          f"{exc}") from exc
+
+
+def gettext_for(lang: str | None = None) -> Callable[[str], str]:
+    """The ``_`` of a language."""
+    return translator(lang).gettext
+
+
+def ngettext_for(lang: str | None = None) -> Callable[[str, str, int], str]:
+    """The ``ngettext`` of a language."""
+    return translator(lang).ngettext
+
+
+def format_yuan(amount: Decimal | int, lang: str | None = None) -> str:
+    """Money with exactly two decimals: ``12.30 元`` (zh) or ``CNY 12.30`` (en).
+
+    An ``int`` is a count of fen. Amounts are never floats.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int):
+        raise TypeError(f"money must be Decimal yuan or int fen, not {type(amount).__name__}")
+    value = (Decimal(amount) / 100 if isinstance(amount, int) else amount).quantize(_CENT)
+    text = format(value, "f")
+    return f"{text} 元" if check_lang(lang) == "zh" else f"CNY {text}"
+
+
+def _aware(ts: datetime) -> datetime:
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"a time for people must be timezone-aware, got {ts.isoformat()}")
+    return ts.astimezone(CST)
+
+
+def format_date(value: date | datetime, lang: str | None = None,
+                fmt: Literal["short", "medium", "long", "full"] = "long") -> str:
+    """A calendar date for people (a datetime is taken in CST first): ``2026年10月5日``."""
+    day = _aware(value).date() if isinstance(value, datetime) else value
+    return _babel_date(day, fmt, locale=BABEL_LOCALE[check_lang(lang)])
+
+
+def format_datetime(value: datetime, lang: str | None = None,
+                    fmt: Literal["short", "medium", "long", "full"] = "medium") -> str:
+    """An aware time for people in CST: ``2026年10月5日 11:04:00`` (zh)."""
+    ts = _aware(value)
+    return _babel_datetime(ts, fmt, tzinfo=CST, locale=BABEL_LOCALE[check_lang(lang)])
+
+
+def install_jinja(env: Any, lang: str | None = None) -> None:
+    """Install ``lang``'s translations into a Jinja2 environment (``jinja2.ext.i18n``).
+
+    Templates then use ``{% trans %}``, ``_()`` and the filters ``yuan``, ``cst_date`` and
+    ``cst_datetime`` in that language. Adds the extension when the environment lacks it.
+    """
+    code = check_lang(lang)
+    if "jinja2.ext.InternationalizationExtension" not in env.extensions:
+        env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_translations(translator(code), newstyle=True)
+    env.filters["yuan"] = functools.partial(format_yuan, lang=code)
+    env.filters["cst_date"] = functools.partial(format_date, lang=code)
+    env.filters["cst_datetime"] = functools.partial(format_datetime, lang=code)
+
+
+__all__ = [
+    "BABEL_LOCALE", "DEFAULT_LANG", "DOMAIN", "LANGS", "LOCALE_DIR", "Lang", "check_lang",
+    "format_date", "format_datetime", "format_yuan", "gettext_for", "install_jinja",
+    "ngettext_for", "translator",
+]
