@@ -134,6 +134,10 @@ def test_cli_needs_pty_or_listen() -> None:
     assert result.output == "Error: give exactly one of --pty or --listen tcp://HOST:PORT\n"
 
 
+#: a station file up to its first terminal's id (the rest of the terminal follows)
+TERMINAL = 'station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -141,26 +145,21 @@ def test_cli_needs_pty_or_listen() -> None:
          r"card_key: at least 16 bytes"),
         ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\nterminals = []\n',
          r"terminals: a station needs at least one terminal"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "atm"\ndialect = "sl-2"\npty = true\n', r"terminals\[1\].kind: must be"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "bill"\ndialect = "sl-2"\npty = true\nfaults = "noise=3"\n',
+        (TERMINAL + 'kind = "atm"\ndialect = "sl-2"\npty = true\n',
+         r"terminals\[1\].kind: must be"),
+        (TERMINAL + 'kind = "bill"\ndialect = "sl-2"\npty = true\nfaults = "noise=3"\n',
          r"terminals\[1\].faults: item 1 'noise=3'"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "bill"\ndialect = "sl-2"\npty = true\nbaud = "fast"\n',
+        (TERMINAL + 'kind = "bill"\ndialect = "sl-2"\npty = true\nbaud = "fast"\n',
          r"terminals\[1\].baud: expected an integer"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "bill"\ndialect = "sl-2"\npty = true\nclose_on_garbage = "no"\n',
+        (TERMINAL + 'kind = "bill"\ndialect = "sl-2"\npty = true\nclose_on_garbage = "no"\n',
          r"terminals\[1\].close_on_garbage: expected true or false"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "bill"\ndialect = "sl-2"\n', r"terminals\[1\]: give exactly one of pty"),
+        (TERMINAL + 'kind = "bill"\ndialect = "sl-2"\n',
+         r"terminals\[1\]: give exactly one of pty"),
         ('station_id = "S"\ncolour = 1\n', r"unknown key\(s\) colour"),
         ('station_id = "S"\nterminals = []\n', r"missing key card_key"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "bill"\ndialect = "sl-2"\npty = true\ncolour = 1\n',
+        (TERMINAL + 'kind = "bill"\ndialect = "sl-2"\npty = true\ncolour = 1\n',
          r"terminals\[1\]: unknown key\(s\) colour"),
-        ('station_id = "S"\ncard_key = "' + "ab" * 16 + '"\n[[terminals]]\nid = "T0000001"\n'
-         'kind = "bill"\npty = true\n', r"terminals\[1\]: missing key dialect"),
+        (TERMINAL + 'kind = "bill"\npty = true\n', r"terminals\[1\]: missing key dialect"),
         ('station_id = "S\n', r"not valid TOML: .*line 1"),
     ],
 )
