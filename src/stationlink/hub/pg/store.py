@@ -1,0 +1,269 @@
+"""The hub's PostgreSQL store: :class:`PgHubStore`.
+
+Contract: implements :class:`stationlink.hub.store.HubStore` (see there) on a PostgreSQL
+database whose schema is at :data:`~stationlink.hub.pg.schema.SCHEMA_VERSION` (checked on
+open: a database that is behind raises ``StorageError`` saying to run ``stationlink hub
+migrate``; a hub never migrates on its own). Connections come from a
+``psycopg_pool.ConnectionPool`` (``max_size`` connections, each configured by
+:func:`~stationlink.hub.pg.connect.configure`: ``synchronous_commit=on``); every method runs
+in its own transaction on a pooled connection, so the hub's request threads work in
+parallel and several hub processes may share one database. A batch is one transaction
+(:mod:`.ingest`); it is answered only after ``COMMIT`` returned, i.e. once durable.
+PostgreSQL groups concurrent commits into one WAL flush itself, so there is no
+application-level group commit here. Everything lives in the database (tokens, device
+snapshots, agent status, late records): any hub process can answer any station. Every
+driver error becomes ``StorageError`` naming the database (never its password).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ...buffer.db import ts_parse, ts_required, ts_text
+from ...buffer.records import Batch
+from ...buffer.schema import RECORD_COLUMNS, row_ident, row_record
+from ...errors import StorageError
+from ..closing import DEFAULT_CLOSE_DAY, check_close_day
+from ..hub_schema import EXTRA_COLUMNS
+from ..ingest import CONTENT_FIELDS, base_rows, differing
+from ..store import (
+    CappedCount,
+    Conflict,
+    HubRecord,
+    IngestResult,
+    MonthTallies,
+    StationOverview,
+    TokenInfo,
+)
+from .connect import configure, connect, pg_errors, redact
+from .ingest import MissingPartitions, ingest_batch
+from .schema import check_schema, ensure_partitions
+
+T = TypeVar("T")
+Conn = psycopg.Connection[Any]
+
+SELECT = (f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(EXTRA_COLUMNS)} "  # noqa: S608
+          "FROM records WHERE duplicate_of IS NULL")
+_BOTH = ", ".join([f"d.{c}" for c in RECORD_COLUMNS] + [f"h.{c}" for c in RECORD_COLUMNS])
+_DIFFERS = " OR ".join(f"d.{c} IS DISTINCT FROM h.{c}" for c in CONTENT_FIELDS)
+CONFLICTS = (
+    f"SELECT d.station_id, d.received_at, {_BOTH} FROM records d "  # noqa: S608
+    "JOIN records h ON h.station_id = d.station_id AND h.seq = d.duplicate_of "
+    f"AND h.duplicate_of IS NULL WHERE d.duplicate_of IS NOT NULL AND ({_DIFFERS})"
+)
+
+
+class PgHubStore:
+    """PostgreSQL implementation of the hub store interface (module contract)."""
+
+    read_only = False
+
+    def __init__(self, dsn: str, *, close_day: int = DEFAULT_CLOSE_DAY, max_size: int = 8
+                 ) -> None:
+        self.close_day = check_close_day(close_day)
+        self.where = redact(dsn)
+        probe = connect(dsn)  # StorageError naming the database when unreachable
+        try:
+            check_schema(probe, dsn)
+        finally:
+            probe.close()
+        self._months: set[str] = set()  # month partitions known to exist
+        try:
+            self._pool: ConnectionPool[Conn] = ConnectionPool(
+                dsn, min_size=1, max_size=max_size, open=True, configure=configure,
+                timeout=30, name="stationlink-hub")
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"{self.where}: {exc}") from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _run(self, work: Callable[[Conn], T]) -> T:
+        """``work`` in one transaction on a pooled connection, committed before returning."""
+        with pg_errors(self.where):
+            try:
+                with self._pool.connection() as conn:
+                    with conn.transaction():
+                        return work(conn)
+            except PoolTimeout as exc:
+                raise StorageError(f"{self.where}: no database connection: {exc}") from exc
+
+    # ----------------------------------------------------------------- ingest
+
+    def high_water_mark(self, station_id: str) -> int:
+        row = self._run(lambda c: c.execute(
+            "SELECT hwm FROM stations WHERE station_id = %s", (station_id,)).fetchone())
+        return 0 if row is None else int(row[0])
+
+    def ingest(self, batch: Batch, now: datetime) -> IngestResult:
+        rows = base_rows(batch)
+        for _ in range(3):
+            try:
+                return self._run(lambda c: ingest_batch(
+                    c, batch, now, self.close_day, self._months, rows))
+            except MissingPartitions as need:
+                with pg_errors(self.where), self._pool.connection() as conn:
+                    ensure_partitions(conn, need.months, self.where)
+        raise StorageError(f"{self.where}: month partitions could not be created")
+
+    # ----------------------------------------------------------------- status
+
+    def touch(self, station_id: str, now: datetime) -> None:
+        self._run(lambda c: c.execute(
+            "INSERT INTO stations (station_id, last_contact) VALUES (%s, %s) "
+            "ON CONFLICT (station_id) DO UPDATE SET last_contact = excluded.last_contact",
+            (station_id, ts_text(now))))
+
+    def add_device_status(
+        self, station_id: str, snapshots: Sequence[dict[str, Any]], now: datetime
+    ) -> int:
+        rows = [(station_id, s["terminal_id"], ts_text(now), Jsonb(s)) for s in snapshots]
+
+        def write(c: Conn) -> None:
+            with c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO device_status (station_id, terminal_id, received_at, "
+                    "snapshot) VALUES (%s, %s, %s, %s)", rows)
+
+        self._run(write)
+        return len(snapshots)
+
+    def set_agent_status(self, station_id: str, status: dict[str, Any], now: datetime) -> None:
+        self._run(lambda c: c.execute(
+            "INSERT INTO stations (station_id, agent_status, agent_status_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (station_id) DO UPDATE SET "
+            "agent_status = excluded.agent_status, "
+            "agent_status_at = excluded.agent_status_at",
+            (station_id, Jsonb(status), ts_text(now))))
+
+    def overview(self) -> list[StationOverview]:
+        def read(c: Conn) -> tuple[list[Any], ...]:
+            return (
+                c.execute("SELECT station_id, hwm, last_contact, agent_status, "
+                          "agent_status_at FROM stations ORDER BY station_id").fetchall(),
+                c.execute("SELECT station_id, count(*) FILTER (WHERE duplicate_of IS NULL), "
+                          "count(*) FILTER (WHERE duplicate_of IS NULL AND late), "
+                          "count(*) FILTER (WHERE duplicate_of IS NOT NULL) FROM records "
+                          "GROUP BY station_id").fetchall(),
+                [r[:1] for r in self._conflict_rows(c, None)],
+                c.execute("SELECT DISTINCT ON (station_id, terminal_id) station_id, snapshot "
+                          "FROM device_status ORDER BY station_id, terminal_id, id DESC"
+                          ).fetchall(),
+            )
+
+        stations, counts_rows, conflict_rows, device_rows = self._run(read)
+        counts = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in counts_rows}
+        conflicts: dict[str, int] = {}
+        for (sid,) in conflict_rows:
+            conflicts[sid] = conflicts.get(sid, 0) + 1
+        devices: dict[str, list[dict[str, Any]]] = {}
+        for sid, snap in device_rows:
+            devices.setdefault(sid, []).append(_json(snap))
+        out = []
+        for sid, hwm, last, agent, agent_at in stations:
+            n, late, dups = counts.get(sid, (0, 0, 0))
+            out.append(StationOverview(
+                station_id=sid, high_water_mark=int(hwm), last_contact=ts_parse(last),
+                records=n, late=late, agent_status=None if agent is None else _json(agent),
+                agent_status_at=ts_parse(agent_at), devices=devices.get(sid, []),
+                duplicates=dups, conflicts=conflicts.get(sid, 0)))
+        return out
+
+    # ----------------------------------------------------------------- reads
+
+    def records(self, month: str | None = None, *, include_late: bool = True
+                ) -> Iterator[HubRecord]:
+        query = SELECT
+        args: list[Any] = []
+        if month is not None:
+            query += " AND affects_month = %s"
+            args.append(month)
+        if not include_late:
+            query += " AND NOT late"
+        query += " ORDER BY station_id, seq"
+        rows = self._run(lambda c: c.execute(query.encode(), args).fetchall())
+        return (_hub_record(r) for r in rows)
+
+    def late_records(self, month: str | None = None) -> list[HubRecord]:
+        return [r for r in self.records(month) if r.late]
+
+    def month_tallies(self, months: Sequence[str], *, include_late: bool,
+                      capped: Sequence[CappedCount]) -> MonthTallies:
+        """The months' reward tallies computed in SQL (:mod:`stationlink.hub.month_sql`,
+        its PostgreSQL dialect), in one read transaction."""
+        from .. import month_sql
+
+        return self._run(lambda c: month_sql.month_tallies(
+            c, month_sql.POSTGRES, months, include_late=include_late, capped=capped))
+
+    def _conflict_rows(self, c: Conn, station_id: str | None) -> list[tuple[Any, ...]]:
+        n = len(RECORD_COLUMNS)
+        query = CONFLICTS
+        args: list[Any] = []
+        if station_id is not None:
+            query += " AND d.station_id = %s"
+            args.append(station_id)
+        query += " ORDER BY d.station_id, d.seq"
+        return [(r[0], r[1], r[2:2 + n], r[2 + n:])
+                for r in c.execute(query.encode(), args).fetchall()]
+
+    def conflicts(self, station_id: str | None = None) -> list[Conflict]:
+        rows = self._run(lambda c: self._conflict_rows(c, station_id))
+        out = []
+        for sid, received, sent, held in rows:
+            dup, orig = row_record(sent), row_record(held)
+            out.append(Conflict(
+                station_id=sid, seq=dup.seq, duplicate_of=orig.seq, terminal_id=dup.terminal_id,
+                ident=row_ident(sent), received_at=ts_required(received),
+                fields=tuple(differing(held, sent, CONTENT_FIELDS)), held=orig, sent=dup,
+            ))
+        return out
+
+    # ----------------------------------------------------------------- tokens
+
+    def add_token(self, token_id: str, station_id: str, token_hash: str, now: datetime) -> None:
+        self._run(lambda c: c.execute(
+            "INSERT INTO tokens (token_id, station_id, token_hash, created_at) "
+            "VALUES (%s, %s, %s, %s)", (token_id, station_id, token_hash, ts_text(now))))
+
+    def station_for_token(self, token_hash: str) -> str | None:
+        row = self._run(lambda c: c.execute(
+            "SELECT station_id FROM tokens WHERE token_hash = %s AND revoked_at IS NULL",
+            (token_hash,)).fetchone())
+        return None if row is None else str(row[0])
+
+    def tokens(self) -> list[TokenInfo]:
+        rows = self._run(lambda c: c.execute(
+            "SELECT token_id, station_id, created_at, revoked_at FROM tokens "
+            "ORDER BY station_id, created_at").fetchall())
+        return [TokenInfo(r[0], r[1], ts_required(r[2]), ts_parse(r[3])) for r in rows]
+
+    def revoke_token(self, token_id: str, now: datetime) -> bool:
+        cur = self._run(lambda c: c.execute(
+            "UPDATE tokens SET revoked_at = %s WHERE token_id = %s AND revoked_at IS NULL",
+            (ts_text(now), token_id)))
+        return cur.rowcount == 1
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A jsonb column's value (psycopg gives it decoded; a text is decoded here)."""
+    doc = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(doc, dict):
+        raise StorageError(f"a stored JSON snapshot is not an object: {type(doc).__name__}")
+    return doc
+
+
+def _hub_record(row: tuple[Any, ...]) -> HubRecord:
+    """A row of :data:`SELECT` (the record's columns, then the hub's) as a HubRecord."""
+    extra = dict(zip(EXTRA_COLUMNS, row[len(RECORD_COLUMNS):], strict=True))
+    return HubRecord(
+        row_record(row), ts_required(extra["received_at"]), ts_required(extra["ts"]),
+        extra["affects_month"], bool(extra["late"]),
+    )
