@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,7 @@ _IDENT_AT = _COLUMN_AT["ident"]
 _FROM_ROW = tuple(_COLUMN_AT[name] for name in fields.STORED)
 _DECODE = tuple((_STORED_AT[name], conv) for name, conv in _FROM_COLUMN.items())
 _make = StoredRecord._make
+_FIXED = (timezone, type(None))  # tzinfos under which equal times are alike in every field
 
 
 def record_row(rec: StoredRecord, ident: str | None = None) -> tuple[Any, ...]:
@@ -172,6 +173,30 @@ def record_row(rec: StoredRecord, ident: str | None = None) -> tuple[Any, ...]:
         values[i] = conv(values[i])
     values.insert(_IDENT_AT, rec.ident if ident is None else ident)
     return tuple(values)
+
+
+def record_rows(records: Sequence[StoredRecord], idents: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``[record_row(r, i) for r, i in zip(records, idents)]`` exactly, column by column: each
+    converted field's values are converted with ``map``, once per distinct value when the
+    column holds few (entries, sources, a page's wall time) and all share one fixed-offset
+    ``tzinfo`` or none (so equal values are alike in every field and give the same text)."""
+    if len(records) != len(idents):
+        raise ValueError("record_rows needs one identity per record")
+    if not records:
+        return []
+    columns: list[Any] = list(zip(*records, strict=True))
+    for i, conv in _ENCODE:
+        values = columns[i]
+        distinct = set(values)
+        zones = {getattr(v, "tzinfo", None) for v in distinct}
+        if len(distinct) * 4 <= len(values) and len(zones) == 1 and \
+                type(next(iter(zones))) in _FIXED:
+            text = {v: conv(v) for v in distinct}
+            columns[i] = map(text.__getitem__, values)
+        else:
+            columns[i] = map(conv, values)
+    columns.insert(_IDENT_AT, idents)
+    return list(zip(*columns, strict=True))
 
 
 def row_record(row: Sequence[Any]) -> StoredRecord:

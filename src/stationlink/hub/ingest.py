@@ -21,7 +21,7 @@ from typing import Any
 from ..buffer.db import ts_required, ts_text
 from ..buffer.fold import Anchors, effective_ts
 from ..buffer.records import IDENT_PREFIX, Batch, Entry, StoredRecord
-from ..buffer.schema import RECORD_COLUMNS, record_row, row_ident, row_value
+from ..buffer.schema import RECORD_COLUMNS, record_rows, row_ident, row_value
 from ..errors import SequenceConflictError, SequenceGapError
 from ..records import fields
 from .closing import is_late
@@ -66,11 +66,9 @@ def base_rows(batch: Batch) -> list[tuple[Any, ...]]:
     """The buffer-column part of every record's row (no database needed); the identity
     (:attr:`StoredRecord.ident`, column ``ident``) is computed once here."""
     txn, prefix = Entry.TXN, _PREFIX
-    return [
-        record_row(r, "t:" + r.terminal_ref if r.entry is txn
-                   else prefix[r.entry] + r.client_ref)
-        for r in batch.records
-    ]
+    idents = [("t:" + r.terminal_ref if r.entry is txn else prefix[r.entry] + r.client_ref)
+              for r in batch.records]
+    return record_rows(batch.records, idents)
 
 
 def ingest_batch(
