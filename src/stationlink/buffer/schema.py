@@ -188,9 +188,9 @@ def record_rows(records: Sequence[StoredRecord], idents: Sequence[str]) -> list[
     for i, conv in _ENCODE:
         values = columns[i]
         distinct = set(values)
-        zones = {getattr(v, "tzinfo", None) for v in distinct}
-        if len(distinct) * 4 <= len(values) and len(zones) == 1 and \
-                type(next(iter(zones))) in _FIXED:
+        zones = {getattr(v, "tzinfo", None) for v in distinct} \
+            if len(distinct) * 4 <= len(values) else ()
+        if len(zones) == 1 and type(next(iter(zones))) in _FIXED:
             text = {v: conv(v) for v in distinct}
             columns[i] = map(text.__getitem__, values)
         else:
