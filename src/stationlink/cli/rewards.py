@@ -7,7 +7,9 @@ hub's export. Exit codes: 3 bad input rows (each listed with file, line, column)
 that does not load, 2 a bad option value, 8 a ``--hub`` file that is not a hub database.
 Reading a transactions CSV shows a progress bar on standard error when that is a terminal
 (never in a pipe or a file). ``explain --json`` and ``check-policy --json`` print one JSON
-document (shapes in docs/policies.md).
+document (shapes in docs/policies.md). What people read (``compute``'s table, ``explain``, the
+``notice`` texts) is in Chinese by default and in English with ``--lang en`` (or the
+``STATIONLINK_LANG`` setting); JSON keys and CSV columns never change with the language.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from typing import Any, TypeVar, cast
 import click
 
 from ..errors import ConfigError, PolicyError
-from ..rewards import compute, compute_quarter, from_csv, load_policy
+from ..i18n import DEFAULT_LANG, LANGS
+from ..rewards import compute, from_csv, load_policy
+from ..rewards.engine import compute_months
 from ..rewards.explain import explain_branch, explain_station
+from ..rewards.from_store import hub_months
 from ..rewards.inputs import Inputs, from_hub
 from ..rewards.model import Policy
 from ..rewards.notice import notices
-from ..rewards.quarter import quarter_months
+from ..rewards.quarter import quarter_months, settle_quarter
 from ..rewards.render import (
     branch_json,
     csv_text,
@@ -42,6 +47,10 @@ from .common import echo_json, handles_errors, stderr
 from .progress import file_progress, lines_with_progress
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``--lang``: the language of what people read (the operator's setting: STATIONLINK_LANG).
+_LANG = click.option("--lang", type=click.Choice(LANGS), default=DEFAULT_LANG,
+                     envvar="STATIONLINK_LANG", show_default=True, show_envvar=True,
+                     help="Language of the text people read (zh or en); JSON keys stay.")
 #: Where the transactions come from: (--transactions, --hub, --include-late).
 _Source = tuple[Path | None, Path | None, bool]
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -139,6 +148,22 @@ def _month(policy: Policy, inputs: Inputs, month: str) -> MonthResult:
                    info=inputs.info)
 
 
+def _months(policy: Policy, source: _Source, stations: Path, branches: Path, skip: bool,
+            months: list[str]) -> tuple[MonthResult, ...]:
+    """The months' statements: with --hub from the hub's SQL tallies
+    (:func:`~stationlink.rewards.from_store.hub_months`), falling back to the hub's rows when
+    it defers (a bad or unknown station row: reported by file and line as before)."""
+    _, hub, include_late = source
+    if hub is not None:
+        tallied = hub_months(hub, stations, branches, months, policy,
+                             include_late=include_late)
+        if tallied is not None:
+            return tallied
+    inputs = _read(source, stations, branches, skip, months)
+    return compute_months(policy, inputs.stations, inputs.branches, inputs.transactions,
+                          months, info=inputs.info)
+
+
 @click.group()
 def rewards() -> None:
     """Monthly station and branch rewards under a policy file."""
@@ -149,25 +174,28 @@ def rewards() -> None:
 @click.option("--quarter", help="Calendar quarter in CST, e.g. 2026Q4 (withholding/refund).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
+@_LANG
 @handles_errors
 @_no_cyclic_gc
 def compute_cmd(month: str | None, transactions: Path | None, hub: Path | None,
                 include_late: bool, stations: Path, branches: Path, policy_spec: str,
-                skip_bad_rows: bool, out: Path | None, quarter: str | None, fmt: str) -> None:
+                skip_bad_rows: bool, out: Path | None, quarter: str | None, fmt: str,
+                lang: str) -> None:
     """Compute every station's and branch's statement for a month (or a quarter)."""
     if bool(month) == bool(quarter):
         raise ConfigError("give exactly one of --month or --quarter")
     source = _source(transactions, hub, include_late)
     months = quarter_months(quarter) if quarter else [_need_month(month)]
     policy = load_policy(policy_spec)
-    inputs = _read(source, stations, branches, skip_bad_rows, months)
+    if quarter and policy.quarter is None:
+        raise ConfigError(f"policy {policy.name} has no [quarter] rule; use --month")
+    results = _months(policy, source, stations, branches, skip_bad_rows, months)
     if quarter:
-        q = compute_quarter(policy, inputs.stations, inputs.branches, inputs.transactions,
-                            quarter, info=inputs.info)
+        q = settle_quarter(policy, quarter, results)
         text = {"json": lambda: json.dumps(quarter_json(q), ensure_ascii=False) + "\n",
                 "csv": lambda: csv_text(q), "table": lambda: quarter_table(q)}[fmt]()
     else:
-        r = _month(policy, inputs, months[0])
+        r = results[0]
         text = {"json": lambda: json.dumps(month_json(r), ensure_ascii=False) + "\n",
                 "csv": lambda: csv_text(r), "table": lambda: table(r, policy.calendar)}[fmt]()
     _emit(text, out)
@@ -179,20 +207,22 @@ def compute_cmd(month: str | None, transactions: Path | None, hub: Path | None,
 @click.option("--branch", "branch_id", help="Explain this branch.")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON document: the statement and the derivation's lines.")
+@_LANG
 @handles_errors
 @_no_cyclic_gc
 def explain_cmd(month: str | None, transactions: Path | None, hub: Path | None,
                 include_late: bool, stations: Path, branches: Path, policy_spec: str,
                 skip_bad_rows: bool, out: Path | None, station_id: str | None,
-                branch_id: str | None, as_json: bool) -> None:
+                branch_id: str | None, as_json: bool, lang: str) -> None:
     """Print the full derivation of one station's or one branch's figures."""
     if bool(station_id) == bool(branch_id):
         raise ConfigError("give exactly one of --station or --branch")
     source = _source(transactions, hub, include_late)
     the_month = _need_month(month)
     policy = load_policy(policy_spec)
-    r = _month(policy, _read(source, stations, branches, skip_bad_rows, [the_month]), the_month)
-    text = explain_station(r, station_id) if station_id else explain_branch(r, branch_id or "")
+    r = _months(policy, source, stations, branches, skip_bad_rows, [the_month])[0]
+    text = (explain_station(r, station_id, lang=lang, policy=policy) if station_id
+            else explain_branch(r, branch_id or "", lang=lang, policy=policy))
     if as_json:
         doc: dict[str, Any] = {"month": r.month, "policy": r.policy}
         if station_id:
@@ -221,7 +251,7 @@ def notice_cmd(month: str | None, transactions: Path | None, hub: Path | None,
     source = _source(transactions, hub, include_late)
     the_month = _need_month(month)
     policy = load_policy(policy_spec)
-    r = _month(policy, _read(source, stations, branches, skip_bad_rows, [the_month]), the_month)
+    r = _months(policy, source, stations, branches, skip_bad_rows, [the_month])[0]
     items = notices(policy, r)
     if fmt == "json":
         text = json.dumps([{"station_id": n.station_id, "text": n.text,

@@ -32,11 +32,20 @@ from ..buffer.db import connect, read_only_media, storage_errors, ts_parse, ts_r
 from ..buffer.records import Batch
 from ..buffer.schema import RECORD_COLUMNS, row_ident, row_record
 from ..errors import StorageError
+from . import month_sql
 from .closing import DEFAULT_CLOSE_DAY, check_close_day
 from .group_commit import GroupCommitWriter
 from .hub_schema import EXTRA_COLUMNS, check_hub_file, create_hub_schema
 from .ingest import CONTENT_FIELDS, base_rows, differing, ingest_batch
-from .store import Conflict, HubRecord, IngestResult, StationOverview, TokenInfo
+from .store import (
+    CappedCount,
+    Conflict,
+    HubRecord,
+    IngestResult,
+    MonthTallies,
+    StationOverview,
+    TokenInfo,
+)
 
 SELECT = f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(EXTRA_COLUMNS)} FROM records"  # noqa: S608
 _BOTH = ", ".join([f"d.{c}" for c in RECORD_COLUMNS] + [f"h.{c}" for c in RECORD_COLUMNS])
@@ -202,6 +211,13 @@ class SqliteHubStore:
 
     def late_records(self, month: str | None = None) -> list[HubRecord]:
         return [r for r in self.records(month) if r.late]
+
+    def month_tallies(self, months: Sequence[str], *, include_late: bool,
+                      capped: Sequence[CappedCount]) -> MonthTallies:
+        """The months' reward tallies computed in SQL (:mod:`stationlink.hub.month_sql`)."""
+        with self._lock, storage_errors(self._where):
+            return month_sql.month_tallies(self._conn, month_sql.SQLITE, months,
+                                           include_late=include_late, capped=capped)
 
     def _conflict_rows(self, station_id: str | None) -> list[tuple[Any, ...]]:
         """(station, duplicate's received_at, duplicate's row, held row) of every duplicate

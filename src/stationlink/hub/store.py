@@ -21,6 +21,11 @@ An implementation must:
 - ``conflicts``: the conflicting duplicates (optionally of one station) with the fields that
   differ, derived from the stored rows (no extra column).
 - tokens: only hashes are stored; ``station_for_token`` ignores revoked tokens.
+- ``month_tallies``: the months' transactions folded exactly as ``records`` + the export's
+  fold give them (:mod:`stationlink.hub.month_sql`), aggregated in SQL into
+  :class:`MonthTallies`; the reward engine applies its policy on them
+  (:func:`stationlink.rewards.from_store.hub_months`) with the same results, to the fen, as
+  from the exported CSV.
 - wrap every driver error as :class:`~stationlink.errors.StorageError`.
 """
 
@@ -90,6 +95,36 @@ class StationOverview:
     conflicts: int = 0  # of them, those whose content differs (HubStore.conflicts)
 
 
+class CappedCount(Protocol):
+    """A count with a per-card-per-day cap (the reward policy's ``CountDef`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def cap_per_card_per_day(self) -> int | None: ...
+
+    def matches(self, kind: str, product: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MonthTallies:
+    """A month's (or consecutive months') transactions, aggregated where they are stored.
+
+    Rows are the export's rows (one per transaction or referral, reversals and cancellations
+    folded into their originals' status). ``cells`` keys are (CST month of the row's ``ts``
+    — which may lie outside ``months`` —, station, status, kind, product) -> (rows, sum of
+    ``amount_fen``). For each capped count: ``valid[(month, station, name)]`` = the swipes
+    that count (per station, card token and CST day the first ``cap`` by time), and ``over``
+    one ``(month, station, name, card, CST date, swipes)`` per card-day above the cap.
+    """
+
+    months: tuple[str, ...]
+    cells: dict[tuple[str, str, str, str, str], tuple[int, int]]
+    valid: dict[tuple[str, str, str], int]
+    over: list[tuple[str, str, str, str, str, int]]
+
+
 class HubStore(Protocol):
     """The storage interface of the hub (module contract)."""
 
@@ -111,6 +146,9 @@ class HubStore(Protocol):
                 ) -> Iterator[HubRecord]: ...
 
     def late_records(self, month: str | None = None) -> list[HubRecord]: ...
+
+    def month_tallies(self, months: Sequence[str], *, include_late: bool,
+                      capped: Sequence[CappedCount]) -> MonthTallies: ...
 
     def conflicts(self, station_id: str | None = None) -> list[Conflict]: ...
 

@@ -15,10 +15,11 @@ Contract:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from ..errors import ConfigError, InputDataError, Problem
 from ..interchange import Branch, Station, Transaction
@@ -150,15 +151,38 @@ def _compute_months(
             Problem("transactions", 0, "station_id", f"txn {txn_id!r}: unknown station")
             for txn_id in t.unknown
         ])
+    return statements_from(policy, stations, branches, periods, t.cells, t.not_approved,
+                           _capped(t, caps), t.rows, t.outside, info)
+
+
+#: Per (period, station): count name -> (valid swipes, [(card, CST date, swipes) over cap]).
+Capped = dict[tuple[int, str], dict[str, tuple[int, list[tuple[str, str, int]]]]]
+
+
+def statements_from(
+    policy: Policy,
+    stations: Sequence[Station],
+    branches: Sequence[Branch],
+    periods: tuple[Period, ...],
+    cells: Mapping[tuple[int, str, str, str], Sequence[Any]],
+    not_approved: Mapping[tuple[int, str, str], int],
+    capped: Capped,
+    rows: int,
+    outside: int,
+    info: RunInfo | None,
+) -> tuple[MonthResult, ...]:
+    """The policy applied on tallies: ``cells`` (period, station, kind, product) -> (approved
+    rows, amount), ``not_approved`` (period, station, status) -> rows, ``capped`` the capped
+    counts; ``rows`` and ``outside`` for ``RunInfo``. Shared by the one-pass tally above and
+    the store's SQL tallies (:mod:`stationlink.rewards.from_store`)."""
     by_station: dict[tuple[int, str], dict[tuple[str, str], tuple[int, Decimal]]] = \
         defaultdict(dict)
     rows_in: dict[int, int] = defaultdict(int)
-    for (p, st, kind, product), (n, amount) in t.cells.items():
+    for (p, st, kind, product), (n, amount) in cells.items():
         by_station[(p, st)][(kind, product)] = (n, amount)
         rows_in[p] += n
-    for (p, _, _), n in t.not_approved.items():
+    for (p, _, _), n in not_approved.items():
         rows_in[p] += n
-    capped = _capped(t, caps)
     village_sizes: dict[str, int] = defaultdict(int)
     for s in stations:
         if s.area == "rural":
@@ -172,8 +196,8 @@ def _compute_months(
                                                                for b in branches}
         declined = reversed_ = 0
         for s in sorted(stations, key=lambda s: s.station_id):
-            d = t.not_approved.get((p, s.station_id, "declined"), 0)
-            r = t.not_approved.get((p, s.station_id, "reversed"), 0)
+            d = not_approved.get((p, s.station_id, "declined"), 0)
+            r = not_approved.get((p, s.station_id, "reversed"), 0)
             declined += d
             reversed_ += r
             facts = _facts(policy, s, village_sizes, by_station.get((p, s.station_id), {}),
@@ -190,7 +214,7 @@ def _compute_months(
         if rows_in[p] == 0:
             warnings.append(f"no transactions at all in {period.label}: are the inputs "
                             "complete?")
-        run = replace(base, rows=t.rows, outside_period=t.outside, declined=declined,
+        run = replace(base, rows=rows, outside_period=outside, declined=declined,
                       reversed=reversed_, warnings=tuple(warnings))
         results.append(MonthResult(period.label, policy.name, tuple(statements),
                                    tuple(branch_statements), run))
