@@ -129,19 +129,20 @@ def test_golden_csv_one_row_per_item(golden_args: list[str]) -> None:
 
 def test_golden_table_and_explain(golden_args: list[str]) -> None:
     runner = CliRunner()
-    res = runner.invoke(cli, ["rewards", "compute", "--month", "2026-10", *golden_args])
+    res = runner.invoke(cli, ["rewards", "compute", "--month", "2026-10", "--lang", "en",
+                              *golden_args])
     assert res.exit_code == 0, res.output
     assert "R1 (branch B1, rural)  total 60.41" in res.output
     assert "paid by 2026-11-24" in res.output
     res = runner.invoke(cli, ["rewards", "explain", "--month", "2026-10", "--station", "R1",
-                              *golden_args])
+                              "--lang", "en", *golden_args])
     assert res.exit_code == 0, res.output
     assert "card tokC1 on 2026-10-05: 3 swipes, 1 not counted" in res.output
     assert "Total: 0.96 + 0.75 + 0.30 + 14.40 + 0.00 + 8.00 + 5.00 + 1.00 + 30.00 = 60.41" \
         in res.output
     assert "this station is effective" in res.output
     res = runner.invoke(cli, ["rewards", "explain", "--month", "2026-10", "--branch", "B1",
-                              *golden_args])
+                              "--lang", "en", *golden_args])
     assert res.exit_code == 0, res.output
     assert "R3: not effective: 25 bill payments (all products) < 30" in res.output
     assert "Total: 10.00 + 6.10 + 0.00 - 2.00 = 14.10" in res.output

@@ -3,8 +3,12 @@
 Contract: ``explain_station`` / ``explain_branch`` only read a computed
 :class:`~.statements.MonthResult`; they print the inputs behind every item (transactions by
 kind and product, declined/reversed rows, named counts, card-days over a cap, village
-coverage, effective-station tests), every item with its basis, and the sums. They raise
-:class:`~stationlink.errors.ConfigError` for an id that is not in the result.
+coverage, effective-station tests), every item with its basis, and the sums. The text is in
+``lang`` (Chinese by default, ``en`` on request) through :mod:`stationlink.i18n`; given the
+``policy`` the result was computed under, every item's basis is in that language too
+(:mod:`.derivation`), else the engine's basis is shown. Figures are identical in every
+language. They raise :class:`~stationlink.errors.ConfigError` for an id that is not in the
+result.
 """
 
 from __future__ import annotations
@@ -12,76 +16,113 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..errors import ConfigError
+from ..i18n import gettext_for
+from . import derivation
+from .model import Policy
 from .statements import LineItem, MonthResult
 from .station_rules import fmt_fraction, fmt_money
 
 
-def _sum_line(items: tuple[LineItem, ...], total: Decimal) -> str:
+def _sum_line(items: tuple[LineItem, ...], total: Decimal, lang: str | None) -> str:
+    _ = gettext_for(lang)
     if not items:
-        return f"Total: {fmt_money(total)} (no items)"
+        return _("Total: {total} (no items)").format(total=fmt_money(total))
     terms = " + ".join(fmt_money(i.amount) for i in items).replace("+ -", "- ")
-    return f"Total: {terms} = {fmt_money(total)}"
+    return _("Total: {terms} = {total}").format(terms=terms, total=fmt_money(total))
 
 
-def explain_station(result: MonthResult, station_id: str) -> str:
+def _area(area: str, lang: str | None) -> str:
+    _ = gettext_for(lang)
+    return {"rural": _("rural"), "urban": _("urban")}.get(area, area)
+
+
+def _verdict(ok: bool, lang: str | None) -> str:
+    _ = gettext_for(lang)
+    return _("effective") if ok else _("not effective")
+
+
+def explain_station(result: MonthResult, station_id: str, *, lang: str | None = None,
+                    policy: Policy | None = None) -> str:
+    _ = gettext_for(lang)
     st = result.station(station_id)
     if st is None:
         raise ConfigError(f"no station {station_id!r} in the stations file")
     f = st.facts
-    out = [f"Station {st.station_id}, {result.month}, policy {result.policy}",
-           f"  branch {st.branch_id}, {f.area}"]
+    out = [_("Station {station}, {month}, policy {policy}").format(
+               station=st.station_id, month=result.month, policy=result.policy),
+           _("  branch {branch}, {area}").format(branch=st.branch_id, area=_area(f.area, lang))]
     if f.area == "rural":
         eff = fmt_fraction(f.effective_households) if f.effective_households else "?"
-        out.append(f"  village {f.village_id}: {f.village_households} households, "
-                   f"{f.stations_in_village} station(s) registered there -> {eff} effective "
-                   "households")
+        out.append(_("  village {village}: {households} households, {stations} station(s) "
+                     "registered there -> {effective} effective households").format(
+            village=f.village_id, households=f.village_households,
+            stations=f.stations_in_village, effective=eff))
     out.append("")
-    out.append(f"Approved transactions in {result.month} (CST), by kind and product:")
+    out.append(_("Approved transactions in {month} (CST), by kind and product:").format(
+        month=result.month))
     if not f.by_product:
-        out.append("  none")
+        out.append(_("  none"))
     for (kind, product), (n, amount) in sorted(f.by_product.items()):
-        out.append(f"  {kind:<16} {product or '-':<20} {n:>7}  {fmt_money(amount):>12} yuan")
-    out.append(f"  not counted: {f.declined} declined, {f.reversed} reversed")
-    out += ["", "Counts defined by the policy:"]
+        out.append(_("  {kind:<16} {product:<20} {n:>7}  {amount:>12} yuan").format(
+            kind=kind, product=product or "-", n=n, amount=fmt_money(amount)))
+    out.append(_("  not counted: {declined} declined, {reversed} reversed").format(
+        declined=f.declined, reversed=f.reversed))
+    out += ["", _("Counts defined by the policy:")]
     for cv in f.counts.values():
-        line = f"  {cv.name}: {cv.n} {cv.label}, {fmt_money(cv.amount)} yuan"
+        what = derivation.label(cv.label, lang)
+        line = _("  {name}: {n} {label}, {amount} yuan").format(
+            name=cv.name, n=cv.n, label=what, amount=fmt_money(cv.amount))
         if cv.cap is not None:
-            line = (f"  {cv.name}: {cv.n} {cv.label} of {cv.approved} approved "
-                    f"(at most {cv.cap} per card per CST day, the first by time)")
+            line = _("  {name}: {n} {label} of {approved} approved (at most {cap} per card "
+                     "per CST day, the first by time)").format(
+                name=cv.name, n=cv.n, label=what, approved=cv.approved, cap=cv.cap)
         out.append(line)
         for card, day, swipes in cv.over_cap:
-            out.append(f"    card {card} on {day}: {swipes} swipes, {swipes - cv.cap} "  # type: ignore[operator]
-                       "not counted")
-    out += ["", "Line items:"]
+            out.append(_("    card {card} on {day}: {swipes} swipes, {over} not counted").format(
+                card=card, day=day, swipes=swipes, over=swipes - (cv.cap or 0)))
+    out += ["", _("Line items:")]
     for i in st.items:
-        out.append(f"  {i.code} = {fmt_money(i.amount)}: {i.label}")
-        out.append(f"      {i.basis}")
-    out += ["", _sum_line(st.items, st.total)]
+        out.append(f"  {i.code} = {fmt_money(i.amount)}: {derivation.label(i.label, lang)}")
+        out.append(f"      {derivation.station_basis(policy, st, i, lang)}")
+    out += ["", _sum_line(st.items, st.total, lang)]
     if f.effective is not None:
-        verdict = "effective" if f.effective else "not effective"
-        out.append(f"For branch {st.branch_id} this station is {verdict}: "
-                   + "; ".join(f.effective_reasons))
+        reasons = f.effective_reasons
+        if policy is not None and policy.branch is not None:
+            reasons = tuple(derivation.condition(c, f.counts, lang)
+                            for c in policy.branch.effective_when_all)
+        out.append(_("For branch {branch} this station is {verdict}: ").format(
+            branch=st.branch_id, verdict=_verdict(f.effective, lang)) + _("; ").join(reasons))
     return "\n".join(out) + "\n"
 
 
-def explain_branch(result: MonthResult, branch_id: str) -> str:
+def explain_branch(result: MonthResult, branch_id: str, *, lang: str | None = None,
+                   policy: Policy | None = None) -> str:
+    _ = gettext_for(lang)
     b = result.branch(branch_id)
     if b is None:
         raise ConfigError(f"no branch {branch_id!r} in the branches file (or the policy has "
                           "no branch rules)")
-    out = [f"Branch {b.branch_id}, {result.month}, policy {result.policy}",
-           f"  {b.area}, {b.stations} station(s), plan {b.plan} effective station(s)", "",
-           "Effective-station test per station:"]
+    out = [_("Branch {branch}, {month}, policy {policy}").format(
+               branch=b.branch_id, month=result.month, policy=result.policy),
+           _("  {area}, {stations} station(s), plan {plan} effective station(s)").format(
+               area=_area(b.area, lang), stations=b.stations, plan=b.plan), "",
+           _("Effective-station test per station:")]
+    rules = None if policy is None else policy.branch
     for sid, (ok, reasons) in b.station_status.items():
-        out.append(f"  {sid}: {'effective' if ok else 'not effective'}: {'; '.join(reasons)}")
-    out += [f"  -> {b.effective_stations} effective", "", "Line items:"]
+        st = result.station(sid)
+        if rules is not None and st is not None:
+            reasons = tuple(derivation.condition(c, st.facts.counts, lang)
+                            for c in rules.effective_when_all)
+        out.append(f"  {sid}: {_verdict(ok, lang)}: {_('; ').join(reasons)}")
+    out += [_("  -> {n} effective").format(n=b.effective_stations), "", _("Line items:")]
     for i in b.items:
-        out.append(f"  {i.code} = {fmt_money(i.amount)}: {i.label}")
-        out.append(f"      {i.basis}")
+        out.append(f"  {i.code} = {fmt_money(i.amount)}: {derivation.label(i.label, lang)}")
+        out.append(f"      {derivation.branch_basis(policy, result, b, i, lang)}")
     share = b.head_share
-    out += ["", _sum_line(b.items, b.total),
-            f"Split: head = {fmt_money(b.total)} x {share.normalize()} = "
-            f"{(b.total * share).normalize()} -> {fmt_money(b.head)} (rounded); "
-            f"maintainer = {fmt_money(b.total)} - {fmt_money(b.head)} = "
-            f"{fmt_money(b.maintainer)}"]
+    out += ["", _sum_line(b.items, b.total, lang),
+            _("Split: head = {total} x {share} = {exact} -> {head} (rounded); "
+              "maintainer = {total} - {head} = {maintainer}").format(
+                total=fmt_money(b.total), share=share.normalize(),
+                exact=(b.total * share).normalize(), head=fmt_money(b.head),
+                maintainer=fmt_money(b.maintainer))]
     return "\n".join(out) + "\n"

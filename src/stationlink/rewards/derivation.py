@@ -1,0 +1,191 @@
+"""Every line item's derivation (its ``basis``) in a person's language.
+
+Contract: :func:`station_basis` / :func:`branch_basis` return the arithmetic behind one line
+item of a computed statement, through the gettext catalogue of ``lang``; in ``en`` the text is
+exactly the engine's own ``basis`` (a test holds them equal over the golden month and random
+months), in ``zh`` the same figures with the policy's Chinese wording, e.g. the village's
+household arithmetic as a fraction (``代收电费占比 = 当月代收笔数 / 该村实际户数 = 120 / 200 =
+60.0%``). They only read: every amount shown is the statement's (never recomputed), counts,
+rates and tiers come from the statement's facts and the policy. :func:`condition` renders an
+effective-station condition; :func:`label` a policy label (a label without a translation is
+shown as written in the policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+
+from ..i18n import gettext_for
+from .model import BranchItem, Condition, Policy, StationItem, Tier
+from .statements import BranchStatement, CountValue, LineItem, MonthResult, StationStatement
+from .station_rules import (
+    condition_value,
+    find_tier,
+    fmt_fraction,
+    fmt_money,
+    fmt_num,
+    fmt_percent,
+    fmt_rate,
+)
+
+Gettext = Callable[[str], str]
+
+
+def label(text: str, lang: str | None) -> str:
+    """A policy label in ``lang`` (as written when the catalogue has no translation)."""
+    return gettext_for(lang)(text)
+
+
+def condition(cond: Condition, counts: dict[str, CountValue], lang: str | None) -> str:
+    """``25 bill payments (all products) < 30`` in ``lang`` (as the engine's reasons)."""
+    _ = gettext_for(lang)
+    cv = counts[cond.count]
+    ok = condition_value(cond, counts) >= cond.minimum
+    op = ">=" if ok else "<"
+    if cond.measure == "count":
+        return _("{n} {label} {op} {minimum}").format(
+            n=cv.n, label=_(cv.label), op=op, minimum=fmt_num(cond.minimum))
+    return _("{amount} yuan of {label} {op} {minimum}").format(
+        amount=fmt_money(cv.amount), label=_(cv.label), op=op,
+        minimum=fmt_money(cond.minimum))
+
+
+def _cap_note(cv: CountValue, _: Gettext) -> str:
+    if cv.cap is None or cv.approved == cv.n:
+        return ""
+    return _(" ({approved} approved, {over} over the {cap}-per-card-per-day cap)").format(
+        approved=cv.approved, over=cv.approved - cv.n, cap=cv.cap)
+
+
+def _tier_text(tier: Tier, measure: str, _: Gettext) -> str:
+    def bound(b: Decimal) -> str:
+        return fmt_num(b * 100) + "%" if measure == "coverage" else fmt_num(b)
+
+    name = {"count": _("n"), "amount": _("amount"), "coverage": _("coverage")}[measure]
+    if tier.lower is None or tier.lower == 0:
+        if tier.upper is None:
+            return _("any {name}").format(name=name)
+        return f"{name} < {bound(tier.upper)}"
+    if tier.upper is None:
+        return f"{name} >= {bound(tier.lower)}"
+    return f"{bound(tier.lower)} <= {name} < {bound(tier.upper)}"
+
+
+def _station_item(policy: Policy, st: StationStatement, code: str) -> StationItem | None:
+    return next((i for i in policy.station_items
+                 if i.code == code and st.facts.area in i.areas), None)
+
+
+def _coverage(st: StationStatement, n: int, what: str, _: Gettext) -> tuple[Fraction, str]:
+    f = st.facts
+    households = f.effective_households
+    if households is None:  # the engine refuses a coverage item without households
+        raise AssertionError("coverage without households")
+    cov = Fraction(n) / households
+    hh = fmt_fraction(households)
+    if f.stations_in_village > 1:
+        hh = _("({households} households / {stations} stations = {effective})").format(
+            households=f.village_households, stations=f.stations_in_village, effective=hh)
+    # i18n: {label} (the count's label) is there for the translation's wording
+    return cov, _("coverage {n}/{households} = {percent}").format(
+        n=n, households=hh, percent=fmt_percent(cov), label=what)
+
+
+def station_basis(policy: Policy | None, st: StationStatement, item: LineItem,
+                  lang: str | None) -> str:
+    """The derivation of one of ``st``'s items in ``lang`` (module contract)."""
+    spec = None if policy is None else _station_item(policy, st, item.code)
+    if spec is None or policy is None:
+        return item.basis
+    _ = gettext_for(lang)
+    amount = fmt_money(item.amount)
+    if spec.type == "withhold":
+        before = st.items[: st.items.index(item)]
+        fee = sum((i.amount for i in before), Decimal(0))
+        return _("withheld {amount} of the fee {fee} (at most {most})").format(
+            amount=fmt_money(-item.amount), fee=fmt_money(fee), most=fmt_money(spec.amount))
+    cv = st.facts.counts[spec.count]
+    n, what = cv.n, _(cv.label)
+    if spec.type == "per_txn":
+        return _("{n} {label}{cap} x {rate} yuan = {amount}").format(
+            n=n, label=what, cap=_cap_note(cv, _), rate=fmt_rate(spec.rate), amount=amount)
+    if spec.type == "percent_of_amount":
+        exact = cv.amount * spec.percent / 100
+        shown = amount if exact == item.amount else f"{fmt_num(exact)} -> {amount}"
+        return _("{n} {label}, {total} yuan x {percent}% = {shown}").format(
+            n=n, label=what, total=fmt_money(cv.amount), percent=fmt_num(spec.percent),
+            shown=shown)
+    if spec.type == "tiered_per_txn":
+        value: Fraction | int
+        if spec.measure == "coverage":
+            value, measured = _coverage(st, n, what, _)
+        elif spec.measure == "amount":
+            value = Fraction(cv.amount)
+            measured = _("amount {amount} yuan").format(amount=fmt_money(cv.amount))
+        else:
+            value, measured = n, _("n = {n}").format(n=n)
+        tier = find_tier(spec.tiers, value)
+        return _("{n} {label}{cap}, {measured} ({tier}) -> {rate} yuan each = {amount}").format(
+            n=n, label=what, cap=_cap_note(cv, _), measured=measured,
+            tier=_tier_text(tier, spec.measure, _), rate=fmt_rate(tier.rate), amount=amount)
+    if spec.type == "fixed_if" and spec.when is not None:
+        reached = condition_value(spec.when, st.facts.counts) >= spec.when.minimum
+        result = amount if reached else _("not reached, 0.00")
+        return f"{condition(spec.when, st.facts.counts, lang)} -> {result}"
+    if spec.type == "unpriced":
+        count_def = policy.counts[spec.count]
+        none = _("(no product)")
+        parts = [f"{pn} {product or none}"
+                 for (kind, product), (pn, _amount) in sorted(st.facts.by_product.items())
+                 if pn and count_def.matches(kind, product)]
+        listed = f" ({', '.join(parts)})" if parts else ""
+        return _("{n} {label}{listed}, {total} yuan collected: not priced by this policy "
+                 "-> 0.00").format(n=n, label=what, listed=listed,
+                                   total=fmt_money(cv.amount))
+    return item.basis
+
+
+def _branch_item(policy: Policy, b: BranchStatement, code: str) -> BranchItem | None:
+    if policy.branch is None:
+        return None
+    return next((i for i in policy.branch.items if i.code == code and b.area in i.areas), None)
+
+
+def branch_basis(policy: Policy | None, result: MonthResult, b: BranchStatement,
+                 item: LineItem, lang: str | None) -> str:
+    """The derivation of one of branch ``b``'s items in ``lang`` (module contract)."""
+    spec = None if policy is None else _branch_item(policy, b, item.code)
+    if spec is None:
+        return item.basis
+    _ = gettext_for(lang)
+    amount, e = fmt_money(item.amount), b.effective_stations
+    if spec.type == "per_effective_station":
+        return _("{e} effective stations x {rate} yuan = {amount}").format(
+            e=e, rate=fmt_rate(spec.amount), amount=amount)
+    if spec.type == "per_txn_of_effective":
+        effective = [s.facts for s in result.stations
+                     if b.station_status.get(s.station_id, (False, ()))[0]]
+        parts, n = [], 0
+        for name in spec.counts:
+            k = sum(f.counts[name].n for f in effective)
+            what = _(effective[0].counts[name].label) if effective else name.replace("_", " ")
+            parts.append(f"{k} {what}")
+            n += k
+        return _("{rate} yuan x ({parts} = {n}) at {e} effective stations = {amount}").format(
+            rate=fmt_rate(spec.rate), parts=" + ".join(parts), n=n, e=e, amount=amount)
+    if spec.type == "all_effective_bonus":
+        ok = b.stations > 0 and e == b.stations
+        verdict = (_("all effective") if ok else
+                   _("no stations") if b.stations == 0 else _("not all effective"))
+        return _("{e} of {total} stations effective: {verdict} -> {amount}").format(
+            e=e, total=b.stations, verdict=verdict, amount=amount)
+    if spec.type == "per_block_bonus":
+        blocks = e // spec.block
+        return _("{e} effective stations: {blocks} full block(s) of {block} x {each} = "
+                 "{amount}").format(e=e, blocks=blocks, block=spec.block,
+                                    each=fmt_money(spec.amount), amount=amount)
+    short = max(0, b.plan - e)
+    return _("plan {plan}, effective {e}: {short} short x {each} = {amount}").format(
+        plan=b.plan, e=e, short=short, each=fmt_money(spec.amount), amount=amount)
