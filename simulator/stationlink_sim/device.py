@@ -31,6 +31,13 @@ Contract:
 - Thread-safe: :meth:`handle` and the lifecycle methods run under :attr:`lock` (an
   ``RLock``), so a customer served on the device directly (``stationlink_sim.standalone``)
   and the runner thread answering the host never interleave.
+- ``deviation`` (a name of :data:`.deviations.DEVIATIONS`, default none) seeds one
+  deviation from docs/protocol.md into the model: ``full_card_number`` (claims ``masking``),
+  ``cursor_reset_on_power_cycle`` (acknowledged cursor lost, new records numbered from 1
+  again on the wire), ``settlement_counts_reversed``
+  (reversals ignored in totals). The hooks are marked ``# deviation hook``.
+- IDENTIFY lists ``masking`` when the terminal never sends a full card number: an ``sl-2``
+  terminal that handles cards (docs/protocol.md §4.2).
 - The terminal's clock is never set from the host (``IDENTIFY`` carries host time only for the
   host's own skew check), so drift and clock resets stay visible.
 """
@@ -89,6 +96,7 @@ from stationlink.protocol import (
 
 from .clock import TerminalClock
 from .customers import BILL_PRODUCTS, Bank, Billers, CardSource, SeededCards
+from .deviations import MASKING
 from .identity import (
     BILL_TYPES,
     CARD_TYPES,
@@ -121,8 +129,11 @@ class EmulatedTerminal:
         card_source: CardSource | None = None,
         bank: Bank | None = None,
         billers: Billers | None = None,
+        deviation: str | None = None,
     ) -> None:
         self.identity = identity
+        self.deviation = deviation  # deviations.py: one seeded deviation, or None
+        self._cursor_base = 0  # cursor_reset_on_power_cycle: last cursor at the power cycle
         self.clock = clock
         self.rng = random.Random(f"{seed}:device:{identity.terminal_id}")
         self.journal = journal if journal is not None else Journal(card_key=identity.card_key)
@@ -174,6 +185,9 @@ class EmulatedTerminal:
             self.boot_id += 1
             self.counters.clear()
             self.clock.boot()
+            if self.deviation == "cursor_reset_on_power_cycle":  # deviation hook
+                self.journal.forget_ack()
+                self._cursor_base = self.journal.last_cursor
 
     def settle(self) -> None:
         with self._lock:
@@ -206,7 +220,7 @@ class EmulatedTerminal:
                 vendor, model, firmware = self.identity.vendor_model_firmware
                 return IdentifyResponse(
                     self._header(req), vendor, model, self.identity.serial_number, firmware,
-                    self.identity.dialect, self.identity.capabilities, self.clock.now(),
+                    self.identity.dialect, self.capabilities(), self.clock.now(),
                 )
             case EchoRequest():
                 return EchoResponse(self._header(req), req.payload)
@@ -247,6 +261,18 @@ class EmulatedTerminal:
                 )
             case _:
                 return self._error(req, ErrorCode.UNSUPPORTED, "not a request")
+
+    def capabilities(self) -> frozenset[str]:
+        """What IDENTIFY lists (``identity.capabilities``; the deviation may add a claim)."""
+        caps = self.identity.capabilities
+        if self.deviation == "full_card_number" and TerminalKind.CARD in self.identity.offers:
+            caps = caps | {MASKING}  # deviation hook: claims masking, sends DF40
+        return caps
+
+    def pan_for_token(self, token: str) -> ClearPan | None:
+        """The card number behind ``token``, if this terminal has seen the card."""
+        with self._lock:
+            return self._known_pans.get(token)
 
     # ----------------------------------------------------------------- journal
 
@@ -329,6 +355,7 @@ class EmulatedTerminal:
         again among the cards this terminal has seen (its seeded pool included). When it is
         unknown the record goes out without a card (counted as ``card_number_unavailable``).
         """
+        record = self._renumbered(record)
         if self.identity.dialect is not Dialect.MISPOS_1 or not isinstance(record.card, CardRef):
             return record
         pan = self._known_pans.get(record.card.token)
@@ -415,6 +442,8 @@ class EmulatedTerminal:
             if r.status is not TxnStatus.APPROVED:
                 continue
             if r.kind is TxnKind.REVERSAL:
+                if self.deviation == "settlement_counts_reversed":  # deviation hook
+                    continue  # the reversed original keeps counting
                 original = self.journal.current(ref=r.original_ref)
                 kind = original.kind if original is not None else TxnKind.WITHDRAWAL
                 line = counts.setdefault((kind, r.product), [0, 0])
@@ -468,6 +497,13 @@ class EmulatedTerminal:
         self.journal.append(record)
         if approved and kind is not TxnKind.BALANCE_INQUIRY:
             self.executed += 1
+        return self._renumbered(record)
+
+    def _renumbered(self, record: JournalRecord) -> JournalRecord:
+        """Deviation hook ``cursor_reset_on_power_cycle``: records written after the power
+        cycle go out numbered from 1 again (the journal itself keeps the true cursors)."""
+        if self._cursor_base and record.cursor > self._cursor_base:
+            return dataclasses.replace(record, cursor=record.cursor - self._cursor_base)
         return record
 
     def _header(self, req: Message) -> Header:

@@ -2,8 +2,9 @@
 
 Contract: :class:`TerminalIdentity` validates the 8-character terminal id; :data:`PROFILES`
 gives the vendor, model and firmware IDENTIFY reports for each kind and dialect (an identity's
-``profile`` overrides it); :data:`CAPABILITIES` the capability names; :data:`BILL_TYPES` /
-:data:`CARD_TYPES` the request types only that kind handles. A terminal handles the requests
+``profile`` overrides it); :data:`CAPABILITIES` the capability names (plus ``masking`` for an
+``sl-2`` card terminal); :data:`BILL_TYPES` / :data:`CARD_TYPES` the request types only that
+kind handles. A terminal handles the requests
 of its own kind, or of every kind in ``services`` when given (one device doing bill payments
 and card services, as some 商易通 models do: the SDK's own client tests use one).
 """
@@ -67,5 +68,10 @@ class TerminalIdentity:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """The capability names IDENTIFY reports: those of every kind offered."""
-        return frozenset().union(*(CAPABILITIES[k] for k in self.offers))
+        """The capability names IDENTIFY reports: those of every kind offered, and
+        ``masking`` for an ``sl-2`` terminal that handles cards (it sends DF41 + DF42,
+        never the full number; docs/protocol.md §4.2)."""
+        caps: frozenset[str] = frozenset().union(*(CAPABILITIES[k] for k in self.offers))
+        if self.dialect is Dialect.SL_2 and TerminalKind.CARD in self.offers:
+            caps = caps | {"masking"}
+        return caps

@@ -10,7 +10,8 @@ Contract:
   view, also :meth:`Journal.records_now` for all records), while :meth:`Journal.read` pages
   the records exactly as they were appended.
 - ``ack(upto)`` moves the acknowledged cursor forward only; acking past the last cursor is a
-  :class:`~stationlink.errors.SimulatorError`.
+  :class:`~stationlink.errors.SimulatorError`. ``forget_ack()`` sets it back to 0 (only the
+  ``cursor_reset_on_power_cycle`` deviation does that; written as ``{"ack_lost": true}``).
 - Persistence (``path`` given): every append/ack/settlement is one JSON line appended to the
   file. **No full card number is ever written**: a ``ClearPan`` is stored as its ``CardRef``
   (masked number + token under the terminal's card key); the clear number stays in memory
@@ -189,6 +190,13 @@ class Journal:
                 self._write({"ack": upto_cursor})
             return self._acked
 
+    def forget_ack(self) -> None:
+        """Lose the acknowledged cursor (back to 0): the deviation of a firmware keeping it
+        in RAM (``deviations.py``, ``cursor_reset_on_power_cycle``)."""
+        with self._lock:
+            self._acked = 0
+            self._write({"ack_lost": True})
+
     def settle(self, at: datetime) -> None:
         """Close the settlement period: totals restart after the current last cursor."""
         with self._lock:
@@ -284,6 +292,8 @@ class Journal:
                     self._add(record)
                 elif "ack" in obj:
                     self._acked = max(self._acked, int(obj["ack"]))
+                elif obj.get("ack_lost") is True:
+                    self._acked = 0
                 elif "settled" in obj:
                     self._settled_cursor = int(obj["settled"])
                     self._settled_at = datetime.fromisoformat(obj["at"])

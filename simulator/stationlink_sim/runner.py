@@ -14,6 +14,9 @@ Contract:
 - A pty terminal with a ``baud`` checks the speed the host set on the line
   (:func:`.uart.line_baud`) on every read and write; when it differs, what crosses the line
   becomes noise (:class:`.uart.Mismatch`, seeded by ``seed``), as on a real cable.
+- ``request_event(name)`` (any thread; the control socket, :mod:`.control`) has the loop
+  apply a fault event such as ``power_cycle`` on its own thread at its next step; the
+  returned ``threading.Event`` is set once it is applied.
 - ``stop()`` wakes the loop through a pipe, joins the thread and closes every descriptor
   (port and pipe). An exception inside the loop stops it and is re-raised by ``stop()`` as
   :class:`~stationlink.errors.SimulatorError` (also kept in ``error``).
@@ -27,6 +30,7 @@ import os
 import select
 import threading
 import time
+from collections import deque
 
 from stationlink.errors import SimulatorError
 
@@ -62,6 +66,17 @@ class TerminalRunner(threading.Thread):
         self._last_write = 0.0
         self.bytes_in = 0
         self.bytes_out = 0
+        self._requested: deque[tuple[str, threading.Event]] = deque()
+
+    def request_event(self, name: str) -> threading.Event:
+        """Have the loop apply event ``name`` (e.g. ``power_cycle``) at its next step."""
+        if not self.is_alive():
+            raise SimulatorError(f"terminal {self.session.name} is not running")
+        done = threading.Event()
+        self._requested.append((name, done))
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"e")
+        return done
 
     # -------------------------------------------------------------------- control
 
@@ -135,6 +150,10 @@ class TerminalRunner(threading.Thread):
                 self.session.connection_made()
             else:
                 self._read(fd)
+        while self._requested:
+            name, done = self._requested.popleft()
+            self.session.apply_event(name)
+            done.set()
         self.session.tick()
         if self.session.wants_disconnect and isinstance(self.port, TcpPort):
             self.session.wants_disconnect = False

@@ -20,6 +20,11 @@ Contract:
 - :meth:`RunningTerminal.wait_ready` waits (bounded) until the terminal serves: its runner
   is alive and its line is not dead (after a ``power_cycle`` the terminal boots for
   ``outage``); a test waits on it instead of sleeping.
+- ``deviation`` (a name of :data:`.deviations.DEVIATIONS`): the terminal carries that one
+  seeded deviation from docs/protocol.md (docs/simulator.md "Deviations"); an unknown name
+  is a ConfigError. ``control`` (a socket path or ``tcp://127.0.0.1:PORT``): a control
+  socket (:mod:`.control`) through which another process power-cycles the terminal
+  (``stationlink sim power-cycle``); ``RunningTerminal.control`` is its server.
 - Everything random comes from ``seed``: the same seed and faults give the same device
   answers and the same fault decisions for the same traffic.
 """
@@ -41,7 +46,9 @@ from stationlink.errors import ConfigError
 from stationlink.protocol import Dialect, Transport
 
 from .clock import TerminalClock
+from .control import ControlServer
 from .customers import CardSource
+from .deviations import get_deviation
 from .device import EmulatedTerminal, TerminalIdentity, TerminalKind
 from .faults import FaultSpec, parse_faults
 from .journal import Journal
@@ -83,6 +90,8 @@ class TerminalConfig:
     journal_path: Path | None = None
     card_key: bytes = DEFAULT_CARD_KEY
     close_on_garbage: bool = True
+    deviation: str | None = None  # deviations.py: one seeded deviation
+    control: str | None = None  # control socket address (control.py)
     source: str = "terminal"  # names the config in errors
 
     def check(self) -> None:
@@ -99,6 +108,8 @@ class TerminalConfig:
             raise ConfigError(f"{self.source}: baud must be positive, not {self.baud}")
         if not self.card_key:
             raise ConfigError(f"{self.source}: the card key is empty")
+        if self.deviation is not None:
+            get_deviation(self.deviation, source=f"{self.source}: deviation")
         if self.listen is not None:
             serial_only = self.faults.serial_only_items()
             if serial_only:
@@ -121,6 +132,7 @@ class RunningTerminal:
     session: TerminalSession
     port: Port
     runner: TerminalRunner
+    control: ControlServer | None = None
 
     @property
     def url(self) -> str:
@@ -161,7 +173,20 @@ class RunningTerminal:
                        lambda: self.runner.error))
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.close()
         self.runner.stop()
+
+    def on_control(self, command: str) -> str:
+        """Answer one control-socket command (see :mod:`.control`)."""
+        if command == "ping":
+            return f"ok ping {self.config.terminal_id}"
+        if command != "power_cycle":
+            return f"error unknown command {command[:40]!r}"
+        if not self.runner.request_event("power_cycle").wait(10.0):
+            return "error the terminal did not power-cycle within 10 s"
+        self.wait_ready(self.session.spec.duration("outage") + 10.0)
+        return f"ok power_cycle boot_id={self.device.boot_id}"
 
 
 def build_device(
@@ -185,7 +210,8 @@ def build_device(
     )
     journal = Journal(path=config.journal_path, card_key=config.card_key)
     return EmulatedTerminal(
-        identity, clock=clock, seed=config.seed, journal=journal, card_source=card_source
+        identity, clock=clock, seed=config.seed, journal=journal, card_source=card_source,
+        deviation=config.deviation,
     )
 
 
@@ -211,12 +237,20 @@ def start_terminal(
     session = TerminalSession(
         device, config.transport, config.faults, seed=config.seed,
         monotonic=time.monotonic, byte_time=pacer.byte_time,
-        close_on_garbage=config.close_on_garbage, script=script,
+        close_on_garbage=config.close_on_garbage, script=script, deviation=config.deviation,
     )
     port: Port = PtyPort() if config.pty else TcpPort(*_listen(config))
     runner = TerminalRunner(session, port, baud=config.baud, seed=config.seed)
     runner.start()
-    return RunningTerminal(config, device, session, port, runner)
+    running = RunningTerminal(config, device, session, port, runner)
+    if config.control is not None:
+        try:
+            running.control = ControlServer(
+                config.control, running.on_control, source=f"{config.source}: control")
+        except ConfigError:
+            running.stop()
+            raise
+    return running
 
 
 def _listen(config: TerminalConfig) -> tuple[str, int]:
@@ -241,6 +275,8 @@ def serve_terminal(
     base_clock: TimeSource | None = None,
     close_on_garbage: bool = True,
     script: Script | None = None,
+    deviation: str | None = None,
+    control: str | None = None,
 ) -> Iterator[RunningTerminal]:
     """Run one emulated terminal for the duration of a ``with`` block.
 
@@ -258,7 +294,7 @@ def serve_terminal(
         kind=kind_v, dialect=dialect_v, terminal_id=terminal_id, pty=pty,
         listen=parse_listen(listen) if listen is not None else None, seed=seed,
         faults=spec, baud=baud, journal_path=journal_path, card_key=card_key,
-        close_on_garbage=close_on_garbage,
+        close_on_garbage=close_on_garbage, deviation=deviation, control=control,
     )
     running = start_terminal(config, base_clock=base_clock, card_source=card_source,
                              script=script)

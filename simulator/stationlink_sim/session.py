@@ -31,6 +31,9 @@ Contract:
   the device answers (after fault events, instead of ``drop_response`` for the requests it
   scripts); ``stats["scripted_answers"]`` counts the answers it replaced, ``stats["script_lost"]``
   the requests it lost.
+- ``deviation`` (a name of :data:`.deviations.DEVIATIONS`): one seeded deviation from
+  docs/protocol.md; the hooks here are marked ``# deviation hook``. Output rewritten by a
+  deviation (and the other-dialect answers) bypasses the outbound byte faults.
 - ``received`` counts the requests handed up by the link, by message type (duplicates the
   link absorbed are not counted), also those an event then lost: a test can check that a
   host never sent, e.g., a ``JOURNAL_ACK``.
@@ -38,18 +41,22 @@ Contract:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 
 from stationlink.errors import ProtocolError
 from stationlink.protocol import (
     MAX_BODY,
+    MAX_RETRANSMITS_DEFAULT,
     MIN_BODY,
     MONEY_MOVING,
+    Dialect,
     DuplicateRequest,
     ErrorCode,
+    Header,
     LinkFault,
     Message,
     MsgType,
@@ -61,6 +68,7 @@ from stationlink.protocol import (
     Transport,
 )
 
+from .deviations import OutboundDeviation
 from .device import EmulatedTerminal
 from .faults import FaultSpec
 from .inject import ByteFaults, Chunk, EventSchedule
@@ -83,8 +91,12 @@ class TerminalSession:
         byte_time: float = 0.0,
         close_on_garbage: bool = True,
         script: Script | None = None,
+        deviation: str | None = None,
     ) -> None:
         self.device = device
+        self.deviation = deviation
+        self.last_seq: int | None = None  # seq_no_wrap: the previous request's seq
+        self._money: OrderedDict[int, Message] = OrderedDict()  # duplicate_second_effect
         self.script = script
         self.transport = transport
         self.spec = spec
@@ -101,6 +113,7 @@ class TerminalSession:
         self.wants_disconnect = False
         self.request_count = 0
         self.conn = self._new_connection()
+        self._new_deviant()
 
     @property
     def name(self) -> str:
@@ -116,7 +129,27 @@ class TerminalSession:
             byte_time=self.byte_time,
             supported=self.device.supported_types(),
             close_on_garbage=self.close_on_garbage,
+            # deviation hooks: no retransmission; ECHO through _request to see its seq
+            max_retransmits=0 if self.deviation == "no_retransmission" else (
+                MAX_RETRANSMITS_DEFAULT),
+            auto_echo=self.deviation != "seq_no_wrap",
         )
+
+    def _new_deviant(self) -> None:
+        """The deviation's per-link state: output filter, other-dialect link (or none)."""
+        ident = self.device.identity
+        self.deviant = OutboundDeviation(
+            self.deviation, ident.dialect, self.transport, self.device.pan_for_token)
+        self.other: TerminalConnection | None = None
+        if self.deviation == "answer_other_dialect":  # deviation hook
+            other = Dialect.SL_2 if ident.dialect is Dialect.MISPOS_1 else Dialect.MISPOS_1
+            self.other = TerminalConnection(
+                other, self.transport, terminal_id=self.device.terminal_id,
+                card_key=ident.card_key, clock=self.monotonic, byte_time=self.byte_time,
+                supported=self.device.supported_types(), max_retransmits=0,
+            )
+            self.other_out = OutboundDeviation(
+                None, other, self.transport, self.device.pan_for_token, drop_nak=True)
 
     # ------------------------------------------------------------ connection life
 
@@ -124,6 +157,7 @@ class TerminalSession:
         """A new byte stream (TCP client accepted): fresh link state, nothing pending."""
         self.stats["connections"] += 1
         self.conn = self._new_connection()
+        self._new_deviant()
         self.outbox.clear()
         self.faults = ByteFaults(self.spec, self.rng, self.device.identity.dialect, self.transport)
         self.wants_disconnect = False
@@ -145,8 +179,12 @@ class TerminalSession:
             return
         self._clock_events(now)
         seen = self.faults.inbound(data)
+        if self.other is not None:  # deviation hook: answer_other_dialect
+            self._other_events(self.other.receive_data(seen))
         self._events(self.conn.receive_data(seen))
-        if self.conn.broken and self.close_on_garbage and not self.wants_disconnect:
+        serving_other = self.other is not None and not self.other.broken
+        if (self.conn.broken and self.close_on_garbage and not self.wants_disconnect
+                and not serving_other):
             self.stats["closed_on_garbage"] += 1
             self.wants_disconnect = True  # the runner closes the socket on its next step
         self._collect()
@@ -158,17 +196,31 @@ class TerminalSession:
         deadline = self.conn.next_deadline()
         if deadline is not None and now >= deadline and not self.line_dead(now):
             self._events(self.conn.handle_timeout(now))
+        other = self.other.next_deadline() if self.other is not None else None
+        if self.other is not None and other is not None and now >= other:
+            self._other_events(self.other.handle_timeout(now))
         self._collect()
 
     def next_deadline(self) -> float | None:
-        return self.conn.next_deadline()
+        own = self.conn.next_deadline()
+        other = self.other.next_deadline() if self.other is not None else None
+        return min((t for t in (own, other) if t is not None), default=None)
 
     def _collect(self) -> None:
         data = self.conn.data_to_send()
+        other = self.other.data_to_send() if self.other is not None else b""
         now = self.monotonic()
-        if data and not self.line_dead(now):
+        if self.line_dead(now):
+            return
+        if data and not self.deviant.active:
             for chunk in self.faults.outbound(data):
                 self.outbox.append(Chunk(chunk.data, chunk.delay, now))
+        elif data:  # deviation hook: the rewritten output, each piece after its hold
+            for piece, hold in self.deviant.outbound(data):
+                self.outbox.append(Chunk(piece, hold, now))
+        if other:  # deviation hook: answer_other_dialect
+            for piece, hold in self.other_out.outbound(other):
+                self.outbox.append(Chunk(piece, hold, now))
 
     # ------------------------------------------------------------------- events
 
@@ -183,6 +235,8 @@ class TerminalSession:
                     self.device.counters["nak_sent"] += 1
             elif isinstance(ev, DuplicateRequest):
                 self.device.counters["duplicate_requests"] += 1
+                if self.deviation == "duplicate_second_effect":  # deviation hook
+                    self._second_effect(ev)
             elif isinstance(ev, RequestRejected):
                 self.device.counters["rejected_requests"] += 1
             elif isinstance(ev, ResponseFailed):
@@ -199,6 +253,14 @@ class TerminalSession:
             self.stats["requests_lost_to_events"] += 1
             return False
         mtype = MsgType(msg.header.msg_type)
+        # deviation hooks: remember money-moving requests; spot the seq wrap
+        if self.deviation == "duplicate_second_effect" and mtype in MONEY_MOVING:
+            self._money[msg.header.seq] = msg
+            while len(self._money) > 64:
+                self._money.popitem(last=False)
+        wraps = self.deviation == "seq_no_wrap" and self.last_seq == 0xFFFF and (
+            msg.header.seq == 0)
+        self.last_seq = msg.header.seq
         if self.script is not None:
             released, execute = self.script.arrived(msg)
             self._send_scripted(released)
@@ -222,10 +284,14 @@ class TerminalSession:
             log.info("%s: fault drop_response: %s seq %d executed, response not sent",
                      self.name, mtype.name, msg.header.seq)
             return True
+        if wraps:  # deviation hook: seq_no_wrap answers seq 0x0000 with 0xFFFF
+            self.stats["seq_not_wrapped"] += 1
+            response = dataclasses.replace(response, header=Header(
+                response.header.msg_type, 0xFFFF, response.header.terminal_id))
         problem = self._unsendable(response)
         if problem is None:
             try:
-                self.conn.send_response(response)
+                self.conn.send_response(response, unsolicited=wraps)
                 return True
             except (ProtocolError, ValueError) as exc:
                 problem = str(exc)
@@ -233,6 +299,30 @@ class TerminalSession:
                   self.name, type(response).__name__, msg.header.seq, problem)
         self._internal_error(msg, "response did not encode")
         return True
+
+    def _second_effect(self, ev: DuplicateRequest) -> None:
+        """Deviation ``duplicate_second_effect``: execute a repeated money-moving request
+        again and answer it anew (unless the link replayed the stored answer already)."""
+        msg = self._money.get(ev.seq)
+        if msg is None or msg.header.msg_type != ev.msg_type:
+            return
+        response = self.device.handle(msg)
+        self.stats["second_effects"] += 1
+        if not ev.replayed and self._unsendable(response) is None:
+            self.conn.send_response(response, unsolicited=True)
+
+    def _other_events(self, events: list[TerminalEvent]) -> None:
+        """Deviation ``answer_other_dialect``: answer what the other dialect's link framed."""
+        assert self.other is not None  # noqa: S101 - called only with the other link
+        for ev in events:
+            if isinstance(ev, RequestReceived):
+                response = self.device.handle(ev.message)
+                self.stats["other_dialect_answers"] += 1
+                try:
+                    self.other.send_response(response)
+                except (ProtocolError, ValueError) as exc:
+                    log.info("%s: no other-dialect answer to seq %d: %s",
+                             self.name, ev.message.header.seq, exc)
 
     def _send_scripted(self, outs: list[Out]) -> None:
         """Send what a script chose: responses and ErrorReplies framed, raw bytes as they are."""
@@ -290,6 +380,8 @@ class TerminalSession:
         if name == "power_cycle":
             self.device.power_cycle()
             self.conn = self._new_connection()
+            self._new_deviant()
+            self.last_seq = None
             self.outbox.clear()
             self.dead_until = now + outage
             self.wants_disconnect = self.transport is Transport.TCP

@@ -25,6 +25,8 @@ SIM_COMMANDS: dict[str, str] = {
     "calibrate": "stationlink_sim.cli.traffic:calibrate",
     "terminal": "stationlink_sim.cli.terminal:terminal",
     "station": "stationlink_sim.cli.terminal:station",
+    "deviations": "stationlink_sim.cli.terminal:deviations",
+    "power-cycle": "stationlink_sim.cli.terminal:power_cycle",
     "run": "stationlink_sim.cli.run:run",
 }
 

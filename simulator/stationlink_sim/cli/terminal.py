@@ -12,6 +12,11 @@ object per line with an ``event`` key). ``--write-agent-config`` / ``--write-sta
 until SIGINT or SIGTERM, stop cleanly (every port closed) and exit 0; a terminal (or the
 counter traffic) that fails exits with the simulator's exit code (10). Fault injections and
 events are logged on stderr with ``--verbose`` (never a card number).
+
+``sim terminal --deviation NAME`` serves a deliberately broken terminal (one seeded
+deviation, ``sim deviations`` lists them); ``--control ADDRESS`` opens its control socket,
+and ``sim power-cycle ADDRESS`` power-cycles it from another process, printing the
+terminal's ``ok power_cycle boot_id=N`` once it serves again (exit 10 when it cannot).
 """
 
 from __future__ import annotations
@@ -92,13 +97,19 @@ def _logging(verbose: bool) -> None:
 @click.option("--slide-over-garbage", is_flag=True,
               help="TCP: slide over bytes that do not frame, like pre-rule field firmware "
                    "(default: close the connection, docs/protocol.md 1.2).")
+@click.option("--deviation", default=None, metavar="NAME",
+              help="Seed one deviation from docs/protocol.md (see 'sim deviations').")
+@click.option("--control", default=None, metavar="PATH|tcp://127.0.0.1:PORT",
+              help="Control socket for 'sim power-cycle' (a unix socket path, or TCP "
+                   "loopback).")
 @click.option("--json", "as_json", is_flag=True, help="Print the address as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log faults and connections on stderr.")
 @handles_errors
 def terminal(
     kind: str, dialect: str, use_pty: bool, listen: str | None, seed: int, faults: str,
     baud: int | None, terminal_id: str, journal: Path | None, card_key: str | None,
-    slide_over_garbage: bool, as_json: bool, verbose: bool,
+    slide_over_garbage: bool, deviation: str | None, control: str | None, as_json: bool,
+    verbose: bool,
 ) -> None:
     """Run one emulated bill or card terminal on a pty or a TCP port."""
     from stationlink.errors import ConfigError
@@ -124,7 +135,8 @@ def terminal(
         kind=TerminalKind(kind), dialect=Dialect(dialect), terminal_id=terminal_id,
         pty=use_pty, listen=parse_listen(listen) if listen is not None else None, seed=seed,
         faults=parse_faults(faults, source="--faults"), baud=baud, journal_path=journal,
-        card_key=key, close_on_garbage=not slide_over_garbage, source="sim terminal",
+        card_key=key, close_on_garbage=not slide_over_garbage, deviation=deviation,
+        control=control, source="sim terminal",
     )
     _logging(verbose)
     running = start_terminal(config)
@@ -134,6 +146,35 @@ def terminal(
             _serve_until_signal(running.runner.is_alive)
     finally:
         running.stop()
+
+
+@click.command("deviations")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per deviation.")
+def deviations(as_json: bool) -> None:
+    """List the seeded deviations of --deviation and the conformance cases catching each."""
+    from stationlink_sim.deviations import DEVIATIONS
+
+    for d in DEVIATIONS.values():
+        if as_json:
+            click.echo(json.dumps({
+                "name": d.name, "doc": d.doc, "rule": d.rule, "cases": list(d.cases),
+                "kinds": sorted(d.kinds), "dialects": sorted(x.value for x in d.dialects),
+                "transports": sorted(x.value for x in d.transports), "note": d.note,
+            }, ensure_ascii=False))
+        else:
+            click.echo(f"{d.name:28} {','.join(d.cases):18} {d.doc}")
+
+
+@click.command("power-cycle")
+@click.argument("address")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds to wait for the terminal to serve again.")
+@handles_errors
+def power_cycle(address: str, timeout: float) -> None:
+    """Power-cycle the emulated terminal whose --control socket is ADDRESS."""
+    from stationlink_sim.control import send_command
+
+    click.echo(send_command(address, "power_cycle", timeout=timeout))
 
 
 @click.command()
