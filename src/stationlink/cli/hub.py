@@ -4,7 +4,11 @@
 per-station bearer tokens (shown once, stored hashed); ``status`` shows each station's last
 contact, backlog, duplicates and conflicts and last device status; ``conflicts`` lists the
 conflicting duplicates; ``export`` writes the transactions interchange
-format (on-time records of a closed month by default); ``late`` lists late records.
+format (on-time records of a closed month by default); ``late`` lists late records;
+``migrate`` brings a hub database to this version's schema.
+
+``--db`` names the store (:func:`stationlink.hub.stores.open_hub_store`): a SQLite file path
+(or ``sqlite:///path``) or a ``postgresql://`` URL.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import click
 from ..hub.closing import DEFAULT_CLOSE_DAY
 from ..hub.export import LATE_COLUMNS, hub_transactions, late_items
 from ..hub.ratelimit import DEFAULT_RATE, parse_rate
-from ..hub.sqlite_store import SqliteHubStore
+from ..hub.stores import describe, migrate_hub, open_hub_store
 from ..hub.tokens import hash_token, new_token, write_token_file
 from .common import echo_json, export_transactions, handles_errors
 
-DB = click.option("--db", "db_path", required=True,
-                  type=click.Path(dir_okay=False, path_type=Path), help="Hub database file.")
+DB = click.option("--db", "db_path", required=True, metavar="DB",
+                  help="Hub database: a SQLite file path (or sqlite:///abs/path) or a "
+                       "PostgreSQL URL postgresql://user@host[:port]/dbname.")
 
 
 @click.group()
@@ -46,7 +51,7 @@ def hub() -> None:
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM private key of --tls-cert.")
 @handles_errors
-def serve(db_path: Path, bind: str, close_day: int, rate_limit: str, tls_cert: Path | None,
+def serve(db_path: str, bind: str, close_day: int, rate_limit: str, tls_cert: Path | None,
           tls_key: Path | None) -> None:
     """Serve the hub API until SIGINT or SIGTERM."""
     from ..hub.server import serve as run
@@ -57,6 +62,17 @@ def serve(db_path: Path, bind: str, close_day: int, rate_limit: str, tls_cert: P
     run(db_path, bind, close_day=close_day, on_ready=ready, rate_limit=parse_rate(rate_limit),
         tls_cert=tls_cert, tls_key=tls_key)
     click.echo("hub stopped", err=True)
+
+
+@hub.command()
+@DB
+@handles_errors
+def migrate(db_path: str) -> None:
+    """Create or upgrade the hub database's schema (idempotent; run before 'hub serve').
+
+    A PostgreSQL hub never migrates on its own: 'hub serve' refuses a schema that is behind.
+    """
+    click.echo(migrate_hub(db_path))
 
 
 @hub.group()
@@ -71,10 +87,10 @@ def token() -> None:
               help="Write the token to this file (created readable by the owner only) "
                    "instead of printing it.")
 @handles_errors
-def token_create(db_path: Path, station: str, output: Path | None) -> None:
+def token_create(db_path: str, station: str, output: Path | None) -> None:
     """Create a token for a station; it is printed (or written) once and stored hashed."""
     token_id, value = new_token()
-    store = SqliteHubStore(db_path)
+    store = open_hub_store(db_path)
     try:
         store.add_token(token_id, station, hash_token(value), datetime.now(UTC))
     finally:
@@ -93,9 +109,9 @@ def token_create(db_path: Path, station: str, output: Path | None) -> None:
 @DB
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
-def token_list(db_path: Path, as_json: bool) -> None:
+def token_list(db_path: str, as_json: bool) -> None:
     """List tokens (ids only; the secrets are not stored)."""
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         tokens = store.tokens()
     finally:
@@ -116,9 +132,9 @@ def token_list(db_path: Path, as_json: bool) -> None:
 @DB
 @click.argument("token_id")
 @handles_errors
-def token_revoke(db_path: Path, token_id: str) -> None:
+def token_revoke(db_path: str, token_id: str) -> None:
     """Revoke a token by its id."""
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         done = store.revoke_token(token_id, datetime.now(UTC))
     finally:
@@ -132,12 +148,12 @@ def token_revoke(db_path: Path, token_id: str) -> None:
 @DB
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
-def status(db_path: Path, as_json: bool) -> None:
+def status(db_path: str, as_json: bool) -> None:
     """Each station's last contact, high-water mark, backlog and last device status."""
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         stations = store.overview()
-        if store.read_only:
+        if getattr(store, "read_only", False):
             click.echo(f"{db_path}: read-only (read-only media); shown as stored, nothing "
                        "written", err=True)
     finally:
@@ -162,8 +178,8 @@ def status(db_path: Path, as_json: bool) -> None:
                    f"backlog {backlog}")
         if d["conflicts"]:
             click.echo(f"  {d['conflicts']} conflict(s): duplicates whose content differs "
-                       f"from the record held; see 'stationlink hub conflicts --db {db_path} "
-                       f"--station {d['station_id']}'")
+                       "from the record held; see 'stationlink hub conflicts --db "
+                       f"{describe(db_path)} --station {d['station_id']}'")
         for dev in d["devices"]:
             click.echo(f"  {dev['terminal_id']}: at {dev['wall_time']} paper "
                        f"{'ok' if dev['paper_ok'] else 'OUT'}, signal {dev['signal_dbm']} dBm, "
@@ -175,14 +191,14 @@ def status(db_path: Path, as_json: bool) -> None:
 @click.option("--station", default=None, help="Only this station's conflicts.")
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
-def conflicts_cmd(db_path: Path, station: str | None, as_json: bool) -> None:
+def conflicts_cmd(db_path: str, station: str | None, as_json: bool) -> None:
     """List conflicting duplicates: a new seq repeating a held identity with other content.
 
     Both records are kept; only the one held first is exported. Card values are never shown.
     """
     from ..hub.conflicts import conflict_to_json
 
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         items = store.conflicts(station)
     finally:
@@ -211,7 +227,7 @@ def conflicts_cmd(db_path: Path, station: str | None, as_json: bool) -> None:
 @click.option("--include-late", is_flag=True, help="Fold in records that arrived late.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @handles_errors
-def export_cmd(db_path: Path, month: str | None, fmt: str, include_late: bool,
+def export_cmd(db_path: str, month: str | None, fmt: str, include_late: bool,
                output: Path | None) -> None:
     """Write what the hub holds in the transactions interchange format."""
     rows = list(hub_transactions(db_path, month, include_late=include_late))
@@ -223,7 +239,7 @@ def export_cmd(db_path: Path, month: str | None, fmt: str, include_late: bool,
 @click.option("--month", required=True, help="YYYY-MM (CST).")
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
-def late_cmd(db_path: Path, month: str, as_json: bool) -> None:
+def late_cmd(db_path: str, month: str, as_json: bool) -> None:
     """List records of MONTH that arrived after it closed, for adjustment (CSV)."""
     items = late_items(db_path, month)
     if as_json:
@@ -233,3 +249,13 @@ def late_cmd(db_path: Path, month: str, as_json: bool) -> None:
     writer.writeheader()
     for item in items:
         writer.writerow(item.as_row())
+
+
+def _register_console_commands() -> None:
+    from .hub_console import audit, operator
+
+    hub.add_command(operator)
+    hub.add_command(audit)
+
+
+_register_console_commands()

@@ -26,7 +26,7 @@ from ..buffer.records import Entry
 from ..errors import ConfigError
 from ..interchange import Transaction
 from ..money import fen_to_yuan, parse_month
-from .sqlite_store import SqliteHubStore
+from .stores import open_hub_store
 
 
 def _check_month(month: str | None) -> None:
@@ -42,7 +42,7 @@ def hub_transactions(
 ) -> Iterator[Transaction]:
     """The hub's transactions (module contract)."""
     _check_month(month)
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         held = list(store.records(month, include_late=include_late))
     finally:
@@ -81,7 +81,7 @@ def _text(value: object) -> str:
 def late_items(db_path: str | Path, month: str | None = None) -> list[LateItem]:
     """Records that arrived after their month closed (module contract)."""
     _check_month(month)
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         held = store.late_records(month)
     finally:

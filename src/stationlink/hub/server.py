@@ -37,7 +37,7 @@ from ..clock import WallClock, utc_now
 from ..errors import ConfigError, TransportError
 from .app import create_app
 from .ratelimit import DEFAULT_RATE, RateLimiter
-from .sqlite_store import SqliteHubStore
+from .stores import open_hub_store
 
 
 def parse_bind(text: str) -> tuple[str, int]:
@@ -103,7 +103,7 @@ def serve(
     host, port = parse_bind(bind)
     tls = check_tls(tls_cert, tls_key)
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
-    store = SqliteHubStore(db_path, close_day=close_day)
+    store = open_hub_store(db_path, close_day=close_day)
     stopped: list[int] = []
 
     def note(sig: int, frame: FrameType | None) -> None:
