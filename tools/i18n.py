@@ -4,8 +4,10 @@
     .venv/bin/python tools/i18n.py compile    # .po -> .mo (shipped in the package)
     .venv/bin/python tools/i18n.py check      # exit 1 on an untranslated id or a stale .mo
 
-Translate the new (empty) entries in src/stationlink/i18n/locale/zh/LC_MESSAGES/stationlink.po
-between ``update`` and ``compile``. The logic lives in ``stationlink.i18n.catalog``.
+Between ``update`` and ``compile``, translate the new (empty) entries: English ids in
+src/stationlink/i18n/locale/zh/LC_MESSAGES/stationlink.po, Chinese ids (the console's
+templates) in src/stationlink/i18n/locale/en/LC_MESSAGES/stationlink.po; an id already in a
+catalogue's language stays empty there. The logic lives in ``stationlink.i18n.catalog``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import sys
 
 from stationlink.i18n.catalog import compile_mo, extract, mo_matches_po, untranslated, update
 
-#: Languages with a catalogue (en is the message ids themselves).
-CATALOGUES = ("zh",)
+#: Languages with a catalogue (each translates the ids written in the other language).
+CATALOGUES = ("zh", "en")
 
 
 def main(argv: list[str]) -> int:

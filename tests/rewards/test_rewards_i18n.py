@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -19,6 +20,7 @@ from stationlink.i18n import (
     gettext_for,
     install_jinja,
     translator,
+    written_in,
 )
 
 
@@ -27,13 +29,43 @@ def template() -> Catalog:
     return cat.extract()
 
 
-def test_every_message_id_used_has_a_chinese_translation(template: Catalog) -> None:
+def test_every_message_id_used_is_translated(template: Catalog) -> None:
     assert len([m for m in template if m.id]) > 30  # labels and code strings were found
     assert cat.untranslated("zh", template) == []
+    assert cat.untranslated("en", template) == []
 
 
-def test_shipped_mo_is_compiled_from_the_po() -> None:
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_shipped_mo_is_compiled_from_the_po(lang: str) -> None:
+    assert cat.mo_matches_po(lang)
+
+
+def test_a_stale_mo_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "zh" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    po = cat.po_path("zh").read_text(encoding="utf-8")
+    (folder / "stationlink.po").write_text(po, encoding="utf-8")
+    (folder / "stationlink.mo").write_bytes(cat.po_path("zh").with_suffix(".mo").read_bytes())
+    monkeypatch.setattr(cat, "LOCALE_DIR", tmp_path)
     assert cat.mo_matches_po("zh")
+    (folder / "stationlink.po").write_text(
+        po.replace('msgstr "有效取款"', 'msgstr "有效的取款"'), encoding="utf-8")
+    assert not cat.mo_matches_po("zh")
+    cat.compile_mo("zh")
+    assert cat.mo_matches_po("zh")
+
+
+@pytest.mark.parametrize(("msgid", "lang"), [
+    ("valid withdrawals", "en"), ("Hello, %(name)s", "en"), ("有效取款", "zh"),
+    ("你好，%(name)s（%(role)s）", "zh"), ("{label}占比", "zh"), ("惠农通 accounts opened", "en"),
+])
+def test_written_in(msgid: str, lang: str) -> None:
+    assert written_in(msgid) == lang
+
+
+def test_an_english_id_naming_a_chinese_term_is_english() -> None:
+    assert gettext_for("zh")("惠农通 accounts opened") == "惠农通开户"
+    assert gettext_for("en")("惠农通 accounts opened") == "惠农通 accounts opened"
 
 
 def test_untranslated_names_a_new_id(template: Catalog) -> None:

@@ -70,7 +70,7 @@ def test_quarter_table_and_bad_options(tmp_path: Path) -> None:
     args = ["--transactions", str(t), "--stations", str(s), "--branches", str(b)]
     runner = CliRunner()
     res = runner.invoke(cli, ["rewards", "compute", "--quarter", "2026Q4", "--policy",
-                              "county-withhold-2012", *args])
+                              "county-withhold-2012", "--lang", "en", *args])
     assert res.exit_code == 0, res.output
     assert "Q1 (branch BQ)  withheld 50.00  refund 30.00  quarter total 32.80" in res.output
     # dezhou-2014 has no quarter rule; a malformed quarter; both --month and --quarter

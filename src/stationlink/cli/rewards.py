@@ -193,11 +193,12 @@ def compute_cmd(month: str | None, transactions: Path | None, hub: Path | None,
     if quarter:
         q = settle_quarter(policy, quarter, results)
         text = {"json": lambda: json.dumps(quarter_json(q), ensure_ascii=False) + "\n",
-                "csv": lambda: csv_text(q), "table": lambda: quarter_table(q)}[fmt]()
+                "csv": lambda: csv_text(q), "table": lambda: quarter_table(q, lang=lang)}[fmt]()
     else:
         r = results[0]
         text = {"json": lambda: json.dumps(month_json(r), ensure_ascii=False) + "\n",
-                "csv": lambda: csv_text(r), "table": lambda: table(r, policy.calendar)}[fmt]()
+                "csv": lambda: csv_text(r), "table": lambda: table(r, policy.calendar, lang=lang,
+                                                   policy=policy)}[fmt]()
     _emit(text, out)
 
 

@@ -3,11 +3,15 @@
 Contract:
 - Languages are ``zh`` (the default: a Chinese deployment) and ``en``; :func:`check_lang`
   refuses anything else with a :class:`~stationlink.errors.ConfigError` naming the choices.
-- Message ids are the English source strings; the Chinese translations live in the gettext
-  catalogue ``locale/zh/LC_MESSAGES/stationlink.po`` with its compiled ``.mo`` shipped beside
-  it (``tools/i18n.py`` extracts, updates and compiles with Babel; a test keeps the ``.mo``
-  equal to the ``.po`` and every message id translated). ``en`` needs no catalogue: the
-  message ids are the English text.
+- Message ids are source strings in one of the two languages: English by convention in code
+  (``_("valid withdrawals")``), Chinese where a page was written in Chinese first (the
+  console's templates). Each language has a gettext catalogue
+  ``locale/<lang>/LC_MESSAGES/stationlink.po`` with its compiled ``.mo`` shipped beside it; it
+  translates the ids written in the other language (:func:`written_in`): zh translates the
+  English ids, en the Chinese ones, and an id already in the language is shown as written
+  (its entry stays empty).
+  ``tools/i18n.py`` extracts, updates and compiles with Babel; tests keep each ``.mo`` equal
+  to its ``.po`` and every id translated.
 - :func:`translator` returns the ``gettext`` translations for a language (cached);
   :func:`gettext_for` / :func:`ngettext_for` are the ``_`` / ``ngettext`` of a language;
   :func:`install_jinja` installs them into a Jinja2 environment (``jinja2.ext.i18n``) and
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,15 +60,25 @@ def check_lang(lang: str | None) -> Lang:
     raise ConfigError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
 
 
+_PLACEHOLDER = re.compile(r"%\([^)]*\)[a-z]|\{[^}]*\}")
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def written_in(msgid: str) -> Lang:
+    """The language a message id is written in: ``zh`` with Chinese and no Latin letters
+    (placeholders aside), else ``en`` (an English text naming a Chinese term, such as a policy
+    label ``惠农通 accounts opened``, is English and shown as written in ``en``)."""
+    latin = re.search("[A-Za-z]", _PLACEHOLDER.sub("", msgid)) is not None
+    return "zh" if _CJK.search(msgid) is not None and not latin else "en"
+
+
 def translator(lang: str | None = None) -> gettext.NullTranslations:
-    """The gettext translations of ``lang``: the shipped catalogue for zh, identity for en."""
+    """The gettext translations of ``lang``: its shipped catalogue (module contract)."""
     return _translator(check_lang(lang))
 
 
 @functools.cache
 def _translator(code: Lang) -> gettext.NullTranslations:
-    if code == "en":
-        return gettext.NullTranslations()
     try:
         return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[code])
     except OSError as exc:  # pragma: no cover - the package ships the catalogue
@@ -131,5 +146,5 @@ def install_jinja(env: Any, lang: str | None = None) -> None:
 __all__ = [
     "BABEL_LOCALE", "DEFAULT_LANG", "DOMAIN", "LANGS", "LOCALE_DIR", "Lang", "check_lang",
     "format_date", "format_datetime", "format_yuan", "gettext_for", "install_jinja",
-    "ngettext_for", "translator",
+    "ngettext_for", "translator", "written_in",
 ]

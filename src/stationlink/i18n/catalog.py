@@ -23,7 +23,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
-from . import DOMAIN, LOCALE_DIR
+from . import DOMAIN, LOCALE_DIR, written_in
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
@@ -116,12 +116,14 @@ def compile_mo(lang: str) -> Path:
 
 
 def untranslated(lang: str, template: Catalog | None = None) -> list[str]:
-    """Message ids used by the package that ``lang``'s .po lacks or leaves empty/fuzzy."""
+    """Message ids used by the package, written in the other language, that ``lang``'s .po
+    lacks or leaves empty/fuzzy."""
     template = template or extract()
     catalog = read_catalog(lang)
     missing = []
     for message in template:
-        if not message.id:
+        first = message.id if isinstance(message.id, str) else message.id[0]
+        if not first or written_in(first) == lang:
             continue
         found = catalog.get(message.id, message.context)
         if found is None or not found.string or found.fuzzy:

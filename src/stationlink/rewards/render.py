@@ -1,8 +1,12 @@
 """Renderers for statements: JSON objects, a readable table, and CSV line items.
 
 Contract: all money is rendered as a string with exactly two decimals. ``month_json`` /
-``quarter_json`` return plain dicts (``json.dumps``-ready); ``table`` is for a person at a
-terminal; ``csv_text`` writes one row per line item with the columns of :data:`CSV_COLUMNS`.
+``quarter_json`` return plain dicts (``json.dumps``-ready); ``csv_text`` writes one row per
+line item with the columns of :data:`CSV_COLUMNS`; JSON and CSV are data and never change with
+a language. ``table`` / ``quarter_table`` are for a person at a terminal, in ``lang`` (Chinese
+by default, through :mod:`stationlink.i18n`; given the policy, each item's basis is in that
+language too, :mod:`.derivation`); the settlement calendar's dates are CST calendar dates
+(``2026年11月24日`` in zh, ISO ``2026-11-24`` in en). Figures are the same in every language.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import io
 from datetime import date
 from typing import Any
 
+from ..i18n import format_date, gettext_for
+from . import derivation
+from .model import Policy
 from .statements import (
     BranchStatement,
     LineItem,
@@ -29,6 +36,14 @@ CALENDAR_WORDS = {
     "station_signoff_by": "stations sign off", "city_audit_by": "city audit",
     "paid_by": "paid", "notice_by": "SMS notice",
 }
+
+
+def _calendar_word(key: str, lang: str | None) -> str:
+    _ = gettext_for(lang)
+    words = {"details_by": _("details extracted"), "county_check_by": _("county verification"),
+             "station_signoff_by": _("stations sign off"), "city_audit_by": _("city audit"),
+             "paid_by": _("paid"), "notice_by": _("SMS notice")}
+    return words.get(key, CALENDAR_WORDS.get(key, key))
 
 
 def item_json(item: LineItem) -> dict[str, Any]:
@@ -72,61 +87,88 @@ def quarter_json(result: QuarterResult) -> dict[str, Any]:
             "info": info_json(result.info)}
 
 
-def _items_table(items: tuple[LineItem, ...], out: list[str]) -> None:
+def _items_table(items: tuple[LineItem, ...], bases: list[str], out: list[str]) -> None:
     width = max((len(i.code) for i in items), default=0)
-    for i in items:
-        out.append(f"    {i.code:<{width}} {fmt_money(i.amount):>10}  {i.basis}")
+    for i, basis in zip(items, bases, strict=True):
+        out.append(f"    {i.code:<{width}} {fmt_money(i.amount):>10}  {basis}")
 
 
-def info_lines(info: RunInfo, period: str) -> list[str]:
-    lines = [f"{info.rows} rows read; {info.outside_period} outside {period}; "
-             f"{info.declined} declined and {info.reversed} reversed not counted"]
+def info_lines(info: RunInfo, period: str, lang: str | None = None) -> list[str]:
+    _ = gettext_for(lang)
+    lines = [_("{rows} rows read; {outside} outside {period}; {declined} declined and "
+               "{reversed} reversed not counted").format(
+        rows=info.rows, outside=info.outside_period, period=period, declined=info.declined,
+        reversed=info.reversed)]
     if info.skipped_bad_rows:
-        lines.append(f"{info.skipped_bad_rows} bad rows skipped (--skip-bad-rows)")
+        lines.append(_("{n} bad rows skipped (--skip-bad-rows)").format(
+            n=info.skipped_bad_rows))
     if info.duplicate_rows:
-        lines.append(f"{info.duplicate_rows} identical duplicate rows counted once")
-    lines += [f"warning: {w}" for w in info.warnings]
+        lines.append(_("{n} identical duplicate rows counted once").format(
+            n=info.duplicate_rows))
+    lines += [_("warning: {warning}").format(warning=w) for w in info.warnings]
     return lines
 
 
-def settlement_line(month: str, calendar: dict[str, int]) -> str:
+def settlement_line(month: str, calendar: dict[str, int], lang: str | None = None) -> str:
     if not calendar:
         return ""
+    _ = gettext_for(lang)
     year, mon = int(month[:4]), int(month[5:7])
     year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    parts = [f"{CALENDAR_WORDS[k]} by {date(year, mon, d).isoformat()}"
+
+    def day(d: int) -> str:
+        when = date(year, mon, d)
+        return when.isoformat() if lang == "en" else format_date(when, lang)
+
+    parts = [_("{what} by {day}").format(what=_calendar_word(k, lang), day=day(d))
              for k, d in calendar.items()]
-    return f"Settlement of {month}: " + "; ".join(parts)
+    return _("Settlement of {month}: ").format(month=month) + _("; ").join(parts)
 
 
-def table(result: MonthResult, calendar: dict[str, int] | None = None) -> str:
-    out = [f"Rewards for {result.month} under policy {result.policy}", "", "Stations"]
+def _area(area: str, lang: str | None) -> str:
+    _ = gettext_for(lang)
+    return {"rural": _("rural"), "urban": _("urban")}.get(area, area)
+
+
+def table(result: MonthResult, calendar: dict[str, int] | None = None, *,
+          lang: str | None = None, policy: Policy | None = None) -> str:
+    _ = gettext_for(lang)
+    out = [_("Rewards for {month} under policy {policy}").format(
+        month=result.month, policy=result.policy), "", _("Stations")]
     for st in result.stations:
-        out.append(f"  {st.station_id} (branch {st.branch_id}, {st.facts.area})"
-                   f"  total {fmt_money(st.total)}")
-        _items_table(st.items, out)
+        out.append(_("  {station} (branch {branch}, {area})  total {total}").format(
+            station=st.station_id, branch=st.branch_id, area=_area(st.facts.area, lang),
+            total=fmt_money(st.total)))
+        _items_table(st.items, [derivation.station_basis(policy, st, i, lang)
+                                for i in st.items], out)
     if result.branches:
-        out += ["", "Branches"]
+        out += ["", _("Branches")]
     for b in result.branches:
-        out.append(f"  {b.branch_id} ({b.area}) effective {b.effective_stations}/{b.stations}"
-                   f", plan {b.plan}  total {fmt_money(b.total)}  head {fmt_money(b.head)}"
-                   f"  maintainer {fmt_money(b.maintainer)}")
-        _items_table(b.items, out)
-    out += ["", *info_lines(result.info, result.month)]
-    line = settlement_line(result.month, calendar or {})
+        out.append(_("  {branch} ({area}) effective {effective}/{stations}, plan {plan}  "
+                     "total {total}  head {head}  maintainer {maintainer}").format(
+            branch=b.branch_id, area=_area(b.area, lang), effective=b.effective_stations,
+            stations=b.stations, plan=b.plan, total=fmt_money(b.total),
+            head=fmt_money(b.head), maintainer=fmt_money(b.maintainer)))
+        _items_table(b.items, [derivation.branch_basis(policy, result, b, i, lang)
+                               for i in b.items], out)
+    out += ["", *info_lines(result.info, result.month, lang)]
+    line = settlement_line(result.month, calendar or {}, lang)
     if line:
         out.append(line)
     return "\n".join(out) + "\n"
 
 
-def quarter_table(result: QuarterResult) -> str:
-    out = [f"Quarter {result.quarter} under policy {result.policy}: monthly withholding "
-           "and quarter-end refund", ""]
+def quarter_table(result: QuarterResult, *, lang: str | None = None) -> str:
+    _ = gettext_for(lang)
+    out = [_("Quarter {quarter} under policy {policy}: monthly withholding and quarter-end "
+             "refund").format(quarter=result.quarter, policy=result.policy), ""]
     for s in result.stations:
-        out.append(f"  {s.station_id} (branch {s.branch_id})  withheld {fmt_money(s.withheld)}"
-                   f"  refund {fmt_money(s.refund)}  quarter total {fmt_money(s.total)}")
-        _items_table(s.items, out)
-    out += ["", *info_lines(result.info, result.quarter)]
+        out.append(_("  {station} (branch {branch})  withheld {withheld}  refund {refund}  "
+                     "quarter total {total}").format(
+            station=s.station_id, branch=s.branch_id, withheld=fmt_money(s.withheld),
+            refund=fmt_money(s.refund), total=fmt_money(s.total)))
+        _items_table(s.items, [i.basis for i in s.items], out)
+    out += ["", *info_lines(result.info, result.quarter, lang)]
     return "\n".join(out) + "\n"
 
 
