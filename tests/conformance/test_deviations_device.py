@@ -258,3 +258,19 @@ def test_every_deviation_starts_on_both_transports() -> None:
                 assert t.session.deviation == name
                 assert Transport(t.config.transport) in (Transport.TCP, Transport.SERIAL)
                 assert Dialect.SL_2 is t.device.identity.dialect
+
+
+def test_cli_lists_deviations_and_refuses_unknown_ones() -> None:
+    import json
+
+    from stationlink_sim.cli.terminal import deviations, terminal
+
+    result = CliRunner().invoke(deviations, ["--json"])
+    assert result.exit_code == 0, result.output
+    listed = [json.loads(line) for line in result.output.splitlines()]
+    assert {d["name"]: tuple(d["cases"]) for d in listed} == {
+        name: d.cases for name, d in DEVIATIONS.items()}
+    result = CliRunner().invoke(terminal, ["--kind", "bill", "--dialect", "sl-2", "--listen",
+                                           "tcp://127.0.0.1:0", "--deviation", "nope"])
+    assert result.exit_code != 0
+    assert "unknown deviation 'nope'" in result.output
