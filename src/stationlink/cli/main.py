@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "agent": "stationlink.cli.agent:agent",
     "demo": "stationlink_sim.cli:demo",
     "diag": "stationlink.cli.diag:diag",
+    "conformance": "stationlink.cli.conformance:conformance",
     "monitor": "stationlink.cli.monitor:monitor",
     "ports": "stationlink.cli.ports:ports",
 }

@@ -70,9 +70,11 @@ def latency_chart(samples: list[list[float]], width: int = 600, height: int = 22
             "legend": legend, "x0": pad_l, "x1": width - pad_r, "y0": pad_t + plot_h}
 
 
-def _env() -> jinja2.Environment:
+def jinja_env(package: str = "stationlink.diag") -> jinja2.Environment:
+    """The report environment (autoescaping, strict undefined) over ``package``'s
+    ``templates`` folder; the conformance kit renders its report with it too."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("stationlink.diag", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
@@ -109,7 +111,7 @@ def render_html(report: Report) -> str:
                 f"{p['baud'] or 'tcp'}/{p['dialect']}: {p['result']}" for p in probes)))
         if rows:
             measurements.append({"title": c["title"], "rows": rows})
-    return _env().get_template("report.html.j2").render(
+    return jinja_env().get_template("report.html.j2").render(
         doc=doc, lang=lang, L=lambda key: label(key, lang),
         date=to_cst(report.started).strftime("%Y-%m-%d %H:%M:%S"),
         chart=latency_chart(samples), measurements=measurements,

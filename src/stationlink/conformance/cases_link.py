@@ -1,0 +1,312 @@
+"""Cases on the link layer: framing, ACK/NAK and retransmission, garbage, the other dialect,
+resynchronisation, sequence numbers, heartbeats, the maximum frame (docs/protocol.md §1-2, §4).
+
+Contract: each function takes the :class:`~.context.Ctx`, returns a line saying what it
+checked (the ``pass`` reason) or raises :class:`~.wire.CaseFailed`. Only ECHO and IDENTIFY
+(and DEVICE_STATUS to compare state) are sent: nothing here moves money or changes the
+device. Timing limits are the protocol's (T1 1.0 s, T2 3 s, receive idle 0.5 s) with a
+tolerance of :data:`SLACK` for scheduling on the host running the kit.
+"""
+
+from __future__ import annotations
+
+from ..protocol import (
+    ACK,
+    MAX_BODY,
+    NAK,
+    STX,
+    T1_DEFAULT,
+    Dialect,
+    EchoRequest,
+    EchoResponse,
+    FrameEvent,
+    IdentifyRequest,
+    LinkByte,
+    MsgType,
+    Rejected,
+    bcd_encode,
+    crc16_ccitt_false,
+    lrc,
+)
+from .context import Ctx
+from .wire import RECEIVE_IDLE, CaseFailed, Got, Wire
+
+SLACK = 0.25  # seconds of scheduling tolerance on timers measured by the kit
+QUIET = T1_DEFAULT + 0.5  # how long "silence" is listened for
+
+
+def _echo(ctx: Ctx, w: Wire, payload: bytes, seq: int | None = None) -> EchoResponse:
+    seq = ctx.seq() if seq is None else seq
+    msg = w.call(EchoRequest(w.header(MsgType.ECHO, seq), payload), EchoResponse)
+    assert isinstance(msg, EchoResponse)  # noqa: S101 - call checked it
+    if msg.header.seq != seq:
+        raise CaseFailed(f"ECHO seq {seq} answered with seq {msg.header.seq}")
+    if msg.payload != payload:
+        raise CaseFailed(f"ECHO seq {seq}: payload not echoed unchanged")
+    return msg
+
+
+def _payload(ctx: Ctx, n: int = 8) -> bytes:
+    return ctx.rng.randbytes(n)
+
+
+def _frames(got: list[Got]) -> list[Got]:
+    return [g for g in got if isinstance(g.event, FrameEvent)]
+
+
+def _identify(w: Wire, ctx: Ctx, seq: int) -> IdentifyRequest:
+    return IdentifyRequest(w.header(MsgType.IDENTIFY, seq), ctx.host_time())
+
+
+def frame_serial(ctx: Ctx) -> str:
+    """IDENTIFY and ECHO answered in frames whose layout and check value are right."""
+    w = ctx.wire(auto_ack=False)
+    checked = 0
+    for msg in (_identify(w, ctx, ctx.seq()), EchoRequest(w.header(MsgType.ECHO, ctx.seq()),
+                                                          _payload(ctx))):
+        frame = w.frame(msg)
+        sent = w.send(frame, f"{msg.header.msg_type.name} seq {msg.header.seq}")
+        w.await_ack(sent, len(frame), msg.header.msg_type.name)
+        got = w.wait(lambda g: isinstance(g.event, FrameEvent | Rejected), 3.0)
+        if got is None:
+            raise CaseFailed(f"no answer to {msg.header.msg_type.name}")
+        if isinstance(got.event, Rejected):
+            raise CaseFailed(_why_bad_frame(w, got.event))
+        assert isinstance(got.event, FrameEvent)  # noqa: S101 - the predicate
+        _check_serial_frame(w.dialect, got.event.raw)
+        w.send(bytes((ACK,)), "ACK")
+        checked += 1
+    return f"{checked} answers framed {w.dialect.value} serial, check values right"
+
+
+def _check_serial_frame(dialect: Dialect, raw: bytes) -> None:
+    """The layout of §1.1, checked independently of the deframer's verdict."""
+    body_len = len(raw) - (5 if dialect is Dialect.MISPOS_1 else 6)
+    if raw[0] != STX:
+        raise CaseFailed("frame does not start with STX")
+    if dialect is Dialect.MISPOS_1:
+        if raw[1:3] != bcd_encode(body_len, 2):
+            raise CaseFailed(f"LEN {raw[1:3].hex()} is not {body_len} in BCD")
+        if raw[-2] != 0x03 or raw[-1] != lrc(raw[1:-1]):
+            raise CaseFailed("ETX or LRC wrong")
+    else:
+        if int.from_bytes(raw[1:3], "big") != body_len:
+            raise CaseFailed(f"LEN {raw[1:3].hex()} is not {body_len} big-endian")
+        if raw[-3] != 0x03 or raw[-2:] != crc16_ccitt_false(raw[1:-2]).to_bytes(2, "big"):
+            raise CaseFailed("ETX or CRC wrong")
+
+
+def _why_bad_frame(w: Wire, ev: Rejected) -> str:
+    """Explain a stretch the deframer refused (e.g. a CRC sent low byte first)."""
+    data = b"".join(x.data for x in w.transcript if x.direction == "in")
+    start = data.find(bytes((STX,)))
+    raw = data[start:] if start >= 0 else data
+    if w.dialect is Dialect.SL_2 and len(raw) >= 14:
+        n = int.from_bytes(raw[1:3], "big")
+        frame = raw[: n + 6]
+        if len(frame) == n + 6 and frame[-3] == 0x03:
+            crc = crc16_ccitt_false(frame[1:-2])
+            if frame[-2:] == crc.to_bytes(2, "little") and frame[-2] != frame[-1]:
+                return (f"CRC sent low byte first ({frame[-2:].hex()}; §1.1 asks "
+                        f"{crc.to_bytes(2, 'big').hex()}, high byte first)")
+            return f"CRC {frame[-2:].hex()} wrong (computed {crc:04x})"
+    return f"the answer is not a valid frame: {ev.reason}"
+
+
+def frame_tcp(ctx: Ctx) -> str:
+    """IDENTIFY and ECHO answered with the dialect's length prefix, nothing else around."""
+    w = ctx.wire()
+    for msg in (_identify(w, ctx, ctx.seq()), EchoRequest(w.header(MsgType.ECHO, ctx.seq()),
+                                                          _payload(ctx))):
+        answer, body = w.request(msg)
+        if answer.header.msg_type != msg.header.msg_type | 0x80:
+            raise CaseFailed(f"{msg.header.msg_type.name} answered with type "
+                             f"{answer.header.msg_type:02x}")
+    bad = [g for g in w.seen if isinstance(g.event, Rejected)]
+    if bad:
+        assert isinstance(bad[0].event, Rejected)  # noqa: S101 - filtered
+        raise CaseFailed(f"bytes that do not frame: {bad[0].event.reason}")
+    return f"2 answers framed {w.dialect.value} TCP, length prefixes right"
+
+
+def ack_timer(ctx: Ctx) -> str:
+    w = ctx.wire()
+    delays = []
+    for _ in range(3):
+        msg = EchoRequest(w.header(MsgType.ECHO, ctx.seq()), _payload(ctx))
+        frame = w.frame(msg)
+        sent = w.send(frame, f"ECHO seq {msg.header.seq}")
+        at = w.await_ack(sent, len(frame), f"ECHO seq {msg.header.seq}")
+        delays.append(at - sent)
+        w.answer(msg.header.seq, "ECHO", 3.0)
+    return f"ACK after {max(delays) * 1000:.0f} ms at most (T1 {T1_DEFAULT * 1000:.0f} ms)"
+
+
+def retransmission(ctx: Ctx) -> str:
+    """Withhold the ACK of an answer: 3 retransmissions, T1 apart, identical, then none."""
+    w = ctx.wire(auto_ack=False)
+    msg = EchoRequest(w.header(MsgType.ECHO, ctx.seq()), _payload(ctx))
+    frame = w.frame(msg)
+    sent = w.send(frame, f"ECHO seq {msg.header.seq} (its answer will not be ACKed)")
+    w.await_ack(sent, len(frame), "ECHO")
+    horizon = 3.0 + 4 * (T1_DEFAULT + SLACK) + QUIET
+    got = _frames(w.listen(horizon))
+    if not got:
+        raise CaseFailed("no answer to the ECHO")
+    raws = [g.event.raw for g in got if isinstance(g.event, FrameEvent)]
+    times = [g.t for g in got]
+    if len(got) == 1:
+        raise CaseFailed("the unACKed answer was never retransmitted (§2.1: 3 times)")
+    if any(r != raws[0] for r in raws):
+        raise CaseFailed("a retransmission differs from the first transmission")
+    if len(got) != 4:
+        raise CaseFailed(f"{len(got)} transmissions of the unACKed answer (§2.1: 4 in all)")
+    wire_time = len(raws[0]) * w.stream.byte_time
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    for gap in gaps:
+        if not T1_DEFAULT - SLACK <= gap <= T1_DEFAULT + wire_time + SLACK:
+            raise CaseFailed(f"retransmissions {gap:.2f} s apart (§2.1: T1 = {T1_DEFAULT:g} s "
+                             "after the last byte)")
+    return (f"4 transmissions, gaps {', '.join(f'{g:.2f}' for g in gaps)} s, then silence "
+            f"for {QUIET:g} s")
+
+
+def nak_bad_checksum(ctx: Ctx) -> str:
+    w = ctx.wire()
+    bad_seq = ctx.seq()
+    frame = bytearray(w.frame(EchoRequest(w.header(MsgType.ECHO, bad_seq), _payload(ctx))))
+    frame[-1] ^= 0xFF
+    w.send(bytes(frame), f"ECHO seq {bad_seq} with a wrong check value")
+    got = w.wait(lambda g: isinstance(g.event, LinkByte | FrameEvent), T1_DEFAULT + SLACK)
+    if got is None:
+        raise CaseFailed("no NAK of a frame with a wrong check value (§1.3 rule 6)")
+    if isinstance(got.event, FrameEvent):
+        raise CaseFailed("the device answered a frame with a wrong check value")
+    assert isinstance(got.event, LinkByte)  # noqa: S101 - the predicate
+    if got.event.code != NAK:
+        raise CaseFailed(f"the device answered a wrong check value with {got.event.code:#04x}, "
+                         "not NAK")
+    _echo(ctx, w, _payload(ctx))
+    acted = [g for g in _frames(w.seen) if isinstance(g.event, FrameEvent)
+             and int.from_bytes(g.event.body[1:3], "big") == bad_seq]
+    if acted:
+        raise CaseFailed(f"the damaged ECHO seq {bad_seq} was answered")
+    return "NAK, not answered; the next request answered"
+
+
+def _unacked(ctx: Ctx) -> int:
+    w = ctx.wire()
+    n = ctx.status(w).journal_unacked
+    w.close()
+    return n
+
+
+def garbage(ctx: Ctx) -> str:
+    before = _unacked(ctx)
+    w = ctx.wire()
+    junk = bytes(b for b in ctx.rng.randbytes(96) if b not in (0x02, 0x04, 0x06, 0x15)
+                 and not 0x30 <= b <= 0x39 and b > 0x04)[:32]
+    w.send(junk, "garbage")
+    replies = [g for g in w.listen(QUIET) if not isinstance(g.event, Rejected)]
+    if replies:
+        raise CaseFailed("the device answered garbage")
+    closed = w.closed
+    if ctx.serial:
+        _echo(ctx, w, _payload(ctx))
+    w.close()
+    after = _unacked(ctx)
+    if after != before:
+        raise CaseFailed(f"journal_unacked {before} before the garbage, {after} after")
+    note = "; the connection was closed (§1.2)" if closed else ""
+    return f"no reply to 32 bytes of garbage, state unchanged{note}"
+
+
+def other_dialect(ctx: Ctx) -> str:
+    other = Dialect.MISPOS_1 if ctx.dialect is Dialect.SL_2 else Dialect.SL_2
+    w = ctx.wire(listen=(other,))
+    msg = _identify(w, ctx, ctx.seq())
+    w.send(w.frame(msg, other), f"IDENTIFY seq {msg.header.seq} framed as {other.value}")
+    got = w.listen(QUIET)
+    frames = _frames(got)
+    if frames:
+        raise CaseFailed(f"the device answered a {other.value} frame "
+                         f"(in {frames[0].dialect.value} framing)")
+    nak = any(isinstance(g.event, LinkByte) and g.event.code == NAK for g in got)
+    if not ctx.serial:
+        w.close()
+    _echo(ctx, w if ctx.serial else ctx.wire(), _payload(ctx))  # TCP: a new connection
+    return f"no answer to {other.value} framing{' (NAK, allowed by §2.5)' if nak else ''}"
+
+
+def resync(ctx: Ctx) -> str:
+    w = ctx.wire()
+    frame = w.frame(EchoRequest(w.header(MsgType.ECHO, ctx.seq()), _payload(ctx, 24)))
+    w.send(frame[: len(frame) // 2], "the first half of an ECHO frame")
+    if ctx.serial:
+        w.listen(RECEIVE_IDLE + SLACK)
+        _echo(ctx, w, _payload(ctx))
+        return "after the receive-idle time the next request was answered"
+    w.close()
+    _echo(ctx, ctx.wire(), _payload(ctx))
+    return "a fresh connection after a truncated frame was answered"
+
+
+def seq_wrap(ctx: Ctx) -> str:
+    w = ctx.wire()
+    seqs = (0xFFFE, 0xFFFF, 0x0000, 0x0001)
+    for seq in seqs:
+        _echo(ctx, w, _payload(ctx), seq)
+    return f"answers carried seq {', '.join(f'{s:#06x}' for s in seqs)}"
+
+
+def heartbeat(ctx: Ctx) -> str:
+    w = ctx.wire()
+    _echo(ctx, w, b"")
+    _echo(ctx, w, _payload(ctx, 32))
+    return "ECHO answered (empty and 32-byte payloads echoed)"
+
+
+def _echo_of_size(w: Wire, seq: int, body_size: int) -> EchoRequest:
+    """An ECHO whose body is exactly ``body_size`` bytes."""
+    n = body_size - 11 - 2 - 3  # header, tag, long length form
+    msg = EchoRequest(w.header(MsgType.ECHO, seq), b"\xa5" * n)
+    while len(w.body(msg)) < body_size:
+        msg = EchoRequest(msg.header, msg.payload + b"\xa5")
+    while len(w.body(msg)) > body_size:
+        msg = EchoRequest(msg.header, msg.payload[:-1])
+    return msg
+
+
+def _one_over(w: Wire, frame: bytes) -> bytes:
+    """``frame`` (a body of MAX_BODY bytes) announcing and carrying one body byte more."""
+    n = MAX_BODY + 1
+    if w.serial:
+        length = (bcd_encode(n, 2) if w.dialect is Dialect.MISPOS_1 else n.to_bytes(2, "big"))
+        tail = 2 if w.dialect is Dialect.MISPOS_1 else 3
+        return bytes((STX,)) + length + frame[3:-tail] + b"\xa5" + frame[-tail:]
+    length = f"{n:04d}".encode() if w.dialect is Dialect.MISPOS_1 else n.to_bytes(2, "big")
+    prefix = 4 if w.dialect is Dialect.MISPOS_1 else 2
+    return length + frame[prefix:] + b"\xa5"
+
+
+def max_frame(ctx: Ctx) -> str:
+    w = ctx.wire()
+    msg = _echo_of_size(w, ctx.seq(), MAX_BODY)
+    answer, body = w.request(msg)
+    if not isinstance(answer, EchoResponse) or answer.payload != msg.payload:
+        raise CaseFailed(f"an ECHO of {MAX_BODY} body bytes was not echoed")
+    over = _one_over(w, w.frame(_echo_of_size(w, ctx.seq(), MAX_BODY)))
+    w.send(over, f"a frame announcing {MAX_BODY + 1} body bytes")
+    got = w.listen(QUIET)
+    if _frames(got) or any(isinstance(g.event, LinkByte) and g.event.code == ACK for g in got):
+        raise CaseFailed(f"the device accepted a body of {MAX_BODY + 1} bytes (§1.1: "
+                         f"at most {MAX_BODY}; the frame start is false)")
+    if ctx.serial:
+        _echo(ctx, w, _payload(ctx))
+        return (f"{MAX_BODY}-byte body answered; {MAX_BODY + 1} ignored as a false start, "
+                "the next request answered")
+    closed = " and the connection closed" if w.closed else ""
+    w.close()
+    _echo(ctx, ctx.wire(), _payload(ctx))
+    return f"{MAX_BODY}-byte body answered; {MAX_BODY + 1} not answered{closed}"
+
