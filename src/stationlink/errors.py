@@ -13,6 +13,7 @@ Each class carries an ``exit_code``: the CLI turns a library error into a
 
     StationLinkError (1)
     ├── ConfigError (2)                 bad configuration file or option value
+    │   └── OperatorError               a console operator unknown, already there, or refused
     ├── InputDataError (3)              bad rows in an input file (file, line, column)
     ├── PolicyError (4)                 a reward policy file that does not load
     ├── ProtocolError (5)               bytes that do not form a valid message
@@ -76,6 +77,10 @@ class ConfigError(StationLinkError):
     """A configuration file or option value is wrong."""
 
     exit_code = 2
+
+
+class OperatorError(ConfigError):
+    """A console operator that does not exist or already does, a role or password refused."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +286,7 @@ __all__ = [
     "LinkTimeoutError",
     "MalformedBatchError",
     "MalformedJsonError",
+    "OperatorError",
     "PolicyError",
     "Problem",
     "ProtocolError",

@@ -21,6 +21,9 @@ Contract (``docs/hub.md``, ``GET /openapi.json``):
   body is 4xx (it is the body's doing); any other unexpected exception is a generic 500.
 - Store calls run in the thread pool; the clock is injected (``clock()`` returns an aware
   datetime).
+- The operator console (``/console/...``, ``/v1/console/...``; :mod:`stationlink.hub.console`,
+  ``docs/console.md``) is mounted when the store carries its tables; station tokens are
+  refused there, and a console session is never accepted on the station routes above.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..clock import WallClock, utc_now
 from ..errors import SequenceConflictError, SequenceGapError, StorageError
 from .conflicts import conflict_to_json
+from .console import ConsoleOptions, console_routes
 from .openapi import openapi_document
 from .ratelimit import RateLimiter, retry_after_seconds
+from .sqlite_store import SqliteHubStore
 from .store import HubStore
 from .tokens import hash_token, parse_bearer
 from .wire import (
@@ -71,9 +76,11 @@ class _Reject(Exception):  # noqa: N818 - internal control flow, carries a respo
 
 def create_app(
     store: HubStore, *, clock: WallClock = utc_now, max_body: int = MAX_BODY,
-    rate_limiter: RateLimiter | None = None,
+    rate_limiter: RateLimiter | None = None, console: ConsoleOptions | None = None,
 ) -> Starlette:
-    """The hub application over ``store`` (module contract)."""
+    """The hub application over ``store`` (module contract); ``console``: tuning of the
+    operator console (:mod:`stationlink.hub.console`), mounted over a store that carries its
+    tables."""
 
     async def authorize(request: Request, wanted: str | None = _PATH) -> str:
         """The token's station; 401/403 unless it may act for ``wanted`` (default: the URL's
@@ -223,4 +230,8 @@ def create_app(
         Route("/v1/stations/{station_id}/agent-status", guarded(agent_status), methods=["POST"]),
         Route("/v1/conflicts", guarded(conflicts), methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    served: list[BaseRoute] = [*routes]
+    if console is not None or isinstance(store, SqliteHubStore) \
+            or callable(getattr(store, "console_store", None)):
+        served.extend(console_routes(store, clock, console))
+    return Starlette(routes=served)

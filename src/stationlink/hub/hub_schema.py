@@ -12,8 +12,11 @@ Tables::
 
 Versions (``PRAGMA user_version``, :mod:`stationlink.buffer.versions`): 1 is the tables
 above; 2 stores every timestamp column in CST (``+08:00``; older files may hold ``+00:00``
-texts, rewritten to the same instants). A file from before versions (0, every table there) is
-migrated in place when the hub opens it for writing; a newer file is refused.
+texts, rewritten to the same instants); 3 adds the console's ``operators``,
+``console_sessions`` and ``audit`` tables (:data:`CONSOLE_DDL`; not required by
+:func:`check_hub_file`, so read-only commands still open a version-2 file). A file from
+before versions (0, every table there) is migrated in place when the hub opens it for
+writing; a newer file is refused.
 
 Contract: :func:`create_hub_schema` creates or migrates the tables (idempotent, one
 transaction). :func:`check_hub_file` opens a file read-only (also on read-only media) and
@@ -24,12 +27,13 @@ table at all); it writes nothing (not even a journal-mode change).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
 from ..buffer.schema import RECORD_COLUMNS, RECORD_TYPES
-from ..buffer.versions import check_file, latest, migrate, table_migrations
+from ..buffer.versions import Migration, check_file, latest, migrate, table_migrations
 from ..errors import StorageError
 from ..records import fields
 
@@ -112,4 +116,45 @@ def _create_tables(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS = table_migrations("hub", _create_tables, HUB_TIMES)
+
+#: Version 3: the console's operators, their server-side sessions and the audit trail
+#: (:mod:`stationlink.hub.console.sqlite`; docs/console.md). Plain SQL so that the PostgreSQL
+#: store carries the same tables (timestamps there as ``timestamptz``, JSON as ``jsonb``).
+CONSOLE_DDL = (
+    "CREATE TABLE IF NOT EXISTS operators ("
+    " name TEXT PRIMARY KEY,"
+    " role TEXT NOT NULL CHECK (role IN ('viewer', 'finance', 'admin')),"
+    " password_hash TEXT NOT NULL,"
+    " must_change_password INTEGER NOT NULL DEFAULT 0,"
+    " created_at TEXT NOT NULL,"
+    " password_changed_at TEXT NOT NULL,"
+    " disabled_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS console_sessions ("
+    " session_hash TEXT PRIMARY KEY,"
+    " operator TEXT NOT NULL REFERENCES operators(name),"
+    " csrf_token TEXT NOT NULL,"
+    " created_at TEXT NOT NULL,"
+    " expires_at TEXT NOT NULL,"
+    " last_seen TEXT NOT NULL,"
+    " address TEXT)",
+    "CREATE INDEX IF NOT EXISTS console_sessions_operator ON console_sessions (operator)",
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY,"
+    " at TEXT NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT,"
+    " before TEXT,"
+    " after TEXT,"
+    " address TEXT)",
+)
+
+
+def _console_tables(conn: sqlite3.Connection) -> None:
+    for statement in CONSOLE_DDL:
+        conn.execute(statement)
+
+
+MIGRATIONS = (*MIGRATIONS, Migration(3, "console operators, sessions and audit",
+                                     _console_tables))
 SCHEMA_VERSION = latest(MIGRATIONS)
