@@ -11,7 +11,7 @@ from rewards_fixtures import GOLDEN
 
 from stationlink.cli.main import cli
 
-MONEY = re.compile(r"-?\d+\.\d\d\b")
+MONEY = re.compile(r"-?\d+\.\d\d(?!\d)")
 
 
 def _compute(*args: str) -> str:

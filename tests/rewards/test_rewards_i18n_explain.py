@@ -26,7 +26,7 @@ from stationlink.rewards.explain import explain_branch, explain_station
 from stationlink.rewards.model import Policy
 
 POLICIES = [load_policy("dezhou-2014"), load_policy("county-withhold-2012")]
-MONEY = re.compile(r"-?\d+\.\d\d\b")
+MONEY = re.compile(r"-?\d+\.\d\d(?!\d)")
 
 
 def _golden(policy: Policy) -> MonthResult:

@@ -243,17 +243,18 @@ def explain_cmd(month: str | None, transactions: Path | None, hub: Path | None,
 @_inputs
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@_LANG
 @handles_errors
 @_no_cyclic_gc
 def notice_cmd(month: str | None, transactions: Path | None, hub: Path | None,
                include_late: bool, stations: Path, branches: Path, policy_spec: str,
-               skip_bad_rows: bool, out: Path | None, fmt: str) -> None:
+               skip_bad_rows: bool, out: Path | None, fmt: str, lang: str) -> None:
     """Render the SMS notice (Chinese, <= 70 characters a segment) for every station."""
     source = _source(transactions, hub, include_late)
     the_month = _need_month(month)
     policy = load_policy(policy_spec)
     r = _months(policy, source, stations, branches, skip_bad_rows, [the_month])[0]
-    items = notices(policy, r)
+    items = notices(policy, r, lang)
     if fmt == "json":
         text = json.dumps([{"station_id": n.station_id, "text": n.text,
                             "segments": list(n.segments)} for n in items],

@@ -64,12 +64,16 @@ _PLACEHOLDER = re.compile(r"%\([^)]*\)[a-z]|\{[^}]*\}")
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
-def written_in(msgid: str) -> Lang:
+def written_in(msgid: str) -> Lang | None:
     """The language a message id is written in: ``zh`` with Chinese and no Latin letters
-    (placeholders aside), else ``en`` (an English text naming a Chinese term, such as a policy
-    label ``惠农通 accounts opened``, is English and shown as written in ``en``)."""
+    (placeholders aside), ``en`` with Latin letters (an English text naming a Chinese term,
+    such as the policy label ``惠农通 accounts opened``, is English and shown as written in
+    ``en``), ``None`` for neither (punctuation and placeholders, such as a notice's separator
+    ``,``: any catalogue may translate it, none has to)."""
     latin = re.search("[A-Za-z]", _PLACEHOLDER.sub("", msgid)) is not None
-    return "zh" if _CJK.search(msgid) is not None and not latin else "en"
+    if latin:
+        return "en"
+    return "zh" if _CJK.search(msgid) is not None else None
 
 
 def translator(lang: str | None = None) -> gettext.NullTranslations:

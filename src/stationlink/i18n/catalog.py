@@ -3,7 +3,8 @@
 Contract: :func:`extract` collects every message id the package uses: ``_("...")`` /
 ``ngettext`` / ``N_`` calls in Python under ``src/stationlink``, ``{% trans %}`` and ``_()`` in
 Jinja2 templates (``*.html``, ``*.j2``), and the ``label`` of every count and item of the
-built-in policies (``policies/*.toml``), which people read in statements. :func:`update`
+built-in policies (``policies/*.toml``), which people read in statements, with the SMS
+labels and the ``[notice]`` template, part format and separator. :func:`update`
 merges that template into ``locale/<lang>/LC_MESSAGES/stationlink.po`` (new ids empty, removed
 ids dropped, translations kept); :func:`compile_mo` writes the ``.mo`` beside it.
 :func:`untranslated` and :func:`mo_matches_po` are what the tests check. ``tools/i18n.py`` is
@@ -36,9 +37,13 @@ METHOD_MAP = [
 ]
 
 
+#: Keys of a policy file whose string values are text for people.
+_POLICY_TEXT_KEYS = frozenset({"label", "sms", "template", "part", "separator"})
+
+
 def extract_policy_labels(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
                           options: Any) -> Iterator[tuple[int, str, str, list[str]]]:
-    """Babel extraction method: the ``label`` strings of a policy TOML file."""
+    """Babel extraction method: the strings of a policy TOML file that people read."""
     raw = fileobj.read()
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     lines = text.splitlines()
@@ -46,7 +51,7 @@ def extract_policy_labels(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
     def walk(node: Any) -> Iterator[str]:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key == "label" and isinstance(value, str):
+                if key in _POLICY_TEXT_KEYS and isinstance(value, str):
                     yield value
                 else:
                     yield from walk(value)
@@ -56,6 +61,7 @@ def extract_policy_labels(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
 
     for label in walk(tomllib.loads(text)):
         lineno = next((n for n, line in enumerate(lines, 1) if f'"{label}"' in line), 0)
+        # i18n: a policy's text; keep the {placeholders} as they are
         yield lineno, "", label, ["policy label"]
 
 
@@ -123,7 +129,7 @@ def untranslated(lang: str, template: Catalog | None = None) -> list[str]:
     missing = []
     for message in template:
         first = message.id if isinstance(message.id, str) else message.id[0]
-        if not first or written_in(first) == lang:
+        if not first or written_in(first) in (lang, None):
             continue
         found = catalog.get(message.id, message.context)
         if found is None or not found.string or found.fuzzy:

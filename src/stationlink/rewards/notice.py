@@ -7,6 +7,11 @@ Contract:
 - A message is cut into SMS segments of at most ``segment_chars`` characters (70 by default,
   the limit of one UCS-2 SMS); a message that does not fit in one segment is split at a
   separator where possible and each segment is prefixed ``(i/n)``, counted in its length.
+  The segments without their prefixes put back together are the message.
+- The policy's template, part format, separator and SMS labels are written in Chinese (the
+  default language); ``lang="en"`` renders them through the en catalogue, where the built-in
+  policies' notices have English translations (a policy's own text without one is sent as
+  written). The figures are the same in both languages; the segment limit is the policy's.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..i18n import gettext_for
 from .model import Policy
 from .statements import MonthResult, StationStatement
 from .station_rules import fmt_money
@@ -28,15 +34,16 @@ class Notice:
     segments: tuple[str, ...]
 
 
-def _parts(policy: Policy, st: StationStatement) -> str:
+def _parts(policy: Policy, st: StationStatement, lang: str | None) -> str:
+    _ = gettext_for(lang)
     groups: dict[str, Decimal] = {}
     for item in st.items:
         if item.sms:
             groups[item.sms] = groups.get(item.sms, Decimal("0.00")) + item.amount
-    fmt = policy.notice.part
-    shown = [fmt.format(label=label, amount=fmt_money(abs(amount)))
+    fmt = _(policy.notice.part)
+    shown = [fmt.format(label=_(label), amount=fmt_money(abs(amount)))
              for label, amount in groups.items() if amount != 0]
-    return policy.notice.separator.join(shown) if shown else "无"
+    return _(policy.notice.separator).join(shown) if shown else _("none")
 
 
 def segments(text: str, limit: int) -> tuple[str, ...]:
@@ -63,16 +70,17 @@ def segments(text: str, limit: int) -> tuple[str, ...]:
         n = len(chunks)
 
 
-def notice_for(policy: Policy, month: str, st: StationStatement) -> Notice:
+def notice_for(policy: Policy, month: str, st: StationStatement,
+               lang: str | None = None) -> Notice:
     year, mon = int(month[:4]), int(month[5:7])
     paid_month = 1 if mon == 12 else mon + 1
-    text = policy.notice.template.format(
+    text = gettext_for(lang)(policy.notice.template).format(
         station=st.station_id, year=year, month=mon, total=fmt_money(st.total),
-        parts=_parts(policy, st), paid_by_month=paid_month,
+        parts=_parts(policy, st, lang), paid_by_month=paid_month,
         paid_by_day=policy.calendar.get("paid_by", ""),
     )
     return Notice(st.station_id, text, segments(text, policy.notice.segment_chars))
 
 
-def notices(policy: Policy, result: MonthResult) -> list[Notice]:
-    return [notice_for(policy, result.month, st) for st in result.stations]
+def notices(policy: Policy, result: MonthResult, lang: str | None = None) -> list[Notice]:
+    return [notice_for(policy, result.month, st, lang) for st in result.stations]
