@@ -57,7 +57,8 @@ def test_a_stale_mo_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize(("msgid", "lang"), [
     ("valid withdrawals", "en"), ("Hello, %(name)s", "en"), ("有效取款", "zh"),
-    ("你好，%(name)s（%(role)s）", "zh"), ("{label}占比", "zh"), ("惠农通 accounts opened", "en"), (",", None), ("{label}{amount}", None),
+    ("你好，%(name)s（%(role)s）", "zh"), ("{label}占比", "zh"), ("惠农通 accounts opened", "en"),
+    (",", None), ("{label}{amount}", None),
 ])
 def test_written_in(msgid: str, lang: str | None) -> None:
     assert written_in(msgid) == lang
