@@ -5,7 +5,6 @@ internals, and a client's odd body never answered 500."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from stationlink.hub.client import HubClient
 from stationlink.hub.ratelimit import RateLimiter, parse_rate, retry_after_seconds
 from stationlink.hub.server import BackgroundServer
 from stationlink.hub.sqlite_store import SqliteHubStore
+from stationlink.hub.stores import describe
 from stationlink.hub.tokens import hash_token, new_token
 from stationlink.hub.wire import batch_to_json
 
@@ -185,21 +185,20 @@ def test_store_failure_is_503_without_paths_or_sqlite_messages(
     batch = buf.next_batch(10)
     assert batch is not None
     body = batch_to_json(batch)
-    conn = sqlite3.connect(hub.path)
-    conn.execute("ALTER TABLE records RENAME TO records_elsewhere")
-    conn.close()
+    hub.sql("ALTER TABLE records RENAME TO records_elsewhere")
+    cause = {"sqlite": "no such table", "postgresql": 'relation "records" does not exist'}
     with caplog.at_level(logging.ERROR, logger="stationlink.hub"):
         r = http.post(f"{hub.url}/v1/stations/S1/batches", json=body, headers=hub.headers())
         conflicts = http.get(f"{hub.url}/v1/conflicts", headers=hub.headers())
     for answer in (r, conflicts):
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"] == "storage_unavailable"
-        for secret in (str(tmp_path), "hub.sqlite", "no such table", "records", "sqlite",
-                       "Traceback"):
+        for secret in (str(tmp_path), "hub.sqlite", cause[hub.kind], "records", "sqlite",
+                       "postgres", "Traceback"):
             assert secret not in answer.text
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
-    assert "no such table" in logged  # the operator finds the cause in the hub's log
-    assert str(hub.path) in logged
+    assert cause[hub.kind] in logged  # the operator finds the cause in the hub's log
+    assert describe(hub.path) in logged
 
 
 class _Broken(SqliteHubStore):

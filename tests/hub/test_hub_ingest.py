@@ -29,13 +29,8 @@ def post(http: httpx.Client, hub: Hub, body: Any, station: str = "S1",
                      headers=hub.headers(acting_as))
 
 
-def held(hub: Hub) -> list[tuple[str, int, str]]:
-    conn = sqlite3.connect(hub.path)
-    try:
-        return conn.execute(
-            "SELECT station_id, seq, ident FROM records ORDER BY station_id, seq").fetchall()
-    finally:
-        conn.close()
+def held(hub: Hub) -> list[tuple[Any, ...]]:
+    return hub.sql("SELECT station_id, seq, ident FROM records ORDER BY station_id, seq")
 
 
 @pytest.fixture
@@ -164,13 +159,12 @@ def test_auth(hub: Hub, http: httpx.Client, filled: Buffer) -> None:
 
 
 def test_tokens_are_stored_hashed(hub: Hub) -> None:
-    conn = sqlite3.connect(hub.path)
-    try:
-        stored = {row[0] for row in conn.execute("SELECT token_hash FROM tokens")}
-    finally:
-        conn.close()
+    stored = {row[0] for row in hub.sql("SELECT token_hash FROM tokens")}
     assert stored == {hash_token(t) for t in hub.tokens.values()}
-    raw = hub.path.read_bytes() + hub.path.with_name("hub.sqlite-wal").read_bytes()
+    if isinstance(hub.path, Path):  # the SQLite file's bytes, its WAL included
+        raw = hub.path.read_bytes() + hub.path.with_name("hub.sqlite-wal").read_bytes()
+    else:  # PostgreSQL: everything the tokens table holds
+        raw = repr(hub.sql("SELECT * FROM tokens")).encode()
     assert all(t.encode() not in raw for t in hub.tokens.values())
 
 

@@ -34,9 +34,9 @@ def test_serve_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals) -> N
 
 
 def test_hub_killed_mid_upload_keeps_exactly_once(
-    tmp_path: Path, make_record: MakeRecord
+    hub_db: str, tmp_path: Path, make_record: MakeRecord
 ) -> None:
-    db = tmp_path / "hub.sqlite"
+    db = hub_db  # once per store
     token = create_token(db, "S1")
     buf = Buffer.open(tmp_path / "buffer.sqlite", "S1")
     records = [make_record(i) for i in range(1, 3001)]
@@ -77,8 +77,8 @@ def test_hub_killed_mid_upload_keeps_exactly_once(
     buf.close()
 
 
-def test_token_and_status_commands(tmp_path: Path) -> None:
-    db = tmp_path / "hub.sqlite"
+def test_token_and_status_commands(hub_db: str) -> None:
+    db = hub_db  # once per store
     token = create_token(db, "S9")
     runner = CliRunner()
     listed = json.loads(runner.invoke(cli, ["hub", "token", "list", "--db", str(db),

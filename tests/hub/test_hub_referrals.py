@@ -39,10 +39,9 @@ def sync(buf: Buffer, hub: Hub, http: httpx.Client, size: int = 2) -> int:
     return hwm
 
 
-def held(path: Path) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(path)) as conn:
-        return conn.execute("SELECT seq, terminal_id, ident, affects_month, late, duplicate_of "
-                            "FROM records ORDER BY seq").fetchall()
+def held(hub: Hub) -> list[tuple[object, ...]]:
+    return hub.sql("SELECT seq, terminal_id, ident, affects_month, late, duplicate_of "
+                   "FROM records ORDER BY seq")
 
 
 def test_referrals_reach_the_hub_and_export_like_the_buffer(
@@ -56,7 +55,7 @@ def test_referrals_reach_the_hub_and_export_like_the_buffer(
     buf.record_referral("finance_lead", wall_time=T0 + timedelta(minutes=9), referral_id="F1")
     buf.cancel_referral("F1", wall_time=T0 + timedelta(minutes=20))
     assert sync(buf, hub, http) == 6
-    assert held(hub.path) == [
+    assert held(hub) == [
         (1, "T1", "t:R00000000001", "2026-10", 0, None),
         (2, "PC", "r:H1", "2026-10", 0, None),
         (3, "PC", "r:S1", "2026-10", 0, None),
@@ -126,7 +125,7 @@ def test_malformed_referral_records_are_422_with_the_path(
     assert r.status_code == 422
     assert r.json()["path"] == path
     assert reason in r.json()["detail"]
-    assert held(hub.path) == []
+    assert held(hub) == []
 
 
 def test_a_late_cancellation_affects_the_referrals_month_and_is_listed(
@@ -137,7 +136,7 @@ def test_a_late_cancellation_affects_the_referrals_month_and_is_listed(
     hub.clock.now = close_instant("2026-10") + timedelta(hours=1)  # October has closed
     buf.cancel_referral("C1", wall_time=hub.clock.now)
     sync(buf, hub, http)
-    assert held(hub.path)[1] == (2, "PC", "c:C1", "2026-10", 1, None)
+    assert held(hub)[1] == (2, "PC", "c:C1", "2026-10", 1, None)
     paid = list(hub_transactions(hub.path, "2026-10"))
     adjusted = list(hub_transactions(hub.path, "2026-10", include_late=True))
     assert [t.status for t in paid] == ["approved"]
