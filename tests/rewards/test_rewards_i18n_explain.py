@@ -21,9 +21,17 @@ from test_rewards_properties import BRANCHES, STATIONS, transactions
 
 from stationlink.cli.main import cli
 from stationlink.interchange import Transaction
-from stationlink.rewards import MonthResult, compute, derivation, from_csv, load_policy
+from stationlink.rewards import (
+    MonthResult,
+    compute,
+    compute_quarter,
+    derivation,
+    from_csv,
+    load_policy,
+)
 from stationlink.rewards.explain import explain_branch, explain_station
 from stationlink.rewards.model import Policy
+from stationlink.rewards.statements import QuarterResult
 
 POLICIES = [load_policy("dezhou-2014"), load_policy("county-withhold-2012")]
 MONEY = re.compile(r"-?\d+\.\d\d(?!\d)")
@@ -56,12 +64,33 @@ def test_english_derivation_is_the_engines_basis_golden(policy: Policy) -> None:
     assert _assert_english_is_the_engines_basis(policy, _golden(policy)) > 10
 
 
+def _assert_english_quarter_is_the_engines_basis(policy: Policy, q: QuarterResult) -> int:
+    checked = 0
+    for qs in q.stations:
+        for item in qs.items:
+            assert derivation.quarter_basis(policy, q, qs, item, "en") == item.basis
+            checked += 1
+    return checked
+
+
 @settings(max_examples=40, deadline=None)
 @given(rows=transactions())
 def test_english_derivation_is_the_engines_basis_random(rows: list[Transaction]) -> None:
     for policy in POLICIES:
         result = compute(policy, STATIONS, BRANCHES, rows, "2026-10")
         _assert_english_is_the_engines_basis(policy, result)
+    quarter = compute_quarter(POLICIES[1], STATIONS, BRANCHES, rows, "2026Q4")
+    _assert_english_quarter_is_the_engines_basis(POLICIES[1], quarter)
+
+
+def test_english_quarter_derivation_is_the_engines_basis_golden() -> None:
+    inputs = from_csv(GOLDEN / "transactions.csv", GOLDEN / "stations.csv",
+                      GOLDEN / "branches.csv")
+    q = compute_quarter(POLICIES[1], inputs.stations, inputs.branches, inputs.transactions,
+                        "2026Q4")
+    assert _assert_english_quarter_is_the_engines_basis(POLICIES[1], q) >= 2 * len(q.stations)
+    zh = derivation.quarter_basis(POLICIES[1], q, q.stations[0], q.stations[0].items[1], "zh")
+    assert "返还" in zh or "暂扣" in zh
 
 
 def _explain(*args: str, env: dict[str, str] | None = None) -> str:

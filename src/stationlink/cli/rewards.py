@@ -44,6 +44,7 @@ from ..rewards.render import (
 from ..rewards.statements import MonthResult
 from ..rewards.tally import gc_paused
 from .common import echo_json, handles_errors, stderr
+from .hub import hub_db
 from .progress import file_progress, lines_with_progress
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +53,7 @@ _LANG = click.option("--lang", type=click.Choice(LANGS), default=DEFAULT_LANG,
                      envvar="STATIONLINK_LANG", show_default=True, show_envvar=True,
                      help="Language of the text people read (zh or en); JSON keys stay.")
 #: Where the transactions come from: (--transactions, --hub, --include-late).
-_Source = tuple[Path | None, Path | None, bool]
+_Source = tuple[Path | None, Path | str | None, bool]
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -62,8 +63,9 @@ def _inputs(func: F) -> F:
         click.option("--month", help="CST calendar month, e.g. 2026-10."),
         click.option("--transactions", "transactions", type=_FILE,
                      help="Transactions CSV (docs/formats.md).  [this or --hub]"),
-        click.option("--hub", "hub", type=_FILE,
-                     help="Hub database: its transactions of the month (instead of a CSV)."),
+        click.option("--hub", "hub", metavar="DB", callback=hub_db,
+                     help="Hub database (a SQLite file or a postgresql:// URL): its "
+                          "transactions of the month (instead of a CSV)."),
         click.option("--include-late", is_flag=True,
                      help="With --hub: include records that arrived after the month closed."),
         click.option("--stations", "stations", required=True, type=_FILE,
@@ -127,7 +129,8 @@ def _emit(text: str, out: Path | None) -> None:
         raise ConfigError(f"cannot write {out}: {exc}") from exc
 
 
-def _source(transactions: Path | None, hub: Path | None, include_late: bool) -> _Source:
+def _source(transactions: Path | None, hub: Path | str | None, include_late: bool
+            ) -> _Source:
     """Check the transaction source options: exactly one of --transactions and --hub."""
     if (transactions is None) == (hub is None):
         raise ConfigError("give exactly one of --transactions (a CSV file) or --hub "
@@ -193,7 +196,8 @@ def compute_cmd(month: str | None, transactions: Path | None, hub: Path | None,
     if quarter:
         q = settle_quarter(policy, quarter, results)
         text = {"json": lambda: json.dumps(quarter_json(q), ensure_ascii=False) + "\n",
-                "csv": lambda: csv_text(q), "table": lambda: quarter_table(q, lang=lang)}[fmt]()
+                "csv": lambda: csv_text(q), "table": lambda: quarter_table(q, lang=lang,
+                                                            policy=policy)}[fmt]()
     else:
         r = results[0]
         text = {"json": lambda: json.dumps(month_json(r), ensure_ascii=False) + "\n",

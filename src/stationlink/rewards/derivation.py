@@ -1,14 +1,15 @@
 """Every line item's derivation (its ``basis``) in a person's language.
 
-Contract: :func:`station_basis` / :func:`branch_basis` return the arithmetic behind one line
-item of a computed statement, through the gettext catalogue of ``lang``; in ``en`` the text is
-exactly the engine's own ``basis`` (a test holds them equal over the golden month and random
-months), in ``zh`` the same figures with the policy's Chinese wording, e.g. the village's
-household arithmetic as a fraction (``代收电费占比 = 当月代收笔数 / 该村实际户数 = 120 / 200 =
-60.0%``). They only read: every amount shown is the statement's (never recomputed), counts,
-rates and tiers come from the statement's facts and the policy. :func:`condition` renders an
-effective-station condition; :func:`label` a policy label (a label without a translation is
-shown as written in the policy).
+Contract: :func:`station_basis`, :func:`branch_basis` and :func:`quarter_basis` return the
+arithmetic behind one line item of a computed statement, through the gettext catalogue of
+``lang``; in ``en`` the text is exactly the engine's own ``basis`` (a test holds them equal
+over the golden month and random months), in ``zh`` the same figures with the policy's Chinese
+wording, e.g. the village's household arithmetic as a fraction (``代收电费占比 = 当月代收笔数
+/ 该村实际户数 = 120 / 200 = 60.0%``). They only read: every amount shown is the statement's
+(never recomputed), counts, rates and tiers come from the statement's facts and the policy;
+without the policy (or for an item it does not describe) the engine's basis is returned.
+:func:`condition` renders an effective-station or refund condition; :func:`label` a policy
+label (a label without a translation is shown as written in the policy).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from fractions import Fraction
 
 from ..i18n import gettext_for
 from .model import BranchItem, Condition, Policy, StationItem, Tier
-from .statements import BranchStatement, CountValue, LineItem, MonthResult, StationStatement
+from .statements import (
+    BranchStatement,
+    CountValue,
+    LineItem,
+    MonthResult,
+    QuarterResult,
+    QuarterStatement,
+    StationStatement,
+)
 from .station_rules import (
     condition_value,
     find_tier,
@@ -189,3 +198,35 @@ def branch_basis(policy: Policy | None, result: MonthResult, b: BranchStatement,
     short = max(0, b.plan - e)
     return _("plan {plan}, effective {e}: {short} short x {each} = {amount}").format(
         plan=b.plan, e=e, short=short, each=fmt_money(spec.amount), amount=amount)
+
+
+def quarter_basis(policy: Policy | None, result: QuarterResult, qs: QuarterStatement,
+                  item: LineItem, lang: str | None) -> str:
+    """The derivation of one of a station's quarter items (``month.M`` / ``refund.M``)."""
+    rule = None if policy is None else policy.quarter
+    kind, _sep, month = item.code.partition(".")
+    mr = next((m for m in result.months if m.month == month), None)
+    st = None if mr is None else mr.station(qs.station_id)
+    if rule is None or st is None or kind not in ("month", "refund"):
+        return item.basis
+    _ = gettext_for(lang)
+    hold = st.item(rule.withhold_code)
+    withheld = -hold.amount if hold is not None else Decimal("0.00")
+    if kind == "month":
+        return _("{month}: fee {fee} - withheld {withheld} = {total} paid monthly").format(
+            month=month, fee=fmt_money(st.total + withheld), withheld=fmt_money(withheld),
+            total=fmt_money(st.total))
+    counts = st.facts.counts
+    results = [(condition_value(c, counts) >= c.minimum, condition(c, counts, lang))
+               for c in rule.refund_when_any]
+    qualified = any(ok for ok, _text in results)
+    joiner = _(" or ") if qualified else _(" and ")
+    why = joiner.join(text for ok, text in results if ok == qualified)
+    if withheld == 0:
+        verdict = _("nothing was withheld")
+    elif qualified:
+        verdict = _("withheld {amount} returned").format(amount=fmt_money(withheld))
+    else:
+        verdict = _("withheld {amount} not returned (forfeited)").format(
+            amount=fmt_money(withheld))
+    return f"{month}: {why} -> {verdict}"

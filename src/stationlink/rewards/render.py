@@ -158,7 +158,8 @@ def table(result: MonthResult, calendar: dict[str, int] | None = None, *,
     return "\n".join(out) + "\n"
 
 
-def quarter_table(result: QuarterResult, *, lang: str | None = None) -> str:
+def quarter_table(result: QuarterResult, *, lang: str | None = None,
+                  policy: Policy | None = None) -> str:
     _ = gettext_for(lang)
     out = [_("Quarter {quarter} under policy {policy}: monthly withholding and quarter-end "
              "refund").format(quarter=result.quarter, policy=result.policy), ""]
@@ -167,7 +168,8 @@ def quarter_table(result: QuarterResult, *, lang: str | None = None) -> str:
                      "quarter total {total}").format(
             station=s.station_id, branch=s.branch_id, withheld=fmt_money(s.withheld),
             refund=fmt_money(s.refund), total=fmt_money(s.total)))
-        _items_table(s.items, [i.basis for i in s.items], out)
+        _items_table(s.items, [derivation.quarter_basis(policy, result, s, i, lang)
+                               for i in s.items], out)
     out += ["", *info_lines(result.info, result.quarter, lang)]
     return "\n".join(out) + "\n"
 
