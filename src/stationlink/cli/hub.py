@@ -21,12 +21,30 @@ from typing import Any
 
 import click
 
+from ..errors import ConfigError
 from ..hub.closing import DEFAULT_CLOSE_DAY
 from ..hub.export import LATE_COLUMNS, hub_transactions, late_items
 from ..hub.ratelimit import DEFAULT_RATE, parse_rate
-from ..hub.stores import describe, migrate_hub, open_hub_store
+from ..hub.stores import describe, migrate_hub, open_hub_store, sqlite_path
 from ..hub.tokens import hash_token, new_token, write_token_file
 from .common import echo_json, export_transactions, handles_errors
+
+
+def hub_db(ctx: click.Context, param: click.Parameter, value: str | None
+           ) -> Path | str | None:
+    """Click callback for a ``--db``/``--hub`` that is read: a ``postgresql://`` URL as
+    given, or an existing SQLite file (a plain path or ``sqlite:///path``) as a Path."""
+    if value is None:
+        return None
+    try:
+        path = sqlite_path(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+    if path is None:
+        return value
+    existing = click.Path(exists=True, dir_okay=False, path_type=Path)
+    converted: Path = existing.convert(str(path), param, ctx)
+    return converted
 
 DB = click.option("--db", "db_path", required=True, metavar="DB",
                   help="Hub database: a SQLite file path (or sqlite:///abs/path) or a "

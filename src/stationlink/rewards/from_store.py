@@ -99,16 +99,18 @@ def hub_months(
 ) -> tuple[MonthResult, ...] | None:
     """The months' statements from the hub's SQL tallies, or ``None`` (module contract)."""
     from ..hub.hub_schema import check_hub_file
-    from ..hub.sqlite_store import SqliteHubStore
+    from ..hub.stores import open_hub_store, sqlite_path
 
-    check_hub_file(db_path)  # StorageError naming the file; nothing read or written
+    file = sqlite_path(db_path)
+    if file is not None:  # a PostgreSQL hub's schema is checked when it is opened
+        check_hub_file(file)  # StorageError naming the file; nothing read or written
     s, b = _reference_files(stations, branches)
     if s.problems or b.problems:
         return None
     for m in months:
         month_period(m)  # ConfigError for a malformed month before the store is opened
     capped = [c for c in policy.counts.values() if c.cap_per_card_per_day is not None]
-    store = SqliteHubStore(db_path, create=False)
+    store = open_hub_store(db_path, create=False)
     try:
         tallies = store.month_tallies(months, include_late=include_late, capped=capped)
     finally:

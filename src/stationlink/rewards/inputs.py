@@ -87,10 +87,13 @@ def from_csv(
 
 def hub_export_name(db_path: str | Path, months: Sequence[str], include_late: bool) -> str:
     """How problems in the hub's rows name their source: the export command's lines."""
+    from ..hub.stores import describe
+
     late = " --include-late" if include_late else ""
+    db = describe(db_path)  # a PostgreSQL URL without its password
     if len(months) == 1:
-        return f"{db_path} (hub export --month {months[0]}{late})"
-    return (f"{db_path} (hub export --month {', '.join(months)}{late}, one after another "
+        return f"{db} (hub export --month {months[0]}{late})"
+    return (f"{db} (hub export --month {', '.join(months)}{late}, one after another "
             "under one header)")
 
 
@@ -106,8 +109,11 @@ def from_hub(
     """The months' transactions as the hub holds them (see module contract)."""
     from ..hub.export import hub_transactions
     from ..hub.hub_schema import check_hub_file
+    from ..hub.stores import sqlite_path
 
-    check_hub_file(db_path)  # StorageError naming the file; nothing read or written
+    file = sqlite_path(db_path)
+    if file is not None:  # a PostgreSQL hub's schema is checked when it is opened
+        check_hub_file(file)  # StorageError naming the file; nothing read or written
     s, b = _reference_files(stations, branches)
     rows = (txn for month in months
             for txn in hub_transactions(db_path, month, include_late=include_late))
