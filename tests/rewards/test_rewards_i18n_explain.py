@@ -20,7 +20,9 @@ from rewards_fixtures import GOLDEN
 from test_rewards_properties import BRANCHES, STATIONS, transactions
 
 from stationlink.cli.main import cli
+from stationlink.i18n import written_in
 from stationlink.interchange import Transaction
+from stationlink.records.vocab import KINDS, Product
 from stationlink.rewards import (
     MonthResult,
     compute,
@@ -161,3 +163,17 @@ def test_library_explain_without_the_policy_shows_the_engines_basis() -> None:
     assert result.station("R1").item("withdrawal").basis in text  # type: ignore[union-attr]
     assert explain_branch(result, "B1", lang="en", policy=policy) == explain_branch(
         result, "B1", lang="en")
+
+
+def test_every_kind_and_product_has_a_chinese_name() -> None:
+    codes = [*KINDS, *(p.value for p in Product)]
+    assert set(codes) <= set(derivation.VOCAB_NAMES)
+    for code in codes:
+        assert derivation.vocab_name(code, "en") == code
+        assert written_in(derivation.vocab_name(code, "zh")) == "zh", code
+
+
+def test_transactions_listed_by_chinese_kind_and_product() -> None:
+    text = _explain("--station", "R1")
+    assert "  便民缴费         电费                      48 笔      2438.00 元\n" in text
+    assert "本方案未定价的缴费 2 笔 (水费 2 笔),收款 45.00 元" in text

@@ -88,8 +88,9 @@ def read_catalog(lang: str) -> Catalog:
 
 def _po_bytes(catalog: Catalog) -> bytes:
     buf = io.BytesIO()
+    # files without line numbers, so that editing code elsewhere does not churn the catalogues
     write_po(buf, catalog, width=100, omit_header=False, sort_output=True,
-             include_previous=False)
+             include_previous=False, include_lineno=False)
     return buf.getvalue()
 
 

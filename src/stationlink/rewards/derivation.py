@@ -9,7 +9,8 @@ wording, e.g. the village's household arithmetic as a fraction (``代收电费�
 (never recomputed), counts, rates and tiers come from the statement's facts and the policy;
 without the policy (or for an item it does not describe) the engine's basis is returned.
 :func:`condition` renders an effective-station or refund condition; :func:`label` a policy
-label (a label without a translation is shown as written in the policy).
+label (a label without a translation is shown as written in the policy); :func:`vocab_name` a
+kind or product code (its Chinese name in zh, the code in en).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 
-from ..i18n import gettext_for
+from ..i18n import check_lang, gettext_for
 from .model import BranchItem, Condition, Policy, StationItem, Tier
 from .statements import (
     BranchStatement,
@@ -40,6 +41,31 @@ from .station_rules import (
 )
 
 Gettext = Callable[[str], str]
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention: marked for extraction only
+    return text
+
+
+#: People's names of the record vocabulary's codes (kinds and products); shown in zh, while
+#: en shows the codes themselves, as the CSV files have them.
+VOCAB_NAMES = {
+    "bill_payment": N_("bill payment"), "withdrawal": N_("cash withdrawal"),
+    "balance_inquiry": N_("balance inquiry"), "referral": N_("referral"),
+    "mobile": N_("China Mobile"), "unicom": N_("China Unicom"),
+    "telecom": N_("China Telecom"), "electricity": N_("electricity"), "water": N_("water"),
+    "gas": N_("gas"), "cable_tv": N_("cable TV"), "huinongtong": N_("惠农通 account"),
+    "finance_lead": N_("financial-customer lead"),
+    "car_insurance_lead": N_("car-insurance lead"),
+    "car_insurance_sale": N_("car-insurance sale"),
+}
+
+
+def vocab_name(code: str, lang: str | None) -> str:
+    """A kind or product code for people: its name in zh, the code itself in en."""
+    if check_lang(lang) == "en" or code not in VOCAB_NAMES:
+        return code
+    return gettext_for(lang)(VOCAB_NAMES[code])
 
 
 def label(text: str, lang: str | None) -> str:
@@ -146,7 +172,8 @@ def station_basis(policy: Policy | None, st: StationStatement, item: LineItem,
     if spec.type == "unpriced":
         count_def = policy.counts[spec.count]
         none = _("(no product)")
-        parts = [f"{pn} {product or none}"
+        parts = [_("{n} {product}").format(n=pn, product=vocab_name(product, lang) if product
+                                           else none)
                  for (kind, product), (pn, _amount) in sorted(st.facts.by_product.items())
                  if pn and count_def.matches(kind, product)]
         listed = f" ({', '.join(parts)})" if parts else ""

@@ -17,10 +17,16 @@ from decimal import Decimal
 
 from ..errors import ConfigError
 from ..i18n import gettext_for
+from ..screentext import display_width
 from . import derivation
 from .model import Policy
 from .statements import LineItem, MonthResult
 from .station_rules import fmt_fraction, fmt_money
+
+
+def _pad(text: str, columns: int) -> str:
+    """``text`` padded with blanks to ``columns`` terminal columns (a CJK character takes 2)."""
+    return text + " " * max(0, columns - display_width(text))
 
 
 def _sum_line(items: tuple[LineItem, ...], total: Decimal, lang: str | None) -> str:
@@ -63,8 +69,10 @@ def explain_station(result: MonthResult, station_id: str, *, lang: str | None = 
     if not f.by_product:
         out.append(_("  none"))
     for (kind, product), (n, amount) in sorted(f.by_product.items()):
-        out.append(_("  {kind:<16} {product:<20} {n:>7}  {amount:>12} yuan").format(
-            kind=kind, product=product or "-", n=n, amount=fmt_money(amount)))
+        name = derivation.vocab_name(product, lang) if product else "-"
+        out.append(_("  {kind} {product} {n:>7}  {amount:>12} yuan").format(
+            kind=_pad(derivation.vocab_name(kind, lang), 16), product=_pad(name, 20), n=n,
+            amount=fmt_money(amount)))
     out.append(_("  not counted: {declined} declined, {reversed} reversed").format(
         declined=f.declined, reversed=f.reversed))
     out += ["", _("Counts defined by the policy:")]
