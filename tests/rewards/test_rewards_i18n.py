@@ -16,6 +16,7 @@ from stationlink.i18n import (
     check_lang,
     format_date,
     format_datetime,
+    format_month,
     format_yuan,
     gettext_for,
     install_jinja,
@@ -130,3 +131,11 @@ def test_install_jinja(lang: str, expected: str) -> None:
                            "{{ when | cst_date }}")
     when = datetime(2026, 9, 30, 16, 30, tzinfo=UTC)
     assert page.render(amount=Decimal("12.3"), when=when) == expected
+
+
+def test_format_month() -> None:
+    assert format_month("2026-10", "zh") == "2026年10月"
+    assert format_month("2026-01", "en") == "January 2026"
+    for bad in ("2026-13", "202610", "2026/10", ""):
+        with pytest.raises(ValueError, match="2026-10"):
+            format_month(bad, "zh")

@@ -26,7 +26,7 @@ def _compute(*args: str) -> str:
 def test_table_in_chinese_by_default() -> None:
     text = _compute("--month", "2026-10")
     assert text == _compute("--month", "2026-10", "--lang", "zh")
-    assert text.startswith("2026-10 酬金,方案 dezhou-2014\n")
+    assert text.startswith("2026年10月酬金,方案 dezhou-2014\n")
     assert "  R1(支局 B1,农村)  合计 60.41\n" in text
     assert "  B1(农村)有效 2/3,计划 3  合计 14.10  支局长 2.82  维护人员 11.28\n" in text
     assert "代收电费占比 = 当月代收电费笔数 / 该村实际户数 = 25 / 50 = 50.0%" in text

@@ -108,13 +108,13 @@ def _explain(*args: str, env: dict[str, str] | None = None) -> str:
 def test_station_explained_in_chinese_by_default() -> None:
     text = _explain("--station", "R1")
     assert text == _explain("--station", "R1", "--lang", "zh")
-    assert text.startswith("站点 R1,2026-10,方案 dezhou-2014\n")
+    assert text.startswith("站点 R1,2026年10月,方案 dezhou-2014\n")
     # the household arithmetic as a fraction, with the policy's wording (two stations in V1)
     assert ("代收电费占比 = 当月代收电费笔数 / 该村实际户数 = 48 / "
             "(该村户数 120 / 该村站点数 2 = 60) = 80.0%(占比 >= 80%)-> 每笔 0.30 元,"
             "合计 14.40 元") in text
     # the card-day over the 2-per-card-per-day cap
-    assert "卡 tokC1 于 2026-10-05:刷卡 3 笔,1 笔不计" in text
+    assert "卡 tokC1 于 2026年10月5日:刷卡 3 笔,1 笔不计" in text
     assert "有效取款 16 笔(成功 17 笔,其中 1 笔超过每卡每天 2 笔的上限)" in text
     assert "合计:0.96 + 0.75 + 0.30 + 14.40 + 0.00 + 8.00 + 5.00 + 1.00 + 30.00 = 60.41 元" \
         in text

@@ -15,11 +15,12 @@ Contract:
 - :func:`translator` returns the ``gettext`` translations for a language (cached);
   :func:`gettext_for` / :func:`ngettext_for` are the ``_`` / ``ngettext`` of a language;
   :func:`install_jinja` installs them into a Jinja2 environment (``jinja2.ext.i18n``) and
-  adds the filters ``yuan``, ``cst_date`` and ``cst_datetime``.
+  adds the filters ``yuan``, ``cst_date``, ``cst_datetime`` and ``month``.
 - :func:`format_yuan` renders money exactly with two decimals (``12.30 元`` in zh,
   ``CNY 12.30`` in en, never a float, no thousands separators so figures read the same as in
   JSON and CSV); :func:`format_date` / :func:`format_datetime` render in China Standard Time
-  through Babel's locale data (``zh_CN`` / ``en``); a naive datetime is refused.
+  through Babel's locale data (``zh_CN`` / ``en``); a naive datetime is refused;
+  :func:`format_month` renders a CST calendar month ``YYYY-MM`` (``2026年10月``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any, Literal
 
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
+from babel.dates import format_skeleton as _babel_skeleton
 
 from ..errors import ConfigError
 from ..money import CST
@@ -132,6 +134,17 @@ def format_datetime(value: datetime, lang: str | None = None,
     return _babel_datetime(ts, fmt, tzinfo=CST, locale=BABEL_LOCALE[check_lang(lang)])
 
 
+def format_month(month: str, lang: str | None = None) -> str:
+    """A calendar month ``YYYY-MM`` for people: ``2026年10月`` (zh), ``October 2026`` (en)."""
+    try:
+        first = date(int(month[:4]), int(month[5:7]), 1)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"a month must look like 2026-10, not {month!r}") from exc
+    if len(month) != 7 or month[4] != "-":
+        raise ValueError(f"a month must look like 2026-10, not {month!r}")
+    return _babel_skeleton("yMMMM", first, locale=BABEL_LOCALE[check_lang(lang)])
+
+
 def install_jinja(env: Any, lang: str | None = None) -> None:
     """Install ``lang``'s translations into a Jinja2 environment (``jinja2.ext.i18n``).
 
@@ -145,10 +158,11 @@ def install_jinja(env: Any, lang: str | None = None) -> None:
     env.filters["yuan"] = functools.partial(format_yuan, lang=code)
     env.filters["cst_date"] = functools.partial(format_date, lang=code)
     env.filters["cst_datetime"] = functools.partial(format_datetime, lang=code)
+    env.filters["month"] = functools.partial(format_month, lang=code)
 
 
 __all__ = [
     "BABEL_LOCALE", "DEFAULT_LANG", "DOMAIN", "LANGS", "LOCALE_DIR", "Lang", "check_lang",
-    "format_date", "format_datetime", "format_yuan", "gettext_for", "install_jinja",
+    "format_date", "format_datetime", "format_month", "format_yuan", "gettext_for", "install_jinja",
     "ngettext_for", "translator", "written_in",
 ]

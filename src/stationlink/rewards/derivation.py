@@ -16,10 +16,11 @@ kind or product code (its Chinese name in zh, the code in en).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from ..i18n import check_lang, gettext_for
+from ..i18n import check_lang, format_date, format_month, gettext_for
 from .model import BranchItem, Condition, Policy, StationItem, Tier
 from .statements import (
     BranchStatement,
@@ -59,6 +60,16 @@ VOCAB_NAMES = {
     "car_insurance_lead": N_("car-insurance lead"),
     "car_insurance_sale": N_("car-insurance sale"),
 }
+
+
+def month_text(month: str, lang: str | None) -> str:
+    """A statement's month: ``2026年10月`` in zh, the ``2026-10`` key itself in en."""
+    return month if check_lang(lang) == "en" else format_month(month, lang)
+
+
+def day_text(day: str, lang: str | None) -> str:
+    """A CST calendar date ``YYYY-MM-DD``: ``2026年10月5日`` in zh, as given in en."""
+    return day if check_lang(lang) == "en" else format_date(date.fromisoformat(day), lang)
 
 
 def vocab_name(code: str, lang: str | None) -> str:

@@ -54,8 +54,9 @@ def explain_station(result: MonthResult, station_id: str, *, lang: str | None = 
     if st is None:
         raise ConfigError(f"no station {station_id!r} in the stations file")
     f = st.facts
+    month = derivation.month_text(result.month, lang)
     out = [_("Station {station}, {month}, policy {policy}").format(
-               station=st.station_id, month=result.month, policy=result.policy),
+               station=st.station_id, month=month, policy=result.policy),
            _("  branch {branch}, {area}").format(branch=st.branch_id, area=_area(f.area, lang))]
     if f.area == "rural":
         eff = fmt_fraction(f.effective_households) if f.effective_households else "?"
@@ -65,7 +66,7 @@ def explain_station(result: MonthResult, station_id: str, *, lang: str | None = 
             stations=f.stations_in_village, effective=eff))
     out.append("")
     out.append(_("Approved transactions in {month} (CST), by kind and product:").format(
-        month=result.month))
+        month=month))
     if not f.by_product:
         out.append(_("  none"))
     for (kind, product), (n, amount) in sorted(f.by_product.items()):
@@ -87,7 +88,8 @@ def explain_station(result: MonthResult, station_id: str, *, lang: str | None = 
         out.append(line)
         for card, day, swipes in cv.over_cap:
             out.append(_("    card {card} on {day}: {swipes} swipes, {over} not counted").format(
-                card=card, day=day, swipes=swipes, over=swipes - (cv.cap or 0)))
+                card=card, day=derivation.day_text(day, lang), swipes=swipes,
+                over=swipes - (cv.cap or 0)))
     out += ["", _("Line items:")]
     for i in st.items:
         out.append(f"  {i.code} = {fmt_money(i.amount)}: {derivation.label(i.label, lang)}")
@@ -111,7 +113,8 @@ def explain_branch(result: MonthResult, branch_id: str, *, lang: str | None = No
         raise ConfigError(f"no branch {branch_id!r} in the branches file (or the policy has "
                           "no branch rules)")
     out = [_("Branch {branch}, {month}, policy {policy}").format(
-               branch=b.branch_id, month=result.month, policy=result.policy),
+               branch=b.branch_id, month=derivation.month_text(result.month, lang),
+               policy=result.policy),
            _("  {area}, {stations} station(s), plan {plan} effective station(s)").format(
                area=_area(b.area, lang), stations=b.stations, plan=b.plan), "",
            _("Effective-station test per station:")]

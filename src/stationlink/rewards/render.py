@@ -122,7 +122,8 @@ def settlement_line(month: str, calendar: dict[str, int], lang: str | None = Non
 
     parts = [_("{what} by {day}").format(what=_calendar_word(k, lang), day=day(d))
              for k, d in calendar.items()]
-    return _("Settlement of {month}: ").format(month=month) + _("; ").join(parts)
+    return (_("Settlement of {month}: ").format(month=derivation.month_text(month, lang))
+            + _("; ").join(parts))
 
 
 def _area(area: str, lang: str | None) -> str:
@@ -134,7 +135,8 @@ def table(result: MonthResult, calendar: dict[str, int] | None = None, *,
           lang: str | None = None, policy: Policy | None = None) -> str:
     _ = gettext_for(lang)
     out = [_("Rewards for {month} under policy {policy}").format(
-        month=result.month, policy=result.policy), "", _("Stations")]
+        month=derivation.month_text(result.month, lang), policy=result.policy), "",
+        _("Stations")]
     for st in result.stations:
         out.append(_("  {station} (branch {branch}, {area})  total {total}").format(
             station=st.station_id, branch=st.branch_id, area=_area(st.facts.area, lang),
