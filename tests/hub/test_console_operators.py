@@ -208,7 +208,10 @@ def test_cli_operators_are_added_changed_and_audited(tmp_path: Path) -> None:
 ])
 def test_cli_refusals_exit_2_with_a_reason(tmp_path: Path, args: tuple[str, ...],
                                            message: str) -> None:
-    result = run(*args, "--db", str(tmp_path / "hub.sqlite"), input="short\n")
+    db = str(tmp_path / "hub.sqlite")
+    assert run("operator", "add", "root", "--role", "admin", "--generate",
+               "--db", db).exit_code == 0
+    result = run(*args, "--db", db, input="short\n")
     assert result.exit_code == 2, result.output
     assert message in result.output
 
@@ -254,3 +257,15 @@ def test_a_version_2_hub_file_gets_the_console_tables_keeping_its_data(tmp_path:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
+
+
+@pytest.mark.parametrize("args", [("audit",), ("operator", "list"),
+                                  ("operator", "disable", "x"),
+                                  ("operator", "reset-password", "x", "--generate")])
+def test_cli_commands_other_than_add_never_create_a_hub_file(tmp_path: Path,
+                                                             args: tuple[str, ...]) -> None:
+    missing = tmp_path / "typo.sqlite"
+    result = run(*args, "--db", str(missing))
+    assert result.exit_code == 8, result.output
+    assert "no such hub database file" in result.output
+    assert not missing.exists()

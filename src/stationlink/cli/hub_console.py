@@ -20,12 +20,12 @@ from typing import Any
 
 import click
 
-from ..errors import OperatorError
+from ..errors import OperatorError, StorageError
 from ..hub.console.backend import console_store_for
 from ..hub.console.passwords import Passwords, check_new_password, generate_password
 from ..hub.console.roles import ROLE_NAMES, parse_role
 from ..hub.console.store import Actor, ConsoleStore, Operator
-from ..hub.stores import open_hub_store
+from ..hub.stores import open_hub_store, sqlite_path
 from .common import echo_json, handles_errors
 
 DB = click.option("--db", "db_path", required=True, metavar="DB",
@@ -43,8 +43,13 @@ def cli_actor() -> Actor:
 
 
 @contextmanager
-def console(db_path: str) -> Iterator[ConsoleStore]:
-    """The console store of ``--db`` (a SQLite hub file is created or migrated)."""
+def console(db_path: str, *, create: bool = False) -> Iterator[ConsoleStore]:
+    """The console store of ``--db``. A SQLite hub file must exist unless ``create`` (only
+    ``operator add`` may start a hub file); an existing one is migrated to the console
+    tables if it predates them."""
+    path = sqlite_path(db_path)
+    if not create and path is not None and not path.is_file():
+        raise StorageError(f"{path}: no such hub database file")
     hub_store = open_hub_store(db_path)
     try:
         yield console_store_for(hub_store)
@@ -96,7 +101,7 @@ def operator_add(db_path: str, name: str, role: str, password_stdin: bool,
     """Add an operator; the password is asked twice unless given otherwise."""
     password, one_time = read_password(password_stdin, generate)
     hashed = Passwords().hash(password)
-    with console(db_path) as store:
+    with console(db_path, create=True) as store:
         store.add_operator(name, parse_role(role), hashed, must_change_password=one_time,
                            now=datetime.now(UTC), actor=cli_actor())
     if one_time:
