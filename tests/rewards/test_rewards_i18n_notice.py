@@ -140,3 +140,24 @@ def test_golden_notices_in_both_languages() -> None:
                                              *golden]).stdout)
     for z, e in zip(zh_docs, en_docs, strict=True):
         assert Counter(MONEY.findall(z["text"])) == Counter(MONEY.findall(e["text"]))
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(station=st.text(alphabet=st.sampled_from("德州站𠀀𪚥𡈽0123456789"), min_size=1,
+                       max_size=40),
+       fen=st.lists(st.integers(0, 99_999_999), min_size=1, max_size=12))
+def test_a_segment_counts_utf16_units_as_an_sms_does(station: str, fen: list[int]) -> None:
+    # characters beyond the BMP (rare characters in village and station names: 𠀀 𪚥 𡈽) take
+    # two UCS-2 units of the 70 an SMS holds
+    policy = POLICIES[0]
+    notice = notice_for(policy, "2026-10", _statement(policy, station, fen))
+    assert all(utf16_units(seg) <= 70 for seg in notice.segments), notice.segments
+    if utf16_units(notice.text) <= 70:
+        assert notice.segments == (notice.text,)
+    else:
+        bodies = [PREFIX.sub("", seg, count=1) for seg in notice.segments]
+        assert "".join(bodies) == notice.text

@@ -5,8 +5,10 @@ Contract:
   items grouped by their ``sms`` label (amounts summed, in policy order, zero groups left out,
   a negative group shown by its label with the amount without sign, e.g. ``暂扣20.00``).
 - A message is cut into SMS segments of at most ``segment_chars`` characters (70 by default,
-  the limit of one UCS-2 SMS); a message that does not fit in one segment is split at a
-  separator where possible and each segment is prefixed ``(i/n)``, counted in its length.
+  the limit of one UCS-2 SMS), counted as an SMS counts them: in UTF-16 units, so a character
+  beyond the BMP (a rare character of a name) counts two. A message that does not fit in one
+  segment is split at a separator where possible and each segment is prefixed ``(i/n)``,
+  counted in its length.
   The segments without their prefixes put back together are the message.
 - The policy's template, part format, separator and SMS labels are written in Chinese (the
   default language); ``lang="en"`` renders them through the en catalogue, where the built-in
@@ -46,8 +48,24 @@ def _parts(policy: Policy, st: StationStatement, lang: str | None) -> str:
     return _(policy.notice.separator).join(shown) if shown else _("none")
 
 
+def sms_units(text: str) -> int:
+    """Length in UCS-2/UTF-16 units, as an SMS counts it: a character beyond the BMP (a rare
+    character of a name, such as 𠀀) takes two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, room: int) -> int:
+    """How many characters of ``text`` fit in ``room`` units (at least one)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > room:
+            return max(i, 1)
+    return len(text)
+
+
 def segments(text: str, limit: int) -> tuple[str, ...]:
-    if len(text) <= limit:
+    if sms_units(text) <= limit:
         return (text,)
     n = 2
     while True:
@@ -56,12 +74,13 @@ def segments(text: str, limit: int) -> tuple[str, ...]:
         chunks: list[str] = []
         rest = text
         while rest:
-            if len(rest) <= room:
+            if sms_units(rest) <= room:
                 chunks.append(rest)
                 break
-            cut = max((i + 1 for i, ch in enumerate(rest[:room]) if ch in _BREAKS), default=0)
-            if cut < room // 2:
-                cut = room
+            fits = _fit(rest, room)
+            cut = max((i + 1 for i, ch in enumerate(rest[:fits]) if ch in _BREAKS), default=0)
+            if sms_units(rest[:cut]) < room // 2:
+                cut = fits
             chunks.append(rest[:cut])
             rest = rest[cut:]
         if len(chunks) <= n:
