@@ -7,7 +7,8 @@ sliding ``window`` (default 15 minutes) of the injected wall clock. Once an acco
 (> 0: refused without checking the password, even a right one); 0 otherwise. A successful
 sign-in clears its account's failures (not its address's). The counts live in the hub
 process (a restart forgets them); at most ``max_keys`` names and addresses are tracked, the
-ones idle longest forgotten first, so a flood of made-up names cannot exhaust memory.
+ones idle longest forgotten first, and a name counts by its first :data:`KEY_CHARS`
+characters (no operator name is longer), so a flood of made-up names cannot exhaust memory.
 Thread-safe.
 """
 
@@ -23,6 +24,11 @@ from ...clock import WallClock
 WINDOW = timedelta(minutes=15)
 PER_ACCOUNT = 5
 PER_ADDRESS = 20
+KEY_CHARS = 128
+
+
+def _keys(account: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    return ("account", account[:KEY_CHARS]), ("address", address[:KEY_CHARS])
 
 
 class LoginLimiter:
@@ -54,8 +60,8 @@ class LoginLimiter:
         now = self.clock()
         with self._lock:
             waits = [0.0]
-            for key, limit in ((("account", account), self.per_account),
-                               (("address", address), self.per_address)):
+            by_account, by_address = _keys(account, address)
+            for key, limit in ((by_account, self.per_account), (by_address, self.per_address)):
                 times = self._recent(key, now)
                 if len(times) >= limit:
                     waits.append((times[-limit] + self.window - now).total_seconds())
@@ -64,7 +70,7 @@ class LoginLimiter:
     def failed(self, account: str, address: str) -> None:
         now = self.clock()
         with self._lock:
-            for key in (("account", account), ("address", address)):
+            for key in _keys(account, address):
                 self._recent(key, now)
                 self._failures.setdefault(key, deque()).append(now)
                 self._failures.move_to_end(key)
@@ -73,7 +79,7 @@ class LoginLimiter:
 
     def succeeded(self, account: str) -> None:
         with self._lock:
-            self._failures.pop(("account", account), None)
+            self._failures.pop(_keys(account, "")[0], None)
 
 
 def minutes(seconds: float) -> int:
