@@ -218,7 +218,7 @@ def branch_basis(policy: Policy | None, result: MonthResult, b: BranchStatement,
         for name in spec.counts:
             k = sum(f.counts[name].n for f in effective)
             what = _(effective[0].counts[name].label) if effective else name.replace("_", " ")
-            parts.append(f"{k} {what}")
+            parts.append(_("{n} {counted}").format(n=k, counted=what))
             n += k
         return _("{rate} yuan x ({parts} = {n}) at {e} effective stations = {amount}").format(
             rate=fmt_rate(spec.rate), parts=" + ".join(parts), n=n, e=e, amount=amount)
