@@ -148,3 +148,23 @@ def test_unreachable_server_is_a_storage_error_without_the_password(tmp_path: Pa
     result = CliRunner().invoke(cli, ["hub", "status", "--db", url])
     assert result.exit_code != 0
     assert "s3cret" not in result.output
+
+
+def test_record_columns_follow_the_declaration(pg_db: str, pg_server: PgServer) -> None:
+    """The PostgreSQL ``records`` columns are the declared record's, in order, with the
+    declared types and nullability, then the hub's own (nothing written twice by hand)."""
+    from datetime import datetime
+
+    from stationlink.hub.hub_schema import EXTRA_COLUMNS
+    from stationlink.records import fields
+
+    schema.migrate(pg_db)
+    got = pg_server.sql(pg_db, "SELECT column_name, data_type, is_nullable FROM "
+                               "information_schema.columns WHERE table_schema = "
+                               "current_schema() AND table_name = 'records' "
+                               "ORDER BY ordinal_position")
+    pg_type = {int: "bigint", datetime: "timestamp with time zone"}
+    declared = [(f.name, pg_type.get(f.pytype, "text"), "YES" if f.nullable else "NO")
+                for f in fields.RECORD]
+    assert got[:len(declared)] == declared
+    assert tuple(c for c, _, _ in got[len(declared):]) == EXTRA_COLUMNS
