@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,8 +56,10 @@ from stationlink.interchange import (
 )
 from stationlink.money import CST
 from stationlink.rewards import compute, from_csv, load_policy
+from stationlink.rewards.model import Policy
 
 MONTH = "2026-10"
+PG_ENV = "STATIONLINK_TEST_PG"  # a PostgreSQL server DSN, as for the tests
 BILL_MIX = [("electricity", 40), ("mobile", 25), ("unicom", 10), ("telecom", 8), ("water", 7),
             ("gas", 5), ("cable_tv", 5)]
 KIND_MIX = [("bill_payment", 70), ("withdrawal", 20), ("balance_inquiry", 8), ("referral", 2)]
@@ -102,8 +106,11 @@ def generate(n_stations: int, days: int, seed: int) -> tuple[list[Station], list
                     card = cards[rng.randrange(40)]
                 amount = amounts[n & 4095] if kind in ("bill_payment", "withdrawal") \
                     else Decimal("0.00")
+                status = statuses[rng.randrange(100)]
+                if kind == "referral" and status == "declined":
+                    status = "approved"  # a referral is entered, never declined
                 txns.append(Transaction(f"X{n:08d}", sid, sid + "-T", ts, kind, product, amount,
-                                        card, statuses[rng.randrange(100)]))
+                                        card, status))
     return stations, list(branches), txns
 
 
@@ -130,6 +137,135 @@ def sql_baseline(txns: list[Transaction], path: Path, repeat: int) -> float:
         return best
     finally:
         con.close()
+
+
+def hub_rows(txns: list[Transaction]) -> tuple[tuple[str, ...], Iterator[tuple[object, ...]]]:
+    """The hub's ``records`` columns and rows holding ``txns`` as the hub stores them: one
+    record per row (a referral at the PC), a ``reversed`` row as its approved original plus
+    an approved reversal record (a cancellation for a referral); every column the ingest
+    would write (identity, effective ``ts`` in CST, ``affects_month``, not late, no
+    duplicate). The ingest path itself is benchmarks/sync.py's."""
+    from stationlink.buffer.db import iso_text
+    from stationlink.buffer.schema import RECORD_COLUMNS
+    from stationlink.hub.hub_schema import EXTRA_COLUMNS
+
+    cols = RECORD_COLUMNS + EXTRA_COLUMNS
+    blank = dict.fromkeys(cols)
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        seq: dict[str, int] = {}
+        for t in txns:
+            st = t.station_id
+            ts = iso_text(t.ts)
+            n = seq[st] = seq.get(st, 0) + 1
+            rec = blank | {"seq": n, "station_id": st, "kind": t.kind, "product": t.product,
+                           "account": "", "amount_fen": int(t.amount * 100),
+                           "card_token": t.card, "card_masked": "", "original_ref": "",
+                           "wall_time": ts, "received_at": ts, "ts": ts,
+                           "affects_month": ts[:7], "late": 0}
+            if t.kind == "referral":
+                rec |= {"terminal_id": "PC", "entry": "referral", "ident": "r:" + t.txn_id,
+                        "terminal_ref": "", "client_ref": t.txn_id, "status": "approved",
+                        "source": "host"}
+            else:
+                rec |= {"terminal_id": t.terminal_id, "entry": "txn", "ident": "t:" + t.txn_id,
+                        "terminal_ref": t.txn_id, "client_ref": "", "source": "journal",
+                        "status": "declined" if t.status == "declined" else "approved",
+                        "terminal_time": ts}
+            yield tuple(rec[c] for c in cols)
+            if t.status != "reversed":
+                continue
+            n = seq[st] = n + 1
+            if t.kind == "referral":
+                rev = rec | {"seq": n, "entry": "cancel", "ident": "c:" + t.txn_id,
+                             "status": ""}
+            else:
+                rev = rec | {"seq": n, "kind": "reversal", "ident": "t:R" + t.txn_id,
+                             "terminal_ref": "R" + t.txn_id, "original_ref": t.txn_id,
+                             "card_token": "", "status": "approved"}
+            yield tuple(rev[c] for c in cols)
+
+    return cols, rows()
+
+
+def hub_file(txns: list[Transaction], path: Path) -> int:
+    """A SQLite hub file (schema made by the store itself) holding :func:`hub_rows`, written
+    with plain INSERTs in one transaction (not timed); the records written."""
+    from stationlink.hub.sqlite_store import SqliteHubStore
+
+    SqliteHubStore(path).close()
+    cols, rows = hub_rows(txns)
+    insert = (f"INSERT INTO records ({', '.join(cols)}) "  # noqa: S608 - declared columns
+              f"VALUES ({', '.join('?' for _ in cols)})")
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            con.executemany(insert, rows)
+        con.execute("ANALYZE")
+        return int(con.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+    finally:
+        con.close()
+
+
+def pg_hub(txns: list[Transaction], dsn: str) -> tuple[str, str]:
+    """A PostgreSQL hub holding :func:`hub_rows`: a new database (random name) on the server
+    of ``dsn``, migrated by ``stationlink.hub.stores.migrate_hub``, its month partition made
+    by the store's own function, the rows written with ``COPY`` (not timed). Returns the
+    database's URL and its name (to drop)."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from stationlink.hub.pg.schema import ensure_partitions
+    from stationlink.hub.stores import migrate_hub
+
+    name = f"stationlink_bench_{secrets.token_hex(6)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    parts = urlsplit(dsn)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+    migrate_hub(url)
+    cols, rows = hub_rows(txns)
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_partitions(conn, sorted({t.ts.astimezone(CST).strftime("%Y-%m")
+                                        for t in txns}), name)
+        with conn.cursor() as cur, cur.copy(
+                f"COPY records ({', '.join(cols)}) FROM STDIN".encode()) as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.execute("ANALYZE records")
+    return url, name
+
+
+def pg_drop(dsn: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+def store_month(db: str, stations: list[Station], branches: list[Branch], policy: Policy,
+                repeat: int) -> tuple[float, Decimal]:
+    """The month from the store ``db`` names (a SQLite file or a PostgreSQL URL):
+    ``month_tallies`` (SQL) + the policy on the tallies, best of ``repeat``; with the sum of
+    the station totals (to check against ``compute``)."""
+    from stationlink.hub.stores import open_hub_store
+    from stationlink.rewards.from_store import compute_from_tallies
+
+    capped = [c for c in policy.counts.values() if c.cap_per_card_per_day is not None]
+    best, total = float("inf"), Decimal(0)
+    for _ in range(repeat):
+        store = open_hub_store(db, create=False)
+        try:
+            t0 = time.perf_counter()
+            tallies = store.month_tallies([MONTH], include_late=False, capped=capped)
+            (result,) = compute_from_tallies(policy, stations, branches, tallies)
+            best = min(best, time.perf_counter() - t0)
+        finally:
+            store.close()
+        total = sum((s.total for s in result.stations), Decimal(0))
+    return best, total
 
 
 def reference_read(path: Path, known: set[str]) -> int:
@@ -181,6 +317,8 @@ def main() -> None:
                     help="also time CSV read, read + compute, and the whole CLI command")
     ap.add_argument("--reference-reader", action="store_true",
                     help="with --with-csv: also time the plain reader the fast one replaced")
+    ap.add_argument("--no-pg", action="store_true",
+                    help=f"skip the PostgreSQL store even when {PG_ENV} is set")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -198,6 +336,25 @@ def main() -> None:
     total = sum(s.total for s in result.stations)
     with tempfile.TemporaryDirectory() as tmp:
         sql_s = sql_baseline(txns, Path(tmp) / "bench.sqlite", args.repeat)
+        hub_path = Path(tmp) / "hub.sqlite"
+        t0 = time.perf_counter()
+        hub_records = hub_file(txns, hub_path)
+        load_s = time.perf_counter() - t0
+        store_s, store_total = store_month(str(hub_path), stations, branches, policy,
+                                           args.repeat)
+        assert store_total == total, (store_total, total)
+        hub_path.unlink()
+        pg_s = pg_load_s = None
+        dsn = os.environ.get(PG_ENV)
+        if dsn and not args.no_pg:
+            t0 = time.perf_counter()
+            url, name = pg_hub(txns, dsn)
+            pg_load_s = time.perf_counter() - t0
+            try:
+                pg_s, pg_total = store_month(url, stations, branches, policy, args.repeat)
+                assert pg_total == total, (pg_total, total)
+            finally:
+                pg_drop(dsn, name)
         csv_s = read_s = read_cpu = cli_s = cli_cpu = ref_s = ref_cpu = None
         if args.with_csv:
             tp, sp, bp = (Path(tmp) / n for n in ("t.csv", "s.csv", "b.csv"))
@@ -235,6 +392,11 @@ def main() -> None:
     out = {"stations": args.stations, "days": args.days, "transactions": len(txns),
            "generate_seconds": round(gen_s, 3), "compute_seconds": round(best, 3),
            "sql_seconds": round(sql_s, 3), "ratio_to_sql": round(ratio, 2),
+           "hub_records": hub_records, "hub_load_seconds": round(load_s, 3),
+           "store_sqlite_seconds": round(store_s, 3),
+           "ratio_store_sqlite_to_sql": round(store_s / sql_s, 2),
+           "pg_load_seconds": _r(pg_load_s), "store_pg_seconds": _r(pg_s),
+           "ratio_store_pg_to_sql": None if pg_s is None else round(pg_s / sql_s, 2),
            "read_seconds": _r(read_s), "read_cpu_seconds": _r(read_cpu),
            "csv_end_to_end_seconds": _r(csv_s),
            "cli_seconds": _r(cli_s), "cli_cpu_seconds": _r(cli_cpu),
@@ -251,6 +413,13 @@ def main() -> None:
     print(f"compute (dezhou-2014):      {best:8.3f} s")
     print(f"SQLite GROUP BY baseline:   {sql_s:8.3f} s")
     print(f"ratio compute / sql:        {ratio:8.2f}")
+    print(f"month from the store (SQLite hub, {hub_records:,} records, loaded in "
+          f"{load_s:.1f} s): {store_s:8.3f} s (ratio to sql {store_s / sql_s:.2f})")
+    if pg_s is not None and pg_load_s is not None:
+        print(f"month from the store (PostgreSQL hub, loaded in {pg_load_s:.1f} s): "
+              f"{pg_s:8.3f} s (ratio to sql {pg_s / sql_s:.2f})")
+    else:
+        print(f"month from the store (PostgreSQL): not run ({PG_ENV} not set, or --no-pg)")
     if csv_s is not None and read_s is not None and cli_s is not None:
         print(f"CSV read (from_csv):        {read_s:8.3f} s wall, {read_cpu:.3f} s CPU")
         print(f"CSV read + compute:         {csv_s:8.3f} s")
