@@ -89,11 +89,12 @@ def check_file(
     *,
     allow_empty: bool = False,
 ) -> FileInfo:
-    """Refuse a file that is newer than ``supported`` or lacks a ``required`` table or
-    column (module contract); ``allow_empty``: a file without any table passes."""
+    """Refuse a file that lacks a ``required`` table or column (another kind of file, judged
+    first: a hub's version says nothing about a buffer) or is newer than ``supported``
+    (module contract); ``allow_empty``: a file without any table passes."""
     info = inspect_file(path, list(required), kind)
-    refuse_newer(path, info.version, supported, kind)
     if allow_empty and not any(info.columns.values()):
+        refuse_newer(path, info.version, supported, kind)
         return info
     problems = []
     for table, cols in required.items():
@@ -104,9 +105,10 @@ def check_file(
         missing = [c for c in cols if c not in found]
         if missing:
             problems.append(f"{table} without {', '.join(missing)}")
-    if problems:
+    if problems:  # judged before the version: another kind of file (a hub) has one too
         raise StorageError(f"{path}: not a stationlink {kind} database "
                            f"({'; '.join(problems)}); left untouched")
+    refuse_newer(path, info.version, supported, kind)
     return info
 
 
