@@ -271,9 +271,11 @@ def late_cmd(db_path: str, month: str, as_json: bool) -> None:
 
 def _register_console_commands() -> None:
     from .hub_console import audit, operator
+    from .hub_stations import stations
 
     hub.add_command(operator)
     hub.add_command(audit)
+    hub.add_command(stations)
 
 
 _register_console_commands()

@@ -157,4 +157,51 @@ def _console_tables(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS = (*MIGRATIONS, Migration(3, "console operators, sessions and audit",
                                      _console_tables))
+
+#: Version 4: the console's month pages (:mod:`stationlink.hub.console.monthstore`;
+#: docs/console.md): the stations and branches reference data (``hub stations import``), and
+#: the closed months' frozen statements, versioned (a re-close after a re-open is a new
+#: version; rows are never updated). Plain SQL, mirrored by the PostgreSQL store.
+MONTHS_DDL = (
+    "CREATE TABLE IF NOT EXISTS ref_stations ("
+    " station_id TEXT PRIMARY KEY,"
+    " branch_id TEXT NOT NULL,"
+    " area TEXT NOT NULL,"
+    " village_id TEXT NOT NULL,"
+    " village_households INTEGER,"
+    " phone TEXT)",
+    "CREATE TABLE IF NOT EXISTS ref_branches ("
+    " branch_id TEXT PRIMARY KEY,"
+    " area TEXT NOT NULL,"
+    " plan_effective_stations INTEGER NOT NULL,"
+    " county TEXT)",
+    "CREATE TABLE IF NOT EXISTS month_closes ("
+    " month TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " policy TEXT NOT NULL,"
+    " closed_by TEXT NOT NULL,"
+    " closed_at TEXT NOT NULL,"
+    " reopened_by TEXT,"
+    " reopened_at TEXT,"
+    " PRIMARY KEY (month, version))",
+    "CREATE TABLE IF NOT EXISTS statements ("
+    " month TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " subject TEXT NOT NULL CHECK (subject IN ('station', 'branch')),"
+    " subject_id TEXT NOT NULL,"
+    " statement TEXT NOT NULL,"
+    " closed_by TEXT NOT NULL,"
+    " closed_at TEXT NOT NULL,"
+    " PRIMARY KEY (month, version, subject, subject_id),"
+    " FOREIGN KEY (month, version) REFERENCES month_closes (month, version))",
+)
+
+
+def _months_tables(conn: sqlite3.Connection) -> None:
+    for statement in MONTHS_DDL:
+        conn.execute(statement)
+
+
+MIGRATIONS = (*MIGRATIONS, Migration(4, "console months: reference data, frozen statements",
+                                     _months_tables))
 SCHEMA_VERSION = latest(MIGRATIONS)

@@ -2,8 +2,11 @@
 
 Contract: :func:`openapi_document` describes exactly the routes of
 :func:`stationlink.hub.app.create_app` (a test compares the two) and the JSON shapes of
-:mod:`stationlink.hub.wire`. ``docs/hub-openapi.json`` is a copy, kept equal by a test;
-regenerate it with ``python -m stationlink.hub.openapi > docs/hub-openapi.json``.
+:mod:`stationlink.hub.wire`; the console's JSON endpoints (tag ``console``, the session
+cookie's security, the least role in the description) come from its route table
+(:data:`stationlink.hub.console.ROUTES`, ``kind="json"``). ``docs/hub-openapi.json`` is a
+copy, kept equal by a test; regenerate it with
+``python -m stationlink.hub.openapi > docs/hub-openapi.json``.
 """
 
 from __future__ import annotations
@@ -94,6 +97,54 @@ def _station_op(summary: str, body: str | None, answer: str, *codes: int) -> dic
     return op
 
 
+#: What each console JSON endpoint gives (docs/console.md).
+_CONSOLE_SUMMARIES = {
+    "/v1/console/whoami": "The signed-in operator",
+    "/v1/console/stations": "Every station with its problems (query: branch, problem)",
+    "/v1/console/stations/{station_id}": "One station: recent days and device history",
+    "/v1/console/months/{month}": "A month: statements (provisional or frozen), totals, late "
+                                  "records, adjustments, warnings",
+    "/v1/console/months/{month}/stations/{subject_id}": "One station's statement",
+    "/v1/console/months/{month}/branches/{subject_id}": "One branch's statement",
+    "/v1/console/months/{month}/notices": "The month's SMS notices with phones and segments",
+}
+
+
+def _session_cookie() -> str:
+    from .console.security import SESSION_COOKIE
+
+    return SESSION_COOKIE
+
+
+def _console_paths() -> dict[str, Any]:
+    from .console import ROUTES  # the package registers every page
+
+    out: dict[str, Any] = {}
+    for e in ROUTES.entries:
+        if e.kind != "json":
+            continue
+        names = [part[1:-1] for part in e.path.split("/") if part.startswith("{")]
+        out.setdefault(e.path, {})[e.method.lower()] = {
+            "summary": _CONSOLE_SUMMARIES.get(e.path, e.path),
+            "description": f"Least role: {e.min_role.label if e.min_role else 'none'}. "
+                           "Signed-in operators only (session cookie); a station token is "
+                           "refused (403).",
+            "tags": ["console"],
+            "security": [{"console_session": []}],
+            "parameters": [{"name": n, "in": "path", "required": True, "schema": _STR}
+                           for n in names],
+            "responses": {"200": {"description": "OK",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object"}}}},
+                          **{str(c): {"description": d, **_json("Error")} for c, d in (
+                              (400, "Malformed month"), (401, "Not signed in"),
+                              (403, "Role too low, station token, or one-time password"),
+                              (404, "No such station or statement"),
+                              (503, "Store unavailable: retry later"))}},
+        }
+    return out
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document (module contract)."""
     station = "/v1/stations/{station_id}"
@@ -125,9 +176,12 @@ def openapi_document() -> dict[str, Any]:
             f"{station}/agent-status": {"post": _station_op(
                 "Report the sync agent's own status", "AgentStatus", "Stored",
                 400, 413, 422, 503)},
+            **_console_paths(),
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "console_session": {"type": "apiKey", "in": "cookie",
+                                                    "name": _session_cookie()}},
             "schemas": {
                 "Record": _object(RECORD_FIELDS, _RECORD_TYPES),
                 "Batch": {

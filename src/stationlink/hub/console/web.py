@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ...clock import WallClock
 from ...errors import OperatorError, StorageError
-from . import pages  # noqa: F401 - registers the pages into ROUTES
+from . import pages, pages_months, pages_stations  # noqa: F401 - register the pages into ROUTES
 from .context import SESSION_IDLE, SESSION_LIFETIME, TOUCH_EVERY, Context, Runtime
 from .limiter import LoginLimiter
 from .passwords import Passwords

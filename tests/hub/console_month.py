@@ -1,0 +1,107 @@
+"""A console hub with a month loaded: the golden stations (with phones and counties) imported
+through ``hub stations import``, the golden October 2026 transactions recorded in real station
+buffers and uploaded into the real hub store (:mod:`rewards_store_loader`), two of them after
+the month's close date (late), agent and device status of some stations, and one station that
+has not been heard from for days."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from console_fixtures import T0, Clock, ConsoleHub
+
+from stationlink.cli.main import cli
+from stationlink.hub.console import Role
+from stationlink.interchange import Transaction, read_transactions
+from stationlink.money import CST
+
+_REWARDS_TESTS = Path(__file__).resolve().parent.parent / "rewards"
+if str(_REWARDS_TESTS) not in sys.path:
+    sys.path.insert(0, str(_REWARDS_TESTS))
+
+from rewards_store_loader import load_hub  # noqa: E402
+
+GOLDEN = _REWARDS_TESTS / "golden"
+MONTH = "2026-10"
+ON_TIME = datetime(2026, 11, 1, 10, 0, tzinfo=CST)
+LATE_AT = datetime(2026, 11, 20, 10, 0, tzinfo=CST)
+PHONES = {"R1": "13800000001", "R2": "13800000002"}
+
+
+def sqlite_console_hub(tmp: Path) -> ConsoleHub:
+    """A console hub over ``tmp/hub.sqlite`` with alice (admin), fan (finance), wang (viewer)."""
+    hub = ConsoleHub(tmp / "hub.sqlite", Clock(T0))
+    hub.add_operator("alice", Role.ADMIN)
+    hub.add_operator("fan", Role.FINANCE)
+    hub.add_operator("wang", Role.VIEWER)
+    return hub
+
+
+def write_reference(tmp: Path) -> tuple[Path, Path]:
+    """The golden stations and branches files with a phone and a county column added."""
+    stations, branches = tmp / "stations.csv", tmp / "branches.csv"
+    with (GOLDEN / "stations.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with stations.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, [*rows[0], "phone"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "phone": PHONES.get(r["station_id"], "")})
+    with (GOLDEN / "branches.csv").open(encoding="utf-8") as fh:
+        brows = list(csv.DictReader(fh))
+    with branches.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, [*brows[0], "county"])
+        w.writeheader()
+        for i, r in enumerate(brows):
+            w.writerow({**r, "county": "陵城区" if i == 0 else "德城区"})
+    return stations, branches
+
+
+def import_reference(db: Path, tmp: Path) -> tuple[Path, Path]:
+    stations, branches = write_reference(tmp)
+    result = CliRunner().invoke(cli, ["hub", "stations", "import", "--db", str(db),
+                                      "--stations", str(stations), "--branches",
+                                      str(branches)])
+    assert result.exit_code == 0, result.output
+    return stations, branches
+
+
+def golden_rows() -> list[Transaction]:
+    return list(read_transactions(GOLDEN / "transactions.csv").rows)
+
+
+def late_rule(rows: list[Transaction]) -> set[str]:
+    """The ids of two approved October rows of different stations, uploaded late."""
+    picked: dict[str, str] = {}
+    for t in rows:
+        if t.status == "approved" and t.ts.astimezone(CST).month == 10 \
+                and t.station_id not in picked and len(picked) < 2:
+            picked[t.station_id] = t.txn_id
+    return set(picked.values())
+
+
+def load_month(hub: ConsoleHub, db: Path, tmp: Path) -> dict[str, object]:
+    stations, branches = import_reference(db, tmp)
+    rows = golden_rows()
+    late = late_rule(rows)
+    load_hub(hub.store, tmp, rows, on_time_at=ON_TIME, late_at=LATE_AT,
+             late=lambda t: t.txn_id in late)
+    now = hub.clock()
+    ids = sorted({t.station_id for t in rows})
+    for sid in ids[:-1]:  # the last station has been silent since the 25th
+        hub.store.touch(sid, now - timedelta(hours=2))
+    hub.store.touch(ids[-1], now - timedelta(days=9))
+    hub.store.set_agent_status(ids[0], {"backlog": 4, "oldest_unsynced": None,
+                                        "quarantined_records": 1, "unresolved_unknown": 0,
+                                        "version": "1.0"}, now)
+    for hours, paper in ((30, True), (1, False)):
+        hub.store.add_device_status(ids[0], [{
+            "terminal_id": f"{ids[0]}-CARD", "wall_time": (now - timedelta(hours=hours))
+            .isoformat(), "terminal_time": None, "paper_ok": paper,
+            "error_counters": {"jam": 2}, "signal_dbm": -71, "uptime_ms": 1000,
+            "boot_id": 1}], now - timedelta(hours=hours))
+    return {"stations": stations, "branches": branches, "ids": ids, "late": late}

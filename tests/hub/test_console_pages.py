@@ -1,0 +1,274 @@
+"""The console's station and month pages on a real hub server with a month loaded.
+
+The statements the pages show equal ``rewards compute --hub`` for the same month, to the fen;
+a close freezes them (a record arriving later changes nothing shown, and appears as an
+adjustment); re-open is the admin's and audited; notices and their CSV; reference import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from console_fixtures import ConsoleHub, csrf_field
+from console_month import MONTH, PHONES, load_month, sqlite_console_hub
+from rewards_store_loader import load_hub
+
+from stationlink.cli.main import cli
+from stationlink.interchange import Transaction
+from stationlink.rewards.notice import sms_units
+
+
+@pytest.fixture
+def month_hub(tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict]]:
+    """A SQLite console hub (the month tables are the SQLite store's so far) with the month."""
+    hub = sqlite_console_hub(tmp_path)
+    try:
+        facts = load_month(hub, tmp_path / "hub.sqlite", tmp_path)
+        facts["db"] = tmp_path / "hub.sqlite"
+        yield hub, facts
+    finally:
+        hub.close()
+
+
+@contextmanager
+def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
+    with hub.client() as client:
+        assert hub.sign_in(client, name).status_code == 303
+        yield client
+
+
+def computed(facts: dict, *extra: str) -> dict:
+    result = CliRunner().invoke(cli, [
+        "rewards", "compute", "--month", MONTH, "--hub", str(facts["db"]), "--stations",
+        str(facts["stations"]), "--branches", str(facts["branches"]), "--format", "json",
+        *extra])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    return out[0] if isinstance(out, list) else out
+
+
+def totals(month: dict) -> dict[str, str]:
+    return {**{s["station_id"]: s["total"] for s in month["stations"]},
+            **{"branch " + b["branch_id"]: b["total"] for b in month["branches"]}}
+
+
+def item_amounts(month: dict) -> dict[tuple[str, str], str]:
+    return {(s["station_id"], i["code"]): i["amount"] for s in month["stations"]
+            for i in s["items"]}
+
+
+def test_month_statements_equal_rewards_compute_to_the_fen(month_hub) -> None:
+    hub, facts = month_hub
+    with signed_in(hub, "wang") as client:
+        page = client.get(f"/v1/console/months/{MONTH}").json()
+        html = client.get(f"/console/months/{MONTH}/stations/{facts['ids'][0]}").text
+    expected = computed(facts)
+    assert expected["stations"], "the golden month has statements"
+    assert totals(page) == totals(expected)
+    assert item_amounts(page) == item_amounts(expected)
+    first = next(s for s in expected["stations"] if s["station_id"] == facts["ids"][0])
+    assert f'id="total">{first["total"]}<' in html
+    for item in first["items"]:
+        assert f'<td class="num">{item["amount"]}</td>' in html
+    assert "站点负责人签字 / 日期" in html
+    assert "支局核对" in html
+    assert "@media print" in html
+    assert "size: A4" in html
+    # every item shows its Chinese derivation
+    statement = client_json(hub, "wang", f"/v1/console/months/{MONTH}/stations/"
+                            f"{facts['ids'][0]}")["station"]
+    assert all(i["basis"] for i in statement["items"])
+    assert any("元" in i["basis"] or "笔" in i["basis"] for i in statement["items"])
+
+
+def client_json(hub: ConsoleHub, name: str, path: str) -> dict:
+    with signed_in(hub, name) as client:
+        answer = client.get(path)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_month_lists_late_records_branch_and_county_totals_and_warnings(month_hub) -> None:
+    hub, facts = month_hub
+    m = client_json(hub, "wang", f"/v1/console/months/{MONTH}")
+    assert m["closed"] is None
+    assert len(m["late_records"]) == len(facts["late"]) == 2
+    with_late = computed(facts, "--include-late")
+    assert totals(with_late) != totals(m), "the late rows change a statement"
+    counties = {c["county"] for c in m["county_totals"]}
+    assert counties == {"陵城区", "德城区"}
+    assert Decimal(m["total"]) == sum(Decimal(c["total"]) for c in m["county_totals"]) == \
+        sum(Decimal(t) for t in totals(m).values())
+    silent = facts["ids"][-1]
+    assert any(silent in w and "9" in w for w in m["warnings"])
+    assert any(facts["ids"][0] in w and "隔离" in w for w in m["warnings"])
+
+
+def test_close_freezes_then_a_late_record_is_an_adjustment(month_hub, tmp_path) -> None:
+    hub, facts = month_hub
+    before = client_json(hub, "wang", f"/v1/console/months/{MONTH}")
+    with signed_in(hub, "wang") as viewer:
+        page = viewer.get(f"/console/months/{MONTH}").text
+        assert 'id="close"' not in page  # a viewer is not offered the close
+        refused = hub.post(viewer, f"/console/months/{MONTH}/close", {}, csrf_field(page))
+        assert refused.status_code == 403
+    with signed_in(hub, "fan") as finance:
+        page = finance.get(f"/console/months/{MONTH}").text
+        done = hub.post(finance, f"/console/months/{MONTH}/close", {}, csrf_field(page))
+        assert done.status_code == 303, done.text
+        again = hub.post(finance, f"/console/months/{MONTH}/close", {}, csrf_field(page))
+        assert again.status_code == 400
+        reopen = hub.post(finance, f"/console/months/{MONTH}/reopen", {}, csrf_field(page))
+        assert reopen.status_code == 403
+    closed = client_json(hub, "wang", f"/v1/console/months/{MONTH}")
+    assert closed["closed"]["version"] == 1
+    assert closed["closed"]["closed_by"] == "fan"
+    assert totals(closed) == totals(before)
+    # every late record is an adjustment of the closed month already
+    with_late = computed(facts, "--include-late")
+    adjusted = {a["id"]: a for a in closed["adjustments"]}
+    for sid, total in totals(with_late).items():
+        key = sid.removeprefix("branch ")
+        if total != totals(before)[sid]:
+            assert adjusted[key]["now"] == total
+            assert adjusted[key]["frozen"] == totals(before)[sid]
+    # a record arriving after the close: the frozen statement does not move
+    station = facts["ids"][0]
+    hub.clock.advance(hours=1)
+    late = Transaction("LATE1", station, f"{station}-LATE", hub.clock() - timedelta(days=20),
+                       "bill_payment", "electricity", Decimal("30.00"),
+                       "", "approved")
+    load_hub(hub.store, tmp_path, [late], on_time_at=hub.clock())  # the same buffers
+    after = client_json(hub, "wang", f"/v1/console/months/{MONTH}")
+    assert totals(after) == totals(before)
+    assert any(r["station_id"] == station and r["amount"] == "30.00"
+               for r in after["late_records"])
+    now = computed(facts, "--include-late")
+    assert {a["id"]: a["now"] for a in after["adjustments"]}[station] == \
+        totals(now)[station]
+    statement = client_json(hub, "wang",
+                            f"/v1/console/months/{MONTH}/stations/{station}")
+    assert statement["station"]["total"] == totals(before)[station]
+    assert statement["adjustments"][0]["now"] == totals(now)[station]
+    # re-open (admin, audited) and re-close: version 2 with the records held now
+    with signed_in(hub, "alice") as admin:
+        page = admin.get(f"/console/months/{MONTH}").text
+        assert hub.post(admin, f"/console/months/{MONTH}/reopen", {},
+                        csrf_field(page)).status_code == 303
+        page = admin.get(f"/console/months/{MONTH}").text
+        assert hub.post(admin, f"/console/months/{MONTH}/close", {},
+                        csrf_field(page)).status_code == 303
+    v2 = client_json(hub, "wang", f"/v1/console/months/{MONTH}")
+    assert v2["closed"]["version"] == 2
+    assert [v["reopened_by"] for v in v2["versions"]] == ["alice", None]
+    actions = [e.action for e in hub.console.audit(50)]
+    assert {"month.close", "month.reopen"} <= set(actions)
+    conn = sqlite3.connect(facts["db"])
+    try:
+        kept = conn.execute("SELECT version, COUNT(*) FROM statements GROUP BY version"
+                            ).fetchall()
+    finally:
+        conn.close()
+    assert [v for v, _ in kept] == [1, 2]  # version 1 stays stored
+
+
+def test_notices_preview_and_csv(month_hub) -> None:
+    hub, facts = month_hub
+    with signed_in(hub, "fan") as finance:
+        page = finance.get(f"/console/months/{MONTH}/notices")
+        data = finance.get(f"/v1/console/months/{MONTH}/notices").json()
+        download = finance.get(f"/console/months/{MONTH}/notices.csv")
+    assert page.status_code == 200
+    assert download.status_code == 200
+    assert "attachment" in download.headers["content-disposition"]
+    assert download.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    expected = [(n["station_id"], n["phone"], seg) for n in data["notices"]
+                for seg in n["segments"]]
+    assert [(r["station"], r["phone"], r["text"]) for r in rows] == expected
+    assert {n["station_id"]: n["phone"] for n in data["notices"] if n["phone"]} == PHONES
+    assert all(sms_units(r["text"]) <= 70 for r in rows)
+    for n in data["notices"]:
+        assert n["text"] in page.text or all(s in page.text for s in n["segments"])
+
+
+def test_stations_page_filters_and_station_page(month_hub) -> None:
+    hub, facts = month_hub
+    ids = facts["ids"]
+    with signed_in(hub, "wang") as client:
+        all_rows = client.get("/v1/console/stations").json()["stations"]
+        b1 = client.get("/v1/console/stations?branch=B1").json()["stations"]
+        silent = client.get("/v1/console/stations?problem=silent").json()["stations"]
+        paper = client.get("/v1/console/stations?problem=device").json()["stations"]
+        html = client.get("/console/stations?problem=silent").text
+        one = client.get(f"/v1/console/stations/{ids[0]}").json()
+        one_html = client.get(f"/console/stations/{ids[0]}").text
+        missing = client.get("/console/stations/NOPE")
+    assert [r["station_id"] for r in all_rows] == ids
+    assert b1
+    assert all(r["branch_id"] == "B1" for r in b1)
+    assert len(b1) < len(all_rows)
+    assert [r["station_id"] for r in silent] == [ids[-1]]
+    assert [r["station_id"] for r in paper] == [ids[0]]
+    assert ids[-1] in html
+    assert f">{ids[0]}<" not in html
+    assert one["backlog"] == 4
+    assert one["quarantined_records"] == 1
+    assert len(one["device_history"]) == 2
+    assert one["device_history"][0]["snapshot"][
+        "paper_ok"] is False
+    assert '<svg id="chart"' in one_html
+    assert "<script" not in one_html
+    assert len(one["days"]) == 14
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/console/months/2026-13", "/v1/console/months/26-10",
+                                  "/console/months/2026-10x/notices"])
+def test_a_malformed_month_is_400(month_hub, path: str) -> None:
+    with signed_in(month_hub[0], "fan") as client:
+        assert client.get(path).status_code == 400
+
+
+def test_reference_import_refuses_a_bad_phone_and_keeps_what_was_there(month_hub,
+                                                                       tmp_path) -> None:
+    hub, facts = month_hub
+    bad = tmp_path / "bad.csv"
+    text = facts["stations"].read_text(encoding="utf-8").replace("13800000002", "1380000")
+    bad.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["hub", "stations", "import", "--db", str(facts["db"]),
+                                      "--stations", str(bad), "--branches",
+                                      str(facts["branches"])])
+    assert result.exit_code == 3
+    assert "line 3" in result.output
+    assert "phone" in result.output
+    listed = CliRunner().invoke(cli, ["hub", "stations", "list", "--db", str(facts["db"]),
+                                      "--json"])
+    assert {r["station_id"]: r["phone"] for r in json.loads(listed.output)
+            if r["phone"]} == PHONES
+
+
+def test_openapi_lists_every_console_json_route_with_its_least_role() -> None:
+    from stationlink.hub.console import ROUTES
+    from stationlink.hub.openapi import openapi_document
+
+    paths = openapi_document()["paths"]
+    listed = {(p, m.upper()) for p, ops in paths.items() if p.startswith("/v1/console/")
+              for m in ops}
+    table = {(e.path, e.method) for e in ROUTES.entries if e.kind == "json"}
+    assert listed == table
+    for e in ROUTES.entries:
+        if e.kind == "json":
+            op = paths[e.path][e.method.lower()]
+            assert f"Least role: {e.min_role.label}." in op["description"]
+            assert op["security"] == [{"console_session": []}]
