@@ -1,4 +1,5 @@
-"""Benchmark: the reward engine's ``compute`` on a province-sized month vs a SQLite GROUP BY.
+"""Benchmark: the reward engine's ``compute`` and the month from the hub's store, on a
+province-sized month, vs a SQLite GROUP BY.
 
 Generates ``--stations`` stations (10 per branch, 70% rural) and ``--days`` days of traffic,
 about 9 transactions per station per day (the county average in stations.md), from a seeded
@@ -9,6 +10,14 @@ about 9 transactions per station per day (the county average in stations.md), fr
 - baseline: one ``SELECT station_id, kind, product, count(*), sum(amount_fen) ... WHERE
   status = 'approved' AND ts in month GROUP BY station_id, kind, product`` over the same rows
   in a SQLite file (loading the table is not timed);
+- the month from the store: the same rows as a hub holds them (a ``reversed`` row as its
+  original plus a reversal record, a cancelled referral plus its cancellation; written
+  straight into the hub's ``records`` table, not timed: the ingest is benchmarks/sync.py's),
+  then ``HubStore.month_tallies`` (the tallies in SQL, ``stationlink.hub.month_sql``) and
+  ``compute_from_tallies`` (the policy on them), timed together; on the SQLite hub, and on a
+  PostgreSQL hub (a database created on the server of ``STATIONLINK_TEST_PG``, migrated,
+  filled with ``COPY``, dropped at the end) when that variable is set (``--no-pg``: not);
+  the sum of the station totals must equal ``compute``'s to the fen;
 - with ``--with-csv``: also writing the three CSV files and timing reading them
   (``from_csv``: every row validated), the path ``from_csv`` + ``compute``, and the whole
   command ``stationlink rewards compute --format json`` in a fresh process (interpreter start,
@@ -17,7 +26,10 @@ about 9 transactions per station per day (the county average in stations.md), fr
   (``csv.DictReader``, every row through ``interchange.check_transaction``), on the same file.
 
 Prints the figures and ``ratio = compute / sql``; ``--json`` prints one JSON object with keys
-``compute_seconds``, ``sql_seconds``, ``ratio_to_sql`` and, with ``--with-csv``,
+``compute_seconds``, ``sql_seconds``, ``ratio_to_sql``, ``hub_records``,
+``hub_load_seconds``, ``store_sqlite_seconds``, ``ratio_store_sqlite_to_sql``,
+``pg_load_seconds``, ``store_pg_seconds``, ``ratio_store_pg_to_sql`` (``null`` without
+PostgreSQL) and, with ``--with-csv``,
 ``read_seconds`` / ``read_cpu_seconds``, ``csv_end_to_end_seconds`` (read + compute in this
 process), ``cli_seconds`` / ``cli_cpu_seconds`` (the command end to end) and
 ``ratio_cli_to_sql`` (plus ``reference_read_seconds`` / ``reference_read_cpu_seconds`` and

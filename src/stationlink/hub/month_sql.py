@@ -68,9 +68,11 @@ SORTER_THREADS = min(8, os.cpu_count() or 1)
 #: its first 10 characters are the CST date.
 SQLITE = Dialect("?", "substr({0}, 1, 10)", "{0}.late = 0",
                  (f"PRAGMA threads = {SORTER_THREADS}",))
-#: PostgreSQL: ``ts`` is a ``timestamptz``, ``late`` a boolean.
+#: PostgreSQL: ``ts`` is a ``timestamptz``, ``late`` a boolean. The store runs the queries in
+#: one transaction, so ``SET LOCAL`` ends with it: with room for a hash table of the
+#: province month's groups PostgreSQL hashes instead of sorting (about a third faster).
 POSTGRES = Dialect("%s", "to_char({0} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')",
-                   "NOT {0}.late")
+                   "NOT {0}.late", ("SET LOCAL work_mem = '256MB'",))
 
 #: Every (kind, product) an export row may have (the record vocabulary; ``""``: none).
 KINDS = (Kind.BILL_PAYMENT.value, Kind.WITHDRAWAL.value, Kind.BALANCE_INQUIRY.value,
@@ -169,22 +171,29 @@ def month_tallies(conn: Any, dialect: Dialect, months: Sequence[str], *, include
     ms = list(months)
     n = len(ms)
     for statement in dialect.setup:
-        _rows(conn, statement, ())
+        cur = conn.cursor()
+        try:
+            cur.execute(statement)
+        finally:
+            cur.close()
     pairs = capped_pairs(capped)
     sql, flag_args = rows_sql(dialect, n, include_late, pairs)
     cells: dict[CellKey, tuple[int, int]] = {}
     card_days: dict[CardDay, int] = {}
     for st, status, kind, product, m, card, day, k, fen in _rows(conn, sql, flag_args + ms):
-        _move(cells, (m, st, status, kind, product), int(k), int(fen))
+        key = (m, st, status, kind, product)
+        k, fen = int(k), int(fen)  # PostgreSQL's SUM of bigint is numeric (a Decimal)
+        had = cells.get(key)
+        cells[key] = (k, fen) if had is None else (had[0] + k, had[1] + fen)
         if day is not None:
-            card_days[(m, st, kind, product, card, day)] = int(k)
+            card_days[(m, st, kind, product, card, day)] = k
     for m, st, _, kind, product, fen, card, day in _rows(
             conn, undone_sql(dialect, n, include_late), ms + ms):
         _move(cells, (m, st, "approved", kind, product), -1, -int(fen))
         _move(cells, (m, st, "reversed", kind, product), 1, int(fen))
-        key = (m, st, kind, product, card, day)
-        if key in card_days:
-            card_days[key] -= 1
+        cd = (m, st, kind, product, card, day)
+        if cd in card_days:
+            card_days[cd] -= 1
     valid: dict[tuple[str, str, str], int] = {}
     over: list[tuple[str, str, str, str, str, int]] = []
     for count in capped:
@@ -192,10 +201,11 @@ def month_tallies(conn: Any, dialect: Dialect, months: Sequence[str], *, include
         if cap is None:
             continue
         swipes: dict[tuple[str, str, str, str], int] = {}
+        matching = {kp: count.matches(*kp) for kp in {(c[2], c[3]) for c in card_days}}
         for (m, st, kind, product, card, day), k in card_days.items():
-            if k and count.matches(kind, product):
-                cd = (m, st, card, day)
-                swipes[cd] = swipes.get(cd, 0) + k
+            if k and matching[(kind, product)]:
+                day_key = (m, st, card, day)
+                swipes[day_key] = swipes.get(day_key, 0) + k
         for (m, st, card, day), k in swipes.items():
             vk = (m, st, count.name)
             valid[vk] = valid.get(vk, 0) + min(k, cap)
