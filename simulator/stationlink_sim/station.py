@@ -6,7 +6,8 @@ Contract:
   :class:`~stationlink.errors.ConfigError` naming the file and the key
   (``terminals[2].faults: item 1 ...``); unknown keys are refused (a typo must not pass
   silently). Relative journal paths are relative to the TOML file. ``close_on_garbage``
-  (default true) can be set false to emulate pre-rule TCP firmware (see ``serve``).
+  (default true) can be set false to emulate pre-rule TCP firmware (see ``serve``);
+  ``deviation`` names one seeded deviation (``deviations.py``).
 - Seeds: a terminal without ``seed`` gets ``station seed * 1000 + its position``, so one
   station seed reproduces the whole station.
 - :class:`StationRunner` starts every terminal of one or more stations (one runner thread
@@ -36,7 +37,7 @@ from .serve import RunningTerminal, TerminalConfig, parse_listen, start_terminal
 _STATION_KEYS = {"station_id", "card_key", "seed", "terminals"}
 _TERMINAL_KEYS = {
     "id", "kind", "dialect", "pty", "listen", "seed", "faults", "baud", "journal", "serial",
-    "close_on_garbage",
+    "close_on_garbage", "deviation",
 }
 
 
@@ -140,6 +141,7 @@ def _terminal(
         card_key=card_key,
         close_on_garbage=_get(t, "close_on_garbage", bool, where)
         if "close_on_garbage" in t else True,
+        deviation=_get(t, "deviation", str, where) if "deviation" in t else None,
         source=where,
     )
     config.check()

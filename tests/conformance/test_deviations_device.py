@@ -274,3 +274,20 @@ def test_cli_lists_deviations_and_refuses_unknown_ones() -> None:
                                            "tcp://127.0.0.1:0", "--deviation", "nope"])
     assert result.exit_code != 0
     assert "unknown deviation 'nope'" in result.output
+
+
+def test_station_toml_takes_a_deviation(tmp_path: Path) -> None:
+    from stationlink_sim.station import load_station
+
+    base = ('station_id = "DZ-LL-0007"\ncard_key = "000102030405060708090a0b0c0d0e0f"\n'
+            '[[terminals]]\nid = "LL000701"\nkind = "card"\ndialect = "sl-2"\npty = true\n')
+    good = tmp_path / "good.toml"
+    good.write_text(base + 'deviation = "full_card_number"\n', encoding="utf-8")
+    assert load_station(good).terminals[0].deviation == "full_card_number"
+    plain = tmp_path / "plain.toml"
+    plain.write_text(base, encoding="utf-8")
+    assert load_station(plain).terminals[0].deviation is None
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + 'deviation = "late_akc"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"terminals\[1\].*unknown deviation 'late_akc'"):
+        load_station(bad)
