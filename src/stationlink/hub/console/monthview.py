@@ -31,7 +31,7 @@ from typing import Any
 
 from ...i18n import gettext_for
 from ...money import CST
-from ...rewards.derivation import branch_basis, label, station_basis
+from ...rewards.derivation import branch_basis, condition, label, station_basis, vocab_name
 from ...rewards.engine import month_period
 from ...rewards.from_store import compute_from_tallies
 from ...rewards.model import Policy
@@ -39,7 +39,7 @@ from ...rewards.notice import notice_for
 from ...rewards.policy import load_policy
 from ...rewards.statements import BranchStatement, MonthResult, StationStatement
 from ...rewards.station_rules import fmt_money
-from ..store import MonthTallies
+from ..store import HubRecord, MonthTallies
 from .monthstore import Close, MonthStore, Reference
 
 POLICY_NAME = "dezhou-2014"
@@ -78,11 +78,12 @@ def station_view(result: MonthResult, st: StationStatement, lang: str | None
                  ) -> dict[str, Any]:
     f = st.facts
     notice = notice_for(POLICY, result.month, st, lang)
+    reasons = _reasons(result, st.station_id, f.effective_reasons, lang)
     return {
         "notice": {"text": notice.text, "segments": list(notice.segments)},
         "station_id": st.station_id, "branch_id": st.branch_id, "area": f.area,
         "village_id": f.village_id, "total": fmt_money(st.total),
-        "effective": f.effective, "effective_reasons": list(f.effective_reasons),
+        "effective": f.effective, "effective_reasons": reasons,
         "items": [{"code": i.code, "label": label(i.label, lang), "quantity": i.quantity,
                    "amount": fmt_money(i.amount),
                    "basis": station_basis(POLICY, st, i, lang)} for i in st.items],
@@ -96,12 +97,21 @@ def branch_view(result: MonthResult, b: BranchStatement, lang: str | None
         "effective_stations": b.effective_stations, "plan_effective_stations": b.plan,
         "total": fmt_money(b.total), "head": fmt_money(b.head),
         "maintainer": fmt_money(b.maintainer),
-        "station_status": {k: {"effective": v[0], "reasons": list(v[1])}
+        "station_status": {k: {"effective": v[0], "reasons": _reasons(result, k, v[1], lang)}
                            for k, v in sorted(b.station_status.items())},
         "items": [{"code": i.code, "label": label(i.label, lang), "quantity": i.quantity,
                    "amount": fmt_money(i.amount),
                    "basis": branch_basis(POLICY, result, b, i, lang)} for i in b.items],
     }
+
+
+def _reasons(result: MonthResult, station_id: str, given: tuple[str, ...], lang: str | None
+             ) -> list[str]:
+    """The effective-station test of a station, in ``lang`` (as ``rewards explain``)."""
+    st = result.station(station_id)
+    if st is None or POLICY.branch is None:
+        return list(given)
+    return [condition(c, st.facts.counts, lang) for c in POLICY.branch.effective_when_all]
 
 
 def statement_views(result: MonthResult, lang: str | None
@@ -157,22 +167,12 @@ def month_view(hub_store: Any, months: MonthStore, month: str, *, lang: str | No
     for b in branches:
         county = ref.counties.get(b["branch_id"], _("(no county)"))
         by_county[county] += [b["total"], *branch_totals.get(b["branch_id"], [])]
-    late = [{"station_id": r.record.station_id, "seq": r.record.seq,
-             "kind": r.record.kind, "product": r.record.product,
-             "amount": fmt_money(Decimal(r.record.amount_fen) / 100),
-             "ts": r.ts.astimezone(CST).isoformat(),
-             "received_at": r.received_at.astimezone(CST).isoformat()}
-            for r in hub_store.late_records(month)]
+    late = [_record_row(r, lang) for r in hub_store.late_records(month)]
     if close is not None:  # records received after the close are adjustments too
-        late_keys = {(x["station_id"], x["seq"]) for x in late}
-        late += [{"station_id": r.record.station_id, "seq": r.record.seq,
-                  "kind": r.record.kind, "product": r.record.product,
-                  "amount": fmt_money(Decimal(r.record.amount_fen) / 100),
-                  "ts": r.ts.astimezone(CST).isoformat(),
-                  "received_at": r.received_at.astimezone(CST).isoformat()}
-                 for r in hub_store.records(month)
+        held = {(x["station_id"], x["seq"]) for x in late}
+        late += [_record_row(r, lang) for r in hub_store.records(month)
                  if r.received_at > close.closed_at
-                 and (r.record.station_id, r.record.seq) not in late_keys]
+                 and (r.record.station_id, r.record.seq) not in held]
     warnings += _quality(hub_store, ref, now, lang)
     return {
         "month": month, "policy": close.policy if close else POLICY.name,
@@ -194,6 +194,15 @@ def month_view(hub_store: Any, months: MonthStore, month: str, *, lang: str | No
         "total": _sum([s["total"] for s in stations] + [b["total"] for b in branches]),
         "late_records": late, "adjustments": adjustments, "warnings": warnings,
     }
+
+
+def _record_row(r: HubRecord, lang: str | None) -> dict[str, Any]:
+    rec = r.record
+    return {"station_id": rec.station_id, "seq": rec.seq, "kind": vocab_name(rec.kind, lang),
+            "product": vocab_name(rec.product, lang) if rec.product else "",
+            "amount": fmt_money(Decimal(rec.amount_fen) / 100),
+            "ts": r.ts.astimezone(CST).isoformat(),
+            "received_at": r.received_at.astimezone(CST).isoformat()}
 
 
 def _quality(hub_store: Any, ref: Reference, now: datetime, lang: str | None) -> list[str]:
