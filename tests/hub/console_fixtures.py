@@ -1,10 +1,14 @@
-"""Fixtures for the console tests: a real hub server over a SQLite file with operators, and
-an httpx client that signs in through the real form (cookies, CSRF token, Origin)."""
+"""Fixtures for the console tests: a real hub server with operators, once per store (a SQLite
+file and, with ``STATIONLINK_TEST_PG``, a PostgreSQL database: the ``hub_db`` fixture of
+hub_fixtures.py), and an httpx client that signs in through the real form (cookies, CSRF
+token, Origin)."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +20,13 @@ from argon2.profiles import CHEAPEST
 
 from stationlink.hub.app import create_app
 from stationlink.hub.console import ConsoleOptions, Role
+from stationlink.hub.console.backend import console_store_for
 from stationlink.hub.console.limiter import LoginLimiter
 from stationlink.hub.console.passwords import Passwords
 from stationlink.hub.console.security import SESSION_COOKIE, hash_secret, new_secret
-from stationlink.hub.console.sqlite import SqliteConsoleStore
 from stationlink.hub.console.store import Actor
 from stationlink.hub.server import BackgroundServer
-from stationlink.hub.sqlite_store import SqliteHubStore
+from stationlink.hub.stores import open_hub_store, sqlite_path
 from stationlink.hub.tokens import hash_token, new_token
 from stationlink.money import CST
 
@@ -52,14 +56,19 @@ def csrf_field(html: str) -> str:
 
 
 class ConsoleHub:
-    """A real uvicorn hub (console mounted) on 127.0.0.1:0 over ``path``; a station token
-    for S1; cheap argon2 parameters (still argon2id) so sign-ins are quick."""
+    """A real uvicorn hub (console mounted) on 127.0.0.1:0 over ``db`` (a SQLite file, or a
+    ``postgresql://`` URL already migrated); a station token for S1; cheap argon2 parameters
+    (still argon2id) so sign-ins are quick. ``kind`` is the store, :meth:`sql` a query."""
 
-    def __init__(self, path: Path, clock: Clock, *, tls: tuple[Path, Path] | None = None,
+    def __init__(self, db: Path | str, clock: Clock, *, tls: tuple[Path, Path] | None = None,
                  limiter: LoginLimiter | None = None) -> None:
         self.clock = clock
-        self.store = SqliteHubStore(path)
-        self.console = SqliteConsoleStore(self.store)
+        self.db = db
+        file = sqlite_path(db)
+        self.kind = "postgresql" if file is None else "sqlite"
+        self.path = file
+        self.store = open_hub_store(db)
+        self.console = console_store_for(self.store)
         self.passwords = Passwords(PasswordHasher.from_parameters(CHEAPEST))
         self.limiter = limiter or LoginLimiter(clock)
         token_id, self.station_token = new_token()
@@ -68,6 +77,16 @@ class ConsoleHub:
             passwords=self.passwords, limiter=self.limiter))
         self.server = BackgroundServer(app, tls_cert=tls and tls[0], tls_key=tls and tls[1])
         self.url = self.server.url
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` on the hub's database (SQL both stores understand)."""
+        if self.path is not None:
+            with closing(sqlite3.connect(self.path)) as conn:
+                return conn.execute(query).fetchall()
+        import psycopg
+
+        with psycopg.connect(str(self.db)) as conn:
+            return conn.execute(query.encode()).fetchall()
 
     def add_operator(self, name: str, role: Role, password: str = PASSWORD, *,
                      must_change: bool = False) -> None:
@@ -117,8 +136,9 @@ def console_clock() -> Clock:
 
 
 @pytest.fixture
-def console_hub(tmp_path: Path, console_clock: Clock) -> Iterator[ConsoleHub]:
-    hub = ConsoleHub(tmp_path / "hub.sqlite", console_clock)
+def console_hub(hub_db: str, console_clock: Clock) -> Iterator[ConsoleHub]:
+    """A console hub with alice (admin), fan (finance) and wang (viewer), once per store."""
+    hub = ConsoleHub(hub_db, console_clock)
     hub.add_operator("alice", Role.ADMIN)
     hub.add_operator("fan", Role.FINANCE)
     hub.add_operator("wang", Role.VIEWER)

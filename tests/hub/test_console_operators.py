@@ -1,11 +1,13 @@
 """Operators managed through the console's page and through the CLI, each change audited
-(who, when, what, before/after; never a password or a hash), on real SQLite files."""
+(who, when, what, before/after; never a password or a hash), on each store: a real SQLite
+file and a real PostgreSQL database (``hub_db``)."""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,12 @@ from console_fixtures import PASSWORD, ConsoleHub, console_clock, console_hub
 
 from stationlink.cli.main import cli
 from stationlink.hub.console import Role
+from stationlink.hub.console.backend import console_store_for
 from stationlink.hub.console.sqlite import SqliteConsoleStore
 from stationlink.hub.console.store import Actor
 from stationlink.hub.hub_schema import SCHEMA_VERSION
 from stationlink.hub.sqlite_store import SqliteHubStore
+from stationlink.hub.stores import open_hub_store, sqlite_path
 
 __all__ = ["console_clock", "console_hub"]
 ONE_TIME = re.compile(r'id="one-time-password">([^<]+)<')
@@ -156,8 +160,24 @@ def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]  
     return CliRunner().invoke(cli, ["hub", *args], input=input)
 
 
-def test_cli_operators_are_added_changed_and_audited(tmp_path: Path) -> None:
-    db = str(tmp_path / "hub.sqlite")
+def stored_text(db: str) -> bytes:
+    """Everything the hub database holds of the console: a SQLite file's bytes (WAL
+    included), or every row of PostgreSQL's console tables as text."""
+    path = sqlite_path(db)
+    if path is not None:
+        wal = path.with_name(path.name + "-wal")
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        return "\n".join(
+            row[0] for table in ("operators", "console_sessions", "audit")
+            for row in conn.execute(f"SELECT t::text FROM {table} t".encode())  # noqa: S608
+        ).encode()
+
+
+def test_cli_operators_are_added_changed_and_audited(hub_db: str) -> None:
+    db = hub_db
     added = run("operator", "add", "alice", "--role", "admin", "--password-stdin",
                 "--db", db, input="a long password\n")
     assert added.exit_code == 0, added.output
@@ -181,12 +201,13 @@ def test_cli_operators_are_added_changed_and_audited(tmp_path: Path) -> None:
     assert [e["action"] for e in audit] == ["operator.disable", "operator.set_role",
                                             "operator.add", "operator.add", "operator.add"]
     assert all(e["actor"].startswith("cli:") for e in audit)
-    text = (tmp_path / "hub.sqlite").read_bytes()
+    text = stored_text(db)
+    assert b"$argon2id$" in text  # the hashes are there; the passwords never
     for secret in (b"a long password", b"another password", one_time.encode()):
         assert secret not in text
-    store = SqliteHubStore(db)
+    store = open_hub_store(db)
     try:
-        console = SqliteConsoleStore(store)
+        console = console_store_for(store)
         from stationlink.hub.console.passwords import Passwords
 
         hashed = console.password_hash("alice")
@@ -206,9 +227,9 @@ def test_cli_operators_are_added_changed_and_audited(tmp_path: Path) -> None:
     (("operator", "add", "x", "--role", "admin", "--generate", "--password-stdin"),
      "exclude each other"),
 ])
-def test_cli_refusals_exit_2_with_a_reason(tmp_path: Path, args: tuple[str, ...],
+def test_cli_refusals_exit_2_with_a_reason(hub_db: str, args: tuple[str, ...],
                                            message: str) -> None:
-    db = str(tmp_path / "hub.sqlite")
+    db = hub_db
     assert run("operator", "add", "root", "--role", "admin", "--generate",
                "--db", db).exit_code == 0
     result = run(*args, "--db", db, input="short\n")
@@ -216,10 +237,20 @@ def test_cli_refusals_exit_2_with_a_reason(tmp_path: Path, args: tuple[str, ...]
     assert message in result.output
 
 
-def test_cli_reset_password_ends_sessions_and_is_audited(tmp_path: Path) -> None:
-    db = tmp_path / "hub.sqlite"
+def test_cli_reset_password_ends_sessions_and_is_audited(hub_db: str) -> None:
+    db = hub_db
     assert run("operator", "add", "alice", "--role", "admin", "--generate",
                "--db", str(db)).exit_code == 0
+    from console_fixtures import T0
+
+    store = open_hub_store(db)
+    try:
+        console = console_store_for(store)
+        console.create_session("h" * 64, "alice", "c", now=T0,
+                               expires_at=T0 + timedelta(hours=12), actor=Actor("alice"))
+        assert console.session("h" * 64, now=T0, idle=timedelta(hours=2)) is not None
+    finally:
+        store.close()
     reset = run("operator", "reset-password", "alice", "--password-stdin", "--db", str(db),
                 input="brand new password\n")
     assert reset.exit_code == 0, reset.output
@@ -228,6 +259,12 @@ def test_cli_reset_password_ends_sessions_and_is_audited(tmp_path: Path) -> None
     assert audit[0]["action"] == "operator.reset_password"
     assert audit[0]["before"]["must_change_password"] is True
     assert audit[0]["after"]["must_change_password"] is False
+    store = open_hub_store(db)
+    try:
+        assert console_store_for(store).session(
+            "h" * 64, now=T0, idle=timedelta(hours=2)) is None
+    finally:
+        store.close()
 
 
 def test_a_version_2_hub_file_gets_the_console_tables_keeping_its_data(tmp_path: Path) -> None:
@@ -269,3 +306,13 @@ def test_cli_commands_other_than_add_never_create_a_hub_file(tmp_path: Path,
     assert result.exit_code == 8, result.output
     assert "no such hub database file" in result.output
     assert not missing.exists()
+
+
+def test_cli_on_a_pg_database_without_the_hub_schema_says_to_migrate(pg_db: str) -> None:
+    result = run("operator", "add", "alice", "--role", "admin", "--generate", "--db", pg_db)
+    assert result.exit_code == 8, result.output
+    assert "stationlink hub migrate" in result.output
+    import psycopg
+
+    with psycopg.connect(pg_db) as conn:  # nothing created: the hub never migrates itself
+        assert conn.execute("SELECT to_regclass('operators')").fetchone() == (None,)

@@ -1,5 +1,5 @@
 """The console end to end: an operator added with the CLI signs in to a real ``hub serve``
-process; and a store that cannot be written answers 503, never 500."""
+process (on each store); and a store that cannot be written answers 503, never 500."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from stationlink.hub.sqlite_store import SqliteHubStore
 
 
 @pytest.mark.slow
-def test_an_operator_added_with_the_cli_signs_in_to_hub_serve(tmp_path: Path) -> None:
-    db = tmp_path / "hub.sqlite"
+def test_an_operator_added_with_the_cli_signs_in_to_hub_serve(hub_db: str) -> None:
+    """Once per store: a SQLite file, and a PostgreSQL URL (``--db postgresql://...``)."""
+    db = hub_db
     added = CliRunner().invoke(cli, ["hub", "operator", "add", "alice", "--role", "admin",
                                      "--password-stdin", "--db", str(db)],
                                input=PASSWORD + "\n")

@@ -7,7 +7,8 @@ a non-public route; a station token → 403 everywhere under the console and nev
 role below the route's least role → 403; any other role → the page's own answer (not 401 or
 403, not the sign-in redirect). Each POST carries the session's CSRF token and our Origin, so
 it is the role that decides. And the other way round: an operator's session cookie is never
-accepted on the station routes.
+accepted on the station routes. Once per store (SQLite, and PostgreSQL with
+``STATIONLINK_TEST_PG``).
 """
 
 from __future__ import annotations
@@ -18,18 +19,35 @@ from pathlib import Path
 import httpx
 import pytest
 from console_fixtures import ROLES, T0, Clock, ConsoleHub, csrf_field
+from hub_fixtures import STORES, PgServer
 
 from stationlink.hub.console import ROUTES, ConsoleRoute, Role
 from stationlink.hub.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from stationlink.hub.stores import migrate_hub
 
 CALLERS = ("anonymous", "station", "station+admin", *(r.label for r in ROLES))
 CASES = [pytest.param(entry, caller, id=f"{entry.method} {entry.path} as {caller}")
          for entry in ROUTES.entries for caller in CALLERS]
 
 
+@pytest.fixture(scope="module", params=STORES)
+def hub_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[str]:
+    """hub_fixtures' ``hub_db`` (each store; PostgreSQL only with STATIONLINK_TEST_PG),
+    module-scoped here: the matrix shares one hub per store."""
+    if request.param == "sqlite":
+        yield str(Path(tmp_path_factory.mktemp("matrix")) / "hub.sqlite")
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.new_db()
+    migrate_hub(url)
+    yield url
+    server.drop_db(url)
+
+
 @pytest.fixture(scope="module")
-def matrix_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleHub]:
-    hub = ConsoleHub(Path(tmp_path_factory.mktemp("matrix")) / "hub.sqlite", Clock(T0))
+def matrix_hub(hub_db: str) -> Iterator[ConsoleHub]:
+    hub = ConsoleHub(hub_db, Clock(T0))
     for role in ROLES:
         hub.add_operator(role.label, role)
     hub.add_operator("target", Role.VIEWER)  # for actions that name an operator

@@ -12,6 +12,12 @@ Tables (the same as the SQLite hub's, :mod:`stationlink.hub.hub_schema`)::
     anchors            (station_id, terminal_id, boot_id) -> first live wall time and uptime
     device_status      snapshots as uploaded (jsonb), newest per terminal shown by status
     tokens             token_id PK, station_id, token_hash UNIQUE (SHA-256), created/revoked
+    operators          (version 2) the console's operators: name PK, role, argon2 hash,
+                       must_change_password, created/password_changed/disabled times
+    console_sessions   (version 2) session_hash PK (SHA-256 of the id), operator FK, CSRF
+                       token, created_at, expires_at, last_seen, address
+    audit              (version 2) id (identity), at, actor, action, target, before/after
+                       (jsonb), address
 
 Indexes are the ones the reads need: the primary keys (replay by seq, the conflict join,
 month export in (station, seq) order: partition pruning then the key),
@@ -114,8 +120,42 @@ _V1 = (
     revoked_at timestamptz)""",
 )
 
+#: Version 2: the console's operators, sessions and audit (the SQLite hub's schema version 3,
+#: :data:`stationlink.hub.hub_schema.CONSOLE_DDL`: the same columns and checks; times as
+#: ``timestamptz``, flags as ``boolean``, before/after as ``jsonb``; plus an index on
+#: ``expires_at`` for the sweep of expired sessions at each sign-in).
+_V2 = (
+    """CREATE TABLE operators (
+    name text PRIMARY KEY,
+    role text NOT NULL CHECK (role IN ('viewer', 'finance', 'admin')),
+    password_hash text NOT NULL,
+    must_change_password boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL,
+    password_changed_at timestamptz NOT NULL,
+    disabled_at timestamptz)""",
+    """CREATE TABLE console_sessions (
+    session_hash text PRIMARY KEY,
+    operator text NOT NULL REFERENCES operators(name),
+    csrf_token text NOT NULL,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL,
+    address text)""",
+    "CREATE INDEX console_sessions_operator ON console_sessions (operator)",
+    "CREATE INDEX console_sessions_expires ON console_sessions (expires_at)",
+    """CREATE TABLE audit (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at timestamptz NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    target text,
+    before jsonb,
+    after jsonb,
+    address text)""",
+)
+
 #: version -> its statements, in order (append a new version; never edit an applied one).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -10,9 +10,11 @@ in its own transaction on a pooled connection, so the hub's request threads work
 parallel and several hub processes may share one database. A batch is one transaction
 (:mod:`.ingest`); it is answered only after ``COMMIT`` returned, i.e. once durable.
 PostgreSQL groups concurrent commits into one WAL flush itself, so there is no
-application-level group commit here. Everything lives in the database (tokens, device
-snapshots, agent status, late records): any hub process can answer any station. Every
-driver error becomes ``StorageError`` naming the database (never its password).
+application-level group commit here. :meth:`PgHubStore.console_store` gives the console's
+operators, sessions and audit in the same database (:mod:`.console`). Everything lives in
+the database (tokens, device snapshots, agent status, late records): any hub process can
+answer any station. Every driver error becomes ``StorageError`` naming the database (never
+its password).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -45,6 +47,9 @@ from ..store import (
 from .connect import configure, connect, pg_errors, redact
 from .ingest import MissingPartitions, ingest_batch
 from .schema import check_schema, ensure_partitions
+
+if TYPE_CHECKING:
+    from .console import PgConsoleStore
 
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
@@ -84,6 +89,17 @@ class PgHubStore:
 
     def close(self) -> None:
         self._pool.close()
+
+    def console_store(self) -> PgConsoleStore:
+        """The console's operators, sessions and audit in this database (:mod:`.console`)."""
+        from .console import PgConsoleStore
+
+        return PgConsoleStore(self.run)
+
+    def run(self, work: Callable[[Conn], T]) -> T:
+        """``work`` in one transaction on a pooled connection, committed before returning
+        (for the console's and other tables kept beside the hub's)."""
+        return self._run(work)
 
     def _run(self, work: Callable[[Conn], T]) -> T:
         """``work`` in one transaction on a pooled connection, committed before returning."""
