@@ -9,10 +9,11 @@ Contract:
   ``stations`` raises :class:`~stationlink.errors.InputDataError` naming the station and how
   many rows it has.
 - :func:`hub_months` is ``rewards compute --hub``'s path: the stations and branches files are
-  read as :func:`~.inputs.from_hub` reads them, the hub file is checked read-only
+  read as :func:`~.inputs.from_hub` reads them; the hub (a SQLite file or a PostgreSQL URL,
+  opened by :func:`~stationlink.hub.stores.open_hub_store`) is asked for its tallies
+  (``HubStore.month_tallies``, nothing written). A SQLite file is first checked read-only
   (:func:`~stationlink.hub.hub_schema.check_hub_file`: a file that is no hub database is a
-  ``StorageError`` before anything is read) and asked for its tallies
-  (:meth:`~stationlink.hub.sqlite_store.SqliteHubStore.month_tallies`, nothing written).
+  ``StorageError`` before anything is read).
   It returns ``None`` — "use the row path" — at the first doubt: a bad row in the stations or
   branches file, or a hub row whose station the stations file does not know. The row path
   (:func:`~.inputs.from_hub`) then reports each bad row with its file and line exactly as
