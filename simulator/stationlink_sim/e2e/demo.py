@@ -16,13 +16,20 @@ Contract (:func:`run_demo`):
   transactions).
 - The work directory (``directory``, default a new temporary one) keeps every file of the
   run (see :func:`~.run.run_simulation`) and ``reward.json``.
+
+The console (:func:`prepare_console`, :func:`serve_console`; ``stationlink demo`` on a
+terminal, or ``--serve``): the run's stations and branches are imported into its hub file
+(``hub stations import``), an admin operator :data:`DEMO_OPERATOR` is added with a one-time
+password (to be changed at the first sign-in), and the hub serves that file — station API and
+console — until SIGINT/SIGTERM. Its clock runs from the end of the simulated day, so the
+console's "now" (silent stations, sessions) fits the simulated month.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +43,7 @@ from stationlink.rewards import StationStatement, compute, load_policy
 from ..traffic import SimStation
 from .run import RunOptions, RunResult, run_simulation
 
+DEMO_OPERATOR = "demo"
 DEMO_WEIGHT = 4.0
 DEMO_DATE = dt.date(2014, 6, 10)
 POLICY = "dezhou-2014"
@@ -105,3 +113,59 @@ def run_demo(opts: DemoOptions) -> DemoResult:
         raise SimulatorError(f"cannot write {path}: {exc}") from exc
     run.files["reward"] = path
     return demo
+
+
+def demo_clock(demo: DemoResult) -> Callable[[], dt.datetime]:
+    """The console's wall clock: the end of the simulated day (CST) plus the real time since
+    this call."""
+    from stationlink.money import CST
+
+    day_end = dt.datetime.combine(demo.run.start + dt.timedelta(days=1), dt.time(), CST)
+    offset = day_end - dt.datetime.now(dt.UTC)
+
+    def clock() -> dt.datetime:
+        return (dt.datetime.now(dt.UTC) + offset).astimezone(CST)
+
+    return clock
+
+
+def prepare_console(demo: DemoResult, *, now: dt.datetime) -> str:
+    """Import the run's stations and branches into its hub and add the admin operator
+    :data:`DEMO_OPERATOR` (replaced when present) with a new one-time password, returned."""
+    from stationlink.hub.console.backend import console_store_for
+    from stationlink.hub.console.monthstore import month_store_for, read_reference
+    from stationlink.hub.console.passwords import Passwords, generate_password
+    from stationlink.hub.console.roles import Role
+    from stationlink.hub.console.store import Actor
+    from stationlink.hub.sqlite_store import SqliteHubStore
+
+    files = demo.run.files
+    ref = read_reference(files["stations"], files["branches"])
+    password = generate_password()
+    passwords = Passwords()
+    actor = Actor("demo")
+    store = SqliteHubStore(files["hub_db"])
+    try:
+        month_store_for(store).import_reference(ref, now=now, actor=actor)
+        console = console_store_for(store)
+        hashed = passwords.hash(password)
+        if console.operator(DEMO_OPERATOR) is None:
+            console.add_operator(DEMO_OPERATOR, Role.ADMIN, hashed, must_change_password=True,
+                                 now=now, actor=actor)
+        else:
+            console.set_password(DEMO_OPERATOR, hashed, must_change_password=True, now=now,
+                                 actor=actor)
+    finally:
+        store.close()
+    return password
+
+
+def serve_console(demo: DemoResult, bind: str, on_ready: Callable[[str], None], *,
+                  clock: Callable[[], dt.datetime]) -> None:
+    """Serve the demo's hub (station API and console) on ``bind`` until SIGINT/SIGTERM;
+    ``on_ready(url)`` once it listens."""
+    from stationlink.hub.closing import DEFAULT_CLOSE_DAY
+    from stationlink.hub.server import serve
+
+    serve(demo.run.files["hub_db"], bind, close_day=DEFAULT_CLOSE_DAY, on_ready=on_ready,
+          clock=clock)
