@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +18,7 @@ from stationlink.protocol import (
     BillPaymentRequest,
     BillPaymentResponse,
     Dialect,
+    EchoRequest,
     IdentifyRequest,
     IdentifyResponse,
     JournalAckRequest,
@@ -291,3 +293,10 @@ def test_station_toml_takes_a_deviation(tmp_path: Path) -> None:
     bad.write_text(base + 'deviation = "late_akc"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"terminals\[1\].*unknown deviation 'late_akc'"):
         load_station(bad)
+
+
+def test_pytest_plugin_serves_a_deviant_terminal(stationlink_terminal: Any) -> None:
+    t = stationlink_terminal("bill", "sl-2", deviation="seq_no_wrap")
+    with RawHost(t) as h:
+        seqs = [h.ask(EchoRequest, s, payload=b"p").header.seq for s in (0xFFFF, 0)]
+    assert seqs == [0xFFFF, 0xFFFF]
