@@ -160,6 +160,18 @@ def test_close_freezes_then_a_late_record_is_an_adjustment(month_hub, tmp_path) 
                             f"/v1/console/months/{MONTH}/stations/{station}")
     assert statement["station"]["total"] == totals(before)[station]
     assert statement["adjustments"][0]["now"] == totals(now)[station]
+    # the next month's statements carry them as separate lines (not in their own total)
+    nov = client_json(hub, "wang", "/v1/console/months/2026-11")
+    carried = {v.get("station_id") or v["branch_id"]: v["carried"]
+               for v in nov["stations"] + nov["branches"]}
+    assert {k: [(c["month"], c["adjustment"]) for c in v] for k, v in carried.items() if v} \
+        == {a["id"]: [(MONTH, a["adjustment"])] for a in after["adjustments"]}
+    nov_station = next(v for v in nov["stations"] if v["station_id"] == station)
+    assert Decimal(nov_station["payable"]) == Decimal(nov_station["total"]) + \
+        Decimal(carried[station][0]["adjustment"])
+    with signed_in(hub, "wang") as client:
+        html = client.get(f"/console/months/2026-11/stations/{station}").text
+    assert f'id="payable">{nov_station["payable"]}<' in html
     # re-open (admin, audited) and re-close: version 2 with the records held now
     with signed_in(hub, "alice") as admin:
         page = admin.get(f"/console/months/{MONTH}").text

@@ -139,6 +139,40 @@ def _adjustments(frozen: dict[tuple[str, str], dict[str, Any]],
     return out
 
 
+def previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
+
+
+def carried_adjustments(hub_store: Any, months: MonthStore, ref: Reference, month: str,
+                        lang: str | None) -> list[dict[str, Any]]:
+    """The adjustments of the previous month, when it is closed, to carry into ``month``:
+    each with ``month`` set to the month they come from."""
+    prev = previous_month(month)
+    closes = months.closes(prev)
+    if not closes or not closes[-1].in_force:
+        return []
+    frozen = months.statements(prev, closes[-1].version)
+    current, _w = month_result(hub_store, ref, prev, include_late=True, lang=lang)
+    return [{**a, "month": prev} for a in _adjustments(frozen, statement_views(current, lang))]
+
+
+def provisional_views(hub_store: Any, months: MonthStore, ref: Reference, month: str,
+                      lang: str | None) -> tuple[list[tuple[str, str, dict[str, Any]]],
+                                                 list[str]]:
+    """The open month's statements (what a close stores), each with ``carried``: the
+    previous closed month's adjustments of that station or branch, as separate lines."""
+    result, warnings = month_result(hub_store, ref, month, include_late=False, lang=lang)
+    carried = carried_adjustments(hub_store, months, ref, month, lang)
+    views = statement_views(result, lang)
+    for subject, sid, view in views:
+        lines = [a for a in carried if a["subject"] == subject and a["id"] == sid]
+        view["carried"] = lines
+        view["payable"] = fmt_money(Decimal(view["total"]) + sum(
+            (Decimal(a["adjustment"]) for a in lines), Decimal(0)))
+    return views, warnings
+
+
 def month_view(hub_store: Any, months: MonthStore, month: str, *, lang: str | None,
                now: datetime) -> dict[str, Any]:
     """The month page's data (module contract)."""
@@ -154,9 +188,8 @@ def month_view(hub_store: Any, months: MonthStore, month: str, *, lang: str | No
         warnings += w
         adjustments = _adjustments(frozen, statement_views(current, lang))
     else:
-        result, w = month_result(hub_store, ref, month, include_late=False, lang=lang)
+        views, w = provisional_views(hub_store, months, ref, month, lang)
         warnings += w
-        views = statement_views(result, lang)
         adjustments = []
     stations = [v for s, _i, v in views if s == "station"]
     branches = [v for s, _i, v in views if s == "branch"]

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .context import Context
 from .monthstore import month_store_for
-from .monthview import POLICY, month_result, month_view, statement_views
+from .monthview import POLICY, month_view, provisional_views
 from .roles import Role
 from .routes import ROUTES
 
@@ -85,10 +85,8 @@ async def month_json(ctx: Context) -> Response:
 def _close(ctx: Context, month: str) -> None:
     rt = ctx.runtime
     months = month_store_for(rt.hub_store)
-    result, _w = month_result(rt.hub_store, months.reference(), month, include_late=False,
-                              lang=rt.lang)
-    months.close_month(month, POLICY.name, statement_views(result, rt.lang), now=ctx.now(),
-                       actor=ctx.actor())
+    views, _w = provisional_views(rt.hub_store, months, months.reference(), month, rt.lang)
+    months.close_month(month, POLICY.name, views, now=ctx.now(), actor=ctx.actor())
 
 
 @ROUTES.route("/console/months/{month}/close", ("POST",), Role.FINANCE,
