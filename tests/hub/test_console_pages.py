@@ -284,3 +284,21 @@ def test_openapi_lists_every_console_json_route_with_its_least_role() -> None:
             op = paths[e.path][e.method.lower()]
             assert f"Least role: {e.min_role.label}." in op["description"]
             assert op["security"] == [{"console_session": []}]
+
+
+@pytest.mark.parametrize("path", ["/console/stations/%3Cscript%3Ex", "/console/months/2026-10/"
+                                  "stations/%3Cb%3E", "/console/months/2026-10/branches/%22x"])
+def test_an_unknown_id_is_404_with_the_id_escaped(month_hub, path: str) -> None:
+    with signed_in(month_hub[0], "wang") as client:
+        answer = client.get(path)
+    assert answer.status_code == 404
+    assert "<script>" not in answer.text
+    assert "<b>" not in answer.text
+
+
+def test_odd_filters_list_nothing_rather_than_fail(month_hub) -> None:
+    with signed_in(month_hub[0], "wang") as client:
+        for query in ("?problem=nonsense", "?branch=%00", "?branch=" + "B" * 5000):
+            answer = client.get("/console/stations" + query)
+            assert answer.status_code == 200
+            assert "没有符合条件的站点" in answer.text
