@@ -10,6 +10,9 @@ Contract:
   (a monotonic clock) that agree with each other. Code that needs both (the sync agent, an
   emulated terminal's base time, a CLI command's "today") takes a ``TimeSource`` instead of
   reading the machine, so tests and replays decide what time it is.
+- :func:`when` shows a time to people: a stored ISO 8601 text (or an aware datetime) as China
+  Standard Time, ``2026-10-05 09:00:00 CST``; ``None`` becomes ``missing``; a text that is not
+  an aware ISO 8601 time is returned unchanged (never an exception on display).
 - :class:`SystemClock` is the machine's time source: ``datetime.now(CST)`` and
   ``time.monotonic()``; :func:`utc_now` is the machine's wall clock in UTC (the hub's).
 - :class:`ManualClock` is a time source that moves only with :meth:`ManualClock.advance`
@@ -98,3 +101,19 @@ class ManualClock:
 __all__ = [
     "ManualClock", "MonotonicClock", "SystemClock", "TimeSource", "WallClock", "utc_now",
 ]
+
+
+def when(value: str | datetime | None, missing: str = "never") -> str:
+    """A time for people, in CST (module contract)."""
+    if value is None:
+        return missing
+    if isinstance(value, datetime):
+        ts = value
+    else:
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        return value if isinstance(value, str) else ts.isoformat()
+    return f"{ts.astimezone(CST):%Y-%m-%d %H:%M:%S} CST"

@@ -32,8 +32,6 @@ LOOSE_ALLOWED = {
     "money": "exact money and CST, used by every concern",
     "clock": "the vocabulary of time, used by every concern",
     # shared by two concerns each; see docs/architecture.md:
-    "timetext": "times for people (agent status, buffer CLI)",
-    "screentext": "terminal columns and cutting for people (agent status, monitor)",
     "tomlfile": "TOML files with errors naming the file (agent config, simulator stations)",
 }
 

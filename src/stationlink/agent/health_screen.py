@@ -9,7 +9,7 @@ Every line fits :data:`WIDTH` terminal columns (a CJK character counts two; a lo
 cut with ``…``), and a station with two terminals fits :data:`HEIGHT` lines: lists that can
 grow (quarantine entries, mismatch lines) show their first item and the count; a long
 terminal URL is cut so that the link state and paper after it stay on the line. Times in CST
-(:func:`stationlink.timetext.when`), money as 元 with two decimals, a value not known as
+(:func:`stationlink.clock.when`), money as 元 with two decimals, a value not known as
 "never"/"none yet"/"unknown", never ``None``.
 """
 
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clock import when
+from ..i18n.width import cut
+from ..i18n.width import display_width as width
 from ..money import fen_to_yuan, format_yuan
-from ..screentext import cut
-from ..screentext import display_width as width
-from ..timetext import when
 from .health import Level, StationFacts, TerminalFacts
 from .health_text import duration, text
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..timetext import when
+from ..clock import when
 
 LANGS = ("zh", "en")
 

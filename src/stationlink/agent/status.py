@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from ..buffer import Buffer
+from ..clock import when
 from ..money import fen_to_yuan, format_yuan
-from ..timetext import when
 from .config import AgentConfig
 from .health import StationFacts, Thresholds, station_facts
 from .health_screen import render_screen

@@ -22,9 +22,9 @@ from .common import echo_json, handles_errors
 @handles_errors
 def ports(as_json: bool, all_ptys: bool, lang: str) -> None:
     """List the serial ports, their USB ids and which process holds each."""
+    from ..i18n.width import cut, display_width
     from ..monitor.ports import list_serial_ports
     from ..monitor.text import text
-    from ..screentext import cut, display_width
 
     found = list_serial_ports(all_ptys=all_ptys)
     if as_json:

@@ -25,9 +25,9 @@ from typing import Any
 
 import click
 
+from ..i18n.width import cut, display_width
 from ..money import fen_to_yuan, format_yuan, to_cst
 from ..protocol import MsgType, to_json
-from ..screentext import cut, display_width
 from .text import reason, text
 from .trace import TraceItem
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from ..errors import ConfigError
 from ..i18n import gettext_for
-from ..screentext import display_width
+from ..i18n.width import display_width
 from . import derivation
 from .model import Policy
 from .statements import LineItem, MonthResult
