@@ -302,3 +302,18 @@ def test_odd_filters_list_nothing_rather_than_fail(month_hub) -> None:
             answer = client.get("/console/stations" + query)
             assert answer.status_code == 200
             assert "没有符合条件的站点" in answer.text
+
+
+def test_months_lists_the_last_twelve_and_the_closed_ones(month_hub) -> None:
+    hub, _facts = month_hub
+    with signed_in(hub, "fan") as client:
+        page = client.get("/console/months/2025-03").text
+        assert hub.post(client, "/console/months/2025-03/close", {},
+                        csrf_field(page)).status_code == 303
+        months = client.get("/v1/console/months").json()["months"]
+        html = client.get("/console/months").text
+    names = [m["month"] for m in months]
+    # the hub's clock is 2026-11-03: 2025-12 .. 2026-11, and the closed 2025-03
+    assert names == [f"2026-{m:02d}" for m in range(11, 0, -1)] + ["2025-12", "2025-03"]
+    assert [m["month"] for m in months if m["closed"]] == ["2025-03"]
+    assert 'href="/console/months/2025-03"' in html

@@ -102,6 +102,7 @@ _CONSOLE_SUMMARIES = {
     "/v1/console/whoami": "The signed-in operator",
     "/v1/console/stations": "Every station with its problems (query: branch, problem)",
     "/v1/console/stations/{station_id}": "One station: recent days and device history",
+    "/v1/console/months": "The last 12 months and every closed month, with their state",
     "/v1/console/months/{month}": "A month: statements (provisional or frozen), totals, late "
                                   "records, adjustments, warnings",
     "/v1/console/months/{month}/stations/{subject_id}": "One station's statement",

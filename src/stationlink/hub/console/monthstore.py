@@ -158,6 +158,15 @@ class MonthStore:
         result: list[Close] = self._run(read)
         return result
 
+    def all_closes(self) -> list[Close]:
+        """Every close, newest month first."""
+        def read(conn: sqlite3.Connection) -> list[Close]:
+            return [_close(r) for r in conn.execute(
+                _CLOSES + " ORDER BY month DESC, version")]
+
+        result: list[Close] = self._run(read)
+        return result
+
     def statements(self, month: str, version: int) -> dict[tuple[str, str], dict[str, Any]]:
         """(subject, id) -> the frozen statement of that close."""
         def read(conn: sqlite3.Connection) -> dict[tuple[str, str], dict[str, Any]]:

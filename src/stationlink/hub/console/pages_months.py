@@ -1,6 +1,8 @@
 """The console's month pages: the month, its close and re-open, statements, notices.
 
 Contract (docs/console.md, "Month", "Statements", "Notices"):
+- ``GET /console/months`` (viewer): the last 12 CST months up to the hub's "now" and every
+  closed month, each with its state (open, or closed: version, by, at).
 - ``GET /console/months/{YYYY-MM}`` / ``/v1/console/months/{m}`` (viewer): the month's
   data (:func:`~.monthview.month_view`). A malformed month is 400.
 - ``POST /console/months/{m}/close`` (finance): freezes the month's provisional statements
@@ -27,6 +29,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from ...money import CST
 from .context import Context
 from .monthstore import month_store_for
 from .monthview import POLICY, month_view, provisional_views
@@ -60,6 +63,31 @@ async def _view(ctx: Context, month: str) -> dict[str, Any]:
                                             month_store_for(rt.hub_store), month,
                                             lang=rt.lang, now=ctx.now())
     return result
+
+
+def months_list(ctx: Context) -> list[dict[str, Any]]:
+    today = ctx.now().astimezone(CST).date()
+    recent = []
+    year, mon = today.year, today.month
+    for _i in range(12):
+        recent.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    in_force = {c.month: c for c in month_store_for(ctx.runtime.hub_store).all_closes()
+                if c.in_force}
+    return [{"month": m, "closed": None if m not in in_force else {
+                "version": in_force[m].version, "closed_by": in_force[m].closed_by,
+                "closed_at": in_force[m].closed_at.astimezone(CST).isoformat()}}
+            for m in sorted(set(recent) | set(in_force), reverse=True)]
+
+
+@ROUTES.route("/console/months", ("GET",), Role.VIEWER)
+async def months_page(ctx: Context) -> Response:
+    return ctx.render("months.html", months=await ctx.call(months_list, ctx))
+
+
+@ROUTES.route("/v1/console/months", ("GET",), Role.VIEWER, kind="json")
+async def months_json(ctx: Context) -> Response:
+    return JSONResponse({"months": await ctx.call(months_list, ctx)})
 
 
 @ROUTES.route("/console/months/{month}", ("GET",), Role.VIEWER,
