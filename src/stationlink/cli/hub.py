@@ -64,13 +64,16 @@ def hub() -> None:
 @click.option("--rate-limit", default=f"{DEFAULT_RATE:g}/s", show_default=True,
               help="Requests per station and process: N/s, N/min or off (429 + Retry-After "
                    "beyond it; bursts of 2 seconds' worth).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes sharing the listening socket (PostgreSQL only; a dead "
+                   "worker is replaced; rate limits are per worker).")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM certificate (chain): serve HTTPS directly (with --tls-key).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM private key of --tls-cert.")
 @handles_errors
-def serve(db_path: str, bind: str, close_day: int, rate_limit: str, tls_cert: Path | None,
-          tls_key: Path | None) -> None:
+def serve(db_path: str, bind: str, close_day: int, rate_limit: str, workers: int,
+          tls_cert: Path | None, tls_key: Path | None) -> None:
     """Serve the hub API until SIGINT or SIGTERM."""
     from ..hub.server import serve as run
 
@@ -78,7 +81,7 @@ def serve(db_path: str, bind: str, close_day: int, rate_limit: str, tls_cert: Pa
         click.echo(f"hub listening on {url}", err=True)
 
     run(db_path, bind, close_day=close_day, on_ready=ready, rate_limit=parse_rate(rate_limit),
-        tls_cert=tls_cert, tls_key=tls_key)
+        tls_cert=tls_cert, tls_key=tls_key, workers=workers)
     click.echo("hub stopped", err=True)
 
 

@@ -14,30 +14,53 @@ Contract:
   ConfigError naming the file); the reported URL is ``https://``.
 - ``rate_limit`` (requests per second per station, ``None``: off) puts a
   :class:`~stationlink.hub.ratelimit.RateLimiter` in front of the station routes.
+- ``workers`` (``--workers N``, default 1): with N > 1 the parent binds the socket once,
+  checks the store opens, then runs uvicorn's ``Multiprocess`` supervisor: N spawned worker
+  processes (spawn, not fork: also on Windows) accept on that one inherited socket, each
+  with its own store connection pool and its own rate limiter; a worker that dies (even by
+  SIGKILL) is replaced within about a second; SIGINT/SIGTERM to the parent stop every worker
+  (each finishes its in-flight requests and closes its store) and :func:`serve` returns.
+  A worker whose supervisor was killed outright (SIGKILL) notices within a second and
+  stops the same way: no orphan keeps serving the port.
+  Only the PostgreSQL store takes N > 1: a SQLite hub is one writer process with its own
+  group commit (:mod:`.group_commit`), so N > 1 on a SQLite file is a ConfigError.
+  Per-process state and its bounds: a station's requests may reach any worker, so its
+  effective rate limit is at most N × ``rate_limit`` (each bucket also starts full);
+  PostgreSQL groups concurrent commits of every process into one WAL flush itself.
 - :class:`BackgroundServer` runs the same app on a real uvicorn server in a thread, on a
   socket bound to port 0; ``url`` is ready when the constructor returns; ``stop()`` waits.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
+import os
 import signal
 import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import SIGNALS as SUPERVISOR_SIGNALS
 
 from ..clock import WallClock, utc_now
 from ..errors import ConfigError, TransportError
 from .app import create_app
 from .ratelimit import DEFAULT_RATE, RateLimiter
-from .stores import open_hub_store
+from .stores import describe, open_hub_store, sqlite_path
+
+log = logging.getLogger("stationlink.hub")
+PARENT_WATCH_SECONDS = 0.5  # how often a worker checks that its supervisor still runs
 
 
 def parse_bind(text: str) -> tuple[str, int]:
@@ -98,10 +121,17 @@ def serve(
     rate_limit: float | None = DEFAULT_RATE,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the hub until SIGINT/SIGTERM (module contract)."""
     host, port = parse_bind(bind)
     tls = check_tls(tls_cert, tls_key)
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    if workers > 1:
+        _serve_workers(str(db_path), host, port, workers, close_day=close_day,
+                       on_ready=on_ready, rate_limit=rate_limit, tls=tls)
+        return
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     store = open_hub_store(db_path, close_day=close_day)
     stopped: list[int] = []
@@ -126,6 +156,68 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         store.close()
+
+
+def _worker_app(db: str, close_day: int, rate_limit: float | None, supervisor: int
+                ) -> Starlette:
+    """One worker's application (an app factory run in the spawned worker): its own store
+    and rate limiter; the store is closed when the worker shuts down (ASGI lifespan)."""
+    try:
+        store = open_hub_store(db, close_day=close_day)
+    except Exception:
+        log.exception("hub worker cannot open %s", describe(db))
+        time.sleep(1.0)  # the supervisor replaces a worker that died: not in a tight loop
+        raise
+    limiter = None if rate_limit is None else RateLimiter(rate_limit)
+    app = create_app(store, rate_limiter=limiter)
+    threading.Thread(target=_end_with_parent, args=(supervisor,), daemon=True,
+                     name="hub-parent-watch").start()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def _end_with_parent(parent: int) -> None:
+    """Stop this worker (gracefully, as on SIGTERM) once its supervisor is gone: a parent
+    killed with SIGKILL cannot stop its workers, and an orphan must not keep serving."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH_SECONDS)
+    log.warning("hub worker %d: its supervisor %d is gone; stopping", os.getpid(), parent)
+    signal.raise_signal(signal.SIGTERM)
+
+
+def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: int,
+                   on_ready: Callable[[str], None], rate_limit: float | None,
+                   tls: tuple[str, str] | None) -> None:
+    """``serve`` with N worker processes on one socket (module contract)."""
+    if sqlite_path(db) is not None:
+        raise ConfigError(
+            f"--workers {workers}: a SQLite hub ({db}) is served by one process (one writer "
+            "with its own group commit); use a postgresql:// database for several workers")
+    open_hub_store(db, close_day=close_day).close()  # refuse a bad database before binding
+    sock = bind_socket(host, port)
+    previous = {s: signal.getsignal(s) for s in SUPERVISOR_SIGNALS}  # Multiprocess takes them
+    try:
+        config = uvicorn.Config(
+            functools.partial(_worker_app, db, close_day, rate_limit, os.getpid()), factory=True,
+            workers=workers, log_level="warning", lifespan="on", access_log=False,
+            ssl_certfile=tls and tls[0], ssl_keyfile=tls and tls[1],
+        )
+        supervisor = Multiprocess(config, sockets=[sock])
+        on_ready(_url(sock, "https" if tls else "http"))
+        supervisor.run()
+    finally:
+        sock.close()
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 class BackgroundServer:
