@@ -6,8 +6,10 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import shlex
+import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -21,6 +23,7 @@ from stationlink.conformance import (
     KitOptions,
     KitReport,
     Verdict,
+    command_hook,
     render_junit,
     run_conformance,
 )
@@ -58,10 +61,11 @@ def terminal(kind: str, dialect: str, transport: str, *, payments: int = 2, **op
         yield t, clock
 
 
-def power_cycle_hook(t: RunningTerminal) -> Any:
-    def hook() -> None:
-        t.session.apply_event("power_cycle")  # the kit calls it with every link closed
-    return hook
+def power_cycle_hook(control: str) -> Callable[[], None]:
+    """--power-cycle-cmd through the simulator's control socket at ``control`` (a real
+    subprocess, as a vendor's command would be)."""
+    return command_hook(shlex.join([sys.executable, "-m", "stationlink_sim.control", control,
+                                    "power_cycle"]))
 
 
 def run_kit(t: RunningTerminal, clock: SimulatedClock, kind: str, **options: Any

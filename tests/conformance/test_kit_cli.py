@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -114,16 +116,26 @@ def test_the_schema_refuses_what_it_should() -> None:
 def test_a_failing_case_gives_exit_1_evidence_junit_and_an_html_report_chromium_shows(
     tmp_path: Path,
 ) -> None:
-    """A terminal whose clock is two days behind fails CF-CLOCK and nothing else."""
+    """A terminal whose clock is two days behind fails CF-CLOCK and nothing else; the
+    power cycle goes through the simulator's control socket (``stationlink sim
+    power-cycle``) as a vendor's --power-cycle-cmd would."""
     report, junit = tmp_path / "kit.html", tmp_path / "kit.xml"
-    with terminal("card", "sl-2", "tcp", faults="clock_offset=-48h") as (t, clock):
+    control = str(tmp_path / "control.sock")
+    hook = shlex.join([sys.executable, "-m", "stationlink", "sim", "power-cycle", control])
+    with terminal("card", "sl-2", "tcp", faults="clock_offset=-48h", control=control) as (
+            t, clock):
+        boot = t.device.boot_id
         code, out = run([t.url, "--kind", "card", "--json", "--lang", "en", "--allow-money",
-                         "--junit", str(junit), "--report", str(report)], clock)
+                         "--power-cycle-cmd", hook, "--junit", str(junit),
+                         "--report", str(report)], clock)
+        assert t.device.boot_id > boot
     assert code == 1
     doc = json.loads(out)
     validate(doc)
     failed = [c for c in doc["cases"] if c["verdict"] == "fail"]
     assert [c["id"] for c in failed] == ["CF-CLOCK"], failed
+    power = next(c for c in doc["cases"] if c["id"] == "CF-JOURNAL-POWER")
+    assert power["verdict"] == "pass", power
     evidence = failed[0]["evidence"]
     assert {x["dir"] for x in evidence} == {"in", "out"}
     assert any(x["hex"].startswith("00 ") for x in evidence if x["dir"] == "out")  # sl-2 TCP

@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from ..protocol import (
-    ACK,
+    FrameEvent,
     IdentifyRequest,
     IdentifyResponse,
     JournalRecord,
@@ -53,35 +53,42 @@ def _records_of(ctx: Ctx, w: Wire, client_ref: str, after: int) -> list[JournalR
 
 
 def duplicate(ctx: Ctx) -> str:
-    """Serial: the host saw no ACK and sends the frame again before ACKing the answer (the
-    device answers by its stored response or its retransmission, §2.1, §3.2); TCP: the same
-    frame again after the answer (the stored response is replayed)."""
-    w = ctx.wire(auto_ack=False)
+    """The same payment frame twice (same seq and body, as a host retransmits it when the
+    ACK was lost): one journal record. TCP: the stored response is replayed and must carry
+    the same record. Serial: the device ACKs it again; it replays the stored response only
+    if its delivery failed (§2.1, §3.2), so the kit reads the journal at once and any answer
+    with that seq seen meanwhile must carry the same record."""
+    w = ctx.wire()
     ref, seq = ctx.client_ref(), ctx.seq()
     msg = ctx.payment(w, ref, seq)
     frame = w.frame(msg)
     first, _ = w.request(msg)
     record = ctx.paid_record(first, msg.header.msg_type.name)
     try:
+        mark = len(w.seen)
         sent = w.send(frame, f"the same {msg.header.msg_type.name} frame again (seq {seq})")
         if w.serial:
             w.await_ack(sent, len(frame), "the duplicate")
-        again, _ = w.answer(seq, "the duplicate request", 10.0)
-        if w.serial:
-            w.send(bytes((ACK,)), "ACK")
-            w.auto_ack = True
-        second = ctx.paid_record(again, "the duplicate")
-        if second.ref != record.ref or second.cursor != record.cursor:
-            raise CaseFailed(f"the duplicate was executed again: journal record "
-                             f"{second.cursor}/{second.ref}, first {record.cursor}/{record.ref}")
+        else:
+            again, _ = w.answer(seq, "the duplicate request", 10.0)
+            second = ctx.paid_record(again, "the duplicate")
+            if (second.cursor, second.ref) != (record.cursor, record.ref):
+                raise CaseFailed(f"the duplicate was executed again: journal record "
+                                 f"{second.cursor}/{second.ref}, first "
+                                 f"{record.cursor}/{record.ref}")
         mine = _records_of(ctx, w, ref, record.cursor - 1)
+        for got in w.seen[mark:]:
+            if isinstance(got.event, FrameEvent) and got.event.body[1:3] == seq.to_bytes(2, "big"):
+                replay = ctx.paid_record(w.decode(got), "the duplicate")
+                if (replay.cursor, replay.ref) != (record.cursor, record.ref):
+                    raise CaseFailed(f"the duplicate was answered with another record "
+                                     f"{replay.cursor}/{replay.ref}")
         if len(mine) != 1:
             raise CaseFailed(f"{len(mine)} journal records with client_ref {ref} "
                              "after a duplicate request (one expected)")
     finally:
-        w.auto_ack = True
         ctx.reverse(w, record)
-    return f"answered twice with record {record.cursor}; one journal record"
+    return f"record {record.cursor} once in the journal after the duplicate"
 
 
 def status_lost(ctx: Ctx) -> str:

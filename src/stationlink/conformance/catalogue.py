@@ -1,7 +1,8 @@
 """The conformance catalogue: every case the kit runs, and every people-facing word of it.
 
 Contract:
-- :data:`CASES` lists the cases in the order the kit runs them. A :class:`CaseSpec` has a
+- :data:`CASES` lists the cases in the order the kit runs them (CF-JOURNAL-POWER last: a
+  power cycle must not disturb the cases after it). A :class:`CaseSpec` has a
   stable id (``CF-...``, never reused for another check), the section of docs/protocol.md it
   checks, a one-line purpose in Chinese and English, what it applies to (terminal kinds and
   transports; every case applies to both dialects) and whether it moves money (``money``:
@@ -84,9 +85,6 @@ CASES: tuple[CaseSpec, ...] = (
              "performed twice", money=True),
     CaseSpec("CF-JOURNAL-PAGE", "3.2", "流水分页：页、游标、上限正确，记录不重不漏",
              "journal paging: pages, cursors and limits, no record twice or missing"),
-    CaseSpec("CF-JOURNAL-POWER", "3.2", "断电重启后流水游标保持不变、继续递增",
-             "the journal cursors after a power cycle: kept, and new records above them",
-             needs_power_cycle=True),
     CaseSpec("CF-SETTLEMENT", "5", "结算汇总等于流水（按类型和产品：成功减冲正）",
              "settlement totals equal the journal (approved minus reversed per kind and "
              "product)"),
@@ -100,6 +98,9 @@ CASES: tuple[CaseSpec, ...] = (
              "as the spec says"),
     CaseSpec("CF-CLOCK", "4.1", "时钟与日期字段有效（带时区、合理、各消息一致）",
              "clock and date fields valid: aware, plausible, consistent across messages"),
+    CaseSpec("CF-JOURNAL-POWER", "3.2", "断电重启后流水游标保持不变、继续递增",
+             "the journal cursors after a power cycle: kept, and new records above them",
+             needs_power_cycle=True),
 )
 
 _BY_ID = {c.id: c for c in CASES}

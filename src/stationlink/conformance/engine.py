@@ -7,7 +7,11 @@ Contract:
   exchanged, and the run goes on. Only programming errors escape. An unknown ``--only`` id
   is a :class:`~stationlink.errors.ConfigError` raised before anything is sent.
 - Connection set-up is the diagnosis's (:func:`stationlink.diag.probe.find`: one IDENTIFY
-  per dialect, the given one first); the kit then tests the dialect the device answered in.
+  per dialect, the given one first); the kit then tests the dialect the device answered in
+  and asks IDENTIFY again over its own link for the report's device identity. When the
+  probe was not sure (its strict receiver refused the answers: a late ACK, a CRC sent low
+  byte first), the kit's own link, which tolerates what only one case judges, asks
+  IDENTIFY in each dialect (the given or probed one first) and tests the one that answers.
 - A case is ``not_applicable`` (with the reason) when not selected by ``only``, not for this
   kind of terminal or transport, a money case without ``allow_money`` (no money-moving
   request is sent then, by any case), CF-JOURNAL-POWER without a power-cycle hook,
@@ -33,7 +37,7 @@ from ..diag.catalogue import Lang
 from ..diag.engine import _endpoint
 from ..diag.probe import find, open_endpoint
 from ..errors import ConfigError, StationLinkError, TransportError
-from ..protocol import Dialect, IdentifyResponse
+from ..protocol import Dialect, IdentifyRequest, IdentifyResponse, MsgType
 from . import cases_app, cases_link
 from .catalogue import CASES, CaseSpec, label
 from .context import Ctx
@@ -120,6 +124,21 @@ def identity(msg: IdentifyResponse) -> dict[str, Any]:
     }
 
 
+def _identify(ctx: Ctx) -> IdentifyResponse | None:
+    """The device's IDENTIFY through the kit's own link (which tolerates what only one case
+    judges, e.g. a CRC byte order the probe's receiver refuses); None without an answer."""
+    ctx.begin("identify")
+    try:
+        w = ctx.wire()
+        msg, _ = w.request(IdentifyRequest(w.header(MsgType.IDENTIFY, ctx.seq()),
+                                           ctx.host_time()))
+    except CaseFailed:
+        return None
+    finally:
+        ctx.end()
+    return msg if isinstance(msg, IdentifyResponse) else None
+
+
 def run_case(spec: CaseSpec, ctx: Ctx) -> CaseResult:
     ctx.begin(spec.id)
     try:
@@ -173,10 +192,21 @@ def run_conformance(
               open_endpoint, allow_money=options.allow_money, power_cycle=options.power_cycle,
               product=options.product, account=options.account,
               amount_fen=options.amount_fen)
-    if found.identify is not None:
-        report.identity = identity(found.identify)
-        ctx.identity = found.identify
-        ctx.terminal_id = found.identify.header.terminal_id
+    ident = _identify(ctx)
+    if found.confidence != "sure":  # e.g. a late ACK or a CRC byte order the probe refused
+        for d in dict.fromkeys([options.dialect or found.dialect, *Dialect]):
+            ctx.dialect = d
+            ident = _identify(ctx)
+            if ident is not None and ident.dialect is d:
+                break
+        else:
+            ctx.dialect, ident = found.dialect, None
+        report.dialect = ctx.dialect.value
+    ident = ident or found.identify
+    if ident is not None:
+        report.identity = identity(ident)
+        ctx.identity = ident
+        ctx.terminal_id = ident.header.terminal_id
     for spec in CASES:
         na = _not_applicable(spec, options, ctx)
         if na is not None:

@@ -4,9 +4,11 @@ Contract:
 - :class:`Verdict`: ``pass``, ``fail`` or ``not_applicable`` (with the reason why).
 - :class:`Exchange` is one write or read on the link: seconds since the case started, the
   direction (``out`` host to device, ``in`` device to host), the bytes (hex in JSON) and a
-  note (``IDENTIFY seq 7``, ``ACK``, ``garbage``...). Every failed case carries the exchanges
-  of its whole run as evidence; a passed case keeps them too (the JSON and HTML show them for
-  failures only, to stay readable).
+  note (``IDENTIFY seq 7``, ``ACK``, ``garbage``...). A full card number never reaches an
+  exchange: the middle digits of every DF40 value received are zeroed and shown as ``**``
+  (first 6 and last 4 digits kept, as a masked number), see :mod:`.wire`. Every failed
+  case carries the exchanges of its whole run as evidence; a passed case keeps them too
+  (the JSON and HTML show them for failures only, to stay readable).
 - :class:`KitReport` is a whole run: device identity (IDENTIFY), dialect, transport, date
   (aware, shown in CST), kit version, every case in catalogue order, the test transactions
   the kit reversed and those it could not. :meth:`KitReport.exit_code`: 3 when the device
@@ -42,9 +44,15 @@ class Exchange:
     direction: str  # "out" (host -> device) or "in" (device -> host)
     data: bytes
     note: str = ""
+    masked: frozenset[int] = frozenset()  # indexes of card-number bytes, zeroed in ``data``
+
+    def hex(self) -> str:
+        """The bytes in hex, a masked card-number byte shown as ``**``."""
+        return " ".join("**" if i in self.masked else f"{b:02x}"
+                        for i, b in enumerate(self.data))
 
     def to_json(self) -> dict[str, Any]:
-        return {"t": round(self.t, 4), "dir": self.direction, "hex": self.data.hex(" "),
+        return {"t": round(self.t, 4), "dir": self.direction, "hex": self.hex(),
                 "note": self.note}
 
 
