@@ -5,7 +5,8 @@ per-station bearer tokens (shown once, stored hashed); ``status`` shows each sta
 contact, backlog, duplicates and conflicts and last device status; ``conflicts`` lists the
 conflicting duplicates; ``export`` writes the transactions interchange
 format (on-time records of a closed month by default); ``late`` lists late records;
-``migrate`` brings a hub database to this version's schema.
+``migrate`` brings a hub database to this version's schema; ``copy`` moves a hub into an
+empty one (SQLite <-> PostgreSQL, :mod:`stationlink.hub.copy`).
 
 ``--db`` names the store (:func:`stationlink.hub.stores.open_hub_store`): a SQLite file path
 (or ``sqlite:///path``) or a ``postgresql://`` URL.
@@ -94,6 +95,41 @@ def migrate(db_path: str) -> None:
     A PostgreSQL hub never migrates on its own: 'hub serve' refuses a schema that is behind.
     """
     click.echo(migrate_hub(db_path))
+
+
+@hub.command("copy")
+@click.option("--from", "source", required=True, metavar="DB", callback=hub_db,
+              help="The hub to copy: a SQLite file or a postgresql:// URL (read only).")
+@click.option("--to", "target", required=True, metavar="DB",
+              help="An empty hub: a SQLite file (created) or a postgresql:// URL (migrated "
+                   "first with 'hub migrate').")
+@click.option("--batch", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="Rows per batch.")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def copy_cmd(source: str | Path, target: str, batch: int, as_json: bool) -> None:
+    """Copy every table of a hub into an empty one (SQLite <-> PostgreSQL), verified.
+
+    One transaction on the target; counts and a content checksum per table are compared
+    before it commits. A non-empty target is refused.
+    """
+    from ..hub.copy import copy_hub
+
+    tty = sys.stderr.isatty()
+
+    def progress(table: str, done: int, total: int) -> None:
+        if tty:
+            click.echo(f"\r{table}: {done}/{total}", err=True, nl=done >= total)
+
+    tables = copy_hub(source, target, batch=batch, progress=progress)
+    if as_json:
+        echo_json({"from": describe(source), "to": describe(target),
+                   "tables": [{"table": t.table, "rows": t.rows, "checksum": t.checksum}
+                              for t in tables]})
+        return
+    for t in tables:
+        click.echo(f"{t.table}: {t.rows} rows copied, checksum {t.checksum[:16]} verified")
+    click.echo(f"{describe(source)} -> {describe(target)}: done")
 
 
 @hub.group()
