@@ -120,6 +120,7 @@ def test_bad_checksum_is_acked_not_naked(deviation: str | None, dialect: str) ->
         assert isinstance(h.ask(EchoRequest, 14, payload=b"ok"), EchoResponse)
 
 
+@pytest.mark.slow  # listens for silence
 @pytest.mark.parametrize("transport", ["tcp", "serial"])
 @pytest.mark.parametrize("dialect", ["sl-2", "mispos-1"])
 @pytest.mark.parametrize("deviation", [None, "answer_other_dialect"])
