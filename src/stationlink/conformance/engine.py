@@ -34,7 +34,7 @@ from typing import Any
 
 from ..clock import MonotonicClock, SystemClock
 from ..diag.catalogue import Lang
-from ..diag.engine import _endpoint
+from ..diag.engine import endpoint_for
 from ..diag.probe import find, open_endpoint
 from ..errors import ConfigError, StationLinkError, TransportError
 from ..protocol import Dialect, IdentifyRequest, IdentifyResponse, MsgType
@@ -171,7 +171,7 @@ def run_conformance(
     began = clock()
     report = KitReport(url, options.kind, host_time(), options.lang)
     try:
-        endpoint, baud = _endpoint(url, None)
+        endpoint, baud = endpoint_for(url, None)
         search = find(endpoint, baud=baud, dialect=options.dialect, card_key=card_key,
                       clock=clock, host_time=host_time, first_seq=rng.randrange(1, 65536))
     except (ConfigError, TransportError) as exc:

@@ -65,8 +65,9 @@ class DiagOptions:
     card_key: bytes | None = None  # tokens of journal records read (never stored)
 
 
-def _endpoint(url: str, baud: int | None) -> tuple[Endpoint, int | None]:
-    """The endpoint and the baud rate the user fixed (``--baud`` or ``?baud=``), if any."""
+def endpoint_for(url: str, baud: int | None) -> tuple[Endpoint, int | None]:
+    """The endpoint and the baud rate the user fixed (``--baud`` or ``?baud=``), if any
+    (also the conformance kit's)."""
     endpoint = parse_url(url)
     if endpoint.kind is Transport.TCP:
         return endpoint, None
@@ -129,7 +130,7 @@ def run_diag(
     report = Report(url, host_time(), lang)
     conn = report.check("connection")
     try:
-        endpoint, baud = _endpoint(url, options.baud)
+        endpoint, baud = endpoint_for(url, options.baud)
         search = find(endpoint, baud=baud, dialect=options.dialect, card_key=card_key,
                       clock=clock, host_time=host_time, first_seq=rng.randrange(1, 65536))
     except (ConfigError, TransportError) as exc:
