@@ -19,8 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from console_fixtures import ConsoleHub, csrf_field
+from console_fixtures import ConsoleHub, console_clock, console_hub, csrf_field
 from console_month import MONTH, PHONES, load_month, sqlite_console_hub
+
+__all__ = ["console_clock", "console_hub"]  # fixtures used here
 from rewards_store_loader import load_hub
 
 from stationlink.cli.main import cli
@@ -317,3 +319,18 @@ def test_months_lists_the_last_twelve_and_the_closed_ones(month_hub) -> None:
     assert names == [f"2026-{m:02d}" for m in range(11, 0, -1)] + ["2025-12", "2025-03"]
     assert [m["month"] for m in months if m["closed"]] == ["2025-03"]
     assert 'href="/console/months/2025-03"' in html
+
+
+def test_month_pages_on_each_store(console_hub: ConsoleHub) -> None:
+    """On SQLite the pages answer; on a store without the month tables (PostgreSQL so far,
+    with STATIONLINK_TEST_PG) they answer 501 with the reason, never 500."""
+    with signed_in(console_hub, "fan") as client:
+        answers = [client.get(p) for p in (
+            "/console/stations", "/v1/console/stations", "/console/months",
+            f"/v1/console/months/{MONTH}", f"/console/months/{MONTH}/notices")]
+    if console_hub.kind == "sqlite":
+        assert [a.status_code for a in answers] == [200] * 5
+    else:
+        assert [a.status_code for a in answers] == [501] * 5
+        assert answers[1].json()["error"] == "not_available"
+        assert "SQLite" in answers[0].text

@@ -33,6 +33,7 @@ from ...money import CST
 from .context import Context
 from .monthstore import month_store_for
 from .monthview import POLICY, month_view, provisional_views
+from .pages_guard import needs_month_tables
 from .roles import Role
 from .routes import ROUTES
 
@@ -81,17 +82,20 @@ def months_list(ctx: Context) -> list[dict[str, Any]]:
 
 
 @ROUTES.route("/console/months", ("GET",), Role.VIEWER)
+@needs_month_tables(json=False)
 async def months_page(ctx: Context) -> Response:
     return ctx.render("months.html", months=await ctx.call(months_list, ctx))
 
 
 @ROUTES.route("/v1/console/months", ("GET",), Role.VIEWER, kind="json")
+@needs_month_tables(json=True)
 async def months_json(ctx: Context) -> Response:
     return JSONResponse({"months": await ctx.call(months_list, ctx)})
 
 
 @ROUTES.route("/console/months/{month}", ("GET",), Role.VIEWER,
               example="/console/months/2026-10")
+@needs_month_tables(json=False)
 async def month_page(ctx: Context) -> Response:
     try:
         month = _month(ctx)
@@ -102,6 +106,7 @@ async def month_page(ctx: Context) -> Response:
 
 @ROUTES.route("/v1/console/months/{month}", ("GET",), Role.VIEWER, kind="json",
               example="/v1/console/months/2026-10")
+@needs_month_tables(json=True)
 async def month_json(ctx: Context) -> Response:
     try:
         month = _month(ctx)
@@ -119,6 +124,7 @@ def _close(ctx: Context, month: str) -> None:
 
 @ROUTES.route("/console/months/{month}/close", ("POST",), Role.FINANCE,
               example="/console/months/2026-10/close")
+@needs_month_tables(json=False)
 async def close_month(ctx: Context) -> Response:
     try:
         month = _month(ctx)
@@ -130,6 +136,7 @@ async def close_month(ctx: Context) -> Response:
 
 @ROUTES.route("/console/months/{month}/reopen", ("POST",), Role.ADMIN,
               example="/console/months/2026-10/reopen")
+@needs_month_tables(json=False)
 async def reopen_month(ctx: Context) -> Response:
     try:
         month = _month(ctx)
@@ -169,24 +176,28 @@ async def _statement(ctx: Context, subject: str, json: bool) -> Response:
 
 @ROUTES.route("/console/months/{month}/stations/{subject_id}", ("GET",), Role.VIEWER,
               example="/console/months/2026-10/stations/S1")
+@needs_month_tables(json=False)
 async def station_statement(ctx: Context) -> Response:
     return await _statement(ctx, "station", False)
 
 
 @ROUTES.route("/v1/console/months/{month}/stations/{subject_id}", ("GET",), Role.VIEWER,
               kind="json", example="/v1/console/months/2026-10/stations/S1")
+@needs_month_tables(json=True)
 async def station_statement_json(ctx: Context) -> Response:
     return await _statement(ctx, "station", True)
 
 
 @ROUTES.route("/console/months/{month}/branches/{subject_id}", ("GET",), Role.VIEWER,
               example="/console/months/2026-10/branches/B1")
+@needs_month_tables(json=False)
 async def branch_statement(ctx: Context) -> Response:
     return await _statement(ctx, "branch", False)
 
 
 @ROUTES.route("/v1/console/months/{month}/branches/{subject_id}", ("GET",), Role.VIEWER,
               kind="json", example="/v1/console/months/2026-10/branches/B1")
+@needs_month_tables(json=True)
 async def branch_statement_json(ctx: Context) -> Response:
     return await _statement(ctx, "branch", True)
 
@@ -201,6 +212,7 @@ async def _notices(ctx: Context, month: str) -> list[dict[str, Any]]:
 
 @ROUTES.route("/console/months/{month}/notices", ("GET",), Role.FINANCE,
               example="/console/months/2026-10/notices")
+@needs_month_tables(json=False)
 async def notices_page(ctx: Context) -> Response:
     try:
         month = _month(ctx)
@@ -211,6 +223,7 @@ async def notices_page(ctx: Context) -> Response:
 
 @ROUTES.route("/v1/console/months/{month}/notices", ("GET",), Role.FINANCE, kind="json",
               example="/v1/console/months/2026-10/notices")
+@needs_month_tables(json=True)
 async def notices_json(ctx: Context) -> Response:
     try:
         month = _month(ctx)
@@ -231,6 +244,7 @@ def notices_csv_text(notices: list[dict[str, Any]]) -> str:
 
 @ROUTES.route("/console/months/{month}/notices.csv", ("GET",), Role.FINANCE,
               example="/console/months/2026-10/notices.csv")
+@needs_month_tables(json=False)
 async def notices_csv(ctx: Context) -> Response:
     try:
         month = _month(ctx)

@@ -28,6 +28,7 @@ from ...rewards.station_rules import fmt_money
 from .context import Context
 from .monthstore import month_store_for
 from .monthview import SILENT_DAYS
+from .pages_guard import needs_month_tables
 from .roles import Role
 from .routes import ROUTES
 from .text import N_
@@ -90,6 +91,7 @@ def _filtered(ctx: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @ROUTES.route("/console/stations", ("GET",), Role.VIEWER)
+@needs_month_tables(json=False)
 async def stations_page(ctx: Context) -> Response:
     rows = await ctx.call(stations_data, ctx.runtime.hub_store, ctx)
     branches = sorted({r["branch_id"] for r in rows if r["branch_id"]})
@@ -100,6 +102,7 @@ async def stations_page(ctx: Context) -> Response:
 
 
 @ROUTES.route("/v1/console/stations", ("GET",), Role.VIEWER, kind="json")
+@needs_month_tables(json=True)
 async def stations_json(ctx: Context) -> Response:
     rows = await ctx.call(stations_data, ctx.runtime.hub_store, ctx)
     return JSONResponse({"stations": _filtered(ctx, rows)})
@@ -148,6 +151,7 @@ def chart(days: list[dict[str, Any]]) -> dict[str, Any]:
 
 @ROUTES.route("/console/stations/{station_id}", ("GET",), Role.VIEWER,
               example="/console/stations/S1")
+@needs_month_tables(json=False)
 async def station_page(ctx: Context) -> Response:
     sid = ctx.request.path_params["station_id"]
     data = await ctx.call(station_data, ctx.runtime.hub_store, ctx, sid)
@@ -159,6 +163,7 @@ async def station_page(ctx: Context) -> Response:
 
 @ROUTES.route("/v1/console/stations/{station_id}", ("GET",), Role.VIEWER, kind="json",
               example="/v1/console/stations/S1")
+@needs_month_tables(json=True)
 async def station_json(ctx: Context) -> Response:
     sid = ctx.request.path_params["station_id"]
     data = await ctx.call(station_data, ctx.runtime.hub_store, ctx, sid)
