@@ -30,6 +30,7 @@ from ..protocol import (
     TxnStatus,
     parse_tlvs,
 )
+from .catalogue import label
 from .context import Ctx
 from .wire import CaseFailed, NotApplicable, Wire
 
@@ -162,7 +163,7 @@ def journal_page(ctx: Ctx) -> str:
 
 def journal_power(ctx: Ctx) -> str:
     if ctx.power_cycle is None:
-        raise NotApplicable("needs --power-cycle-cmd")
+        raise NotApplicable(label("na.power", ctx.lang))
     w = ctx.wire()
     boot = ctx.status(w).boot_id
     before = ctx.journal(w)
@@ -280,8 +281,7 @@ def _pans(body: bytes) -> list[str]:
 
 def card_mask(ctx: Ctx) -> str:
     if not claims_masking(ctx.identity):
-        raise NotApplicable("the firmware does not claim masking (mispos-1 sends the full "
-                            "number by design, §4.2)")
+        raise NotApplicable(label("na.masking", ctx.lang))
     w = ctx.wire()
     _, body = ctx.balance_inquiry(w)
     bodies = [body]

@@ -137,7 +137,9 @@ LABELS: dict[str, dict[str, str]] = {
     "na.power": {"zh": "需要 --power-cycle-cmd", "en": "needs --power-cycle-cmd"},
     "na.kind": {"zh": "不适用于此类终端", "en": "not for this kind of terminal"},
     "na.transport": {"zh": "不适用于此传输方式", "en": "not for this transport"},
-    "na.masking": {"zh": "固件未声称屏蔽卡号", "en": "the firmware does not claim masking"},
+    "na.masking": {"zh": "固件未声称屏蔽卡号（mispos-1 按设计发送完整卡号，§4.2）",
+                   "en": "the firmware does not claim masking (mispos-1 sends the full number "
+                         "by design, §4.2)"},
     "na.only": {"zh": "未选中（--only）", "en": "not selected (--only)"},
     "na.unreachable": {"zh": "无法连接终端", "en": "could not connect to the device"},
 }

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..clock import MonotonicClock
+from ..diag.catalogue import Lang
 from ..errors import StationLinkError
 from ..protocol import (
     BalanceInquiryRequest,
@@ -68,6 +69,7 @@ class Ctx:
     product: str = "mobile"
     account: str = "13800000000"
     amount_fen: int = 1
+    lang: Lang = "zh"
     terminal_id: str = "00000000"
     identity: IdentifyResponse | None = None
     money: list[MoneyNote] = field(default_factory=list)

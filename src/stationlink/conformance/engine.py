@@ -191,7 +191,7 @@ def run_conformance(
     ctx = Ctx(found.endpoint, found.dialect, options.kind, card_key, clock, host_time, rng,
               open_endpoint, allow_money=options.allow_money, power_cycle=options.power_cycle,
               product=options.product, account=options.account,
-              amount_fen=options.amount_fen)
+              amount_fen=options.amount_fen, lang=options.lang)
     ident = _identify(ctx)
     if found.confidence != "sure":  # e.g. a late ACK or a CRC byte order the probe refused
         for d in dict.fromkeys([options.dialect or found.dialect, *Dialect]):

@@ -306,10 +306,21 @@ class Wire:
 
     def answer(self, seq: int, what: str, timeout: float) -> tuple[Message, bytes]:
         """The device's answer (response or ErrorReply) carrying ``seq``, and its body."""
-        got = self.wait(lambda g: isinstance(g.event, FrameEvent)
-                        and g.dialect is self.dialect and _seq_of(g.event.body) == seq, timeout)
+        others: list[int] = []
+
+        def match(g: Got) -> bool:
+            if not isinstance(g.event, FrameEvent) or g.dialect is not self.dialect:
+                return False
+            if _seq_of(g.event.body) != seq:
+                others.append(_seq_of(g.event.body))
+                return False
+            return True
+
+        got = self.wait(match, timeout)
         if got is None:
             why = "closed the connection" if self.closed else f"no answer within {timeout:g} s"
+            if others:
+                why += f" (answers with seq {', '.join(map(str, dict.fromkeys(others)))} instead)"
             raise CaseFailed(f"{what}: {why}")
         assert isinstance(got.event, FrameEvent)  # noqa: S101 - the predicate
         return self.decode(got), got.event.body
