@@ -32,7 +32,9 @@ Contract:
   scripts); ``stats["scripted_answers"]`` counts the answers it replaced, ``stats["script_lost"]``
   the requests it lost.
 - ``deviation`` (a name of :data:`.deviations.DEVIATIONS`): one seeded deviation from
-  docs/protocol.md; the hooks here are marked ``# deviation hook``. Output rewritten by a
+  docs/protocol.md; the hooks here are marked ``# deviation hook``. ``late_ack`` holds the
+  ACK back and hands nothing else to the link's output until it has gone, so the answer
+  follows the late ACK and its T1 runs from when it is really sent. Output rewritten by a
   deviation (and the other-dialect answers) bypasses the outbound byte faults.
 - ``received`` counts the requests handed up by the link, by message type (duplicates the
   link absorbed are not counted), also those an event then lost: a test can check that a
@@ -96,6 +98,7 @@ class TerminalSession:
         self.device = device
         self.deviation = deviation
         self.last_seq: int | None = None  # seq_no_wrap: the previous request's seq
+        self._late_until = 0.0  # late_ack: output after a held-back ACK waits until then
         self._money: OrderedDict[int, Message] = OrderedDict()  # duplicate_second_effect
         self.script = script
         self.transport = transport
@@ -129,10 +132,11 @@ class TerminalSession:
             byte_time=self.byte_time,
             supported=self.device.supported_types(),
             close_on_garbage=self.close_on_garbage,
-            # deviation hooks: no retransmission; ECHO through _request to see its seq
+            # deviation hooks: no retransmission; ECHO through _request (to see its seq,
+            # to answer it after the late ACK)
             max_retransmits=0 if self.deviation == "no_retransmission" else (
                 MAX_RETRANSMITS_DEFAULT),
-            auto_echo=self.deviation != "seq_no_wrap",
+            auto_echo=self.deviation not in ("seq_no_wrap", "late_ack"),
         )
 
     def _new_deviant(self) -> None:
@@ -156,6 +160,7 @@ class TerminalSession:
     def connection_made(self) -> None:
         """A new byte stream (TCP client accepted): fresh link state, nothing pending."""
         self.stats["connections"] += 1
+        self._late_until = 0.0
         self.conn = self._new_connection()
         self._new_deviant()
         self.outbox.clear()
@@ -181,7 +186,10 @@ class TerminalSession:
         seen = self.faults.inbound(data)
         if self.other is not None:  # deviation hook: answer_other_dialect
             self._other_events(self.other.receive_data(seen))
-        self._events(self.conn.receive_data(seen))
+        events = self.conn.receive_data(seen)
+        if self.deviation == "late_ack":  # deviation hook: the ACK goes out (late) first
+            self._collect()
+        self._events(events)
         serving_other = self.other is not None and not self.other.broken
         if (self.conn.broken and self.close_on_garbage and not self.wants_disconnect
                 and not serving_other):
@@ -204,9 +212,12 @@ class TerminalSession:
     def next_deadline(self) -> float | None:
         own = self.conn.next_deadline()
         other = self.other.next_deadline() if self.other is not None else None
-        return min((t for t in (own, other) if t is not None), default=None)
+        late = self._late_until if self._late_until > self.monotonic() else None
+        return min((t for t in (own, other, late) if t is not None), default=None)
 
     def _collect(self) -> None:
+        if self.deviation == "late_ack" and self.monotonic() < self._late_until:
+            return  # deviation hook: nothing leaves (and no T1 starts) before the late ACK
         data = self.conn.data_to_send()
         other = self.other.data_to_send() if self.other is not None else b""
         now = self.monotonic()
@@ -218,6 +229,8 @@ class TerminalSession:
         elif data:  # deviation hook: the rewritten output, each piece after its hold
             for piece, hold in self.deviant.outbound(data):
                 self.outbox.append(Chunk(piece, hold, now))
+                if hold:  # late_ack: what follows the ACK is handed over after it
+                    self._late_until = max(self._late_until, now + hold)
         if other:  # deviation hook: answer_other_dialect
             for piece, hold in self.other_out.outbound(other):
                 self.outbox.append(Chunk(piece, hold, now))
@@ -382,6 +395,7 @@ class TerminalSession:
             self.conn = self._new_connection()
             self._new_deviant()
             self.last_seq = None
+            self._late_until = 0.0
             self.outbox.clear()
             self.dead_until = now + outage
             self.wants_disconnect = self.transport is Transport.TCP

@@ -168,3 +168,24 @@ def test_seq_wrap_answers(deviation: str | None) -> None:
             assert seqs == [0xFFFE, 0xFFFF, 0x0000, 0x0001]
         else:
             assert seqs == [0xFFFE, 0xFFFF, 0xFFFF, 0x0001]  # only the wrap goes wrong
+
+
+@pytest.mark.slow
+def test_late_ack_answer_keeps_its_t1_spacing() -> None:
+    """The answer follows the late ACK and its T1 runs from when it really went out: the
+    first retransmission comes T1 after it, not at once (only the ACK timer is broken)."""
+    with serve_terminal("bill", "sl-2", pty=True, deviation="late_ack") as t, RawHost(t) as h:
+        sent = h.send(h.frame(EchoRequest, 15, payload=b"x"))
+        h.read_until(h.has_frames(2), LATE_ACK_DELAY + 3.0)  # the answer, withheld ACK
+        times: list[float] = []
+        for arrival in h.arrivals:
+            times += [arrival.at] * len(arrival.data)
+        data = b"".join(a.data for a in h.arrivals)
+        frames = h.frames(data)
+        assert len(frames) == 2
+        assert frames[0].raw == frames[1].raw
+        first, second = (times[f.offset] for f in frames)
+        assert data[0] == ACK
+        assert times[0] - sent >= 1.0  # the ACK is late
+        assert second - first >= 0.8  # T1 (1.0 s) after the answer, not straight after it
+        h.send(bytes([ACK]))
