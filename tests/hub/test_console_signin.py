@@ -93,9 +93,11 @@ def test_login_csrf_the_form_needs_its_cookie_token_and_our_origin(
     with console_hub.client() as client:
         token = csrf_field(client.get("/console/login").text)
         form = {"csrf_token": token, "name": "alice", "password": PASSWORD}
-        # a token that is not the cookie's
+        # a token that is not the cookie's (its last character changed: never equal by luck)
+        forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+        assert forged != token
         bad = client.post("/console/login", headers=console_hub.origin(),
-                          data={**form, "csrf_token": token[:-2] + "xx"})
+                          data={**form, "csrf_token": forged})
         # no Origin and no Referer
         no_origin = client.post("/console/login", data=form)
         # another site's Origin
