@@ -207,7 +207,7 @@ def test_a_pg_database_at_version_1_is_refused_then_migrated_keeping_its_data(
     monkeypatch.undo()
     with pytest.raises(StorageError, match="hub migrate"):
         open_hub_store(pg_db)
-    assert "from version 1 to 2" in migrate_hub(pg_db)
+    assert f"from version 1 to {schema.SCHEMA_VERSION}" in migrate_hub(pg_db)
     store = open_hub_store(pg_db)
     try:
         assert [t.token_id for t in store.tokens()] == ["t1"]
