@@ -34,7 +34,13 @@ PHONES = {"R1": "13800000001", "R2": "13800000002"}
 
 def sqlite_console_hub(tmp: Path) -> ConsoleHub:
     """A console hub over ``tmp/hub.sqlite`` with alice (admin), fan (finance), wang (viewer)."""
-    hub = ConsoleHub(tmp / "hub.sqlite", Clock(T0))
+    return new_console_hub(tmp / "hub.sqlite")
+
+
+def new_console_hub(db: Path | str) -> ConsoleHub:
+    """A console hub over ``db`` (a SQLite file, or a migrated ``postgresql://`` URL) with
+    alice (admin), fan (finance), wang (viewer)."""
+    hub = ConsoleHub(db, Clock(T0))
     hub.add_operator("alice", Role.ADMIN)
     hub.add_operator("fan", Role.FINANCE)
     hub.add_operator("wang", Role.VIEWER)
@@ -61,7 +67,7 @@ def write_reference(tmp: Path) -> tuple[Path, Path]:
     return stations, branches
 
 
-def import_reference(db: Path, tmp: Path) -> tuple[Path, Path]:
+def import_reference(db: Path | str, tmp: Path) -> tuple[Path, Path]:
     stations, branches = write_reference(tmp)
     result = CliRunner().invoke(cli, ["hub", "stations", "import", "--db", str(db),
                                       "--stations", str(stations), "--branches",
@@ -84,7 +90,7 @@ def late_rule(rows: list[Transaction]) -> set[str]:
     return set(picked.values())
 
 
-def load_month(hub: ConsoleHub, db: Path, tmp: Path) -> dict[str, object]:
+def load_month(hub: ConsoleHub, db: Path | str, tmp: Path) -> dict[str, object]:
     stations, branches = import_reference(db, tmp)
     rows = golden_rows()
     late = late_rule(rows)

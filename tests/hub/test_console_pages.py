@@ -2,14 +2,16 @@
 
 The statements the pages show equal ``rewards compute --hub`` for the same month, to the fen;
 a close freezes them (a record arriving later changes nothing shown, and appears as an
-adjustment); re-open is the admin's and audited; notices and their CSV; reference import."""
+adjustment); re-open is the admin's and audited; notices and their CSV; reference import.
+Every test with a month runs on both stores (``hub_db``: SQLite, and PostgreSQL with
+``STATIONLINK_TEST_PG``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,23 +22,26 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from console_fixtures import ConsoleHub, console_clock, console_hub, csrf_field
-from console_month import MONTH, PHONES, load_month, sqlite_console_hub
+from console_month import MONTH, PHONES, load_month, new_console_hub, sqlite_console_hub
 
 __all__ = ["console_clock", "console_hub"]  # fixtures used here
 from rewards_store_loader import load_hub
 
 from stationlink.cli.main import cli
+from stationlink.errors import OperatorError
+from stationlink.hub.console import Actor
+from stationlink.hub.console.monthstore import month_store_for
 from stationlink.interchange import Transaction
 from stationlink.rewards.notice import sms_units
 
 
 @pytest.fixture
-def month_hub(tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict]]:
-    """A SQLite console hub (the month tables are the SQLite store's so far) with the month."""
-    hub = sqlite_console_hub(tmp_path)
+def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict]]:
+    """A console hub with the month loaded, once per store."""
+    hub = new_console_hub(hub_db)
     try:
-        facts = load_month(hub, tmp_path / "hub.sqlite", tmp_path)
-        facts["db"] = tmp_path / "hub.sqlite"
+        facts = load_month(hub, hub_db, tmp_path)
+        facts["db"] = hub_db
         yield hub, facts
     finally:
         hub.close()
@@ -187,12 +192,7 @@ def test_close_freezes_then_a_late_record_is_an_adjustment(month_hub, tmp_path) 
     assert [v["reopened_by"] for v in v2["versions"]] == ["alice", None]
     actions = [e.action for e in hub.console.audit(50)]
     assert {"month.close", "month.reopen"} <= set(actions)
-    conn = sqlite3.connect(facts["db"])
-    try:
-        kept = conn.execute("SELECT version, COUNT(*) FROM statements GROUP BY version"
-                            ).fetchall()
-    finally:
-        conn.close()
+    kept = hub.sql("SELECT version, COUNT(*) FROM statements GROUP BY version ORDER BY version")
     assert [v for v, _ in kept] == [1, 2]  # version 1 stays stored
 
 
@@ -321,16 +321,101 @@ def test_months_lists_the_last_twelve_and_the_closed_ones(month_hub) -> None:
     assert 'href="/console/months/2025-03"' in html
 
 
-def test_month_pages_on_each_store(console_hub: ConsoleHub) -> None:
-    """On SQLite the pages answer; on a store without the month tables (PostgreSQL so far,
-    with STATIONLINK_TEST_PG) they answer 501 with the reason, never 500."""
-    with signed_in(console_hub, "fan") as client:
-        answers = [client.get(p) for p in (
-            "/console/stations", "/v1/console/stations", "/console/months",
-            f"/v1/console/months/{MONTH}", f"/console/months/{MONTH}/notices")]
-    if console_hub.kind == "sqlite":
-        assert [a.status_code for a in answers] == [200] * 5
-    else:
-        assert [a.status_code for a in answers] == [501] * 5
-        assert answers[1].json()["error"] == "not_available"
-        assert "SQLite" in answers[0].text
+def _answers(hub: ConsoleHub, paths: tuple[str, ...]) -> list[httpx.Response]:
+    with signed_in(hub, "fan") as client:
+        return [client.get(p) for p in paths]
+
+
+def _close(hub: ConsoleHub) -> None:
+    with signed_in(hub, "fan") as client:
+        page = client.get(f"/console/months/{MONTH}").text
+        assert hub.post(client, f"/console/months/{MONTH}/close", {},
+                        csrf_field(page)).status_code == 303
+
+
+def test_month_pages_on_each_store_equal_sqlite(month_hub, tmp_path: Path) -> None:
+    """Each store answers the station and month pages (PostgreSQL: 200, where it answered 501
+    before it had the month tables) with the same statements as a SQLite hub holding the
+    same month, provisional and frozen by a close."""
+    hub, facts = month_hub
+    (tmp_path / "lite").mkdir()
+    lite = sqlite_console_hub(tmp_path / "lite")
+    try:
+        load_month(lite, tmp_path / "lite" / "hub.sqlite", tmp_path / "lite")
+        station = facts["ids"][0]
+        pages = ("/console/stations", "/console/months", f"/console/months/{MONTH}/notices")
+        data = ("/v1/console/stations", f"/v1/console/stations/{station}",
+                f"/v1/console/months/{MONTH}", f"/v1/console/months/{MONTH}/stations/{station}")
+        got, want = _answers(hub, pages + data), _answers(lite, pages + data)
+        assert [a.status_code for a in got] == [200] * len(got)
+        assert [a.json() for a in got[len(pages):]] == [a.json() for a in want[len(pages):]]
+        _close(hub)
+        _close(lite)
+        frozen = client_json(hub, "wang", f"/v1/console/months/{MONTH}")
+        assert frozen["closed"]["version"] == 1
+        assert frozen == client_json(lite, "wang", f"/v1/console/months/{MONTH}")
+        stored = hub.sql("SELECT subject, subject_id FROM statements ORDER BY 1, 2")
+        assert stored == lite.sql("SELECT subject, subject_id FROM statements ORDER BY 1, 2")
+        assert stored
+        assert month_store_for(hub.store).statements(MONTH, 1) == \
+            month_store_for(lite.store).statements(MONTH, 1)
+    finally:
+        lite.close()
+
+
+def _wait_for_a_lock_wait(dsn: str) -> None:
+    """Until some session of the database waits for a lock (bounded polling, no deadline)."""
+    import time
+
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(3000):
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND wait_event_type = 'Lock'").fetchone()
+            if row is not None and row[0] > 0:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the second close never waited for the first")
+
+
+def test_two_closes_of_one_month_at_once_one_is_refused_cleanly(pg_db: str) -> None:
+    """Another hub's close of the month is under way (it holds the month's lock and has
+    written its close row, not committed): this hub's close waits for it, then is refused
+    as "closed already" storing nothing (before the lock: a driver error, a 500)."""
+    import psycopg
+    from console_fixtures import T0
+
+    from stationlink.hub.pg.months import MONTH_LOCK
+    from stationlink.hub.stores import migrate_hub, open_hub_store
+
+    migrate_hub(pg_db)
+    store = open_hub_store(pg_db)
+    outcome: list[object] = []
+
+    def close() -> None:
+        try:
+            outcome.append(month_store_for(store).close_month(
+                MONTH, "policy", [("station", "R1", {"total": "1.00"})], now=T0,
+                actor=Actor("fan")))
+        except Exception as exc:  # the outcome is what is checked
+            outcome.append(exc)
+
+    worker = threading.Thread(target=close)
+    try:
+        with psycopg.connect(pg_db) as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (MONTH_LOCK, MONTH))
+            other.execute("INSERT INTO month_closes (month, version, policy, closed_by, "
+                          "closed_at) VALUES (%s, 1, 'policy', 'other', now())", (MONTH,))
+            worker.start()
+            _wait_for_a_lock_wait(pg_db)
+            other.commit()
+        worker.join()
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], OperatorError), outcome
+        assert "closed already" in str(outcome[0])
+        assert [(c.version, c.closed_by) for c in month_store_for(store).closes(MONTH)] == \
+            [(1, "other")]
+        assert month_store_for(store).statements(MONTH, 1) == {}
+    finally:
+        store.close()

@@ -1,6 +1,7 @@
-"""The console's month tables in the SQLite hub file: reference data and frozen statements.
+"""The console's month tables: reference data and frozen statements.
 
-Contract (hub schema version 4, :data:`stationlink.hub.hub_schema.MONTHS_DDL`):
+Contract (SQLite hub schema version 4, :data:`stationlink.hub.hub_schema.MONTHS_DDL`;
+PostgreSQL schema version 3, :mod:`stationlink.hub.pg.months`):
 - :func:`import_reference` replaces the hub's stations and branches reference data with the
   rows of the interchange files (read by :func:`stationlink.interchange.read_stations` /
   :func:`~stationlink.interchange.read_branches`: any bad row raises
@@ -8,10 +9,13 @@ Contract (hub schema version 4, :data:`stationlink.hub.hub_schema.MONTHS_DDL`):
   changed). Optional columns the interchange readers ignore: ``phone`` in the stations file
   (11 digits, for the SMS notices) and ``county`` in the branches file (for the month's
   totals per county).
-- :class:`MonthStore` reads the reference data and the closes, and writes a close (all
-  statements of the month in one transaction, with its audit row) or a re-open (audited);
-  stored statements are never updated: a re-close after a re-open is a new version.
-  Every call runs on the hub store's group-commit writer, like the console store.
+- :class:`MonthStore` (a protocol: :class:`SqliteMonthStore` here, ``PgMonthStore`` on
+  PostgreSQL; :func:`month_store_for` picks the hub store's) reads the reference data and
+  the closes, and writes a close (all statements of the month in one transaction, with its
+  audit row) or a re-open (audited); stored statements are never updated: a re-close after
+  a re-open is a new version.
+  The SQLite store runs every call on the hub store's group-commit writer, like the
+  console store; a close or re-open is serialised with any other close of the month.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ...buffer.db import ts_parse, ts_required, ts_text
 from ...errors import ConfigError, InputDataError, OperatorError, Problem
@@ -105,7 +109,32 @@ _CLOSES = ("SELECT month, version, policy, closed_by, closed_at, reopened_by, re
            "FROM month_closes")
 
 
-class MonthStore:
+class MonthStore(Protocol):
+    """The console's month tables over a hub store's database (module contract): the SQLite
+    hub file's (:class:`SqliteMonthStore`) or PostgreSQL's
+    (:class:`stationlink.hub.pg.months.PgMonthStore`), with the same semantics."""
+
+    def import_reference(self, ref: Reference, *, now: datetime, actor: Actor) -> None: ...
+
+    def reference(self) -> Reference: ...
+
+    def closes(self, month: str) -> list[Close]: ...
+
+    def all_closes(self) -> list[Close]: ...
+
+    def statements(self, month: str, version: int
+                   ) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    def close_month(self, month: str, policy: str, statements: list[tuple[str, str, dict[
+            str, Any]]], *, now: datetime, actor: Actor) -> Close: ...
+
+    def reopen_month(self, month: str, *, now: datetime, actor: Actor) -> Close: ...
+
+    def device_history(self, station_id: str, limit: int = 50
+                       ) -> list[tuple[datetime, str, dict[str, Any]]]: ...
+
+
+class SqliteMonthStore:
     """Reference data and closes over a :class:`SqliteHubStore`'s file (module contract)."""
 
     def __init__(self, hub_store: SqliteHubStore) -> None:
@@ -239,9 +268,10 @@ class MonthStore:
 
 def month_store_for(hub_store: object) -> MonthStore:
     """The month tables over ``hub_store``'s database: the SQLite hub file's, or what a
-    store offers through ``month_store()`` (ConfigError otherwise)."""
+    store offers through ``month_store()`` (the PostgreSQL store's :class:`PgMonthStore`);
+    ConfigError for a store with neither."""
     if isinstance(hub_store, SqliteHubStore):
-        return MonthStore(hub_store)
+        return SqliteMonthStore(hub_store)
     maker = getattr(hub_store, "month_store", None)
     if callable(maker):
         store: MonthStore = maker()

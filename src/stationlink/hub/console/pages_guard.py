@@ -1,9 +1,11 @@
 """The month pages on a store without the month tables: a clear 501, not an internal error.
 
 Contract: :func:`needs_month_tables` wraps a console handler; when the hub store has no month
-tables (:func:`~.monthstore.month_store_for` raises :class:`~stationlink.errors.ConfigError`:
-so far the PostgreSQL store), the handler answers 501 with a Chinese message (JSON:
-``{"error": "not_available"}``) instead of the guard's generic 500.
+tables (:func:`~.monthstore.month_store_for` raises :class:`~stationlink.errors.ConfigError`),
+the handler answers 501 with a Chinese message (JSON: ``{"error": "not_available"}``) instead
+of the guard's generic 500. Both built-in stores carry the month tables (SQLite hub schema
+version 4, PostgreSQL schema version 3), so this answers only for another
+:class:`~stationlink.hub.store.HubStore` implementation that offers no ``month_store()``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ Tables (the same as the SQLite hub's, :mod:`stationlink.hub.hub_schema`)::
                        token, created_at, expires_at, last_seen, address
     audit              (version 2) id (identity), at, actor, action, target, before/after
                        (jsonb), address
+    ref_stations       (version 3) the console's stations reference data: station_id PK,
+                       branch, area, village, households, phone
+    ref_branches       (version 3) branch_id PK, area, planned stations, county
+    month_closes       (version 3) (month, version) PK, policy, closed by/at, re-opened by/at
+    statements         (version 3) the frozen statements of a close: (month, version,
+                       subject, subject_id) PK (FK to month_closes), statement (jsonb)
 
 Indexes are the ones the reads need: the primary keys (replay by seq, the conflict join,
 month export in (station, seq) order: partition pruning then the key),
@@ -154,8 +160,45 @@ _V2 = (
     address text)""",
 )
 
+#: Version 3: the console's month tables (the SQLite hub's schema version 4,
+#: :data:`stationlink.hub.hub_schema.MONTHS_DDL`: the same columns, keys and checks; times
+#: as ``timestamptz``, the frozen statement as ``jsonb``).
+_V3 = (
+    """CREATE TABLE ref_stations (
+    station_id text PRIMARY KEY,
+    branch_id text NOT NULL,
+    area text NOT NULL,
+    village_id text NOT NULL,
+    village_households integer,
+    phone text)""",
+    """CREATE TABLE ref_branches (
+    branch_id text PRIMARY KEY,
+    area text NOT NULL,
+    plan_effective_stations integer NOT NULL,
+    county text)""",
+    """CREATE TABLE month_closes (
+    month text NOT NULL,
+    version integer NOT NULL,
+    policy text NOT NULL,
+    closed_by text NOT NULL,
+    closed_at timestamptz NOT NULL,
+    reopened_by text,
+    reopened_at timestamptz,
+    PRIMARY KEY (month, version))""",
+    """CREATE TABLE statements (
+    month text NOT NULL,
+    version integer NOT NULL,
+    subject text NOT NULL CHECK (subject IN ('station', 'branch')),
+    subject_id text NOT NULL,
+    statement jsonb NOT NULL,
+    closed_by text NOT NULL,
+    closed_at timestamptz NOT NULL,
+    PRIMARY KEY (month, version, subject, subject_id),
+    FOREIGN KEY (month, version) REFERENCES month_closes (month, version))""",
+)
+
 #: version -> its statements, in order (append a new version; never edit an applied one).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

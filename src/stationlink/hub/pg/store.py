@@ -11,7 +11,8 @@ parallel and several hub processes may share one database. A batch is one transa
 (:mod:`.ingest`); it is answered only after ``COMMIT`` returned, i.e. once durable.
 PostgreSQL groups concurrent commits into one WAL flush itself, so there is no
 application-level group commit here. :meth:`PgHubStore.console_store` gives the console's
-operators, sessions and audit in the same database (:mod:`.console`). Everything lives in
+operators, sessions and audit in the same database (:mod:`.console`),
+:meth:`PgHubStore.month_store` its month tables (:mod:`.months`). Everything lives in
 the database (tokens, device snapshots, agent status, late records): any hub process can
 answer any station. Every driver error becomes ``StorageError`` naming the database (never
 its password).
@@ -50,6 +51,7 @@ from .schema import check_schema, ensure_partitions
 
 if TYPE_CHECKING:
     from .console import PgConsoleStore
+    from .months import PgMonthStore
 
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
@@ -95,6 +97,13 @@ class PgHubStore:
         from .console import PgConsoleStore
 
         return PgConsoleStore(self.run)
+
+    def month_store(self) -> PgMonthStore:
+        """The console's reference data, month closes and frozen statements in this database
+        (:mod:`.months`)."""
+        from .months import PgMonthStore
+
+        return PgMonthStore(self.run)
 
     def run(self, work: Callable[[Conn], T]) -> T:
         """``work`` in one transaction on a pooled connection, committed before returning
