@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..buffer.db import ts_required, ts_text
 from ..buffer.fold import Anchors, effective_ts
@@ -100,8 +100,15 @@ def ingest_batch(
                 raise SequenceConflictError(sid, rec.seq, fields)
     duplicates = late = 0
     if new:
-        full, duplicates, late = _new_rows(conn, sid, new, rows[cut:], now, close_day)
+        base = rows[cut:]
+        anchors = _anchors(conn, sid, new)
+        known = held_identities(conn, sid, identity_keys(new, base))
+        full, new_anchors, duplicates, late = new_rows(new, base, known, anchors, now, close_day)
         insert_rows(conn, full)
+        conn.executemany(
+            "INSERT OR IGNORE INTO anchors (station_id, terminal_id, boot_id, wall_time, "
+            "uptime_ms) VALUES (?, ?, ?, ?, ?)", new_anchors,
+        )
     new_hwm = max(hwm, batch.last_seq)
     conn.execute(
         "INSERT INTO stations (station_id, hwm, last_contact) VALUES (?, ?, ?) "
@@ -156,24 +163,47 @@ def _anchors(conn: sqlite3.Connection, sid: str, new: Sequence[StoredRecord]) ->
     return anchors
 
 
-def _new_rows(
-    conn: sqlite3.Connection, sid: str, new: Sequence[StoredRecord],
-    base: Sequence[tuple[Any, ...]], now: datetime, close_day: int,
-) -> tuple[list[tuple[Any, ...]], int, int]:
-    """Full rows for new records: ts, affected month, late flag, duplicate link."""
+def identity_keys(
+    new: Sequence[StoredRecord], base: Sequence[tuple[Any, ...]]
+) -> set[tuple[str, str]]:
+    """The (terminal, ident) pairs :func:`new_rows` needs looked up among the records held:
+    each new record's own identity, the originals its reversals name and the referrals its
+    cancellations name (``base``: their :func:`base_rows`)."""
     cancel = Entry.CANCEL
-    idents = list(map(row_ident, base))
-    keys = {(r.terminal_id, i) for r, i in zip(new, idents, strict=True)}
+    keys = {(r.terminal_id, row_ident(row)) for r, row in zip(new, base, strict=True)}
     keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
     keys |= {(r.terminal_id, "r:" + r.client_ref) for r in new if r.entry is cancel}
-    held = held_identities(conn, sid, keys)
-    anchors = _anchors(conn, sid, new)
+    return keys
+
+
+class NewRows(NamedTuple):
+    """What :func:`new_rows` computes for a batch's new records."""
+
+    rows: list[tuple[Any, ...]]  # full rows in RECORD_COLUMNS + EXTRA_COLUMNS order
+    anchors: list[tuple[str, str, int, str | None, int]]  # anchors rows first seen here
+    duplicates: int
+    late: int
+
+
+def new_rows(
+    new: Sequence[StoredRecord], base: Sequence[tuple[Any, ...]],
+    held: dict[tuple[str, str], tuple[int, str]], anchors: Anchors,
+    now: datetime, close_day: int,
+) -> NewRows:
+    """Full rows for new records (ts, affected month, late flag, duplicate link), the
+    ``anchors`` rows (station, terminal, boot, wall time text, uptime) first seen among
+    them, and the duplicates and late counts. No database: ``base`` are their
+    :func:`base_rows`, ``held`` the (terminal, ident) -> (seq, affected month) of the
+    non-duplicate records already stored for :func:`identity_keys`, ``anchors`` the drift
+    anchors stored for their (terminal, boot)s. ``held`` and ``anchors`` are updated with
+    the new records' own."""
+    idents = list(map(row_ident, base))
     known_anchors = set(anchors)
     now_text = ts_text(now)
     late_of: dict[str, bool] = {}
     rows: list[tuple[Any, ...]] = []
     duplicates = late_count = 0
-    txn, reversal = Entry.TXN, "reversal"
+    txn, cancel, reversal = Entry.TXN, Entry.CANCEL, "reversal"
     for rec, ident, row in zip(new, idents, base, strict=True):
         ts = effective_ts(rec, anchors)  # aware, in CST
         month = f"{ts.year:04d}-{ts.month:02d}"
@@ -197,11 +227,7 @@ def _new_rows(
         if flag is None:
             flag = late_of[month] = is_late(month, now, close_day)
         late_count += flag and duplicate_of is None
-        rows.append((*row, now_text, ts_text(ts), month, int(flag), duplicate_of))
-    conn.executemany(
-        "INSERT OR IGNORE INTO anchors (station_id, terminal_id, boot_id, wall_time, "
-        "uptime_ms) VALUES (?, ?, ?, ?, ?)",
-        [(k[0], k[1], k[2], ts_text(v[0]), v[1]) for k, v in anchors.items()
-         if k not in known_anchors],
-    )
-    return rows, duplicates, late_count
+        rows.append((*row, now_text, ts_text(ts), month, flag, duplicate_of))
+    new_anchors = [(k[0], k[1], k[2], ts_text(v[0]), v[1]) for k, v in anchors.items()
+                   if k not in known_anchors]
+    return NewRows(rows, new_anchors, duplicates, late_count)

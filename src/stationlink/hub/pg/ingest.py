@@ -2,7 +2,8 @@
 
 Contract: the rules of :meth:`stationlink.hub.store.HubStore.ingest` (the same as the SQLite
 store's :mod:`stationlink.hub.ingest`, whose pure parts — :func:`base_rows`,
-:func:`differing` — are shared), run on a connection inside a transaction the caller owns
+:func:`differing`, :func:`identity_keys`, :func:`new_rows` — are shared; this module has
+only the PostgreSQL look-ups and writes), run on a connection inside a transaction the caller owns
 (commit makes it durable; an exception means roll back). Exactly once under concurrency:
 the first statement upserts the station's ``stations`` row, which takes its row lock until
 commit, and returns the high-water mark *as committed by whoever held the lock before* (READ
@@ -26,13 +27,12 @@ from typing import Any
 import psycopg
 
 from ...buffer.db import ts_required, ts_text
-from ...buffer.fold import Anchors, effective_ts
-from ...buffer.records import Batch, Entry, StoredRecord
-from ...buffer.schema import RECORD_COLUMNS, row_ident, row_value
+from ...buffer.fold import Anchors
+from ...buffer.records import Batch, StoredRecord
+from ...buffer.schema import RECORD_COLUMNS, row_value
 from ...errors import SequenceConflictError, SequenceGapError
-from ..closing import is_late
 from ..hub_schema import EXTRA_COLUMNS
-from ..ingest import REPLAY_FIELDS, base_rows, differing
+from ..ingest import REPLAY_FIELDS, base_rows, differing, identity_keys, new_rows
 from ..store import IngestResult
 from .schema import missing_partitions
 
@@ -80,7 +80,10 @@ def ingest_batch(
                 raise SequenceConflictError(sid, rec.seq, diff)
     duplicates = late = 0
     if new:
-        full, anchors, duplicates, late = _new_rows(conn, sid, new, rows[cut:], now, close_day)
+        base = rows[cut:]
+        anchors = _anchors(conn, sid, new)
+        known = _held_identities(conn, sid, identity_keys(new, base))
+        full, new_anchors, duplicates, late = new_rows(new, base, known, anchors, now, close_day)
         months = {row[-3] for row in full} - known_months
         if months:
             absent = missing_partitions(conn, months)
@@ -90,11 +93,12 @@ def ingest_batch(
         with conn.cursor() as cur, cur.copy(COPY) as copy:
             for row in full:
                 copy.write_row(row)
-        if anchors:
+        if new_anchors:
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO anchors (station_id, terminal_id, boot_id, wall_time, "
-                    "uptime_ms) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", anchors)
+                    "uptime_ms) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    new_anchors)
     new_hwm = max(hwm, batch.last_seq)
     conn.execute("UPDATE stations SET hwm = %s, last_contact = %s WHERE station_id = %s",
                  (new_hwm, ts_text(now), sid))
@@ -133,51 +137,3 @@ def _anchors(conn: psycopg.Connection[Any], sid: str, new: Sequence[StoredRecord
         if (terminal_id, boot_id) in wanted:
             anchors[(sid, terminal_id, boot_id)] = (ts_required(wall), int(uptime))
     return anchors
-
-
-def _new_rows(
-    conn: psycopg.Connection[Any], sid: str, new: Sequence[StoredRecord],
-    base: Sequence[tuple[Any, ...]], now: datetime, close_day: int,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int, int]:
-    """Full rows for new records (ts, affected month, late flag, duplicate link), the new
-    anchors' rows, duplicates and late counts — the rules of ``hub.ingest._new_rows``."""
-    cancel = Entry.CANCEL
-    idents = list(map(row_ident, base))
-    keys = {(r.terminal_id, i) for r, i in zip(new, idents, strict=True)}
-    keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
-    keys |= {(r.terminal_id, "r:" + r.client_ref) for r in new if r.entry is cancel}
-    held = _held_identities(conn, sid, keys)
-    anchors = _anchors(conn, sid, new)
-    known_anchors = set(anchors)
-    now_text = ts_text(now)
-    late_of: dict[str, bool] = {}
-    rows: list[tuple[Any, ...]] = []
-    duplicates = late_count = 0
-    txn = Entry.TXN
-    for rec, ident, row in zip(new, idents, base, strict=True):
-        ts = effective_ts(rec, anchors)  # aware, in CST
-        month = f"{ts.year:04d}-{ts.month:02d}"
-        if rec.kind == "reversal" and rec.entry is txn:
-            original = held.get((rec.terminal_id, "t:" + rec.original_ref))
-            if original is not None:
-                month = original[1]
-        elif rec.entry is cancel:  # a referral's cancellation affects the referral's month
-            original = held.get((rec.terminal_id, "r:" + rec.client_ref))
-            if original is not None:
-                month = original[1]
-        key = (rec.terminal_id, ident)
-        dup = held.get(key)
-        if dup is None:
-            held[key] = (rec.seq, month)
-            duplicate_of = None
-        else:
-            duplicate_of = dup[0]
-            duplicates += 1
-        flag = late_of.get(month)
-        if flag is None:
-            flag = late_of[month] = is_late(month, now, close_day)
-        late_count += flag and duplicate_of is None
-        rows.append((*row, now_text, ts_text(ts), month, flag, duplicate_of))
-    new_anchors = [(k[0], k[1], k[2], ts_text(v[0]), v[1]) for k, v in anchors.items()
-                   if k not in known_anchors]
-    return rows, new_anchors, duplicates, late_count
