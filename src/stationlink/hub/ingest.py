@@ -13,7 +13,7 @@ needs no database (the caller may compute it outside the writer).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import chain
 from typing import Any, NamedTuple
@@ -71,6 +71,34 @@ def base_rows(batch: Batch) -> list[tuple[Any, ...]]:
     return record_rows(batch.records, idents)
 
 
+def replay_cut(batch: Batch, hwm: int) -> int:
+    """How many of ``batch``'s records (a gap-free run in seq order) are at or below the
+    station's high-water mark ``hwm``, i.e. replays; ``SequenceGapError`` if the batch
+    starts beyond ``hwm + 1``."""
+    if batch.first_seq > hwm + 1:
+        raise SequenceGapError(batch.station_id, batch.first_seq, hwm + 1)
+    records, cut = batch.records, 0
+    while cut < len(records) and records[cut].seq <= hwm:
+        cut += 1
+    return cut
+
+
+def check_replays(
+    sid: str, old: Sequence[StoredRecord], sent: Sequence[tuple[Any, ...]],
+    stored: Iterable[Sequence[Any]],
+) -> None:
+    """``SequenceConflictError`` naming the first replayed record (``old``, their
+    :func:`base_rows` ``sent``) that the ``stored`` rows (:data:`RECORD_COLUMNS` of the
+    station's held records in their seq range) lack or hold otherwise
+    (:data:`REPLAY_FIELDS`)."""
+    held = {row_value(row, "seq"): row for row in stored}
+    for rec, row in zip(old, sent, strict=True):
+        found = held.get(rec.seq)
+        fields = ["seq"] if found is None else differing(found, row, REPLAY_FIELDS)
+        if fields:
+            raise SequenceConflictError(sid, rec.seq, fields)
+
+
 def ingest_batch(
     conn: sqlite3.Connection, batch: Batch, now: datetime, close_day: int,
     rows: Sequence[tuple[Any, ...]] | None = None,
@@ -79,25 +107,14 @@ def ingest_batch(
     sid = batch.station_id
     found = conn.execute("SELECT hwm FROM stations WHERE station_id=?", (sid,)).fetchone()
     hwm = 0 if found is None else int(found[0])
-    if batch.first_seq > hwm + 1:
-        raise SequenceGapError(sid, batch.first_seq, hwm + 1)
-    records = batch.records
-    cut = 0  # a gap-free run in seq order: records[:cut] are at or below hwm (replays)
-    while cut < len(records) and records[cut].seq <= hwm:
-        cut += 1
-    old, new = records[:cut], records[cut:]
-    if rows is None:
-        rows = base_rows(batch)
+    cut = replay_cut(batch, hwm)
+    old, new = batch.records[:cut], batch.records[cut:]
+    rows = base_rows(batch) if rows is None else rows
     if old:
-        held = {row_value(row, "seq"): row for row in conn.execute(
+        check_replays(sid, old, rows[:cut], conn.execute(
             f"{SELECT_HELD} WHERE station_id=? AND seq BETWEEN ? AND ?",  # noqa: S608
             (sid, old[0].seq, old[-1].seq),
-        )}
-        for rec, sent in zip(old, rows[:cut], strict=True):
-            stored = held.get(rec.seq)
-            fields = ["seq"] if stored is None else differing(stored, sent, REPLAY_FIELDS)
-            if fields:
-                raise SequenceConflictError(sid, rec.seq, fields)
+        ))
     duplicates = late = 0
     if new:
         base = rows[cut:]

@@ -2,9 +2,10 @@
 
 Contract: the rules of :meth:`stationlink.hub.store.HubStore.ingest` (the same as the SQLite
 store's :mod:`stationlink.hub.ingest`, whose pure parts — :func:`base_rows`,
-:func:`differing`, :func:`identity_keys`, :func:`new_rows` — are shared; this module has
-only the PostgreSQL look-ups and writes), run on a connection inside a transaction the caller owns
-(commit makes it durable; an exception means roll back). Exactly once under concurrency:
+:func:`replay_cut`, :func:`check_replays`, :func:`identity_keys`, :func:`new_rows` — are
+shared; this module has only the PostgreSQL look-ups and writes), run on a connection inside
+a transaction the caller owns (commit makes it durable; an exception means roll back).
+Exactly once under concurrency:
 the first statement upserts the station's ``stations`` row, which takes its row lock until
 commit, and returns the high-water mark *as committed by whoever held the lock before* (READ
 COMMITTED re-reads the locked row), so two hub processes sending the same station's batches
@@ -29,10 +30,9 @@ import psycopg
 from ...buffer.db import ts_required, ts_text
 from ...buffer.fold import Anchors
 from ...buffer.records import Batch, StoredRecord
-from ...buffer.schema import RECORD_COLUMNS, row_value
-from ...errors import SequenceConflictError, SequenceGapError
+from ...buffer.schema import RECORD_COLUMNS
 from ..hub_schema import EXTRA_COLUMNS
-from ..ingest import REPLAY_FIELDS, base_rows, differing, identity_keys, new_rows
+from ..ingest import base_rows, check_replays, identity_keys, new_rows, replay_cut
 from ..store import IngestResult
 from .schema import missing_partitions
 
@@ -61,23 +61,12 @@ def ingest_batch(
     sid = batch.station_id
     found = conn.execute(LOCK_STATION, (sid,)).fetchone()
     hwm = 0 if found is None else int(found[0])
-    if batch.first_seq > hwm + 1:
-        raise SequenceGapError(sid, batch.first_seq, hwm + 1)
-    records = batch.records
-    cut = 0
-    while cut < len(records) and records[cut].seq <= hwm:
-        cut += 1
-    old, new = records[:cut], records[cut:]
-    if rows is None:
-        rows = base_rows(batch)
+    cut = replay_cut(batch, hwm)
+    old, new = batch.records[:cut], batch.records[cut:]
+    rows = base_rows(batch) if rows is None else rows
     if old:
-        held = {row_value(row, "seq"): row for row in conn.execute(
-            SELECT_HELD, (sid, old[0].seq, old[-1].seq))}
-        for rec, sent in zip(old, rows[:cut], strict=True):
-            stored = held.get(rec.seq)
-            diff = ["seq"] if stored is None else differing(stored, sent, REPLAY_FIELDS)
-            if diff:
-                raise SequenceConflictError(sid, rec.seq, diff)
+        check_replays(sid, old, rows[:cut],
+                      conn.execute(SELECT_HELD, (sid, old[0].seq, old[-1].seq)))
     duplicates = late = 0
     if new:
         base = rows[cut:]
