@@ -148,14 +148,12 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> No
 
 
 def held_identities(
-    conn: sqlite3.Connection, sid: str, keys: set[tuple[str, str]]
+    conn: sqlite3.Connection, sid: str, wanted: dict[str, list[str]]
 ) -> dict[tuple[str, str], tuple[int, str]]:
-    """(terminal, ident) -> (seq, affected month) of the non-duplicate records held."""
-    by_terminal: dict[str, list[str]] = {}
-    for terminal_id, ident in keys:
-        by_terminal.setdefault(terminal_id, []).append(ident)
+    """(terminal, ident) -> (seq, affected month) of the non-duplicate records held among
+    the ``wanted`` identities per terminal (:func:`identity_keys`)."""
     held: dict[tuple[str, str], tuple[int, str]] = {}
-    for terminal_id, idents in by_terminal.items():
+    for terminal_id, idents in wanted.items():
         for start in range(0, len(idents), CHUNK):
             part = idents[start:start + CHUNK]
             marks = ", ".join("?" * len(part))
@@ -182,15 +180,18 @@ def _anchors(conn: sqlite3.Connection, sid: str, new: Sequence[StoredRecord]) ->
 
 def identity_keys(
     new: Sequence[StoredRecord], base: Sequence[tuple[Any, ...]]
-) -> set[tuple[str, str]]:
-    """The (terminal, ident) pairs :func:`new_rows` needs looked up among the records held:
-    each new record's own identity, the originals its reversals name and the referrals its
-    cancellations name (``base``: their :func:`base_rows`)."""
+) -> dict[str, list[str]]:
+    """Per terminal, the identities (sorted) :func:`new_rows` needs looked up among the
+    records held: each new record's own, the originals its reversals name and the referrals
+    its cancellations name (``base``: their :func:`base_rows`)."""
     cancel = Entry.CANCEL
     keys = {(r.terminal_id, row_ident(row)) for r, row in zip(new, base, strict=True)}
     keys |= {(r.terminal_id, "t:" + r.original_ref) for r in new if r.original_ref}
     keys |= {(r.terminal_id, "r:" + r.client_ref) for r in new if r.entry is cancel}
-    return keys
+    by_terminal: dict[str, list[str]] = {}
+    for terminal_id, ident in sorted(keys):
+        by_terminal.setdefault(terminal_id, []).append(ident)
+    return by_terminal
 
 
 class NewRows(NamedTuple):
@@ -211,7 +212,7 @@ def new_rows(
     ``anchors`` rows (station, terminal, boot, wall time text, uptime) first seen among
     them, and the duplicates and late counts. No database: ``base`` are their
     :func:`base_rows`, ``held`` the (terminal, ident) -> (seq, affected month) of the
-    non-duplicate records already stored for :func:`identity_keys`, ``anchors`` the drift
+    non-duplicate records already stored among :func:`identity_keys`, ``anchors`` the drift
     anchors stored for their (terminal, boot)s. ``held`` and ``anchors`` are updated with
     the new records' own."""
     idents = list(map(row_ident, base))

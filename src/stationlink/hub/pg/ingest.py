@@ -95,14 +95,12 @@ def ingest_batch(
 
 
 def _held_identities(
-    conn: psycopg.Connection[Any], sid: str, keys: set[tuple[str, str]]
+    conn: psycopg.Connection[Any], sid: str, wanted: dict[str, list[str]]
 ) -> dict[tuple[str, str], tuple[int, str]]:
-    """(terminal, ident) -> (seq, affected month) of the non-duplicate records held."""
-    by_terminal: dict[str, list[str]] = {}
-    for terminal_id, ident in keys:
-        by_terminal.setdefault(terminal_id, []).append(ident)
+    """(terminal, ident) -> (seq, affected month) of the non-duplicate records held among
+    the ``wanted`` identities per terminal (:func:`~stationlink.hub.ingest.identity_keys`)."""
     held: dict[tuple[str, str], tuple[int, str]] = {}
-    for terminal_id, idents in by_terminal.items():
+    for terminal_id, idents in wanted.items():
         for ident, seq, month in conn.execute(
             "SELECT ident, seq, affects_month FROM records WHERE station_id = %s "
             "AND terminal_id = %s AND duplicate_of IS NULL AND ident = ANY(%s)",
