@@ -6,14 +6,18 @@ means the caller must roll back what this wrote). Per batch, whatever its size: 
 for the high-water mark, one for the replayed seqs (compared column by column with what was
 sent: :func:`differing`), one per terminal (and 400 identities)
 for the identities already held, one per (terminal, boot) for drift anchors, and
-multi-row ``INSERT``s of 35 records for the new ones. :func:`base_rows` is the part that
-needs no database (the caller may compute it outside the writer).
+multi-row ``INSERT``s of 35 records for the new ones.
+The rules themselves need no database and serve both stores (the PostgreSQL one is
+:mod:`stationlink.hub.pg.ingest`): :func:`plan_batch` runs them with the store's look-ups
+passed in (:func:`replay_cut`, :func:`check_replays`, :func:`identity_keys`, then
+:func:`new_rows`: effective time, affected month, duplicate link, late flag, new anchors);
+:func:`base_rows` may be computed outside the writer.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from itertools import chain
 from typing import Any, NamedTuple
@@ -99,6 +103,42 @@ def check_replays(
             raise SequenceConflictError(sid, rec.seq, fields)
 
 
+class Plan(NamedTuple):
+    """What a batch adds (:func:`plan_batch`): the replays' count and, for the new records,
+    :func:`new_rows`' rows, anchors rows and counts."""
+
+    replayed: int
+    rows: list[tuple[Any, ...]]
+    anchors: list[tuple[str, str, int, str | None, int]]
+    duplicates: int
+    late: int
+
+
+def plan_batch(
+    batch: Batch, hwm: int, rows: Sequence[tuple[Any, ...]] | None, now: datetime,
+    close_day: int, *,
+    stored: Callable[[int, int], Iterable[Sequence[Any]]],
+    identities: Callable[[dict[str, list[str]]], dict[tuple[str, str], tuple[int, str]]],
+    anchors: Callable[[Sequence[StoredRecord]], Anchors],
+) -> Plan:
+    """The ingest rules for ``batch`` against a station at high-water mark ``hwm``, with the
+    store's own look-ups: ``stored(first, last)`` the held rows (:data:`RECORD_COLUMNS`) of
+    the station's seqs in that range, ``identities`` as :func:`held_identities`,
+    ``anchors`` the drift anchors of the new records' (terminal, boot)s. Raises
+    ``SequenceGapError`` / ``SequenceConflictError`` before the store writes anything;
+    ``rows``: :func:`base_rows` if precomputed."""
+    cut = replay_cut(batch, hwm)
+    old, new = batch.records[:cut], batch.records[cut:]
+    rows = base_rows(batch) if rows is None else rows
+    if old:
+        check_replays(batch.station_id, old, rows[:cut], stored(old[0].seq, old[-1].seq))
+    if not new:
+        return Plan(cut, [], [], 0, 0)
+    base = rows[cut:]
+    held = identities(identity_keys(new, base))
+    return Plan(cut, *new_rows(new, base, held, anchors(new), now, close_day))
+
+
 def ingest_batch(
     conn: sqlite3.Connection, batch: Batch, now: datetime, close_day: int,
     rows: Sequence[tuple[Any, ...]] | None = None,
@@ -107,24 +147,19 @@ def ingest_batch(
     sid = batch.station_id
     found = conn.execute("SELECT hwm FROM stations WHERE station_id=?", (sid,)).fetchone()
     hwm = 0 if found is None else int(found[0])
-    cut = replay_cut(batch, hwm)
-    old, new = batch.records[:cut], batch.records[cut:]
-    rows = base_rows(batch) if rows is None else rows
-    if old:
-        check_replays(sid, old, rows[:cut], conn.execute(
+    plan = plan_batch(
+        batch, hwm, rows, now, close_day,
+        stored=lambda first, last: conn.execute(
             f"{SELECT_HELD} WHERE station_id=? AND seq BETWEEN ? AND ?",  # noqa: S608
-            (sid, old[0].seq, old[-1].seq),
-        ))
-    duplicates = late = 0
-    if new:
-        base = rows[cut:]
-        anchors = _anchors(conn, sid, new)
-        known = held_identities(conn, sid, identity_keys(new, base))
-        full, new_anchors, duplicates, late = new_rows(new, base, known, anchors, now, close_day)
-        insert_rows(conn, full)
+            (sid, first, last)),
+        identities=lambda wanted: held_identities(conn, sid, wanted),
+        anchors=lambda new: _anchors(conn, sid, new),
+    )
+    if plan.rows:
+        insert_rows(conn, plan.rows)
         conn.executemany(
             "INSERT OR IGNORE INTO anchors (station_id, terminal_id, boot_id, wall_time, "
-            "uptime_ms) VALUES (?, ?, ?, ?, ?)", new_anchors,
+            "uptime_ms) VALUES (?, ?, ?, ?, ?)", plan.anchors,
         )
     new_hwm = max(hwm, batch.last_seq)
     conn.execute(
@@ -133,7 +168,7 @@ def ingest_batch(
         "last_contact=excluded.last_contact",
         (sid, new_hwm, ts_text(now)),
     )
-    return IngestResult(new_hwm, len(new), len(old), duplicates, late)
+    return IngestResult(new_hwm, len(plan.rows), plan.replayed, plan.duplicates, plan.late)
 
 
 def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -2,7 +2,7 @@
 
 Contract: the rules of :meth:`stationlink.hub.store.HubStore.ingest` (the same as the SQLite
 store's :mod:`stationlink.hub.ingest`, whose pure parts — :func:`base_rows`,
-:func:`replay_cut`, :func:`check_replays`, :func:`identity_keys`, :func:`new_rows` — are
+:func:`plan_batch` with :func:`new_rows` and the replay checks — are
 shared; this module has only the PostgreSQL look-ups and writes), run on a connection inside
 a transaction the caller owns (commit makes it durable; an exception means roll back).
 Exactly once under concurrency:
@@ -32,7 +32,7 @@ from ...buffer.fold import Anchors
 from ...buffer.records import Batch, StoredRecord
 from ...buffer.schema import RECORD_COLUMNS
 from ..hub_schema import EXTRA_COLUMNS
-from ..ingest import base_rows, check_replays, identity_keys, new_rows, replay_cut
+from ..ingest import plan_batch
 from ..store import IngestResult
 from .schema import missing_partitions
 
@@ -61,37 +61,32 @@ def ingest_batch(
     sid = batch.station_id
     found = conn.execute(LOCK_STATION, (sid,)).fetchone()
     hwm = 0 if found is None else int(found[0])
-    cut = replay_cut(batch, hwm)
-    old, new = batch.records[:cut], batch.records[cut:]
-    rows = base_rows(batch) if rows is None else rows
-    if old:
-        check_replays(sid, old, rows[:cut],
-                      conn.execute(SELECT_HELD, (sid, old[0].seq, old[-1].seq)))
-    duplicates = late = 0
-    if new:
-        base = rows[cut:]
-        anchors = _anchors(conn, sid, new)
-        known = _held_identities(conn, sid, identity_keys(new, base))
-        full, new_anchors, duplicates, late = new_rows(new, base, known, anchors, now, close_day)
-        months = {row[-3] for row in full} - known_months
+    plan = plan_batch(
+        batch, hwm, rows, now, close_day,
+        stored=lambda first, last: conn.execute(SELECT_HELD, (sid, first, last)),
+        identities=lambda wanted: _held_identities(conn, sid, wanted),
+        anchors=lambda new: _anchors(conn, sid, new),
+    )
+    if plan.rows:
+        months = {row[-3] for row in plan.rows} - known_months
         if months:
             absent = missing_partitions(conn, months)
             if absent:
                 raise MissingPartitions(absent)
             known_months |= months
         with conn.cursor() as cur, cur.copy(COPY) as copy:
-            for row in full:
+            for row in plan.rows:
                 copy.write_row(row)
-        if new_anchors:
+        if plan.anchors:
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO anchors (station_id, terminal_id, boot_id, wall_time, "
                     "uptime_ms) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    new_anchors)
+                    plan.anchors)
     new_hwm = max(hwm, batch.last_seq)
     conn.execute("UPDATE stations SET hwm = %s, last_contact = %s WHERE station_id = %s",
                  (new_hwm, ts_text(now), sid))
-    return IngestResult(new_hwm, len(new), len(old), duplicates, late)
+    return IngestResult(new_hwm, len(plan.rows), plan.replayed, plan.duplicates, plan.late)
 
 
 def _held_identities(
