@@ -22,12 +22,15 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from console_month import import_reference
 from hub_fixtures import T0, Clock, Hub, MakeRecord
 
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
 from stationlink.errors import StorageError
 from stationlink.hub import copy as hub_copy
+from stationlink.hub.console.monthstore import SqliteMonthStore, month_store_for
+from stationlink.hub.console.store import Actor
 from stationlink.hub.copy import TABLES, copy_hub
 from stationlink.hub.stores import migrate_hub, open_hub_store
 from stationlink.hub.wire import batch_to_json
@@ -91,8 +94,13 @@ def fill(path: Path, tmp_path: Path, make_record: MakeRecord) -> None:
                                    now)
         tokens = hub.store.tokens()
         assert hub.store.revoke_token(tokens[-1].token_id, now)
+        months = SqliteMonthStore(hub.store)  # type: ignore[arg-type]
+        statement = {"station_id": "S1", "总额": "12.30", "items": [{"b": 1, "a": "0.10"}]}
+        months.close_month(T0.strftime("%Y-%m"), "city-2026", [("station", "S1", statement)],
+                           now=now, actor=Actor("cli:test"))
     finally:
         hub.close()
+    import_reference(path, tmp_path)
     for name, role in (("alice", "admin"), ("王五", "viewer")):
         added = run("hub", "operator", "add", name, "--role", role, "--password-stdin",
                     "--db", str(path), stdin=PASSWORD + "\n")
@@ -113,6 +121,12 @@ def reads(db: str | Path) -> dict[str, Any]:
             "overview": store.overview(),
             "hwm": store.high_water_mark("S1"),
         }
+        months = month_store_for(store)
+        month = T0.strftime("%Y-%m")
+        out["closes"] = months.closes(month)
+        out["statements"] = months.statements(month, 1)
+        out["ref"] = months.reference()
+        out["all_closes"] = months.all_closes()
     finally:
         store.close()
     for key, args in {
@@ -147,7 +161,9 @@ def test_sqlite_to_postgresql_and_back_is_lossless(
     assert before["records"]
     assert before["export"].count(b"\n") > 20
     assert {o["name"] for o in before["operators"]} == {"alice", "王五"}
-    assert len(before["audit"]) >= 3
+    assert len(before["audit"]) >= 4
+    assert all(rows(source)[t] for t in ("ref_stations", "ref_branches", "month_closes",
+                                         "statements"))
     migrate_hub(pg_db)
 
     to_pg = run("hub", "copy", "--from", str(source), "--to", pg_db, "--json")

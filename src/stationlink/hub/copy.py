@@ -8,8 +8,9 @@ Contract:
   must already be at it (``stationlink hub migrate``, like ``hub serve``).
 - Every table is moved with every column: :data:`TABLES` (stations with their high-water
   marks, records with received_at/ts/affects_month/late/duplicate_of, anchors, device
-  status, tokens (hashes only), and the console's operators, sessions and audit when the
-  source has them). Identity ids are kept (and PostgreSQL's sequences set past them).
+  status, tokens (hashes only), and the console's tables when the source has them:
+  operators, sessions, audit, reference stations and branches, month closes and frozen
+  statements). Identity ids are kept (and PostgreSQL's sequences set past them).
 - A target holding any row in any of these tables is refused (:class:`StorageError`
   naming the table): a copy never merges into a live hub.
 - Rows move in batches of ``batch`` (``COPY`` into PostgreSQL; month partitions created
@@ -76,6 +77,16 @@ TABLES = (
     Table("audit", ("id", "at", "actor", "action", "target", "before", "after", "address"),
           times=frozenset({"at"}), json=frozenset({"before", "after"}), identity="id",
           optional=True),
+    Table("ref_stations", ("station_id", "branch_id", "area", "village_id",
+                           "village_households", "phone"), optional=True),
+    Table("ref_branches", ("branch_id", "area", "plan_effective_stations", "county"),
+          optional=True),
+    Table("month_closes", ("month", "version", "policy", "closed_by", "closed_at",
+                           "reopened_by", "reopened_at"),
+          times=frozenset({"closed_at", "reopened_at"}), optional=True),
+    Table("statements", ("month", "version", "subject", "subject_id", "statement",
+                         "closed_by", "closed_at"),
+          times=frozenset({"closed_at"}), json=frozenset({"statement"}), optional=True),
 )
 
 
@@ -190,7 +201,7 @@ class _Sqlite:
             yield chunk
 
     def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
-        ascii_json = table.name != "audit"  # as the SQLite stores write them
+        ascii_json = table.name not in ("audit", "statements")  # as the SQLite stores do
         out = []
         for row in rows:
             values = []
