@@ -6,8 +6,10 @@ Contract:
   returns ``0.0``, or takes nothing and returns the seconds until a token is available (the
   hub answers 429 with ``Retry-After`` rounded up to whole seconds, at least 1).
 - The clock is injected (``monotonic()``, seconds), so tests are deterministic.
-- The buckets live in this process: with several hub processes behind one address each
-  process limits on its own (the bound is per process). Keys are station ids that passed
+- The buckets live in this process: with several hub processes behind one address
+  (``hub serve --workers N``, several hosts) each process limits on its own, so a station's
+  effective limit is at most (processes) × ``rate`` — a bound against one agent crowding out
+  the others, not an exact quota (docs/hub.md, Deployment). Keys are station ids that passed
   authentication, so the number of buckets is bounded by the stations with tokens.
 - :func:`parse_rate` reads ``--rate-limit``: ``N/s``, ``N/min`` or ``off``.
 """
