@@ -19,6 +19,16 @@
    the store floor, the hub process's CPU use and the client processes' CPU use (Linux
    ``/proc``; the machine has 2 cores, shared by hub and clients).
 
+3. The stores side by side (with ``--pg URL``, default ``$STATIONLINK_TEST_PG``; skipped
+   with one line without it): part 2's 200 concurrent stations again, against a
+   PostgreSQL hub served by one process, then by two (``hub serve --workers 2``), each on
+   a fresh database created on that server (dropped afterwards), and every batch
+   checked against the hub's high-water marks. Printed: records/s of SQLite (part 2),
+   PostgreSQL 1 process and 2 processes, the ratios PostgreSQL-1 / SQLite (goal >= 0.8) and
+   2 / 1 processes (goal >= 1.5 on 2 cores with the load generator on the same machine),
+   and the CPU each side took: hub processes (parent and workers), the PostgreSQL server's
+   processes, and the load generator's client processes.
+
 Everything is real: SQLite files with the production pragmas (WAL, synchronous=FULL), a real
 uvicorn hub process, real sockets on 127.0.0.1. Records are generated from a seed.
 """
@@ -40,6 +50,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -62,6 +73,8 @@ from stationlink.protocol import (
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 PRODUCTS = ("mobile", "unicom", "electricity", "water", "gas", "cable_tv")
 GOAL = 20_000.0
+PG_GOAL = 0.8  # PostgreSQL with one hub process vs the SQLite hub
+WORKERS_GOAL = 1.5  # two hub processes vs one, on PostgreSQL
 
 
 def records(n: int, rng: random.Random) -> list[JournalRecord]:
@@ -109,10 +122,40 @@ def batches_of(buffer_path: Path, station: str, batch: int) -> list[Batch]:
             after = recs[-1].seq
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a process and all its descendants (Linux /proc), None elsewhere."""
+    own = cpu_seconds(pid)
+    if own is None:
+        return None
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    return own + sum(tree_cpu_seconds(int(k)) or 0.0 for k in kids)
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds of every ``postgres`` process visible here (the local server's backends),
+    None when there is none to see."""
+    total, seen = 0.0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" not in text:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        seen = True
+    return total if seen else None
+
+
 class HubProcess:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str, workers: int = 1) -> None:
         cmd = [sys.executable, "-c", "from stationlink.cli.main import main; main()",
-               "hub", "serve", "--db", str(db), "--bind", "127.0.0.1:0"]
+               "hub", "serve", "--db", str(db), "--bind", "127.0.0.1:0",
+               "--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
@@ -120,15 +163,26 @@ class HubProcess:
             self.proc.kill()
             raise SystemExit(f"hub did not start: {line}")
         self.url = line.split()[-1]
+        self.log: list[str] = []  # drained, so that a chatty hub never blocks on its pipe
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log = [*self.log[-50:], line]
 
     def cpu_seconds(self) -> float | None:
-        return cpu_seconds(self.proc.pid)
+        return tree_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self._drain.join(timeout=10)
         assert self.proc.stderr is not None
         self.proc.stderr.close()
+        if self.log[:-1]:  # more than its "hub stopped"
+            print("hub log tail:\n" + "".join(self.log[-20:]), file=sys.stderr)
 
 
 def upload_all(buffer_path: Path, url: str, token: str, station: str, batch: int) -> int:
@@ -225,9 +279,9 @@ def many_stations(hub: HubProcess, tmp: Path, jobs: list[Job], args: argparse.Na
         p.start()
     try:
         barrier.wait(timeout=600)
-        cpu0, start = hub.cpu_seconds(), time.monotonic()
+        cpu0, pg0, start = hub.cpu_seconds(), postgres_cpu_seconds(), time.monotonic()
         got = [results.get(timeout=600) for _ in procs]
-        cpu1 = hub.cpu_seconds()
+        cpu1, pg1 = hub.cpu_seconds(), postgres_cpu_seconds()
     finally:
         for p in procs:
             p.join(timeout=60)
@@ -235,11 +289,63 @@ def many_stations(hub: HubProcess, tmp: Path, jobs: list[Job], args: argparse.Na
         results.join_thread()
     elapsed = max(g[2] for g in got) - start
     hub_cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / elapsed
+    pg_cpu = None if pg0 is None or pg1 is None else (pg1 - pg0) / elapsed
     return {
         "records": sum(g[0] for g in got), "batches": sum(g[1] for g in got),
-        "elapsed": elapsed, "hub_cpu": hub_cpu,
+        "elapsed": elapsed, "hub_cpu": hub_cpu, "postgres_cpu": pg_cpu,
         "client_cpu": sum(g[3] for g in got) / elapsed,
     }
+
+
+def pg_run(admin: str, tmp: Path, stations: list[str], args: argparse.Namespace,
+           workers: int) -> dict[str, Any]:
+    """Part 3: the many-stations load against a PostgreSQL hub of ``workers`` processes on
+    a fresh database (created here, dropped at the end)."""
+    import psycopg
+
+    from stationlink.hub.stores import migrate_hub, open_hub_store
+
+    name = f"stationlink_bench_{os.getpid()}_{workers}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}".encode())
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    parts = urlsplit(admin)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+    try:
+        migrate_hub(url)
+        store = open_hub_store(url)
+        jobs: list[Job] = []
+        try:
+            for i, station in enumerate(stations):
+                token_id, token = new_token()
+                store.add_token(token_id, station, hash_token(token), datetime.now(UTC))
+                jobs.append((station, token, 100 + i))
+        finally:
+            store.close()
+        run_dir = tmp / f"pg-{workers}"
+        run_dir.mkdir()
+        hub = HubProcess(url, workers)
+        try:
+            many = many_stations(hub, run_dir, jobs, args)
+        finally:
+            hub.stop()
+        check = open_hub_store(url)
+        try:
+            held = sum(check.high_water_mark(s) for s in stations)
+        finally:
+            check.close()
+        expected = args.stations * args.per_station
+        if held != expected or many["records"] != expected:
+            raise SystemExit(f"PostgreSQL, {workers} process(es): incomplete upload: hub "
+                             f"holds {held} and acknowledged {many['records']} of {expected}")
+        return many
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+def cores(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
 
 
 def main() -> None:
@@ -251,6 +357,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--procs", type=int, default=2, help="client processes (part 2)")
     parser.add_argument("--dir", default=None, help="where the SQLite files go")
+    parser.add_argument("--pg", default=os.environ.get("STATIONLINK_TEST_PG"),
+                        help="PostgreSQL server DSN for part 3 (databases are created and "
+                             "dropped on it); default $STATIONLINK_TEST_PG")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="sync-bench-") as tmp_text:
@@ -267,13 +376,14 @@ def main() -> None:
         make_buffer(tmp / "one.sqlite", "ONE", args.records, seed=1)
         floor = store_floor(tmp / "one.sqlite", tmp / "floor.sqlite", "ONE", args.batch)
         jobs = [(s, tokens[s], 100 + i) for i, s in enumerate(stations)]
+        (tmp / "sqlite").mkdir()
 
         hub = HubProcess(hub_db)
         try:
             start = time.perf_counter()
             one = upload_all(tmp / "one.sqlite", hub.url, tokens["ONE"], "ONE", args.batch)
             one_rate = one / (time.perf_counter() - start)
-            many = many_stations(hub, tmp, jobs, args)
+            many = many_stations(hub, tmp / "sqlite", jobs, args)
         finally:
             hub.stop()
         many_rate = many["records"] / many["elapsed"]
@@ -286,6 +396,7 @@ def main() -> None:
         if held != expected or many["records"] != expected or one != args.records:
             raise SystemExit(f"incomplete upload: hub holds {held} and acknowledged "
                              f"{many['records']} of {expected}; one station {one}")
+        pg = {} if not args.pg else {w: pg_run(args.pg, tmp, stations, args, w) for w in (1, 2)}
 
     hub_cpu, client_cpu = many["hub_cpu"], many["client_cpu"]
     result: dict[str, Any] = {
@@ -308,6 +419,22 @@ def main() -> None:
         "goal_records_per_s": GOAL,
         "goal_met": many_rate >= GOAL,
     }
+    stores: dict[str, Any] = {"sqlite": {
+        "records_per_s": round(many_rate), "hub_cpu": cores(hub_cpu),
+        "postgres_cpu": None, "generator_cpu": cores(client_cpu)}}
+    for w, run in pg.items():
+        stores[f"postgresql_{w}_process"] = {
+            "records_per_s": round(run["records"] / run["elapsed"]),
+            "hub_cpu": cores(run["hub_cpu"]), "postgres_cpu": cores(run["postgres_cpu"]),
+            "generator_cpu": cores(run["client_cpu"])}
+    result["stores"] = stores
+    if pg:
+        p1 = stores["postgresql_1_process"]["records_per_s"]
+        p2 = stores["postgresql_2_process"]["records_per_s"]
+        result["ratio_pg_1_process_to_sqlite"] = round(p1 / many_rate, 3)
+        result["ratio_pg_2_to_1_process"] = round(p2 / p1, 3)
+        result["goal_pg_1_process_to_sqlite"] = PG_GOAL
+        result["goal_pg_2_to_1_process"] = WORKERS_GOAL
     if args.json:
         print(json.dumps(result))
         return
@@ -325,6 +452,19 @@ def main() -> None:
               f"{client_cpu:.2f} cores (load average {os.getloadavg()[0]:.2f})")
     verdict = "met" if many_rate >= GOAL else "NOT met"
     print(f"goal >= {GOAL:,.0f} records/s in total: {verdict}")
+    if not pg:
+        print("stores side by side: skipped (no --pg / STATIONLINK_TEST_PG)")
+        return
+    print(f"stores side by side, {args.stations} stations x {args.per_station} records:")
+    for label, doc in stores.items():
+        print(f"  {label:24} {doc['records_per_s']:>9,} records/s   CPU (cores): hub "
+              f"{doc['hub_cpu']}, postgres {doc['postgres_cpu']}, load generator "
+              f"{doc['generator_cpu']}")
+    r1, r2 = result["ratio_pg_1_process_to_sqlite"], result["ratio_pg_2_to_1_process"]
+    print(f"  PostgreSQL 1 process / SQLite: {r1:.3f} (goal >= {PG_GOAL}: "
+          f"{'met' if r1 >= PG_GOAL else 'NOT met'})")
+    print(f"  PostgreSQL 2 processes / 1 process: {r2:.3f} (goal >= {WORKERS_GOAL}: "
+          f"{'met' if r2 >= WORKERS_GOAL else 'NOT met'})")
 
 
 if __name__ == "__main__":
