@@ -30,13 +30,12 @@ from typing import Any
 
 from ..buffer.db import connect, read_only_media, storage_errors, ts_parse, ts_required, ts_text
 from ..buffer.records import Batch
-from ..buffer.schema import RECORD_COLUMNS, row_ident, row_record
 from ..errors import StorageError
-from . import month_sql
+from . import month_sql, store_rows
 from .closing import DEFAULT_CLOSE_DAY, check_close_day
 from .group_commit import GroupCommitWriter
-from .hub_schema import EXTRA_COLUMNS, check_hub_file, create_hub_schema
-from .ingest import CONTENT_FIELDS, base_rows, differing, ingest_batch
+from .hub_schema import check_hub_file, create_hub_schema
+from .ingest import CONTENT_FIELDS, base_rows, ingest_batch
 from .store import (
     CappedCount,
     Conflict,
@@ -46,12 +45,11 @@ from .store import (
     StationOverview,
     TokenInfo,
 )
+from .store_rows import CONFLICT_COLUMNS, OVERVIEW_COUNTS
 
-SELECT = f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(EXTRA_COLUMNS)} FROM records"  # noqa: S608
-_BOTH = ", ".join([f"d.{c}" for c in RECORD_COLUMNS] + [f"h.{c}" for c in RECORD_COLUMNS])
 _DIFFERS = " OR ".join(f"d.{c} IS NOT h.{c}" for c in CONTENT_FIELDS)
 CONFLICTS = (  # duplicates whose content differs from the record they duplicate
-    f"SELECT d.station_id, d.received_at, {_BOTH} FROM records d "  # noqa: S608
+    f"SELECT {CONFLICT_COLUMNS} FROM records d "  # noqa: S608
     "JOIN records h ON h.station_id = d.station_id AND h.seq = d.duplicate_of "
     f"WHERE d.duplicate_of IS NOT NULL AND ({_DIFFERS})"
 )
@@ -166,38 +164,20 @@ class SqliteHubStore:
                 "SELECT station_id, hwm, last_contact, agent_status, agent_status_at "
                 "FROM stations ORDER BY station_id"
             ).fetchall()
-            counts = {r[0]: (r[1], r[2]) for r in q(
-                "SELECT station_id, COUNT(*), SUM(late) FROM records "
-                "WHERE duplicate_of IS NULL GROUP BY station_id")}
-            dups = {r[0]: r[1] for r in q(
-                "SELECT station_id, COUNT(*) FROM records "
-                "WHERE duplicate_of IS NOT NULL GROUP BY station_id")}
-            conflicts: dict[str, int] = {}
-            for sid, *_ in self._conflict_rows(None):
-                conflicts[sid] = conflicts.get(sid, 0) + 1
-            devices: dict[str, list[dict[str, Any]]] = {}
-            for sid, snap in q(
+            counts = q(OVERVIEW_COUNTS).fetchall()
+            conflict_stations = [r[0] for r in self._conflict_rows(None)]
+            devices = q(
                 "SELECT station_id, snapshot FROM device_status WHERE id IN "
                 "(SELECT MAX(id) FROM device_status GROUP BY station_id, terminal_id) "
                 "ORDER BY station_id, terminal_id"
-            ):
-                devices.setdefault(sid, []).append(json.loads(snap))
-        return [
-            StationOverview(
-                station_id=s[0], high_water_mark=s[1], last_contact=ts_parse(s[2]),
-                records=counts.get(s[0], (0, 0))[0], late=counts.get(s[0], (0, 0))[1] or 0,
-                agent_status=None if s[3] is None else json.loads(s[3]),
-                agent_status_at=ts_parse(s[4]), devices=devices.get(s[0], []),
-                duplicates=dups.get(s[0], 0), conflicts=conflicts.get(s[0], 0),
-            )
-            for s in stations
-        ]
+            ).fetchall()
+        return store_rows.overviews(stations, counts, conflict_stations, devices, json.loads)
 
     # ----------------------------------------------------------------- reads
 
     def records(self, month: str | None = None, *, include_late: bool = True
                 ) -> Iterator[HubRecord]:
-        sql = SELECT + " WHERE duplicate_of IS NULL"
+        sql = store_rows.RECORDS_SELECT
         args: list[Any] = []
         if month is not None:
             sql += " AND affects_month=?"
@@ -207,7 +187,7 @@ class SqliteHubStore:
         sql += " ORDER BY station_id, seq"
         with self._lock, storage_errors(self._where):
             rows = self._conn.execute(sql, args).fetchall()
-        return (_hub_record(r) for r in rows)
+        return (store_rows.hub_record(r) for r in rows)
 
     def late_records(self, month: str | None = None) -> list[HubRecord]:
         return [r for r in self.records(month) if r.late]
@@ -220,30 +200,20 @@ class SqliteHubStore:
                                            include_late=include_late, capped=capped)
 
     def _conflict_rows(self, station_id: str | None) -> list[tuple[Any, ...]]:
-        """(station, duplicate's received_at, duplicate's row, held row) of every duplicate
+        """The rows (:data:`~stationlink.hub.store_rows.CONFLICT_COLUMNS`) of every duplicate
         whose content differs; the caller holds the read lock."""
-        n = len(RECORD_COLUMNS)
         sql = CONFLICTS
         args: list[Any] = []
         if station_id is not None:
             sql += " AND d.station_id = ?"
             args.append(station_id)
         sql += " ORDER BY d.station_id, d.seq"
-        return [(r[0], r[1], r[2:2 + n], r[2 + n:])
-                for r in self._conn.execute(sql, args).fetchall()]
+        return self._conn.execute(sql, args).fetchall()
 
     def conflicts(self, station_id: str | None = None) -> list[Conflict]:
         with self._lock, storage_errors(self._where):
             rows = self._conflict_rows(station_id)
-        out = []
-        for sid, received, sent, held in rows:
-            dup, orig = row_record(sent), row_record(held)
-            out.append(Conflict(
-                station_id=sid, seq=dup.seq, duplicate_of=orig.seq, terminal_id=dup.terminal_id,
-                ident=row_ident(sent), received_at=ts_required(received),
-                fields=tuple(differing(held, sent, CONTENT_FIELDS)), held=orig, sent=dup,
-            ))
-        return out
+        return store_rows.conflicts(rows)
 
     # ----------------------------------------------------------------- tokens
 
@@ -279,11 +249,3 @@ class SqliteHubStore:
             "UPDATE tokens SET revoked_at=? WHERE token_id=? AND revoked_at IS NULL", args,
         ).rowcount == 1)
 
-
-def _hub_record(row: tuple[Any, ...]) -> HubRecord:
-    """A row of :data:`SELECT` (the record's columns, then the hub's) as a HubRecord."""
-    extra = dict(zip(EXTRA_COLUMNS, row[len(RECORD_COLUMNS):], strict=True))
-    return HubRecord(
-        row_record(row), ts_required(extra["received_at"]), ts_required(extra["ts"]),
-        extra["affects_month"], bool(extra["late"]),
-    )

@@ -31,11 +31,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...buffer.db import ts_parse, ts_required, ts_text
 from ...buffer.records import Batch
-from ...buffer.schema import RECORD_COLUMNS, row_ident, row_record
 from ...errors import StorageError
+from .. import store_rows
 from ..closing import DEFAULT_CLOSE_DAY, check_close_day
-from ..hub_schema import EXTRA_COLUMNS
-from ..ingest import CONTENT_FIELDS, base_rows, differing
+from ..ingest import CONTENT_FIELDS, base_rows
 from ..store import (
     CappedCount,
     Conflict,
@@ -45,6 +44,7 @@ from ..store import (
     StationOverview,
     TokenInfo,
 )
+from ..store_rows import CONFLICT_COLUMNS, OVERVIEW_COUNTS
 from .connect import configure, connect, pg_errors, redact
 from .ingest import MissingPartitions, ingest_batch
 from .schema import check_schema, ensure_partitions
@@ -56,12 +56,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
 
-SELECT = (f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(EXTRA_COLUMNS)} "  # noqa: S608
-          "FROM records WHERE duplicate_of IS NULL")
-_BOTH = ", ".join([f"d.{c}" for c in RECORD_COLUMNS] + [f"h.{c}" for c in RECORD_COLUMNS])
 _DIFFERS = " OR ".join(f"d.{c} IS DISTINCT FROM h.{c}" for c in CONTENT_FIELDS)
 CONFLICTS = (
-    f"SELECT d.station_id, d.received_at, {_BOTH} FROM records d "  # noqa: S608
+    f"SELECT {CONFLICT_COLUMNS} FROM records d "  # noqa: S608
     "JOIN records h ON h.station_id = d.station_id AND h.seq = d.duplicate_of "
     f"AND h.duplicate_of IS NULL WHERE d.duplicate_of IS NOT NULL AND ({_DIFFERS})"
 )
@@ -173,39 +170,21 @@ class PgHubStore:
             return (
                 c.execute("SELECT station_id, hwm, last_contact, agent_status, "
                           "agent_status_at FROM stations ORDER BY station_id").fetchall(),
-                c.execute("SELECT station_id, count(*) FILTER (WHERE duplicate_of IS NULL), "
-                          "count(*) FILTER (WHERE duplicate_of IS NULL AND late), "
-                          "count(*) FILTER (WHERE duplicate_of IS NOT NULL) FROM records "
-                          "GROUP BY station_id").fetchall(),
-                [r[:1] for r in self._conflict_rows(c, None)],
+                c.execute(OVERVIEW_COUNTS).fetchall(),
+                [r[0] for r in self._conflict_rows(c, None)],
                 c.execute("SELECT DISTINCT ON (station_id, terminal_id) station_id, snapshot "
                           "FROM device_status ORDER BY station_id, terminal_id, id DESC"
                           ).fetchall(),
             )
 
-        stations, counts_rows, conflict_rows, device_rows = self._run(read)
-        counts = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in counts_rows}
-        conflicts: dict[str, int] = {}
-        for (sid,) in conflict_rows:
-            conflicts[sid] = conflicts.get(sid, 0) + 1
-        devices: dict[str, list[dict[str, Any]]] = {}
-        for sid, snap in device_rows:
-            devices.setdefault(sid, []).append(_json(snap))
-        out = []
-        for sid, hwm, last, agent, agent_at in stations:
-            n, late, dups = counts.get(sid, (0, 0, 0))
-            out.append(StationOverview(
-                station_id=sid, high_water_mark=int(hwm), last_contact=ts_parse(last),
-                records=n, late=late, agent_status=None if agent is None else _json(agent),
-                agent_status_at=ts_parse(agent_at), devices=devices.get(sid, []),
-                duplicates=dups, conflicts=conflicts.get(sid, 0)))
-        return out
+        stations, counts, conflict_stations, devices = self._run(read)
+        return store_rows.overviews(stations, counts, conflict_stations, devices, _json)
 
     # ----------------------------------------------------------------- reads
 
     def records(self, month: str | None = None, *, include_late: bool = True
                 ) -> Iterator[HubRecord]:
-        query = SELECT
+        query = store_rows.RECORDS_SELECT
         args: list[Any] = []
         if month is not None:
             query += " AND affects_month = %s"
@@ -214,7 +193,7 @@ class PgHubStore:
             query += " AND NOT late"
         query += " ORDER BY station_id, seq"
         rows = self._run(lambda c: c.execute(query.encode(), args).fetchall())
-        return (_hub_record(r) for r in rows)
+        return (store_rows.hub_record(r) for r in rows)
 
     def late_records(self, month: str | None = None) -> list[HubRecord]:
         return [r for r in self.records(month) if r.late]
@@ -229,27 +208,16 @@ class PgHubStore:
             c, month_sql.POSTGRES, months, include_late=include_late, capped=capped))
 
     def _conflict_rows(self, c: Conn, station_id: str | None) -> list[tuple[Any, ...]]:
-        n = len(RECORD_COLUMNS)
         query = CONFLICTS
         args: list[Any] = []
         if station_id is not None:
             query += " AND d.station_id = %s"
             args.append(station_id)
         query += " ORDER BY d.station_id, d.seq"
-        return [(r[0], r[1], r[2:2 + n], r[2 + n:])
-                for r in c.execute(query.encode(), args).fetchall()]
+        return c.execute(query.encode(), args).fetchall()
 
     def conflicts(self, station_id: str | None = None) -> list[Conflict]:
-        rows = self._run(lambda c: self._conflict_rows(c, station_id))
-        out = []
-        for sid, received, sent, held in rows:
-            dup, orig = row_record(sent), row_record(held)
-            out.append(Conflict(
-                station_id=sid, seq=dup.seq, duplicate_of=orig.seq, terminal_id=dup.terminal_id,
-                ident=row_ident(sent), received_at=ts_required(received),
-                fields=tuple(differing(held, sent, CONTENT_FIELDS)), held=orig, sent=dup,
-            ))
-        return out
+        return store_rows.conflicts(self._run(lambda c: self._conflict_rows(c, station_id)))
 
     # ----------------------------------------------------------------- tokens
 
@@ -283,12 +251,3 @@ def _json(value: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise StorageError(f"a stored JSON snapshot is not an object: {type(doc).__name__}")
     return doc
-
-
-def _hub_record(row: tuple[Any, ...]) -> HubRecord:
-    """A row of :data:`SELECT` (the record's columns, then the hub's) as a HubRecord."""
-    extra = dict(zip(EXTRA_COLUMNS, row[len(RECORD_COLUMNS):], strict=True))
-    return HubRecord(
-        row_record(row), ts_required(extra["received_at"]), ts_required(extra["ts"]),
-        extra["affects_month"], bool(extra["late"]),
-    )
