@@ -21,7 +21,8 @@ Contract:
   SIGKILL) is replaced within about a second; SIGINT/SIGTERM to the parent stop every worker
   (each finishes its in-flight requests and closes its store) and :func:`serve` returns.
   A worker whose supervisor was killed outright (SIGKILL) notices within a second and
-  stops the same way: no orphan keeps serving the port.
+  stops the same way: no orphan keeps serving the port. A worker that answers no health
+  ping for :data:`WORKER_HEALTHCHECK_SECONDS` is killed as hung and replaced.
   Only the PostgreSQL store takes N > 1: a SQLite hub is one writer process with its own
   group commit (:mod:`.group_commit`), so N > 1 on a SQLite file is a ConfigError.
   Per-process state and its bounds: a station's requests may reach any worker, so its
@@ -61,6 +62,9 @@ from .stores import describe, open_hub_store, sqlite_path
 
 log = logging.getLogger("stationlink.hub")
 PARENT_WATCH_SECONDS = 0.5  # how often a worker checks that its supervisor still runs
+#: A worker that does not answer the supervisor's ping for this long is killed as hung and
+#: replaced (uvicorn's default, 5 s, kills busy workers on a starved machine mid-request).
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def parse_bind(text: str) -> tuple[str, int]:
@@ -208,6 +212,7 @@ def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: in
         config = uvicorn.Config(
             functools.partial(_worker_app, db, close_day, rate_limit, os.getpid()), factory=True,
             workers=workers, log_level="warning", lifespan="on", access_log=False,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             ssl_certfile=tls and tls[0], ssl_keyfile=tls and tls[1],
         )
         supervisor = Multiprocess(config, sockets=[sock])
