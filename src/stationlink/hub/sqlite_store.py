@@ -177,14 +177,7 @@ class SqliteHubStore:
 
     def records(self, month: str | None = None, *, include_late: bool = True
                 ) -> Iterator[HubRecord]:
-        sql = store_rows.RECORDS_SELECT
-        args: list[Any] = []
-        if month is not None:
-            sql += " AND affects_month=?"
-            args.append(month)
-        if not include_late:
-            sql += " AND late=0"
-        sql += " ORDER BY station_id, seq"
+        sql, args = store_rows.records_query(month, include_late, "?")
         with self._lock, storage_errors(self._where):
             rows = self._conn.execute(sql, args).fetchall()
         return (store_rows.hub_record(r) for r in rows)
@@ -202,12 +195,7 @@ class SqliteHubStore:
     def _conflict_rows(self, station_id: str | None) -> list[tuple[Any, ...]]:
         """The rows (:data:`~stationlink.hub.store_rows.CONFLICT_COLUMNS`) of every duplicate
         whose content differs; the caller holds the read lock."""
-        sql = CONFLICTS
-        args: list[Any] = []
-        if station_id is not None:
-            sql += " AND d.station_id = ?"
-            args.append(station_id)
-        sql += " ORDER BY d.station_id, d.seq"
+        sql, args = store_rows.conflicts_query(CONFLICTS, station_id, "?")
         return self._conn.execute(sql, args).fetchall()
 
     def conflicts(self, station_id: str | None = None) -> list[Conflict]:

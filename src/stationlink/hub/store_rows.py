@@ -83,3 +83,31 @@ def overviews(
             agent_status_at=ts_parse(agent_at), devices=snapshots.get(sid, []),
             duplicates=dups, conflicts=conflicted.get(sid, 0)))
     return out
+
+
+def records_query(month: str | None, include_late: bool, param: str
+                  ) -> tuple[str, list[Any]]:
+    """The query (and its arguments) of ``HubStore.records``: :data:`RECORDS_SELECT` of
+    ``month`` (all if ``None``), without late records unless ``include_late``, in (station,
+    seq) order; ``param`` is the driver's placeholder (``?`` or ``%s``)."""
+    sql = RECORDS_SELECT
+    args: list[Any] = []
+    if month is not None:
+        sql += f" AND affects_month = {param}"
+        args.append(month)
+    if not include_late:
+        sql += f" AND late = {param}"
+        args.append(False)
+    return sql + " ORDER BY station_id, seq", args
+
+
+def conflicts_query(select: str, station_id: str | None, param: str
+                    ) -> tuple[str, list[Any]]:
+    """A store's conflict query ``select`` (its :data:`CONFLICT_COLUMNS` of duplicate ``d``
+    and held record ``h``), for one station if ``station_id``, in (station, seq) order;
+    ``param`` is the driver's placeholder."""
+    args: list[Any] = []
+    if station_id is not None:
+        select += f" AND d.station_id = {param}"
+        args.append(station_id)
+    return select + " ORDER BY d.station_id, d.seq", args

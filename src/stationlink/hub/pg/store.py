@@ -184,14 +184,7 @@ class PgHubStore:
 
     def records(self, month: str | None = None, *, include_late: bool = True
                 ) -> Iterator[HubRecord]:
-        query = store_rows.RECORDS_SELECT
-        args: list[Any] = []
-        if month is not None:
-            query += " AND affects_month = %s"
-            args.append(month)
-        if not include_late:
-            query += " AND NOT late"
-        query += " ORDER BY station_id, seq"
+        query, args = store_rows.records_query(month, include_late, "%s")
         rows = self._run(lambda c: c.execute(query.encode(), args).fetchall())
         return (store_rows.hub_record(r) for r in rows)
 
@@ -208,12 +201,7 @@ class PgHubStore:
             c, month_sql.POSTGRES, months, include_late=include_late, capped=capped))
 
     def _conflict_rows(self, c: Conn, station_id: str | None) -> list[tuple[Any, ...]]:
-        query = CONFLICTS
-        args: list[Any] = []
-        if station_id is not None:
-            query += " AND d.station_id = %s"
-            args.append(station_id)
-        query += " ORDER BY d.station_id, d.seq"
+        query, args = store_rows.conflicts_query(CONFLICTS, station_id, "%s")
         return c.execute(query.encode(), args).fetchall()
 
     def conflicts(self, station_id: str | None = None) -> list[Conflict]:
