@@ -42,8 +42,8 @@ Reads only; one connection; the caller holds any lock and wraps driver errors.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,15 +59,16 @@ class Dialect:
     day: str  # format string: the CST date 'YYYY-MM-DD' of the column {0}
     not_late: str  # the condition "not a late record" on the alias {0}
     setup: tuple[str, ...] = ()  # statements run on the connection first
+    per_station: bool = False  # group each station's rows apart (see rows_sql)
 
 
-#: SQLite sorts a big GROUP BY faster with helper threads (per connection; only sorts that
-#: outgrow memory use them): the province month's grouping takes about a fifth less time.
-SORTER_THREADS = min(8, os.cpu_count() or 1)
+#: SQLite has no hash aggregation: one GROUP BY over a province month sorts millions of rows
+#: (and spills them to temporary files), which grows faster than the rows. Grouped per
+#: station (the primary key's prefix), each sort is a few hundred rows in memory: linear,
+#: and less CPU (figures: ``docs/hub.md``, "Rewards from the store").
 #: The hub's SQLite file: ``ts`` is ISO 8601 text in CST (``+08:00``, schema version 2), so
 #: its first 10 characters are the CST date.
-SQLITE = Dialect("?", "substr({0}, 1, 10)", "{0}.late = 0",
-                 (f"PRAGMA threads = {SORTER_THREADS}",))
+SQLITE = Dialect("?", "substr({0}, 1, 10)", "{0}.late = 0", per_station=True)
 #: PostgreSQL: ``ts`` is a ``timestamptz``, ``late`` a boolean. The store runs the queries in
 #: one transaction, so ``SET LOCAL`` ends with it: with room for a hash table of the
 #: province month's groups PostgreSQL hashes instead of sorting (about a third faster).
@@ -134,15 +135,34 @@ def rows_sql(d: Dialect, months: int, include_late: bool,
     """Export rows with their status *as stored* (a referral: approved) grouped by station,
     status, kind, product, month and, for a row a capped count may count, card and CST day:
     count and sum of fen. Returns the SQL and the parameters that come before the months
-    (the cap condition's, twice)."""
+    (the cap condition's, twice). With ``d.per_station`` the grouping runs per station (a
+    correlated subquery over the primary key's station prefix, its groups as one JSON array
+    per station: :func:`station_groups` reads them)."""
     held = _held(d, "r", months, include_late)
     flag, args = _capflag(d, pairs)
     day = d.day.format("r.ts")
-    sql = f"""SELECT r.station_id, {_STATUS}, r.kind, r.product, r.affects_month,
-    CASE WHEN {flag} THEN {_CARD} END, CASE WHEN {flag} THEN {day} END,
-    COUNT(*), SUM(r.amount_fen)
+    cols = [_STATUS, "r.kind", "r.product", "r.affects_month",
+            f"CASE WHEN {flag} THEN {_CARD} END", f"CASE WHEN {flag} THEN {day} END",
+            "COUNT(*)", "SUM(r.amount_fen)"]
+    if not d.per_station:
+        sql = f"""SELECT r.station_id, {', '.join(cols)}
 FROM records r WHERE {held} AND {_ROW} GROUP BY 1, 2, 3, 4, 5, 6, 7"""  # noqa: S608 - fixed text, bound parameters
+        return sql, args + args
+    names = [f"c{i}" for i in range(len(cols))]
+    aliased = ", ".join(f"{c} AS {n}" for c, n in zip(cols, names, strict=True))
+    sql = f"""SELECT s.station_id, (
+  SELECT json_group_array(json_array({', '.join(names)})) FROM (
+    SELECT {aliased} FROM records r
+    WHERE r.station_id = s.station_id AND {held} AND {_ROW} GROUP BY 1, 2, 3, 4, 5, 6))
+FROM (SELECT DISTINCT station_id FROM records) s"""  # noqa: S608 - fixed text, bound parameters
     return sql, args + args
+
+
+def station_groups(rows: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """The per-station JSON arrays of :func:`rows_sql` as the flat query's rows."""
+    for station, groups in rows:
+        for g in json.loads(groups):
+            yield (station, *g)
 
 
 def undone_sql(d: Dialect, months: int, include_late: bool) -> str:
@@ -180,7 +200,9 @@ def month_tallies(conn: Any, dialect: Dialect, months: Sequence[str], *, include
     sql, flag_args = rows_sql(dialect, n, include_late, pairs)
     cells: dict[CellKey, tuple[int, int]] = {}
     card_days: dict[CardDay, int] = {}
-    for st, status, kind, product, m, card, day, k, fen in _rows(conn, sql, flag_args + ms):
+    grouped = _rows(conn, sql, flag_args + ms)
+    flat = station_groups(grouped) if dialect.per_station else iter(grouped)
+    for st, status, kind, product, m, card, day, k, fen in flat:
         key = (m, st, status, kind, product)
         k, fen = int(k), int(fen)  # PostgreSQL's SUM of bigint is numeric (a Decimal)
         had = cells.get(key)
