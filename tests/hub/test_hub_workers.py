@@ -211,3 +211,28 @@ def test_workers_end_when_their_supervisor_is_killed(pg_db: str) -> None:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         hub.kill()
+
+
+@pytest.mark.slow
+def test_workers_serve_https(pg_db: str, tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    migrate_hub(pg_db)
+    token = create_token(pg_db, "S1")
+    hub = Serve(pg_db, "--workers", "2", "--tls-cert", str(cert_file), "--tls-key",
+                str(key_file))
+    try:
+        assert hub.url.startswith("https://127.0.0.1:")
+        for _ in range(4):  # new connections: either worker answers over TLS
+            with HubClient(hub.url, token, station_id="S1", verify=str(ca_file)) as client:
+                assert client.high_water_mark() == 0
+    finally:
+        hub.proc.terminate()
+        code, log = hub.finish()
+    assert code == 0, log
