@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from ..errors import InputDataError, Problem
 from ..records import rules
@@ -76,6 +76,7 @@ _NEW = object.__new__
 _SET = tuple(getattr(Transaction, f).__set__ for f in Transaction.__slots__)
 #: Parsed timestamps and amounts are cached by their text up to this many entries each.
 _CACHE_LIMIT = 1 << 18
+T = TypeVar("T")
 
 
 @contextmanager
@@ -105,25 +106,23 @@ def _good(value: str, good: set[str], problem: Callable[[str], str | None]) -> b
     return True
 
 
-def _parse_ts_cached(text: str, cache: dict[str, datetime]) -> datetime | None:
+def _parse_cached(text: str, cache: dict[str, T], parse: Callable[[str], T]) -> T | None:
+    """``parse(text)``, remembered in ``cache`` (up to ``_CACHE_LIMIT`` values); ``None``
+    where it raises ``ValueError``."""
     try:
-        ts = parse_timestamp(text)
+        value = parse(text)
     except ValueError:
         return None
     if len(cache) < _CACHE_LIMIT:
-        cache[text] = ts
-    return ts
+        cache[text] = value
+    return value
 
 
-def _parse_amount_cached(text: str, cache: dict[str, Decimal]) -> Decimal | None:
-    try:
-        amount = parse_amount(text)
-    except ValueError:
-        return None
+def _amount_not_negative(text: str) -> Decimal:
+    """:func:`parse_amount` of an amount the fast path takes (``ValueError`` if negative)."""
+    amount = parse_amount(text)
     if amount < 0:
-        return None
-    if len(cache) < _CACHE_LIMIT:
-        cache[text] = amount
+        raise ValueError(text)
     return amount
 
 
@@ -168,11 +167,11 @@ def read_transaction_table(
             raw_ts = row[i_ts]
             ts = ts_cache.get(raw_ts)
             if ts is None:
-                ts = _parse_ts_cached(raw_ts, ts_cache)
+                ts = _parse_cached(raw_ts, ts_cache, parse_timestamp)
             raw_amount = row[i_amt]
             amount = amount_cache.get(raw_amount)
             if amount is None:
-                amount = _parse_amount_cached(raw_amount, amount_cache)
+                amount = _parse_cached(raw_amount, amount_cache, _amount_not_negative)
             kind = row[i_kind].strip()
             product = row[i_prod].strip()
             card = row[i_card].strip()
