@@ -187,10 +187,13 @@ def test_rate_limit_is_per_worker(pg_db: str) -> None:
             answers.append(r.status_code)
         assert set(answers) <= {200, 429}
         assert 1 <= answers.count(200) <= 2  # at most N x the per-worker bucket of 1
+        workers = hub.workers()
     finally:
-        hub.proc.terminate()
+        hub.proc.send_signal(signal.SIGINT)  # Ctrl-C stops the workers too
         code, log = hub.finish()
     assert code == 0, log
+    assert "hub stopped" in log
+    assert not any(_alive(p) for p in workers)
 
 
 @pytest.mark.slow
