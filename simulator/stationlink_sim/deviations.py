@@ -145,6 +145,9 @@ DEVIATIONS: dict[str, Deviation] = {d.name: d for d in (
         "answers a frame of the other dialect, framed in that dialect, instead of staying "
         "silent (TCP: instead of closing the connection)",
         "§1.2, §2.5", ("CF-OTHER-DIALECT",),
+        note="a mispos-1 terminal also answers a host's sl-2 detection probe, so detection "
+             "fails there (§2.5 step 3: the answer names mispos-1 in sl-2 framing): give the "
+             "host the dialect (the kit's --dialect mispos-1)",
     ),
     Deviation(
         "settlement_counts_reversed",
