@@ -35,7 +35,8 @@ def test_clock_verdicts(terminal: datetime, finding: str) -> None:
 
 
 def snapshot(terminal_time: datetime, boot_id: int, wall: datetime) -> DeviceSnapshot:
-    return DeviceSnapshot(1, "T1", wall, True, {}, 0, 1000, boot_id, terminal_time, 0)
+    return DeviceSnapshot(True, {}, 0, 1000, boot_id, terminal_time, 0, id=1, terminal_id="T1",
+                          wall_time=wall)
 
 
 def test_a_clock_gone_back_fails_on_the_same_boot_and_warns_after_a_reboot() -> None:

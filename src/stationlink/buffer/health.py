@@ -78,18 +78,14 @@ class TerminalTotals:
     lines: tuple[TotalsLine, ...]
 
 
-@dataclass(frozen=True)
-class DeviceSnapshot:
+@dataclass(frozen=True, kw_only=True)
+class DeviceSnapshot(DeviceReading):
+    """A stored :class:`DeviceReading`: its row ``id``, the terminal that reported it and the
+    station PC's ``wall_time`` when it was stored (keyword arguments after the reading's)."""
+
     id: int
     terminal_id: str
     wall_time: datetime
-    paper_ok: bool
-    error_counters: dict[str, int]
-    signal_dbm: int
-    uptime_ms: int
-    boot_id: int
-    terminal_time: datetime
-    journal_unacked: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,8 +174,8 @@ class HealthMixin:
         with storage_errors(self._where):
             rows = self._conn.execute(sql, args).fetchall()
         return [
-            DeviceSnapshot(r[0], r[1], _ts(r[2]), bool(r[3]), json.loads(r[4]), r[5], r[6],
-                           r[7], _ts(r[8]), r[9])
+            DeviceSnapshot(bool(r[3]), json.loads(r[4]), r[5], r[6], r[7], _ts(r[8]), r[9],
+                           id=r[0], terminal_id=r[1], wall_time=_ts(r[2]))
             for r in rows
         ]
 
