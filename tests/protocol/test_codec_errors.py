@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -185,3 +187,27 @@ def test_text_decoding_matches_the_charset_codecs(raw: bytes) -> None:
                 TEXT.dec(raw, Ctx(charset))
         else:
             assert TEXT.dec(raw, Ctx(charset)) == expected
+
+
+def test_one_kind_vocabulary_and_its_wire_codes() -> None:
+    """The protocol's kind and status are the record vocabulary's enums; the codec's code
+    table carries exactly the terminal kinds, and a referral (a station record) is refused."""
+    from stationlink.protocol._fields import KIND_CODES, STATUS_CODES
+    from stationlink.records.vocab import TERMINAL_KINDS, Kind, Status
+
+    assert m.TxnKind is Kind
+    assert m.TxnStatus is Status
+    assert {k.value for k in KIND_CODES} == set(TERMINAL_KINDS)
+    assert set(STATUS_CODES) == set(Status)
+    assert sorted(KIND_CODES.values()) == [1, 2, 3, 4]
+    body = withdrawal_body(m.Dialect.SL_2)
+    msg = Codec(m.Dialect.SL_2, KEY).decode(body)
+    assert isinstance(msg, m.WithdrawalResponse)
+    referral = m.WithdrawalResponse(
+        msg.header, msg.result, dataclasses.replace(msg.record, kind=Kind.REFERRAL))
+    with pytest.raises(errors.EncodeError, match="'referral' is not a TxnKind the wire carries"):
+        Codec(m.Dialect.SL_2, KEY).encode(referral)
+    bad = body.replace(bytes([0xDF, 0x38, 0x01, 0x02]), bytes([0xDF, 0x38, 0x01, 0x05]))
+    assert bad != body
+    with pytest.raises(DecodeError, match="unknown TxnKind code"):
+        Codec(m.Dialect.SL_2, KEY).decode(bad)

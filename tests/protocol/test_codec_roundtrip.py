@@ -16,6 +16,7 @@ from stationlink.protocol import messages as m
 from stationlink.protocol._codec import Codec, EncodeError
 from stationlink.protocol._jsonform import from_json, to_json
 from stationlink.protocol.messages import CLASS_OF, TYPE_OF
+from stationlink.records.vocab import TERMINAL_KINDS
 
 KEY = bytes(range(32))
 ALL_CLASSES = sorted(set(CLASS_OF.values()), key=lambda c: int(TYPE_OF[c]))
@@ -28,6 +29,8 @@ times = st.datetimes(min_value=m.datetime(2000, 1, 1), max_value=m.datetime(2099
 amounts = st.integers(0, 10**12 - 1)
 u32 = st.integers(0, 2**32 - 1)
 pans = st.from_regex(r"\A62[0-9]{10,17}\Z")
+#: The kinds a terminal's record carries on the wire (the vocabulary's ``referral`` is not one).
+wire_kinds = st.sampled_from([m.TxnKind(k) for k in TERMINAL_KINDS])
 
 
 def cards(clear: bool) -> st.SearchStrategy[Any]:
@@ -38,7 +41,7 @@ def cards(clear: bool) -> st.SearchStrategy[Any]:
 def records(clear: bool) -> st.SearchStrategy[m.JournalRecord]:
     return st.builds(
         m.JournalRecord, cursor=u32, ref=short, client_ref=short,
-        kind=st.sampled_from(m.TxnKind), product=texts, account=short, amount_fen=amounts,
+        kind=wire_kinds, product=texts, account=short, amount_fen=amounts,
         status=st.sampled_from(m.TxnStatus), result=st.sampled_from(m.ResultCode),
         terminal_time=times, uptime_ms=st.integers(0, 2**64 - 1), boot_id=u32,
         card=cards(clear), original_ref=short,
@@ -59,7 +62,7 @@ SPECIAL: dict[str, st.SearchStrategy[Any]] = {
     "max_records": st.integers(0, 65535), "signal_dbm": st.integers(-128, 127),
     "uptime_ms": st.integers(0, 2**64 - 1), "for_type": st.integers(0, 255),
     "capabilities": st.frozensets(st.sampled_from(["bill", "card", "journal", "settlement"])),
-    "lines": st.lists(st.builds(m.SettlementLine, kind=st.sampled_from(m.TxnKind),
+    "lines": st.lists(st.builds(m.SettlementLine, kind=wire_kinds,
                                 product=texts, count=u32, amount_fen=amounts),
                       max_size=3).map(tuple),
     "error_counters": st.lists(st.tuples(texts, u32), max_size=3).map(tuple),

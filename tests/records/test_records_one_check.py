@@ -21,7 +21,7 @@ from stationlink.buffer.fold import fold
 from stationlink.buffer.records import RefusedRecordError, Source, from_journal
 from stationlink.interchange import check_transaction
 from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
-from stationlink.records.vocab import BILL_PRODUCTS, CEILING_FEN, PHONE_PRODUCTS
+from stationlink.records.vocab import BILL_PRODUCTS, CEILING_FEN, PHONE_PRODUCTS, TERMINAL_KINDS
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 10, 5, 9, 30, tzinfo=CST)
@@ -38,7 +38,7 @@ def usually(valid: list[str], hostile: list[str]) -> st.SearchStrategy[str]:
 
 @st.composite
 def journal_records(draw: st.DrawFn) -> JournalRecord:
-    kind = draw(st.sampled_from([k for k in TxnKind if k is not TxnKind.REVERSAL]))
+    kind = draw(st.sampled_from([TxnKind(k) for k in TERMINAL_KINDS if k != TxnKind.REVERSAL]))
     bill = kind is TxnKind.BILL_PAYMENT
     product = draw(usually(list(BILL_PRODUCTS) if bill else [""],
                            ["", "huinongtong", "beer", "mobile"]))

@@ -26,7 +26,6 @@ Contract:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,7 @@ from stationlink.protocol import (
     Message,
     build_frame,
     build_tlvs,
+    message_fields,
     parse_tlvs,
     to_json,
 )
@@ -276,7 +276,7 @@ class ReplayEngine:
         name = type(want).__name__
         if want.header.terminal_id != got.header.terminal_id:
             return f"{name} header terminal_id differs"
-        for f in dataclasses.fields(want):
+        for f in message_fields(type(want)):
             if f.name == "header":
                 continue
             a, b = getattr(want, f.name), getattr(got, f.name)

@@ -155,6 +155,7 @@ from .messages import (
     WithdrawalResponse,
     card_token,
     mask_pan,
+    message_fields,
 )
 
 __all__ = [
@@ -261,6 +262,7 @@ __all__ = [
     "from_json",
     "lrc",
     "mask_pan",
+    "message_fields",
     "parse_frame",
     "parse_tlvs",
     "peek_header",

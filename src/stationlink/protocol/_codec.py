@@ -32,7 +32,6 @@ Card fields inside a journal record (TLV DF50)::
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Callable
 from typing import Any, cast
@@ -67,6 +66,7 @@ from .messages import (
     MsgType,
     card_token,
     mask_pan,
+    message_fields,
 )
 
 __all__ = ["Codec", "EncodeError", "UnknownMessageTypeError", "peek_header"]
@@ -155,7 +155,7 @@ class _Reader:
         self.cls = cls
         self.layout = layout
         self.top = cls in TYPE_OF  # a message (header, extra) rather than a nested record
-        params = () if cls is Counter else dataclasses.fields(cls)
+        params = () if cls is Counter else message_fields(cls)
         names = [f.name for f in layout] if cls is Counter else [p.name for p in params]
         self.slot = {name: i for i, name in enumerate(names)}
         self.field_at = {self.slot[f.name]: f for f in layout}
@@ -285,7 +285,8 @@ class Codec:
         except ConstructError as exc:
             raise DecodeError(f"{reader.cls.__name__}: body does not parse: {exc}") from exc
         vals = reader.values(tlvs, HEADER_SIZE, Header(_MSG_TYPES[raw_type], seq, tid))
-        return cast(Message, reader.cls(*vals))
+        extra = vals.pop()  # keyword-only, last in message_fields
+        return cast(Message, reader.cls(*vals, extra=extra))
 
     # ------------------------------------------------------------------ encoding
 

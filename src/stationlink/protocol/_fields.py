@@ -165,19 +165,24 @@ def _int_enum(cls: type[enum.IntEnum]) -> Kind:
     return Kind(f"uint8 code of {cls.__name__}", enc, dec)
 
 
-def _coded(cls: type[enum.Enum], codes: dict[Any, int]) -> Kind:
+def _coded(name: str, cls: type[enum.Enum], codes: dict[Any, int]) -> Kind:
+    """A one-byte code per member of ``cls`` that the wire carries (members left out of
+    ``codes`` cannot be sent: ``enc`` refuses them)."""
     back = {bytes((code,)): member for member, code in codes.items()}
 
     def enc(v: Any, ctx: Ctx) -> bytes:
-        return bytes((codes[cls(v)],))
+        code = codes.get(cls(v))
+        if code is None:
+            raise ValueError(f"{cls(v).value!r} is not a {name} the wire carries")
+        return bytes((code,))
 
     def dec(raw: bytes, ctx: Ctx) -> Any:
         member = back.get(raw)
         if member is None:
-            raise ValueError(f"unknown {cls.__name__} code")
+            raise ValueError(f"unknown {name} code")
         return member
 
-    return Kind(f"uint8 code of {cls.__name__}", enc, dec)
+    return Kind(f"uint8 code of {name}", enc, dec)
 
 
 def _enc_dialect(v: Any, ctx: Ctx) -> bytes:
@@ -218,8 +223,12 @@ BOOL = Kind("boolean, 1 byte 00/01", _enc_bool, _dec_bool)
 BYTES = Kind("raw bytes", _enc_bytes, lambda raw, ctx: raw)
 RESULT = _int_enum(ResultCode)
 ERRCODE = _int_enum(ErrorCode)
-KIND = _coded(TxnKind, {TxnKind.BILL_PAYMENT: 1, TxnKind.WITHDRAWAL: 2,
-                        TxnKind.BALANCE_INQUIRY: 3, TxnKind.REVERSAL: 4})
-STATUS = _coded(TxnStatus, {TxnStatus.APPROVED: 1, TxnStatus.DECLINED: 2, TxnStatus.REVERSED: 3})
+#: The wire codes of the record vocabulary's kinds (``records.vocab.TERMINAL_KINDS``; no
+#: ``referral``) and statuses: the one place they are mapped.
+KIND_CODES = {TxnKind.BILL_PAYMENT: 1, TxnKind.WITHDRAWAL: 2, TxnKind.BALANCE_INQUIRY: 3,
+              TxnKind.REVERSAL: 4}
+STATUS_CODES = {TxnStatus.APPROVED: 1, TxnStatus.DECLINED: 2, TxnStatus.REVERSED: 3}
+KIND = _coded("TxnKind", TxnKind, KIND_CODES)
+STATUS = _coded("Status", TxnStatus, STATUS_CODES)
 DIALECT = Kind("ASCII dialect name", _enc_dialect, _dec_dialect)
 CAPS = Kind("ASCII names, comma-separated, sorted", _enc_caps, _dec_caps)

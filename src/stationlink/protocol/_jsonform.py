@@ -6,7 +6,7 @@ Contract:
   Amounts are integers in fen, times ISO 8601 with offset, enums by value (``ResultCode`` and
   ``ErrorCode`` by lower-case name), bytes as lower-case hex, capabilities as a sorted list,
   a card as ``{"masked", "token"}`` (a :class:`ClearPan` is turned into that with ``card_key``;
-  without a key it is refused). Fields appear in dataclass order.
+  without a key it is refused). Fields appear in constructor order (``message_fields``).
 - :func:`from_json` is the inverse: ``from_json(to_json(m)) == m`` for every message with
   ``CardRef`` cards. ``pans`` maps tokens back to full numbers to rebuild ``ClearPan`` cards
   (terminal role, fixtures). Bad input raises :class:`DecodeError` naming the JSON path.
@@ -39,7 +39,7 @@ def to_json(msg: object, card_key: bytes | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if type(msg).__name__ in _BY_NAME:
         out["message"] = type(msg).__name__
-    for f in dataclasses.fields(msg):  # type: ignore[arg-type]
+    for f in m.message_fields(type(msg)):
         out[f.name] = _out(getattr(msg, f.name), card_key)
     return out
 

@@ -10,7 +10,9 @@ Contract:
   into a ``CardRef`` the moment a frame is decoded.
 - Every message carries a :class:`Header` (type code, sequence number, terminal id) and keeps
   the TLV fields it did not understand in ``extra`` (tag -> raw bytes), so newer firmware does
-  not break older hosts and a re-encoded message keeps them.
+  not break older hosts and a re-encoded message keeps them. Both are declared once, in the
+  messages' common base; ``extra`` is keyword-only and :func:`message_fields` lists a
+  message's fields in constructor order (``header``, its own fields, ``extra``).
 - Money-moving requests (:class:`BillPaymentRequest`, :class:`WithdrawalRequest`,
   :class:`ReversalRequest`) carry a host-chosen ``client_ref`` that the terminal stores in its
   journal, so a lost response can be resolved with :class:`StatusQuery` instead of a resend.
@@ -21,10 +23,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from ..records.vocab import Status
+from ..records.vocab import Kind, Status
 
 
 class MsgType(enum.IntEnum):
@@ -75,16 +78,13 @@ class ResultCode(enum.IntEnum):
     PAPER_OUT = 7
 
 
-#: Status of a journal record: the record vocabulary's :class:`~stationlink.records.Status`
-#: (declared once there; the interchange format, the buffer and the hub use the same enum).
+#: Status and kind of a journal record: the record vocabulary's
+#: :class:`~stationlink.records.Status` and :class:`~stationlink.records.Kind` (declared once
+#: there; the interchange format, the buffer and the hub use the same enums). The wire
+#: carries the kinds of ``records.vocab.TERMINAL_KINDS`` only, by the codes in the codec's
+#: table (``_fields.KIND``): a ``referral`` is the station's own record, never a frame's.
 TxnStatus = Status
-
-
-class TxnKind(enum.StrEnum):
-    BILL_PAYMENT = "bill_payment"
-    WITHDRAWAL = "withdrawal"
-    BALANCE_INQUIRY = "balance_inquiry"
-    REVERSAL = "reversal"
+TxnKind = Kind
 
 
 class ErrorCode(enum.IntEnum):
@@ -198,15 +198,34 @@ class JournalRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class IdentifyRequest:
+class _MessageBase:
+    """What every message carries: its :class:`Header`, and ``extra``, the TLV fields it did
+    not understand (keyword-only; in :func:`message_fields` it comes last, after the
+    message's own fields, as on the wire)."""
+
     header: Header
-    host_time: datetime
-    extra: Extra = ()
+    extra: Extra = field(default=(), kw_only=True)
+
+
+def message_fields(cls: type) -> tuple[Field[Any], ...]:
+    """The fields of a message class (or nested record) in constructor order: a message's
+    ``header`` first, its own fields, ``extra`` last."""
+    known = _ORDER.get(cls)
+    if known is None:
+        known = _ORDER[cls] = tuple(sorted(fields(cls), key=lambda f: f.kw_only is True))
+    return known
+
+
+_ORDER: dict[type, tuple[Field[Any], ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
-class IdentifyResponse:
-    header: Header
+class IdentifyRequest(_MessageBase):
+    host_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyResponse(_MessageBase):
     vendor: str
     model: str
     serial_number: str
@@ -214,164 +233,126 @@ class IdentifyResponse:
     dialect: Dialect
     capabilities: frozenset[str]  # e.g. {'bill', 'card', 'journal', 'settlement'}
     terminal_time: datetime
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class EchoRequest:
-    header: Header
+class EchoRequest(_MessageBase):
     payload: bytes = b""
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class EchoResponse:
-    header: Header
+class EchoResponse(_MessageBase):
     payload: bytes = b""
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BillInquiryRequest:
-    header: Header
+class BillInquiryRequest(_MessageBase):
     product: str
     account: str
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BillInquiryResponse:
-    header: Header
+class BillInquiryResponse(_MessageBase):
     result: ResultCode
     product: str
     account: str
     amount_owed_fen: int
     customer_name: str  # GB18030 on mispos-1, UTF-8 on sl-2
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BillPaymentRequest:
-    header: Header
+class BillPaymentRequest(_MessageBase):
     client_ref: str
     product: str
     account: str
     amount_fen: int
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BillPaymentResponse:
-    header: Header
+class BillPaymentResponse(_MessageBase):
     result: ResultCode
     record: JournalRecord
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class WithdrawalRequest:
-    header: Header
+class WithdrawalRequest(_MessageBase):
     client_ref: str
     amount_fen: int
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class WithdrawalResponse:
-    header: Header
+class WithdrawalResponse(_MessageBase):
     result: ResultCode
     record: JournalRecord  # record.card: full number on mispos-1 wire, CardRef once decoded
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BalanceInquiryRequest:
-    header: Header
+class BalanceInquiryRequest(_MessageBase):
     client_ref: str
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BalanceInquiryResponse:
-    header: Header
+class BalanceInquiryResponse(_MessageBase):
     result: ResultCode
     record: JournalRecord  # kind balance_inquiry, amount_fen 0
     balance_fen: int
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class ReversalRequest:
+class ReversalRequest(_MessageBase):
     """Reverse the terminal's last approved money-moving transaction, if it is ``original_ref``."""
 
-    header: Header
     client_ref: str
     original_ref: str
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class ReversalResponse:
-    header: Header
+class ReversalResponse(_MessageBase):
     result: ResultCode
     record: JournalRecord | None  # the reversal's own record when approved
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class StatusQuery:
+class StatusQuery(_MessageBase):
     """Ask what became of a transaction, by terminal ``ref`` or by host ``client_ref``."""
 
-    header: Header
     ref: str = ""
     client_ref: str = ""
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class StatusResponse:
-    header: Header
+class StatusResponse(_MessageBase):
     found: bool
     record: JournalRecord | None
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class JournalReadRequest:
-    header: Header
+class JournalReadRequest(_MessageBase):
     after_cursor: int
     max_records: int
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class JournalReadResponse:
-    header: Header
+class JournalReadResponse(_MessageBase):
     records: tuple[JournalRecord, ...]
     more: bool  # further records exist after the last one in this page
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class JournalAckRequest:
+class JournalAckRequest(_MessageBase):
     """The host has durably stored every record up to and including ``upto_cursor``."""
 
-    header: Header
     upto_cursor: int
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class JournalAckResponse:
-    header: Header
+class JournalAckResponse(_MessageBase):
     acked_cursor: int
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class SettlementTotalsRequest:
-    header: Header
-    extra: Extra = ()
+class SettlementTotalsRequest(_MessageBase):
+    """No fields: the header alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,22 +364,18 @@ class SettlementLine:
 
 
 @dataclass(frozen=True, slots=True)
-class SettlementTotalsResponse:
-    header: Header
+class SettlementTotalsResponse(_MessageBase):
     since: datetime  # terminal time of the last settlement
     lines: tuple[SettlementLine, ...]  # approved, not reversed, by (kind, product)
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceStatusRequest:
-    header: Header
-    extra: Extra = ()
+class DeviceStatusRequest(_MessageBase):
+    """No fields: the header alone."""
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceStatusResponse:
-    header: Header
+class DeviceStatusResponse(_MessageBase):
     paper_ok: bool
     error_counters: tuple[tuple[str, int], ...]  # e.g. (('nak_sent', 3), ('crc_errors', 1))
     signal_dbm: int  # fixed-line / GPRS signal, negative dBm; 0 when not applicable
@@ -406,16 +383,13 @@ class DeviceStatusResponse:
     boot_id: int
     terminal_time: datetime
     journal_unacked: int  # records not yet acknowledged by the host
-    extra: Extra = ()
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorReply:
-    header: Header
+class ErrorReply(_MessageBase):
     code: ErrorCode
     for_type: int  # the message type code that caused the error
     text: str = ""
-    extra: Extra = field(default=())
 
 
 Message = (

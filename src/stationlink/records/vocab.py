@@ -4,8 +4,9 @@ Contract:
 - :class:`Kind`, :class:`Status`, :class:`Product`, :class:`Entry` (what a stored record
   is) and :class:`Source` (how it was captured) are the closed sets of values a record
   may carry; the tuples below (``KINDS``, ``STATUSES``, ``BILL_PRODUCTS`` ...) are their
-  values in the order messages list them. The interchange format, the station buffer and the
-  hub import these; nobody re-declares them.
+  values in the order messages list them. The interchange format, the station buffer, the
+  hub and the protocol (its ``TxnKind``/``TxnStatus`` are these enums; their wire codes are
+  in the protocol's codec table) import these; nobody re-declares them.
 - :data:`CEILING_FEN` is the largest amount, in integer fen, of one transaction of a kind
   whose money moved (status ``approved`` or ``reversed``). Any other record (declined, or a
   host record without a status) may carry up to :data:`REQUEST_MAX_FEN`, the most a terminal
@@ -71,7 +72,7 @@ class Product(enum.StrEnum):
 #: Kinds of an interchange row (a reversal is folded into its original's status).
 KINDS = (Kind.BILL_PAYMENT.value, Kind.WITHDRAWAL.value, Kind.BALANCE_INQUIRY.value,
          Kind.REFERRAL.value)
-#: Kinds of a terminal's journal record (the protocol's ``TxnKind``).
+#: Kinds of a terminal's journal record: the kinds the protocol's wire carries.
 TERMINAL_KINDS = (Kind.BILL_PAYMENT.value, Kind.WITHDRAWAL.value, Kind.BALANCE_INQUIRY.value,
                   Kind.REVERSAL.value)
 STATUSES = tuple(s.value for s in Status)
