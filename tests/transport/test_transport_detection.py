@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -28,6 +30,19 @@ PROBES = [(12, 31, 1), (30, 31, 2), (31, 30, 3), (7, 0, 0x31), (7, 0, 5)]
 
 def at(minute: int, second: int) -> datetime:
     return datetime(2026, 5, 31, 10, minute, second, tzinfo=CST)
+
+
+@contextmanager
+def one_stream(url: str) -> Iterator[TcpStream]:
+    """A TCP stream to ``url`` made from a bare socket, without its endpoint: it cannot
+    reconnect, so every probe goes over this one connection."""
+    endpoint = parse_url(url)
+    sock = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
+    stream = TcpStream(sock, url)
+    try:
+        yield stream
+    finally:
+        stream.close()
 
 
 @pytest.mark.slow
@@ -58,29 +73,19 @@ def test_one_stream_probing_reproduces_the_lost_probe() -> None:
     """The field failure, deterministically: both probes on one TCP stream at second 31."""
     with serve_terminal("card", "mispos-1", seed=7, terminal_id="CARD0099",
                         close_on_garbage=False) as term:  # pre-rule firmware slides over
-        endpoint = parse_url(term.url)
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
-        stream = TcpStream(sock, term.url)  # no endpoint: cannot reconnect
-        try:
+        with one_stream(term.url) as stream:
             with pytest.raises(LinkFailedError, match="no answer to IDENTIFY"):
                 detect(stream, card_key=DEFAULT_CARD_KEY, clock=time.monotonic,
                        host_time=lambda: at(12, 31), probe_timeout=PROBE)
-        finally:
-            stream.close()
 
 
 def test_one_stream_probing_against_a_closing_terminal_ends_at_once() -> None:
     with serve_terminal("card", "mispos-1", seed=8, terminal_id="CARD0098",
                         close_on_garbage=True) as term:
-        endpoint = parse_url(term.url)
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
-        stream = TcpStream(sock, term.url)
-        try:
+        with one_stream(term.url) as stream:
             with pytest.raises(LinkFailedError, match="connection closed during detection"):
                 detect(stream, card_key=DEFAULT_CARD_KEY, clock=time.monotonic,
                        host_time=lambda: at(7, 0), probe_timeout=PROBE)
-        finally:
-            stream.close()
         assert term.session.stats["closed_on_garbage"] == 1
 
 
