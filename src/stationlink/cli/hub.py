@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,11 +148,8 @@ def token() -> None:
 def token_create(db_path: str, station: str, output: Path | None) -> None:
     """Create a token for a station; it is printed (or written) once and stored hashed."""
     token_id, value = new_token()
-    store = open_hub_store(db_path)
-    try:
+    with closing(open_hub_store(db_path)) as store:
         store.add_token(token_id, station, hash_token(value), datetime.now(UTC))
-    finally:
-        store.close()
     if output is None:
         click.echo(value)
         click.echo(f"token {token_id} for station {station} (shown once; stored hashed)",
@@ -168,11 +166,8 @@ def token_create(db_path: str, station: str, output: Path | None) -> None:
 @handles_errors
 def token_list(db_path: str, as_json: bool) -> None:
     """List tokens (ids only; the secrets are not stored)."""
-    store = open_hub_store(db_path, create=False)
-    try:
+    with closing(open_hub_store(db_path, create=False)) as store:
         tokens = store.tokens()
-    finally:
-        store.close()
     rows = [{"token_id": t.token_id, "station_id": t.station_id,
              "created_at": t.created_at.isoformat(),
              "revoked_at": None if t.revoked_at is None else t.revoked_at.isoformat()}
@@ -191,11 +186,8 @@ def token_list(db_path: str, as_json: bool) -> None:
 @handles_errors
 def token_revoke(db_path: str, token_id: str) -> None:
     """Revoke a token by its id."""
-    store = open_hub_store(db_path, create=False)
-    try:
+    with closing(open_hub_store(db_path, create=False)) as store:
         done = store.revoke_token(token_id, datetime.now(UTC))
-    finally:
-        store.close()
     if not done:
         raise click.ClickException(f"no active token {token_id!r}")
     click.echo(f"revoked {token_id}")
@@ -207,14 +199,11 @@ def token_revoke(db_path: str, token_id: str) -> None:
 @handles_errors
 def status(db_path: str, as_json: bool) -> None:
     """Each station's last contact, high-water mark, backlog and last device status."""
-    store = open_hub_store(db_path, create=False)
-    try:
+    with closing(open_hub_store(db_path, create=False)) as store:
         stations = store.overview()
         if getattr(store, "read_only", False):
             click.echo(f"{db_path}: read-only (read-only media); shown as stored, nothing "
                        "written", err=True)
-    finally:
-        store.close()
     docs: list[dict[str, Any]] = [{
         "station_id": s.station_id, "high_water_mark": s.high_water_mark,
         "last_contact": None if s.last_contact is None else s.last_contact.isoformat(),
@@ -255,11 +244,8 @@ def conflicts_cmd(db_path: str, station: str | None, as_json: bool) -> None:
     """
     from ..hub.conflicts import conflict_to_json
 
-    store = open_hub_store(db_path, create=False)
-    try:
+    with closing(open_hub_store(db_path, create=False)) as store:
         items = store.conflicts(station)
-    finally:
-        store.close()
     docs = [conflict_to_json(c) for c in items]
     if as_json:
         echo_json(docs)

@@ -132,24 +132,23 @@ def _change(db_path: str, what: Callable[[ConsoleStore], Operator], message: str
     click.echo(message)
 
 
-@operator.command("disable")
-@DB
-@click.argument("name")
-@handles_errors
-def operator_disable(db_path: str, name: str) -> None:
-    """Disable an operator: no more sign-ins, every session ends."""
-    _change(db_path, lambda s: s.set_enabled(name, False, now=datetime.now(UTC),
-                                             actor=cli_actor()), f"operator {name} disabled")
+def _enabled_command(verb: str, enabled: bool, doc: str) -> click.Command:
+    """``operator disable`` / ``operator enable``: one command each, the same code."""
+
+    @operator.command(verb, help=doc)
+    @DB
+    @click.argument("name")
+    @handles_errors
+    def command(db_path: str, name: str) -> None:
+        _change(db_path, lambda s: s.set_enabled(name, enabled, now=datetime.now(UTC),
+                                                 actor=cli_actor()), f"operator {name} {verb}d")
+
+    return command
 
 
-@operator.command("enable")
-@DB
-@click.argument("name")
-@handles_errors
-def operator_enable(db_path: str, name: str) -> None:
-    """Enable a disabled operator again."""
-    _change(db_path, lambda s: s.set_enabled(name, True, now=datetime.now(UTC),
-                                             actor=cli_actor()), f"operator {name} enabled")
+operator_disable = _enabled_command(
+    "disable", False, "Disable an operator: no more sign-ins, every session ends.")
+operator_enable = _enabled_command("enable", True, "Enable a disabled operator again.")
 
 
 @operator.command("set-role")
