@@ -61,7 +61,7 @@ class ConsoleHub:
     (still argon2id) so sign-ins are quick. ``kind`` is the store, :meth:`sql` a query."""
 
     def __init__(self, db: Path | str, clock: Clock, *, tls: tuple[Path, Path] | None = None,
-                 limiter: LoginLimiter | None = None) -> None:
+                 limiter: LoginLimiter | None = None, lang: str = "zh") -> None:
         self.clock = clock
         self.db = db
         file = sqlite_path(db)
@@ -74,7 +74,7 @@ class ConsoleHub:
         token_id, self.station_token = new_token()
         self.store.add_token(token_id, "S1", hash_token(self.station_token), clock())
         app = create_app(self.store, clock=clock, console=ConsoleOptions(
-            passwords=self.passwords, limiter=self.limiter))
+            passwords=self.passwords, limiter=self.limiter, lang=lang))
         self.server = BackgroundServer(app, tls_cert=tls and tls[0], tls_key=tls and tls[1])
         self.url = self.server.url
 

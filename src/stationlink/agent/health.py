@@ -277,7 +277,7 @@ def _facts(buffer: Buffer, snap: dict[str, Any] | None, now: datetime, limits: T
         unknowns=tuple(Unknown(u.seq, u.terminal_id, u.client_ref, str(u.kind), u.product,
                                u.amount_fen, u.wall_time)
                        for u in buffer.unresolved_unknowns()),
-        mismatches=_current_mismatches(buffer, snap),
+        mismatches=current_mismatches(buffer, snap),
         verdict=Level.OK, reasons=(),
     )
     reasons = _reasons(facts)
@@ -333,8 +333,10 @@ def _terminals(buffer: Buffer, snap: dict[str, Any] | None,
     return tuple(out)
 
 
-def _current_mismatches(buffer: Buffer, snap: dict[str, Any] | None
-                        ) -> tuple[MismatchCheck, ...]:
+def current_mismatches(buffer: Buffer, snap: dict[str, Any] | None
+                       ) -> tuple[MismatchCheck, ...]:
+    """Each terminal's latest differing settlement check, unless the agent state ``snap``
+    (:meth:`AgentState.snapshot`) shows a later check of that terminal that agreed."""
     later_ok = {c["terminal_id"]: _required(c["checked_at"])
                 for c in (snap or {}).get("settlement_checks", []) if not c["mismatches"]}
     return tuple(c for c in buffer.latest_settlement_mismatches()

@@ -23,7 +23,11 @@ exactly-once):
   re-queued by ``stationlink agent release``; they are never retried on their own and never
   dropped. Records after a quarantine wait (the hub needs a gap-free sequence).
 - Device snapshots and the agent's own status are reported every ``status_interval``;
-  failures there are logged and retried next round, never block transactions.
+  failures there are logged and retried next round, never block transactions. The status
+  carries ``settlement_mismatches``: how many terminals' latest daily settlement check
+  differs from the buffer (a terminal whose later check agreed, per the agent state, no
+  longer counts) — the station's current problem, as its health screen shows it, not the
+  buffer's ever-growing count of differing lines.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from ..errors import HubGapError, HubRejectedError, HubUnavailableError
 from ..hub.client import HubClient, nodelay_client
 from .backoff import Backoff
 from .config import UploadSettings
+from .health import current_mismatches
 from .state import AgentState
 
 log = logging.getLogger("stationlink.agent.upload")
@@ -115,7 +120,7 @@ class Uploader:
                 break
             if not self._send(buf, state, batch, out):
                 break
-        self._report(buf)
+        self._report(buf, state)
         return out
 
     def _send(self, buf: Buffer, state: AgentState | None, batch: Batch, out: UploadRound
@@ -191,7 +196,7 @@ class Uploader:
 
     # ------------------------------------------------------------------ status reports
 
-    def _report(self, buf: Buffer) -> None:
+    def _report(self, buf: Buffer, state: AgentState | None) -> None:
         if self.clock.monotonic() < self.next_status:
             return
         self.next_status = self.clock.monotonic() + self.settings.status_interval
@@ -203,12 +208,14 @@ class Uploader:
             stats = buf.stats()
             oldest = stats["oldest_unsynced"]
             oldest_rec = None if oldest is None else buf.get(int(oldest["seq"]))
+            snap = None if state is None else state.snapshot()
             self.hub.report_agent_status(
                 backlog=int(stats["backlog"]),
                 oldest_unsynced=None if oldest_rec is None else oldest_rec.wall_time,
                 quarantined_records=int(stats["quarantined_records"]),
                 unresolved_unknown=int(stats["unresolved_unknown"]),
                 version=__version__,
+                settlement_mismatches=len(current_mismatches(buf, snap)),
             )
         except (HubUnavailableError, HubRejectedError) as exc:
             self.next_status = self.clock.monotonic() + min(self.settings.status_interval, 10.0)

@@ -165,14 +165,20 @@ class HubClient:
         quarantined_records: int,
         unresolved_unknown: int,
         version: str,
+        settlement_mismatches: int | None = None,
     ) -> None:
-        self._call("POST", "agent-status", {
+        """The agent's own status; ``settlement_mismatches`` (terminals whose latest
+        settlement check differs) is left out of the body when ``None`` (not known)."""
+        body: dict[str, Any] = {
             "backlog": backlog,
             "oldest_unsynced": None if oldest_unsynced is None else oldest_unsynced.isoformat(),
             "quarantined_records": quarantined_records,
             "unresolved_unknown": unresolved_unknown,
             "version": version,
-        })
+        }
+        if settlement_mismatches is not None:
+            body["settlement_mismatches"] = settlement_mismatches
+        self._call("POST", "agent-status", body)
 
 
 def _payload(resp: httpx.Response) -> dict[str, Any] | None:

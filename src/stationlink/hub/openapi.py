@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..records import fields
-from .wire import AGENT_FIELDS, DEVICE_FIELDS, RECORD_FIELDS
+from .wire import AGENT_FIELDS, AGENT_OPTIONAL, DEVICE_FIELDS, RECORD_FIELDS
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
@@ -52,15 +52,23 @@ _AGENT_TYPES: dict[str, Any] = {
     "quarantined_records": {"type": "integer", "minimum": 0},
     "unresolved_unknown": {"type": "integer", "minimum": 0},
     "version": _STR,
+    "settlement_mismatches": {
+        "type": "integer", "minimum": 0,
+        "description": "Optional: how many of the station's terminals have a latest daily "
+                       "settlement check that differs from the buffer (absent: not reported, "
+                       "an older agent).",
+    },
 }
 
 
-def _object(fields: tuple[str, ...], types: dict[str, Any]) -> dict[str, Any]:
+def _object(fields: tuple[str, ...], types: dict[str, Any],
+            optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A closed object: ``fields`` required, ``optional`` allowed, nothing else."""
     return {
         "type": "object",
         "additionalProperties": False,
         "required": list(fields),
-        "properties": {f: types.get(f, _STR) for f in fields},
+        "properties": {f: types.get(f, _STR) for f in (*fields, *optional)},
     }
 
 
@@ -208,7 +216,7 @@ def openapi_document() -> dict[str, Any]:
                         "type": "array", "items": {"$ref": "#/components/schemas/DeviceSnapshot"}
                     }},
                 },
-                "AgentStatus": _object(AGENT_FIELDS, _AGENT_TYPES),
+                "AgentStatus": _object(AGENT_FIELDS, _AGENT_TYPES, AGENT_OPTIONAL),
                 "Stored": {"type": "object", "properties": {
                     "stored": {"type": ["integer", "boolean"]}}},
                 "Health": {"type": "object", "properties": {"status": _STR}},

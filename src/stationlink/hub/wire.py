@@ -260,19 +260,25 @@ def batch_to_json(batch: Batch) -> dict[str, Any]:
 
 
 class _Reader:
-    """Typed access to one JSON object, raising MalformedBatchError with the path."""
+    """Typed access to one JSON object, raising MalformedBatchError with the path: every key
+    of ``fields`` must be present; a key of ``optional`` may be absent (read it only when
+    :meth:`has` says so); any other key is refused."""
 
-    def __init__(self, obj: object, path: str, fields: tuple[str, ...]) -> None:
+    def __init__(self, obj: object, path: str, fields: tuple[str, ...],
+                 optional: tuple[str, ...] = ()) -> None:
         if not isinstance(obj, dict):
             raise MalformedBatchError(path or "$", f"expected an object, got {_type(obj)}")
         for key in obj:
-            if key not in fields:
+            if key not in fields and key not in optional:
                 raise MalformedBatchError(_join(path, _key_text(key)), "unexpected field")
         for key in fields:
             if key not in obj:
                 raise MalformedBatchError(_join(path, key), "missing field")
         self.obj: dict[str, Any] = obj
         self.path = path
+
+    def has(self, key: str) -> bool:
+        return key in self.obj
 
     def where(self, key: str) -> str:
         return _join(self.path, key)
@@ -501,6 +507,10 @@ DEVICE_FIELDS = (
 AGENT_FIELDS = (
     "backlog", "oldest_unsynced", "quarantined_records", "unresolved_unknown", "version",
 )
+#: Fields of the agent status an agent may leave out (older agents do not send them):
+#: ``settlement_mismatches``, the number of the station's terminals whose latest daily
+#: settlement check differs from the buffer (:func:`stationlink.agent.health.current_mismatches`).
+AGENT_OPTIONAL = ("settlement_mismatches",)
 
 
 def parse_device_status(obj: object) -> list[dict[str, Any]]:
@@ -538,11 +548,16 @@ def parse_device_status(obj: object) -> list[dict[str, Any]]:
 
 
 def parse_agent_status(obj: object) -> dict[str, Any]:
-    """The agent's own report: backlog, oldest unsynced time, quarantine, unknowns, version."""
-    r = _Reader(obj, "", AGENT_FIELDS)
+    """The agent's own report: backlog, oldest unsynced time, quarantine, unknowns, version
+    (:data:`AGENT_FIELDS`, all required) and, when the agent sends it, the number of terminals
+    with a settlement mismatch (:data:`AGENT_OPTIONAL`: a non-negative integer, never null;
+    absent means "not reported"). Any other field is refused."""
+    r = _Reader(obj, "", AGENT_FIELDS, AGENT_OPTIONAL)
     r.integer("backlog", minimum=0)
     r.timestamp("oldest_unsynced", nullable=True)
     r.integer("quarantined_records", minimum=0)
     r.integer("unresolved_unknown", minimum=0)
     r.text("version", rule=rules.text_problem)
+    if r.has("settlement_mismatches"):
+        r.integer("settlement_mismatches", minimum=0)
     return dict(r.obj)

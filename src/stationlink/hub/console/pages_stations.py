@@ -4,10 +4,13 @@ Contract (docs/console.md, "Stations"):
 - ``GET /console/stations`` and ``/v1/console/stations`` (viewer): every station the hub
   knows (reference data or contact) with its branch, last contact, backlog and quarantined
   records (from the agent's status upload), conflicts (duplicates whose content differs),
-  settlement mismatches when the agent reports them, the newest device status per terminal,
-  and its problems: ``silent`` (no contact for :data:`~.monthview.SILENT_DAYS` days, or
-  never), ``backlog``, ``quarantine``, ``conflicts``, ``device`` (a terminal out of paper or
-  reporting no paper). Query ``branch=`` and ``problem=`` filter the list.
+  settlement mismatches (the agent status upload's optional ``settlement_mismatches``: how
+  many of its terminals' latest daily settlement check differs; ``null`` when the agent does
+  not report it), the newest device status per terminal, and its problems: ``silent`` (no
+  contact for :data:`~.monthview.SILENT_DAYS` days, or never), ``backlog``, ``quarantine``,
+  ``conflicts``, ``settlement`` (at least one terminal's settlement mismatched), ``device``
+  (a terminal out of paper or reporting no paper). Query ``branch=`` and ``problem=`` filter
+  the list.
 - ``GET /console/stations/{id}`` and ``/v1/console/stations/{id}`` (viewer): the station,
   its last :data:`DAYS` days before the hub's "now" (approved transactions and their amount
   per CST day; the HTML page draws them as an inline SVG chart), and its device history
@@ -34,12 +37,12 @@ from .routes import ROUTES
 from .text import N_
 
 DAYS = 14
-PROBLEMS = ("silent", "backlog", "quarantine", "conflicts", "device")
+PROBLEMS = ("silent", "backlog", "quarantine", "conflicts", "settlement", "device")
 
 
 PROBLEM_LABELS = {"silent": N_("data stopped"), "backlog": N_("backlog"),
                   "quarantine": N_("quarantine"), "conflicts": N_("conflicts"),
-                  "device": N_("paper out")}
+                  "settlement": N_("settlement mismatch"), "device": N_("paper out")}
 
 
 def _device_problem(snapshot: dict[str, Any]) -> bool:
@@ -76,6 +79,8 @@ def stations_data(hub_store: Any, ctx: Context) -> list[dict[str, Any]]:
             problems.append("quarantine")
         if row["conflicts"]:
             problems.append("conflicts")
+        if row["settlement_mismatches"]:
+            problems.append("settlement")
         if any(_device_problem(d) for d in devices):
             problems.append("device")
         row["problems"] = problems
@@ -158,7 +163,8 @@ async def station_page(ctx: Context) -> Response:
     if data is None:
         return ctx.render("error.html", 404, code=404,
                           message=ctx._("No station %(id)s.") % {"id": sid})
-    return ctx.render("station.html", station=data, chart=chart(data["days"]))
+    return ctx.render("station.html", station=data, chart=chart(data["days"]),
+                      labels=PROBLEM_LABELS)
 
 
 @ROUTES.route("/v1/console/stations/{station_id}", ("GET",), Role.VIEWER, kind="json",

@@ -33,6 +33,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ...clock import WallClock
 from ...errors import OperatorError, StorageError
+from ...i18n import DEFAULT_LANG, check_lang
 from . import pages, pages_months, pages_stations  # noqa: F401 - register the pages into ROUTES
 from .context import SESSION_IDLE, SESSION_LIFETIME, TOUCH_EVERY, Context, Runtime
 from .limiter import LoginLimiter
@@ -69,6 +70,7 @@ class ConsoleOptions:
     limiter: LoginLimiter | None = None  # default: LoginLimiter on the hub's clock
     lifetime: timedelta = SESSION_LIFETIME
     idle: timedelta = SESSION_IDLE
+    lang: str = DEFAULT_LANG  # the pages' language (zh or en), checked by check_lang
 
 
 class _Refused(Exception):  # noqa: N818 - internal control flow, carries a response
@@ -184,7 +186,7 @@ def console_routes(hub_store: object, clock: WallClock, options: ConsoleOptions 
         store=options.store or console_store_for(hub_store), hub_store=hub_store, clock=clock,
         passwords=options.passwords or Passwords(),
         limiter=options.limiter or LoginLimiter(clock),
-        lifetime=options.lifetime, idle=options.idle)
+        lifetime=options.lifetime, idle=options.idle, lang=check_lang(options.lang))
     inner: dict[str, list[BaseRoute]] = {prefix: [] for prefix in PREFIXES}
     for e in table.entries:
         prefix = next((p for p in PREFIXES if e.path.startswith(p + "/")), None)
