@@ -8,11 +8,13 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_fixtures import Hub, MakeConfig, Terminals
 
 from stationlink.agent import Agent, ManualClock
+from stationlink.agent.config import AgentConfig
 from stationlink.agent.state import AgentState
 from stationlink.buffer import Buffer
 from stationlink.client import Outcome
@@ -25,6 +27,12 @@ from stationlink_sim.ports import TcpPort
 
 START = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 BOTH = ["sl-2", "mispos-1"]
+
+
+def agent_state(config: AgentConfig) -> dict[str, Any]:
+    """The snapshot of the agent state file, read on a connection of its own."""
+    with AgentState(config.state_path) as st:
+        return st.snapshot()
 
 
 def expected_rows(term: Terminals) -> dict[str, tuple[str, str]]:
@@ -93,8 +101,7 @@ def test_nothing_is_acknowledged_when_the_buffer_cannot_commit(
             agent.run_once()
         assert terminals.bill.device.journal.acked_cursor == 0
         assert agent.pollers[0].term is not None  # the link stays up
-        with AgentState(config.state_path) as st:
-            assert "disk full" in (st.snapshot()["terminals"][0]["last_error"] or "")
+        assert "disk full" in (agent_state(config)["terminals"][0]["last_error"] or "")
         clock.advance(config.poll.journal_interval)
         agent.run_once()
     assert terminals.bill.device.journal.acked_cursor == 5
@@ -173,8 +180,7 @@ def test_unplugged_terminal_never_crashes_the_agent_and_reconnects(
             for _ in range(3):
                 clock.advance(config.poll.journal_interval)
                 agent.run_once()  # never raises
-            with AgentState(config.state_path) as st:
-                snap = st.snapshot()["terminals"][0]
+            snap = agent_state(config)["terminals"][0]
             assert snap["connected"] is False
             assert snap["last_error"]
             assert terminals.bill.device.journal.acked_cursor == 1
@@ -195,12 +201,10 @@ def test_settlement_compared_once_a_day_after_the_check_time(
         terminals.pay(1200 + i)
     with Agent(config, clock=clock, rng=random.Random(8)) as agent:
         agent.run_once()
-        with AgentState(config.state_path) as st:
-            assert st.snapshot()["settlement_checks"] == []
+        assert agent_state(config)["settlement_checks"] == []
         clock.advance(46 * 60)  # 23:46
         agent.run_once()
-        with AgentState(config.state_path) as st:
-            checks = st.snapshot()["settlement_checks"]
+        checks = agent_state(config)["settlement_checks"]
         assert [(c["day"], c["mismatches"]) for c in checks] == [("2026-10-05", [])]
         # a record the terminal does not count: the next day's check reports it
         with Buffer.open(config.buffer_path) as buf:
@@ -214,8 +218,7 @@ def test_settlement_compared_once_a_day_after_the_check_time(
             assert buf.stats()["settlement_mismatches"] == 0
         clock.advance(timedelta(days=1).total_seconds())
         agent.run_once()
-        with AgentState(config.state_path) as st:
-            checks = st.snapshot()["settlement_checks"]
+        checks = agent_state(config)["settlement_checks"]
         assert checks[0]["day"] == "2026-10-06"
         (line,) = checks[0]["mismatches"]
         total = sum(1200 + i for i in range(4))
@@ -249,8 +252,7 @@ def test_run_forever_syncs_and_stops_when_asked(
             runner.join(timeout=30)
         assert not runner.is_alive()
     assert hub_rows(hub) == expected_rows(terminals)
-    with AgentState(config.state_path) as st:
-        assert st.snapshot()["agent"]["stopped_at"] is not None
+    assert agent_state(config)["agent"]["stopped_at"] is not None
 
 
 def test_card_numbers_never_reach_the_buffer_from_a_mispos_terminal(

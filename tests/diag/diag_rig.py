@@ -1,15 +1,22 @@
 """Helpers of the diag tests: an emulated terminal on a simulated clock, a diagnosis run
-against it, and what the terminal holds before and after (journal, ack cursor, requests)."""
+against it, and what the terminal holds before and after (journal, ack cursor, requests);
+an HTML report's self-containment and what headless Chromium makes of it."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import re
+import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from stationlink.client import connect
 from stationlink.diag import DiagOptions, Report, run_diag
@@ -76,3 +83,25 @@ def assert_unchanged(t: RunningTerminal, before: tuple[list[JournalRecord], int]
     assert sent <= ALLOWED, f"diag sent {sorted(m.name for m in sent - ALLOWED)}"
     assert not (sent & set(MONEY_MOVING))
     assert MsgType.JOURNAL_ACK not in sent
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def assert_self_contained(html: str) -> None:
+    """A report page for a phone that loads nothing: a viewport, no script, no link, no URL."""
+    assert '<meta name="viewport"' in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=|url\(|https?://|@import""", html, re.I)
+
+
+def chromium(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Headless Chromium on ``page`` with ``args`` (the test is skipped without Chromium)."""
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is not installed: the report is not rendered")
+    return subprocess.run([CHROMIUM, *CHROMIUM_ARGS, *args, page.as_uri()],
+                          capture_output=True, text=True, errors="replace", timeout=120,
+                          check=True)
