@@ -50,7 +50,7 @@ from ..protocol import Dialect, HostConnection, HostEvent, JournalRecord, Messag
 from ..transport import detect, open_stream
 from ..transport.base import ByteStream
 from ._base import HostSide, detected_info, now_cst
-from ._core import Answer, Command, Flow, Send, TakeLate, Wait
+from ._core import Answer, Command, Done, Flow, Send, TakeLate, Wait, resume
 from ._results import (
     BalanceResult,
     DeviceStatus,
@@ -157,31 +157,28 @@ class Terminal(HostSide):
             self._internal_error(seq, exc)
         return self._settle(seq, request)
 
-    def _do(self, command: Command) -> object:
-        if isinstance(command, Send):
-            return self._exchange(command.request)
-        if isinstance(command, Wait):
-            self.poll(command.seconds)
-        elif isinstance(command, TakeLate):
-            return self._take_late(command.seq)
-        else:
-            self._report(command.event)
-        return None
+    def _do(self, command: Command) -> tuple[object, Exception | None]:
+        """What ``command`` gave, or the exception it raised (for :func:`resume`)."""
+        try:
+            if isinstance(command, Send):
+                return self._exchange(command.request), None
+            if isinstance(command, Wait):
+                self.poll(command.seconds)
+            elif isinstance(command, TakeLate):
+                return self._take_late(command.seq), None
+            else:
+                self._report(command.event)
+        except Exception as exc:  # the flow decides: raise, or an outcome
+            return None, exc
+        return None, None
 
     def _run(self, flow: Flow[T]) -> T:
         """Run ``flow``; an exception while running a command is thrown into it, so a
         money-moving flow turns it into an outcome once its request may have left."""
-        try:
-            command = next(flow)
-            while True:
-                try:
-                    reply = self._do(command)
-                except Exception as exc:  # the flow decides: raise, or an outcome
-                    command = flow.throw(exc)
-                    continue
-                command = flow.send(reply)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+        step = resume(flow)
+        while not isinstance(step, Done):
+            step = resume(flow, *self._do(step))
+        return step.value
 
     def poll(self, seconds: float) -> None:
         """Run the protocol for ``seconds`` (heartbeats, late responses into diagnostics)."""

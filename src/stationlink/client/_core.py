@@ -46,7 +46,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from ..errors import LinkFailedError, LinkTimeoutError, ProtocolError, TerminalError
 from ..money import yuan_to_fen
@@ -196,6 +196,24 @@ class Answer:
 
 Command = Send | Wait | TakeLate | Report
 Flow = Generator[Command, object, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """A flow's result: it returned ``value``."""
+
+    value: T
+
+
+def resume(flow: Flow[T], reply: object = None, error: Exception | None = None
+           ) -> Command | Done[T]:
+    """Step ``flow``, as both runners do: send it what its last command gave (``reply``), or
+    throw in the ``error`` that command raised (the flow decides: raise, or an outcome once
+    its request may have left). The next command, or :class:`Done` when the flow returned."""
+    try:
+        return flow.send(reply) if error is None else flow.throw(error)
+    except StopIteration as stop:
+        return Done(stop.value)
 
 #: ErrorReply codes that mean the terminal refused the request before executing it.
 NOT_EXECUTED = frozenset({

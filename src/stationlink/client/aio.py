@@ -40,7 +40,7 @@ from ..transport.aio import open_async_stream
 from ..transport.base import AsyncByteStream
 from ..transport.url import parse_url
 from ._base import HostSide, detected_info, now_cst
-from ._core import Answer, Command, Flow, Send, TakeLate, Wait
+from ._core import Answer, Command, Done, Flow, Send, TakeLate, Wait, resume
 from ._results import (
     BalanceResult,
     DeviceStatus,
@@ -131,31 +131,28 @@ class AsyncTerminal(HostSide):
             self._internal_error(seq, exc)
         return self._settle(seq, request)
 
-    async def _do(self, command: Command) -> object:
-        if isinstance(command, Send):
-            return await self._exchange(command.request)
-        if isinstance(command, Wait):
-            await self._poll(command.seconds)
-        elif isinstance(command, TakeLate):
-            return self._take_late(command.seq)
-        else:
-            self._report(command.event)
-        return None
+    async def _do(self, command: Command) -> tuple[object, Exception | None]:
+        """What ``command`` gave, or the exception it raised (as ``Terminal._do``)."""
+        try:
+            if isinstance(command, Send):
+                return await self._exchange(command.request), None
+            if isinstance(command, Wait):
+                await self._poll(command.seconds)
+            elif isinstance(command, TakeLate):
+                return self._take_late(command.seq), None
+            else:
+                self._report(command.event)
+        except Exception as exc:  # the flow decides: raise, or an outcome
+            return None, exc
+        return None, None
 
     async def _drive(self, flow: Flow[T]) -> T:
         """Run ``flow`` to its end (the caller holds the lock); an exception while running
         a command is thrown into the flow (see ``Terminal._run``)."""
-        try:
-            command = next(flow)
-            while True:
-                try:
-                    reply = await self._do(command)
-                except Exception as exc:  # the flow decides: raise, or an outcome
-                    command = flow.throw(exc)
-                    continue
-                command = flow.send(reply)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+        step = resume(flow)
+        while not isinstance(step, Done):
+            step = resume(flow, *await self._do(step))
+        return step.value
 
     async def _run(self, flow: Flow[T]) -> T:
         async with self._lock:
