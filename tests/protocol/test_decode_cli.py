@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,11 +85,16 @@ def test_bad_key_is_a_config_error() -> None:
     assert "$STATIONLINK_CARD_KEY is not hex" in result.stderr
 
 
+def decode_hex_file(path: Path, text: str) -> Result:
+    """``stationlink decode --dialect sl-2 --hex`` of a file holding ``text``."""
+    path.write_text(text, encoding="ascii")
+    return CliRunner().invoke(cli, ["decode", "--dialect", "sl-2", "--hex", str(path)],
+                              env=KEY_ENV)
+
+
 def test_bad_hex_reports_position_after_output(tmp_path: Path) -> None:
     path = tmp_path / "dump.hex"
-    path.write_text("06 15\n04 0g 06\n", encoding="ascii")
-    result = CliRunner().invoke(cli, ["decode", "--dialect", "sl-2", "--hex", str(path)],
-                                env=KEY_ENV)
+    result = decode_hex_file(path, "06 15\n04 0g 06\n")
     assert result.exit_code == 3
     assert result.stdout == (
         '{"type": "link", "offset": 0, "code": "ACK"}\n'
@@ -100,10 +105,7 @@ def test_bad_hex_reports_position_after_output(tmp_path: Path) -> None:
 
 
 def test_odd_hex_digits(tmp_path: Path) -> None:
-    path = tmp_path / "odd.hex"
-    path.write_text("06 1\n5 0\n", encoding="ascii")
-    result = CliRunner().invoke(cli, ["decode", "--dialect", "sl-2", "--hex", str(path)],
-                                env=KEY_ENV)
+    result = decode_hex_file(tmp_path / "odd.hex", "06 1\n5 0\n")
     assert result.exit_code == 3
     assert result.stdout.count('"type": "link"') == 2  # 06 and the 15 split across lines
     assert "line 2, column 3: odd number of hex digits" in result.stderr
