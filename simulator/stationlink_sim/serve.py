@@ -19,7 +19,9 @@ Contract:
   (docs/simulator.md "Scripted misbehaviour").
 - :meth:`RunningTerminal.wait_ready` waits (bounded) until the terminal serves: its runner
   is alive and its line is not dead (after a ``power_cycle`` the terminal boots for
-  ``outage``); a test waits on it instead of sleeping.
+  ``outage``); a test waits on it instead of sleeping. :meth:`RunningTerminal.close_after`
+  loses one answer: the next request of a type is executed, then the connection closes
+  before its response leaves (what a host must survive around a money-moving call).
 - ``deviation`` (a name of :data:`.deviations.DEVIATIONS`): the terminal carries that one
   seeded deviation from docs/protocol.md (docs/simulator.md "Deviations"); an unknown name
   is a ConfigError. ``control`` (a socket path or ``tcp://127.0.0.1:PORT``): a control
@@ -43,7 +45,7 @@ from urllib.parse import urlsplit
 
 from stationlink.clock import SystemClock, TimeSource
 from stationlink.errors import ConfigError
-from stationlink.protocol import Dialect, Transport
+from stationlink.protocol import Dialect, Message, Transport
 
 from .clock import TerminalClock
 from .control import ControlServer
@@ -171,6 +173,22 @@ class RunningTerminal:
         wait_until(lambda: self.ready, timeout,
                    f"terminal {self.config.terminal_id} at {self.url} to serve", error=(
                        lambda: self.runner.error))
+
+    def close_after(self, kind: type[Message]) -> list[bool]:
+        """The terminal executes the next ``kind`` request, then closes the connection before
+        its response leaves. The list returned holds ``True`` until that happened."""
+        real = self.device.handle
+        armed = [True]
+
+        def handle(request: Message) -> Message:
+            response = real(request)
+            if armed[0] and isinstance(request, kind):
+                armed[0] = False
+                self.session.apply_event("disconnect")  # the runner closes the socket, unsent
+            return response
+
+        self.device.handle = handle  # type: ignore[method-assign]
+        return armed
 
     def stop(self) -> None:
         if self.control is not None:

@@ -19,31 +19,12 @@ from stationlink.money import CST
 from stationlink.protocol import (
     BalanceInquiryRequest,
     BillPaymentRequest,
-    Message,
     TxnKind,
     TxnStatus,
 )
-from stationlink_sim.serve import RunningTerminal
 
 START = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 BOTH = ["sl-2", "mispos-1"]
-
-
-def close_after(t: RunningTerminal, monkeypatch: pytest.MonkeyPatch, kind: type) -> list[bool]:
-    """The terminal executes the first ``kind`` request, then closes the TCP connection
-    before its response leaves (as in tests/client/test_client_link_loss.py)."""
-    real = t.device.handle
-    armed = [True]
-
-    def handle(request: Message) -> Message:
-        response = real(request)
-        if armed[0] and isinstance(request, kind):
-            armed[0] = False
-            t.session.apply_event("disconnect")  # the runner closes the socket, unsent
-        return response
-
-    monkeypatch.setattr(t.device, "handle", handle)
-    return armed
 
 
 @pytest.fixture
@@ -92,10 +73,10 @@ def test_reverse_and_balance_are_recorded_before_returning(
 
 
 def test_a_lost_balance_answer_is_an_unknown_resolved_by_the_journal(
-    terminals: Terminals, running: tuple[Agent, ManualClock], monkeypatch: pytest.MonkeyPatch
+    terminals: Terminals, running: tuple[Agent, ManualClock],
 ) -> None:
     agent, clock = running
-    close_after(terminals.card, monkeypatch, BalanceInquiryRequest)
+    terminals.card.close_after(BalanceInquiryRequest)
     with agent.session() as session:
         lost = session.balance("CARD0001")
     assert lost.outcome is Outcome.UNKNOWN
@@ -120,10 +101,9 @@ def test_a_lost_balance_answer_is_an_unknown_resolved_by_the_journal(
 
 def test_link_closed_after_execution_is_unknown_and_the_next_call_reconnects(
     hub: Hub, terminals: Terminals, running: tuple[Agent, ManualClock],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     agent, clock = running
-    armed = close_after(terminals.bill, monkeypatch, BillPaymentRequest)
+    armed = terminals.bill.close_after(BillPaymentRequest)
     bill = next(p for p in agent.pollers if p.terminal_id == "BILL0001")
     with agent.session() as session:
         lost = session.pay_bill("BILL0001", "mobile", "13800000000", amount_fen=1500)
