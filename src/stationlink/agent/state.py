@@ -7,8 +7,9 @@ Contract:
 - Transactions never live here: losing this file loses no record (the buffer and the
   terminals' journals are the truth). At worst a settlement check runs twice in one day.
 - WAL mode, so ``stationlink agent status`` reads it while the agent writes it; every
-  write is one short transaction; ``sqlite3.Error`` becomes
-  :class:`~stationlink.errors.StorageError` naming the file.
+  write is one short transaction (the tables are created in one too: an agent killed while
+  creating the file leaves all of them or none, never a file refused at the next start);
+  ``sqlite3.Error`` becomes :class:`~stationlink.errors.StorageError` naming the file.
 - One :class:`AgentState` per thread (a connection is not shared between threads).
 - Times are stored as ISO 8601 text in CST (``+08:00``), as in the buffer.
 - A new file is created readable and writable by its owner only (0600), as are its
@@ -89,9 +90,15 @@ class AgentState:
             with self._errors():
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA busy_timeout=10000")
-                if create:
-                    for stmt in SCHEMA:
-                        self._conn.execute(stmt)
+                if create:  # one transaction: a process killed midway leaves no half file
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        for stmt in SCHEMA:
+                            self._conn.execute(stmt)
+                    except BaseException:
+                        self._conn.rollback()
+                        raise
+                    self._conn.execute("COMMIT")
         except BaseException:
             self._conn.close()
             raise
