@@ -92,8 +92,23 @@ def dezhou() -> Policy:
     return load_policy("dezhou-2014")
 
 
+#: the golden inputs as ``rewards`` command-line options
+GOLDEN_ARGS = ("--transactions", str(GOLDEN / "transactions.csv"),
+               "--stations", str(GOLDEN / "stations.csv"),
+               "--branches", str(GOLDEN / "branches.csv"))
+
+
+def run_rewards(*args: str, env: dict[str, str] | None = None) -> str:
+    """The output of ``stationlink rewards ARGS`` on the golden inputs; it must succeed."""
+    from click.testing import CliRunner
+
+    from stationlink.cli.main import cli
+
+    res = CliRunner(env=env).invoke(cli, ["rewards", *args, *GOLDEN_ARGS])
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
 @pytest.fixture
 def golden_args() -> list[str]:
-    return ["--transactions", str(GOLDEN / "transactions.csv"),
-            "--stations", str(GOLDEN / "stations.csv"),
-            "--branches", str(GOLDEN / "branches.csv")]
+    return list(GOLDEN_ARGS)

@@ -225,22 +225,35 @@ def test_a_file_that_is_not_a_hub_is_refused_untouched(tmp_path: Path) -> None:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
-def test_referrals_entered_at_the_pc_are_paid_from_the_hub(tmp_path: Path) -> None:
-    """Buffer -> real HTTP hub -> ``rewards compute --hub``: the referral line items."""
+def _upload_over_http(buf: Buffer, hub_path: Path, *, token_at: datetime, received: datetime,
+                      sent: datetime, size: int) -> None:
+    """Upload every batch of ``buf`` (station S1) into the SQLite hub at ``hub_path`` through
+    a real HTTP hub: a token made at ``token_at``, the hub's clock at ``received``, the
+    client's at ``sent``, ``size`` records a batch."""
     from stationlink.hub.app import create_app
     from stationlink.hub.client import HubClient
     from stationlink.hub.server import BackgroundServer
     from stationlink.hub.tokens import hash_token, new_token
 
-    when = datetime(2026, 10, 9, 10, 0, tzinfo=CST)
-    hub_path = tmp_path / "hub.sqlite"
     store = SqliteHubStore(hub_path)
     token_id, token = new_token()
-    store.add_token(token_id, "S1", hash_token(token), when)
-    uploaded = datetime(2026, 11, 3, 9, 0, tzinfo=CST)  # after the last record, before close
-    server = BackgroundServer(create_app(store, clock=lambda: uploaded))
-    buf = Buffer.open(tmp_path / "buffer.sqlite", "S1")
+    store.add_token(token_id, "S1", hash_token(token), token_at)
+    server = BackgroundServer(create_app(store, clock=lambda: received))
     try:
+        with HubClient(server.url, token, station_id="S1", clock=lambda: sent) as client:
+            while (batch := buf.next_batch(size)) is not None:
+                buf.mark_synced(client.upload(batch))
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_referrals_entered_at_the_pc_are_paid_from_the_hub(tmp_path: Path) -> None:
+    """Buffer -> real HTTP hub -> ``rewards compute --hub``: the referral line items."""
+    when = datetime(2026, 10, 9, 10, 0, tzinfo=CST)
+    hub_path = tmp_path / "hub.sqlite"
+    uploaded = datetime(2026, 11, 3, 9, 0, tzinfo=CST)  # after the last record, before close
+    with Buffer.open(tmp_path / "buffer.sqlite", "S1") as buf:
         buf.record_journal_page("T1", _records(random.Random(5), "2026-10", 1, 12), when)
         for i, product in enumerate(["huinongtong"] * 3 + ["car_insurance_sale", "finance_lead"]):
             buf.record_referral(product, wall_time=when + timedelta(minutes=i),
@@ -248,17 +261,8 @@ def test_referrals_entered_at_the_pc_are_paid_from_the_hub(tmp_path: Path) -> No
         buf.cancel_referral("R1", wall_time=when + timedelta(hours=1))  # one account closed
         buf.record_referral("finance_lead", wall_time=datetime(2026, 11, 2, 9, 0, tzinfo=CST),
                             referral_id="NOV")  # another month
-        client = HubClient(server.url, token, station_id="S1", clock=lambda: when)
-        try:
-            while (batch := buf.next_batch(4)) is not None:
-                buf.mark_synced(client.upload(batch))
-        finally:
-            client.close()
+        _upload_over_http(buf, hub_path, token_at=when, received=uploaded, sent=when, size=4)
         assert buf.synced_upto() == buf.last_seq()
-    finally:
-        buf.close()
-        server.stop()
-        store.close()
     ref = _reference_files(tmp_path, ("S1",))
     res = _run("compute", "--month", "2026-10", "--format", "json", "--hub", str(hub_path), *ref)
     assert res.exit_code == 0, res.output

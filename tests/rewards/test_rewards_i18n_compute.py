@@ -6,21 +6,13 @@ import re
 from collections import Counter
 
 import pytest
-from click.testing import CliRunner
-from rewards_fixtures import GOLDEN
-
-from stationlink.cli.main import cli
+from rewards_fixtures import run_rewards
 
 MONEY = re.compile(r"-?\d+\.\d\d(?!\d)")
 
 
 def _compute(*args: str) -> str:
-    golden = ["--transactions", str(GOLDEN / "transactions.csv"),
-              "--stations", str(GOLDEN / "stations.csv"),
-              "--branches", str(GOLDEN / "branches.csv")]
-    res = CliRunner().invoke(cli, ["rewards", "compute", *args, *golden])
-    assert res.exit_code == 0, res.output
-    return res.stdout
+    return run_rewards("compute", *args)
 
 
 def test_table_in_chinese_by_default() -> None:

@@ -6,10 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from click.testing import CliRunner
-from rewards_fixtures import GOLDEN
-
-from stationlink.cli.main import cli
+from rewards_fixtures import run_rewards
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
 
@@ -21,12 +18,7 @@ def _blocks() -> list[list[str]]:
 
 
 def _run(*args: str) -> str:
-    golden = ["--month", "2026-10", "--transactions", str(GOLDEN / "transactions.csv"),
-              "--stations", str(GOLDEN / "stations.csv"),
-              "--branches", str(GOLDEN / "branches.csv")]
-    res = CliRunner().invoke(cli, ["rewards", *args, *golden])
-    assert res.exit_code == 0, res.output
-    return res.stdout
+    return run_rewards(*args, "--month", "2026-10")
 
 
 def test_the_explain_examples_are_real_output() -> None:

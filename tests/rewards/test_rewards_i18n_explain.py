@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
-from rewards_fixtures import GOLDEN
+from rewards_fixtures import GOLDEN, run_rewards
 from test_rewards_properties import BRANCHES, STATIONS, transactions
 
 from stationlink.cli.main import cli
@@ -96,13 +96,7 @@ def test_english_quarter_derivation_is_the_engines_basis_golden() -> None:
 
 
 def _explain(*args: str, env: dict[str, str] | None = None) -> str:
-    golden = ["--transactions", str(GOLDEN / "transactions.csv"),
-              "--stations", str(GOLDEN / "stations.csv"),
-              "--branches", str(GOLDEN / "branches.csv")]
-    res = CliRunner(env=env).invoke(cli, ["rewards", "explain", "--month", "2026-10", *args,
-                                          *golden])
-    assert res.exit_code == 0, res.output
-    return res.stdout
+    return run_rewards("explain", "--month", "2026-10", *args, env=env)
 
 
 def test_station_explained_in_chinese_by_default() -> None:

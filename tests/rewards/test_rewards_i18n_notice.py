@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rewards_fixtures import GOLDEN, Book
+from rewards_fixtures import GOLDEN_ARGS, Book
 
 from stationlink.cli.main import cli
 from stationlink.rewards import load_policy
@@ -123,9 +123,7 @@ def test_a_month_of_many_stations(tmp_path: Path, seed: int) -> None:
 
 
 def test_golden_notices_in_both_languages() -> None:
-    golden = ["--month", "2026-10", "--transactions", str(GOLDEN / "transactions.csv"),
-              "--stations", str(GOLDEN / "stations.csv"),
-              "--branches", str(GOLDEN / "branches.csv")]
+    golden = ["--month", "2026-10", *GOLDEN_ARGS]
     runner = CliRunner()
     zh = runner.invoke(cli, ["rewards", "notice", *golden]).stdout
     assert zh == runner.invoke(cli, ["rewards", "notice", "--lang", "zh", *golden]).stdout

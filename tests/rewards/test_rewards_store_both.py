@@ -38,23 +38,11 @@ _HUB_TESTS = str(Path(__file__).resolve().parent.parent / "hub")
 if _HUB_TESTS not in sys.path:
     sys.path.insert(0, _HUB_TESTS)
 
-from hub_fixtures import PG_ENV, PG_SKIP, PgServer  # noqa: E402
+from hub_fixtures import PgServer, pg_server  # noqa: E402, F401 - pg_server: the fixture
 
 GOLDEN = Path(__file__).parent / "golden"
 POLICY = load_policy("dezhou-2014")
 CAPPED = [c for c in POLICY.counts.values() if c.cap_per_card_per_day is not None]
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    import os
-
-    dsn = os.environ.get(PG_ENV)
-    if not dsn:
-        pytest.skip(PG_SKIP)
-    server = PgServer(dsn)
-    yield server
-    server.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_rewards_hub_source import _reference_files, _run
+from test_rewards_hub_source import _reference_files, _run, _upload_over_http
 
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
 from stationlink.errors import StorageError
-from stationlink.hub.sqlite_store import SqliteHubStore
 from stationlink.interchange import read_transactions
 from stationlink.money import CST
 from stationlink.protocol import CardRef, JournalRecord, ResultCode, TxnKind, TxnStatus
@@ -46,31 +45,13 @@ def _page() -> list[JournalRecord]:
 
 
 def test_declined_cardless_withdrawal_flows_to_the_reward_run(tmp_path: Path) -> None:
-    from stationlink.hub.app import create_app
-    from stationlink.hub.client import HubClient
-    from stationlink.hub.server import BackgroundServer
-    from stationlink.hub.tokens import hash_token, new_token
-
     hub_path = tmp_path / "hub.sqlite"
-    store = SqliteHubStore(hub_path)
-    token_id, token = new_token()
-    store.add_token(token_id, "S1", hash_token(token), WHEN)
     uploaded = WHEN + timedelta(hours=2)
-    server = BackgroundServer(create_app(store, clock=lambda: uploaded))
-    buf = Buffer.open(tmp_path / "buffer.sqlite", "S1")
-    try:
+    with Buffer.open(tmp_path / "buffer.sqlite", "S1") as buf:
         buf.record_journal_page("T1", _page(), WHEN + timedelta(hours=1))
-        client = HubClient(server.url, token, station_id="S1", clock=lambda: uploaded)
-        try:
-            while (batch := buf.next_batch(10)) is not None:
-                buf.mark_synced(client.upload(batch))
-        finally:
-            client.close()
+        _upload_over_http(buf, hub_path, token_at=WHEN, received=uploaded, sent=uploaded,
+                          size=10)
         assert buf.synced_upto() == buf.last_seq() == 3
-    finally:
-        buf.close()
-        server.stop()
-        store.close()
     export = CliRunner().invoke(cli, ["hub", "export", "--db", str(hub_path), "--month",
                                       "2026-10", "--format", "csv"])
     assert export.exit_code == 0, export.output
