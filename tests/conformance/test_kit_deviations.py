@@ -35,11 +35,6 @@ WHERE = {
     "answer_other_dialect": ("bill", "sl-2", "tcp"),
     "settlement_counts_reversed": ("bill", "sl-2", "tcp"),
 }
-#: cases a deviation fails besides its registry's, as the simulator emulates it (documented
-#: in docs/conformance.md "Deviations"): late_ack holds the terminal's output back while its
-#: T1 runs from when the response was queued, so on the wire the first retransmission
-#: follows the answer at once; a real terminal with that defect may or may not do the same.
-ALSO_FAILS = {"late_ack": {"CF-RETRANS"}}
 
 
 def test_every_registered_deviation_is_tried_where_it_shows() -> None:
@@ -58,7 +53,7 @@ def test_a_deviation_fails_exactly_its_cases(name: str, tmp_path: Path) -> None:
         report = run_kit(t, clock, kind, allow_money=True, power_cycle=power_cycle_hook(control))
     failed = {r.spec.id: r.reason for r in report.results if r.verdict is Verdict.FAIL}
     expected = set(DEVIATIONS[name].caught_by(kind, dialect, transport))
-    assert set(failed) == expected | ALSO_FAILS.get(name, set()), failed
+    assert set(failed) == expected, failed
     na = {r.spec.id for r in report.results if r.verdict is Verdict.NOT_APPLICABLE}
     assert na == expected_not_applicable(kind, dialect, transport, money=True, power=True)
     assert report.exit_code() == 1

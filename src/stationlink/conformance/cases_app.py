@@ -32,7 +32,7 @@ from ..protocol import (
 )
 from .catalogue import label
 from .context import Ctx
-from .wire import CaseFailed, NotApplicable, Wire
+from .wire import CaseFailed, NotApplicable, Wire, seq_of
 
 CST = timedelta(hours=8)
 MASKED = re.compile(r"^[0-9]{6}\*+[0-9]{4}$")
@@ -79,7 +79,7 @@ def duplicate(ctx: Ctx) -> str:
                                  f"{record.cursor}/{record.ref}")
         mine = _records_of(ctx, w, ref, record.cursor - 1)
         for got in w.seen[mark:]:
-            if isinstance(got.event, FrameEvent) and got.event.body[1:3] == seq.to_bytes(2, "big"):
+            if isinstance(got.event, FrameEvent) and seq_of(got.event.body) == seq:
                 replay = ctx.paid_record(w.decode(got), "the duplicate")
                 if (replay.cursor, replay.ref) != (record.cursor, record.ref):
                     raise CaseFailed(f"the duplicate was answered with another record "

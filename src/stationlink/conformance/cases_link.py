@@ -29,7 +29,7 @@ from ..protocol import (
     lrc,
 )
 from .context import Ctx
-from .wire import RECEIVE_IDLE, CaseFailed, Got, Wire
+from .wire import RECEIVE_IDLE, CaseFailed, Got, Wire, seq_of
 
 SLACK = 0.25  # seconds of scheduling tolerance on timers measured by the kit
 QUIET = T1_DEFAULT + 0.5  # how long "silence" is listened for
@@ -170,6 +170,11 @@ def retransmission(ctx: Ctx) -> str:
     times = [g.t for g in got]
     if len(got) == 1:
         raise CaseFailed("the unACKed answer was never retransmitted (§2.1: 3 times)")
+    other = [seq_of(g.event.body) for g in got if isinstance(g.event, FrameEvent)
+             and seq_of(g.event.body) != msg.header.seq]
+    if other:
+        raise CaseFailed(f"a frame with seq {other[0]} among the transmissions of the answer "
+                         f"to ECHO seq {msg.header.seq}")
     if any(r != raws[0] for r in raws):
         raise CaseFailed("a retransmission differs from the first transmission")
     if len(got) != 4:
@@ -201,7 +206,7 @@ def nak_bad_checksum(ctx: Ctx) -> str:
                          "not NAK")
     _echo(ctx, w, _payload(ctx))
     acted = [g for g in _frames(w.seen) if isinstance(g.event, FrameEvent)
-             and int.from_bytes(g.event.body[1:3], "big") == bad_seq]
+             and seq_of(g.event.body) == bad_seq]
     if acted:
         raise CaseFailed(f"the damaged ECHO seq {bad_seq} was answered")
     return "NAK, not answered; the next request answered"

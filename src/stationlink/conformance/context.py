@@ -3,8 +3,10 @@ requests (journal, device status, test payments and their reversal).
 
 Contract:
 - :meth:`Ctx.wire` opens a fresh link logged into the running case's transcript (serial:
-  leftovers from earlier cases drained first; TCP: a new connection); the engine closes
-  every link a case opened when the case ends.
+  the line settled first, :meth:`.wire.Wire.drain`: what earlier links left pending, e.g. a
+  late ACK and its answer or retransmissions, is read, ACKed and kept out of the case, as
+  long as the protocol's timers allow it to come (one :class:`~.line.Line` for the run);
+  TCP: a new connection); the engine closes every link a case opened when the case ends.
 - :meth:`Ctx.seq` draws a sequence number from the run's seeded random source, away from
   the wrap (CF-SEQ-WRAP goes there on purpose); :meth:`Ctx.client_ref` a fresh reference.
 - :meth:`Ctx.pay` sends ONE money-moving request of the test amount (bill payment on a bill
@@ -50,6 +52,7 @@ from ..protocol import (
 )
 from ..transport.base import ByteStream
 from ..transport.url import Endpoint
+from .line import Line
 from .model import Exchange, MoneyNote
 from .wire import CaseFailed, Wire
 
@@ -77,6 +80,7 @@ class Ctx:
     transcript: list[Exchange] = field(default_factory=list)
     t0: float = 0.0
     wires: list[Wire] = field(default_factory=list)
+    line: Line = field(default_factory=Line)  # serial: what the device may still send
 
     @property
     def transport(self) -> Transport:
@@ -106,7 +110,7 @@ class Ctx:
             raise CaseFailed(f"could not open {self.endpoint.target}: {exc}") from exc
         w = Wire(stream, self.dialect, card_key=self.card_key, clock=self.clock,
                  t0=self.t0, transcript=self.transcript, terminal_id=self.terminal_id,
-                 listen=listen, auto_ack=auto_ack)
+                 listen=listen, auto_ack=auto_ack, line=self.line if self.serial else None)
         self.wires.append(w)
         w.drain()
         return w

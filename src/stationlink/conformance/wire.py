@@ -16,7 +16,10 @@ Contract:
   in the transcript; CF-FRAME-SERIAL, which checks the byte order, fails on it. Likewise a
   late ACK only fails CF-ACK-TIMER: :meth:`Wire.await_ack` waits up to T2 unless ``strict``.
 - ``auto_ack`` (serial): each good frame from the device is ACKed at once, as a host does; a
-  case that withholds ACKs turns it off. The deframer's receive-idle rule (docs/protocol.md
+  case that withholds ACKs turns it off. What is sent and received is reported to the
+  :class:`~.line.Line` (shared by a run's serial links), and :meth:`Wire.drain` settles
+  the line before a case uses it: leftovers of earlier cases are read and ACKed until the
+  protocol's timers say nothing more can come. The deframer's receive-idle rule (docs/protocol.md
   §1.3) is applied when a read times out with bytes held back.
 - :meth:`Wire.request` sends one request and returns the answer with the same seq (or an
   :class:`ErrorReply`), raising :class:`CaseFailed` with the reason when the device does not
@@ -37,6 +40,7 @@ from ..errors import ProtocolError, StreamClosedError, TransportError
 from ..protocol import (
     ACK,
     ETX,
+    MONEY_MOVING,
     NAK,
     STX,
     T1_DEFAULT,
@@ -57,10 +61,11 @@ from ..protocol import (
     crc16_ccitt_false,
 )
 from ..transport.base import ByteStream
+from .line import SLACK as ACK_SLACK
+from .line import Line
 from .model import Exchange
 
 RECEIVE_IDLE = 0.5  # docs/protocol.md §1.3
-ACK_SLACK = 0.25  # seconds of scheduling tolerance on the host running the kit
 _LINK_NAMES = {ACK: "ACK", NAK: "NAK", 0x04: "EOT"}
 
 
@@ -87,7 +92,7 @@ class Wire:
     def __init__(
         self, stream: ByteStream, dialect: Dialect, *, card_key: bytes, clock: MonotonicClock,
         t0: float, transcript: list[Exchange], terminal_id: str = "00000000",
-        listen: tuple[Dialect, ...] = (), auto_ack: bool = True,
+        listen: tuple[Dialect, ...] = (), auto_ack: bool = True, line: Line | None = None,
     ) -> None:
         self.stream = stream
         self.dialect = dialect
@@ -97,6 +102,7 @@ class Wire:
         self.transcript = transcript
         self.terminal_id = terminal_id
         self.auto_ack = auto_ack
+        self.line = Line() if line is None else line
         self.codecs = {d: Codec(d, card_key) for d in Dialect}
         dialects = (dialect, *[d for d in listen if d is not dialect])
         self.deframers = {d: Deframer(d, self.transport) for d in dialects}
@@ -137,6 +143,12 @@ class Wire:
             raise CaseFailed(f"the device closed the connection ({note} not sent)") from exc
         except TransportError as exc:
             raise CaseFailed(f"writing {note} failed: {exc}") from exc
+        done = self.clock() + len(data) * self.stream.byte_time
+        for ev in Deframer(self.dialect, self.transport).feed(data):  # what the device owes
+            if isinstance(ev, FrameEvent) and len(ev.body) >= 3:
+                self.line.request_sent(ev.body[0], seq_of(ev.body), done)
+            elif isinstance(ev, LinkByte) and ev.code == ACK:
+                self.line.host_acked()
         return self.now()
 
     def send_msg(self, msg: Message, note: str = "") -> float:
@@ -176,12 +188,20 @@ class Wire:
             got = Got(t, ev, dialect)
             self.seen.append(got)
             self._backlog.append(got)
+            mine = dialect is self.dialect
             if isinstance(ev, FrameEvent):
                 note = self._frame_note(ev.body, dialect)
                 self.transcript.append(Exchange(t, "in", b"", f"frame: {note}"))
-                if self.auto_ack and self.serial and dialect is self.dialect:
+                if mine:
+                    self.line.device_frame(seq_of(ev.body), self.clock(),
+                                           len(ev.raw) * self.stream.byte_time)
+                if self.auto_ack and self.serial and mine:
                     self.send(bytes((ACK,)), "ACK")
             elif isinstance(ev, LinkByte):
+                if mine and ev.code == ACK:
+                    self.line.device_ack(self.clock())
+                elif mine and ev.code == NAK:
+                    self.line.device_nak()
                 name = _LINK_NAMES.get(ev.code, hex(ev.code))
                 self.transcript.append(Exchange(t, "in", b"", f"link byte {name}"))
             else:
@@ -266,17 +286,29 @@ class Wire:
         return self.seen[start:]
 
     def drain(self, quiet: float = 0.2, limit: float = 6.0) -> None:
-        """Read until the line has been quiet for ``quiet`` s (at most ``limit`` s): leftovers
-        of an earlier case (retransmissions) must not count for this one."""
+        """Serial: settle the line before a case uses it, so that leftovers of an earlier
+        case (a late ACK, an answer, retransmissions) do not count for this one. Reads,
+        ACKing every good frame as a host does (so the device stops retransmitting), until
+        nothing more can come by the protocol's timers (:meth:`.line.Line.busy_until`) and
+        the line has been quiet for ``quiet`` s; a device that keeps talking is given up on
+        ``limit`` s after that."""
         if not self.serial:
             return
-        deadline = self.clock() + limit
+        deadline = max(self.clock(), self.line.busy_until()) + limit
         mark = len(self.seen)
-        while self.clock() < deadline and not self.closed:
-            before = len(self.transcript)
-            self._read(quiet)
-            if len(self.transcript) == before:
-                break
+        auto_ack, self.auto_ack = self.auto_ack, True
+        try:
+            while self.clock() < deadline and not self.closed:
+                before = len(self.transcript)
+                self._read(max(quiet, min(self.line.busy_until() - self.clock(), RECEIVE_IDLE)))
+                if len(self.transcript) == before and self.clock() >= self.line.busy_until():
+                    break
+        finally:
+            self.auto_ack = auto_ack
+        if len(self.seen) > mark:
+            self.transcript.append(Exchange(self.now(), "in", b"", "the line settled: the "
+                                            "above was left over from earlier exchanges "
+                                            "(not counted for this case)"))
         self._backlog.clear()
         del self.seen[mark:]
 
@@ -311,8 +343,8 @@ class Wire:
         def match(g: Got) -> bool:
             if not isinstance(g.event, FrameEvent) or g.dialect is not self.dialect:
                 return False
-            if _seq_of(g.event.body) != seq:
-                others.append(_seq_of(g.event.body))
+            if seq_of(g.event.body) != seq:
+                others.append(seq_of(g.event.body))
                 return False
             return True
 
@@ -333,8 +365,7 @@ class Wire:
         if self.serial:
             self.await_ack(sent, len(frame), what)
         if timeout is None:
-            money = msg.header.msg_type in (MsgType.BILL_PAYMENT, MsgType.WITHDRAWAL,
-                                            MsgType.REVERSAL)
+            money = msg.header.msg_type in MONEY_MOVING
             timeout = T2_MONEY_DEFAULT if money else T2_OTHER_DEFAULT
         return self.answer(msg.header.seq, what, timeout)
 
@@ -355,7 +386,7 @@ class Wire:
             pass
 
 
-def _seq_of(body: bytes) -> int:
+def seq_of(body: bytes) -> int:
     return int.from_bytes(body[1:3], "big") if len(body) >= 3 else -1
 
 
