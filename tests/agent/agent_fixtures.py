@@ -23,14 +23,22 @@ MakeConfig = Callable[..., AgentConfig]
 
 
 class Hub:
+    """The real hub app over a SQLite file, with a token for :data:`STATION`, served on
+    127.0.0.1 (a subclass serves what :meth:`served` returns: a wrapper of :attr:`app`)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.store = SqliteHubStore(path)
         token_id, self.token = new_token()
         self.store.add_token(token_id, STATION, hash_token(self.token),
                              datetime(2026, 10, 1, tzinfo=UTC))  # any fixed time
-        self.server = BackgroundServer(create_app(self.store))
+        self.app = create_app(self.store)
+        self.server = BackgroundServer(self.served())
         self.url = self.server.url
+
+    def served(self) -> Any:
+        """The ASGI application the server runs: the hub app itself."""
+        return self.app
 
     def close(self) -> None:
         self.server.stop()

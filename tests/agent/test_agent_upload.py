@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_fixtures import Hub
 from click.testing import CliRunner
 from starlette.responses import JSONResponse
 
@@ -32,20 +33,17 @@ T0 = datetime(2026, 10, 5, 9, 0, tzinfo=CST)
 Scope = dict[str, Any]
 
 
-class ScriptedHub:
+class ScriptedHub(Hub):
     """The real hub app behind an ASGI wrapper that can answer batch uploads itself."""
 
     def __init__(self, path: Path) -> None:
-        self.store = SqliteHubStore(path)
-        token_id, self.token = new_token()
-        self.store.add_token(token_id, "S1", hash_token(self.token),
-                             datetime(2026, 10, 1, tzinfo=UTC))
-        self.app = create_app(self.store)
         self.script: list[tuple[int, dict[str, str]]] = []  # answers for the next uploads
         self.reject_seq: int | None = None  # 422 for any batch holding this seq
         self.seen: list[tuple[int, int, int]] = []  # (first, last, status answered)
-        self.server = BackgroundServer(self)
-        self.url = self.server.url
+        super().__init__(path)
+
+    def served(self) -> Any:
+        return self
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].endswith("/batches"):
@@ -80,10 +78,6 @@ class ScriptedHub:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
-
-    def close(self) -> None:
-        self.server.stop()
-        self.store.close()
 
 
 @pytest.fixture
