@@ -20,6 +20,8 @@ Contract:
 - Every probe is logged (:class:`Attempt`) for the report. ``TransportError`` from opening
   the port the first time is raised (the engine reports it); later open failures are logged.
 - Nothing but IDENTIFY is sent: it moves no money and changes nothing on the terminal.
+- :func:`open_endpoint` opens a fresh stream to an endpoint and :class:`CountingStream`
+  counts the bytes through one (the probe's attempts and :mod:`.session`'s links).
 """
 
 from __future__ import annotations
@@ -85,24 +87,26 @@ def open_endpoint(endpoint: Endpoint) -> ByteStream:
     return open_serial(endpoint)
 
 
-class _Counting:
-    """A :class:`ByteStream` counting the bytes through it (both ways)."""
+class CountingStream:
+    """A :class:`ByteStream` that counts the bytes through it, in and out (the probe's bytes
+    per attempt; the session's wire-time and throughput figures)."""
 
     def __init__(self, inner: ByteStream) -> None:
         self.inner = inner
         self.kind = inner.kind
         self.byte_time = inner.byte_time
         self.description = inner.description
-        self.bytes = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
 
     def read(self, timeout: float | None) -> bytes:
         data = self.inner.read(timeout)
-        self.bytes += len(data)
+        self.bytes_in += len(data)
         return data
 
     def write(self, data: bytes) -> None:
         self.inner.write(data)
-        self.bytes += len(data)
+        self.bytes_out += len(data)
 
     def close(self) -> None:
         self.inner.close()
@@ -200,7 +204,7 @@ def find(
                 raise
             search.attempts.append(Attempt(rate, dia, f"open failed: {exc}", clock() - start))
             continue
-        counted = _Counting(stream)
+        counted = CountingStream(stream)
         try:
             _drain(stream)
             result, ident = _probe(counted, dia, card_key=card_key, clock=clock,
@@ -213,7 +217,8 @@ def find(
                 stream.close()
             except TransportError:
                 pass
-        search.attempts.append(Attempt(rate, dia, result, clock() - start, counted.bytes))
+        search.attempts.append(Attempt(rate, dia, result, clock() - start,
+                                       counted.bytes_in + counted.bytes_out))
         if result == "sure":
             search.found = Found(at, dia, "sure", ident)
             break

@@ -3,7 +3,8 @@
 Contract:
 - :class:`Session` opens a blocking :class:`~stationlink.client.Terminal` on the endpoint
   and dialect :mod:`.probe` found (dialect given, so no detection probes; no heartbeats)
-  over a :class:`CountingStream` (bytes in and out, for wire-time and throughput figures).
+  over a :class:`~.probe.CountingStream` (bytes in and out, for wire-time and throughput
+  figures).
 - :meth:`Session.call` runs one read-only client call and keeps the outages (a run of
   failed calls ended by an answered one). When the link is closed (TCP
   connection dropped, power cycle, retransmissions exhausted) it first opens a new one,
@@ -29,36 +30,11 @@ from ..client import Terminal
 from ..clock import MonotonicClock
 from ..errors import LinkError, LinkFailedError, ProtocolError, TerminalError, TransportError
 from ..protocol import Dialect, LinkFault
-from ..transport.base import ByteStream
 from ..transport.url import Endpoint
-from .probe import open_endpoint
+from .probe import CountingStream, open_endpoint
 
 T = TypeVar("T")
 CLIENT_ERRORS = (LinkError, ProtocolError, TerminalError, TransportError)
-
-
-class CountingStream:
-    """A :class:`ByteStream` that counts the bytes through it."""
-
-    def __init__(self, inner: ByteStream) -> None:
-        self.inner = inner
-        self.kind = inner.kind
-        self.byte_time = inner.byte_time
-        self.description = inner.description
-        self.bytes_in = 0
-        self.bytes_out = 0
-
-    def read(self, timeout: float | None) -> bytes:
-        data = self.inner.read(timeout)
-        self.bytes_in += len(data)
-        return data
-
-    def write(self, data: bytes) -> None:
-        self.inner.write(data)
-        self.bytes_out += len(data)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class Session:
