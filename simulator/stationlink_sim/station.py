@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stationlink.agent.config import card_key_from_hex
 from stationlink.clock import TimeSource
 from stationlink.errors import ConfigError
 from stationlink.protocol import Dialect
@@ -83,13 +84,7 @@ def load_station(path: Path) -> StationConfig:
     data = read_toml_file(path)
     _check_keys(data, _STATION_KEYS, ("station_id", "card_key", "terminals"), src)
     station_id = _get(data, "station_id", str, src)
-    key_hex = _get(data, "card_key", str, src)
-    try:
-        card_key = bytes.fromhex(key_hex)
-    except ValueError as exc:
-        raise ConfigError(f"{src}.card_key: not hexadecimal: {exc}") from exc
-    if len(card_key) < 16:
-        raise ConfigError(f"{src}.card_key: at least 16 bytes (32 hex digits) are needed")
+    card_key = card_key_from_hex(_get(data, "card_key", str, src), f"{src}.card_key")
     seed = _get(data, "seed", int, src) if "seed" in data else 0
     terms = _get(data, "terminals", list, src)
     if not terms:

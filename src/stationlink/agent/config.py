@@ -13,6 +13,8 @@ Contract:
 - Durations are seconds (TOML integer or float); they are durations, not money.
 - The data directory defaults to the platform's user data dir (``platformdirs``), so the
   same file works on Windows and Linux; nothing here is POSIX-only.
+- :func:`card_key_from_hex` is the one rule for a configured card-token key (hex, at least
+  16 bytes); the simulator's station files use it too.
 """
 
 from __future__ import annotations
@@ -186,17 +188,23 @@ def _time_of_day(text: str, where: str) -> time:
         raise ConfigError(f"{where}: expected HH:MM (CST), not {text!r}") from None
 
 
+def card_key_from_hex(text: str, where: str) -> bytes:
+    """A card-token key given in hex: at least 16 bytes; ConfigError ``"<where>: ..."``."""
+    try:
+        card_key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: not hexadecimal: {exc}") from exc
+    if len(card_key) < 16:
+        raise ConfigError(f"{where}: at least 16 bytes (32 hex digits) are needed")
+    return card_key
+
+
 def parse_config(data: Mapping[str, Any], *, source: str, base: Path) -> AgentConfig:
     """Validate a parsed ``agent.toml`` mapping (module contract)."""
     top = _Table(data, f"{source}:", _TOP)
     station_id = top.text("station_id", required=True) or ""
-    key_hex = _one_of(top, "card_key", "card_key_file", base)
-    try:
-        card_key = bytes.fromhex(key_hex)
-    except ValueError as exc:
-        raise ConfigError(f"{source}: card_key: not hexadecimal: {exc}") from exc
-    if len(card_key) < 16:
-        raise ConfigError(f"{source}: card_key: at least 16 bytes (32 hex digits) are needed")
+    card_key = card_key_from_hex(_one_of(top, "card_key", "card_key_file", base),
+                                 f"{source}: card_key")
     data_dir_text = top.text("data_dir")
     data_dir = default_data_dir() if data_dir_text is None else Path(data_dir_text)
     if not data_dir.is_absolute():
