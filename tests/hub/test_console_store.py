@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from console_fixtures import T0
 from hub_fixtures import PgServer
+from pg_tables import assert_sqlite_columns, migrated_from
 
-from stationlink.errors import OperatorError, StorageError
+from stationlink.errors import OperatorError
 from stationlink.hub.console import Role
 from stationlink.hub.console.backend import console_store_for
 from stationlink.hub.console.store import Actor, ConsoleStore
@@ -179,39 +180,16 @@ def test_concurrent_changes_each_keep_their_audit_row(hub_db: str) -> None:
 
 
 def test_the_pg_console_tables_have_the_sqlite_columns(pg_db: str, pg_server: PgServer) -> None:
-    import sqlite3
-
     migrate_hub(pg_db)
-    lite = sqlite3.connect(":memory:")
-    for statement in CONSOLE_DDL:
-        lite.execute(statement)
-    for table in ("operators", "console_sessions", "audit"):
-        cols = [(r[1], bool(r[3]) or bool(r[5])) for r in
-                lite.execute(f"PRAGMA table_info({table})")]
-        where = f"table_name = '{table}' AND table_schema = current_schema()"
-        query = f"SELECT column_name, is_nullable = 'NO' FROM information_schema.columns WHERE {where} ORDER BY ordinal_position"  # noqa: E501, S608
-        rows = pg_server.sql(pg_db, query)
-        assert [(name, not_null) for name, not_null in rows] == cols, table
-    lite.close()
+    assert_sqlite_columns(pg_db, pg_server, CONSOLE_DDL,
+                          ("operators", "console_sessions", "audit"))
 
 
 def test_a_pg_database_at_version_1_is_refused_then_migrated_keeping_its_data(
         pg_db: str, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from stationlink.hub.pg import schema
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
-    migrate_hub(pg_db)
-    pg_server.sql(pg_db, "INSERT INTO tokens (token_id, station_id, token_hash, created_at) "
-                         "VALUES ('t1', 'S1', 'h', now()) RETURNING 1")
-    monkeypatch.undo()
-    with pytest.raises(StorageError, match="hub migrate"):
-        open_hub_store(pg_db)
-    assert f"from version 1 to {schema.SCHEMA_VERSION}" in migrate_hub(pg_db)
-    store = open_hub_store(pg_db)
-    try:
-        assert [t.token_id for t in store.tokens()] == ["t1"]
+    with migrated_from(1, pg_db, pg_server, monkeypatch) as (report, store):
+        assert f"from version 1 to {schema.SCHEMA_VERSION}" in report
         add(console_store_for(store), "wang")
         assert [o.name for o in console_store_for(store).operators()] == ["wang"]
-    finally:
-        store.close()

@@ -4,15 +4,13 @@ keeping its data. Deselected with one line without ``STATIONLINK_TEST_PG``."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from hub_fixtures import PgServer
+from pg_tables import assert_sqlite_columns, migrated_from
 
-from stationlink.errors import StorageError
 from stationlink.hub.console.monthstore import month_store_for
 from stationlink.hub.hub_schema import MONTHS_DDL
-from stationlink.hub.stores import migrate_hub, open_hub_store
+from stationlink.hub.stores import migrate_hub
 
 TABLES = ("ref_stations", "ref_branches", "month_closes", "statements")
 PRIMARY_KEY = ("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
@@ -23,46 +21,20 @@ PRIMARY_KEY = ("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrel
 def test_the_pg_month_tables_have_the_sqlite_columns_and_keys(pg_db: str,
                                                               pg_server: PgServer) -> None:
     migrate_hub(pg_db)
-    lite = sqlite3.connect(":memory:")
-    try:
-        for statement in MONTHS_DDL:
-            lite.execute(statement)
-        for table in TABLES:
-            info = lite.execute(f"PRAGMA table_info({table})").fetchall()
-            cols = [(r[1], bool(r[3]) or bool(r[5])) for r in info]
-            where = f"table_name = '{table}' AND table_schema = current_schema()"
-            rows = pg_server.sql(pg_db, "SELECT column_name, is_nullable = 'NO' FROM "  # noqa: S608
-                                 f"information_schema.columns WHERE {where} "
-                                 "ORDER BY ordinal_position")
-            assert [(n, nn) for n, nn in rows] == cols, table
-            key = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
-            pg_key = pg_server.sql(pg_db, PRIMARY_KEY.replace("TABLE", table))
-            assert [r[0] for r in pg_key] == key, table
-        fks = pg_server.sql(pg_db, "SELECT conrelid::regclass::text, confrelid::regclass::text "
-                                   "FROM pg_constraint WHERE contype = 'f' AND "
-                                   "conrelid = 'statements'::regclass")
-        assert fks == [("statements", "month_closes")]
-    finally:
-        lite.close()
+    info = assert_sqlite_columns(pg_db, pg_server, MONTHS_DDL, TABLES)
+    for table in TABLES:
+        key = [r[1] for r in sorted((r for r in info[table] if r[5]), key=lambda r: r[5])]
+        pg_key = pg_server.sql(pg_db, PRIMARY_KEY.replace("TABLE", table))
+        assert [r[0] for r in pg_key] == key, table
+    fks = pg_server.sql(pg_db, "SELECT conrelid::regclass::text, confrelid::regclass::text "
+                               "FROM pg_constraint WHERE contype = 'f' AND "
+                               "conrelid = 'statements'::regclass")
+    assert fks == [("statements", "month_closes")]
 
 
 def test_a_pg_database_at_version_2_is_refused_then_migrated_to_the_month_tables(
         pg_db: str, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stationlink.hub.pg import schema
-
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    migrate_hub(pg_db)
-    pg_server.sql(pg_db, "INSERT INTO tokens (token_id, station_id, token_hash, created_at) "
-                         "VALUES ('t1', 'S1', 'h', now()) RETURNING 1")
-    monkeypatch.undo()
-    with pytest.raises(StorageError, match="hub migrate"):
-        open_hub_store(pg_db)
-    assert "from version 2 to 3" in migrate_hub(pg_db)
-    store = open_hub_store(pg_db)
-    try:
-        assert [t.token_id for t in store.tokens()] == ["t1"]
+    with migrated_from(2, pg_db, pg_server, monkeypatch) as (report, store):
+        assert "from version 2 to 3" in report
         assert month_store_for(store).all_closes() == []
         assert month_store_for(store).reference().stations == ()
-    finally:
-        store.close()

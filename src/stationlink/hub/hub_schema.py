@@ -118,7 +118,7 @@ def _create_tables(db: sqlite_utils.Database) -> None:
 MIGRATIONS = table_migrations("hub", _create_tables, HUB_TIMES)
 
 #: Version 3: the console's operators, their server-side sessions and the audit trail
-#: (:mod:`stationlink.hub.console.sqlite`; docs/console.md). Plain SQL so that the PostgreSQL
+#: (:mod:`stationlink.hub.console.tables`; docs/console.md). Plain SQL so that the PostgreSQL
 #: store carries the same tables (timestamps there as ``timestamptz``, JSON as ``jsonb``).
 CONSOLE_DDL = (
     "CREATE TABLE IF NOT EXISTS operators ("
@@ -150,13 +150,17 @@ CONSOLE_DDL = (
 )
 
 
-def _console_tables(conn: sqlite3.Connection) -> None:
-    for statement in CONSOLE_DDL:
-        conn.execute(statement)
+def _ddl_migration(version: int, description: str, ddl: tuple[str, ...]) -> Migration:
+    """The migration to ``version`` that runs the plain-SQL statements ``ddl``."""
+    def apply(conn: sqlite3.Connection) -> None:
+        for statement in ddl:
+            conn.execute(statement)
+
+    return Migration(version, description, apply)
 
 
-MIGRATIONS = (*MIGRATIONS, Migration(3, "console operators, sessions and audit",
-                                     _console_tables))
+MIGRATIONS = (*MIGRATIONS, _ddl_migration(3, "console operators, sessions and audit",
+                                          CONSOLE_DDL))
 
 #: Version 4: the console's month pages (:mod:`stationlink.hub.console.monthstore`;
 #: docs/console.md): the stations and branches reference data (``hub stations import``), and
@@ -197,11 +201,6 @@ MONTHS_DDL = (
 )
 
 
-def _months_tables(conn: sqlite3.Connection) -> None:
-    for statement in MONTHS_DDL:
-        conn.execute(statement)
-
-
-MIGRATIONS = (*MIGRATIONS, Migration(4, "console months: reference data, frozen statements",
-                                     _months_tables))
+MIGRATIONS = (*MIGRATIONS, _ddl_migration(4, "console months: reference data, frozen statements",
+                                          MONTHS_DDL))
 SCHEMA_VERSION = latest(MIGRATIONS)

@@ -14,26 +14,34 @@ PostgreSQL schema version 3, :mod:`stationlink.hub.pg.months`):
   the closes, and writes a close (all statements of the month in one transaction, with its
   audit row) or a re-open (audited); stored statements are never updated: a re-close after
   a re-open is a new version.
-  The SQLite store runs every call on the hub store's group-commit writer, like the
-  console store; a close or re-open is serialised with any other close of the month.
+- :class:`MonthTables` holds that logic once, in SQL both databases run; each store supplies
+  only its :class:`~.dialect.Dialect` (the console store's) and, where its transactions are
+  not serialised, the month's lock (:meth:`MonthTables._lock_month`). The SQLite store runs
+  every call on the hub store's group-commit writer, like the console store, so a close or
+  re-open is serialised with any other close of the month; a stored JSON document that is
+  not an object is a :class:`~stationlink.errors.StorageError`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ...buffer.db import ts_parse, ts_required, ts_text
-from ...errors import ConfigError, InputDataError, OperatorError, Problem
+from ...errors import InputDataError, OperatorError, Problem, StorageError
 from ...interchange import Branch, Station, read_branches, read_stations
 from ..sqlite_store import SqliteHubStore
-from .sqlite import _audit
+from .backend import offered_store
+from .dialect import Dialect
+from .sqlite import sqlite_dialect
 from .store import Actor
+from .tables import write_audit
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ def read_reference(stations: Path, branches: Path) -> Reference:
 
 
 def _close(row: tuple[Any, ...]) -> Close:
-    return Close(row[0], row[1], row[2], row[3], ts_required(row[4]), row[5],
+    return Close(row[0], int(row[1]), row[2], row[3], ts_required(row[4]), row[5],
                  ts_parse(row[6]))
 
 
@@ -134,146 +142,149 @@ class MonthStore(Protocol):
                        ) -> list[tuple[datetime, str, dict[str, Any]]]: ...
 
 
-class SqliteMonthStore:
-    """Reference data and closes over a :class:`SqliteHubStore`'s file (module contract)."""
+class MonthTables:
+    """The month tables in the SQL both stores share, over one database's :class:`Dialect`
+    (module contract); a store whose database does not serialise its transactions overrides
+    :meth:`_lock_month`."""
 
-    def __init__(self, hub_store: SqliteHubStore) -> None:
-        self._writer = hub_store.writer
+    def __init__(self, db: Dialect) -> None:
+        self._db = db
 
-    def _run(self, fn: Any) -> Any:
-        return self._writer.run(fn)
+    def _run(self, work: Callable[[Any], T]) -> T:
+        return self._db.run(work)
+
+    def _lock_month(self, conn: Any, month: str) -> None:
+        """Serialise this transaction with any other close or re-open of ``month``: nothing
+        to do where every change runs on one writer (SQLite)."""
+
+    def _closes(self, conn: Any, month: str) -> list[Close]:
+        return [_close(r) for r in self._db.all(
+            conn, _CLOSES + " WHERE month = ? ORDER BY version", (month,))]
+
+    def _one(self, conn: Any, month: str, version: int) -> Close:
+        row = self._db.one(conn, _CLOSES + " WHERE month = ? AND version = ?", (month, version))
+        if row is None:
+            raise StorageError(f"close {month} version {version} vanished")
+        return _close(row)
 
     def import_reference(self, ref: Reference, *, now: datetime, actor: Actor) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            before = conn.execute("SELECT COUNT(*) FROM ref_stations").fetchone()[0]
-            conn.execute("DELETE FROM ref_stations")
-            conn.execute("DELETE FROM ref_branches")
-            conn.executemany(
-                "INSERT INTO ref_branches (branch_id, area, plan_effective_stations, county) "
-                "VALUES (?, ?, ?, ?)",
+        def write(conn: Any) -> None:
+            row = self._db.one(conn, "SELECT count(*) FROM ref_stations")
+            before = 0 if row is None else int(row[0])
+            self._db.execute(conn, "DELETE FROM ref_stations")
+            self._db.execute(conn, "DELETE FROM ref_branches")
+            self._db.many(
+                conn, "INSERT INTO ref_branches (branch_id, area, plan_effective_stations, "
+                "county) VALUES (?, ?, ?, ?)",
                 [(b.branch_id, b.area, b.plan_effective_stations, ref.counties.get(b.branch_id))
                  for b in ref.branches])
-            conn.executemany(
-                "INSERT INTO ref_stations (station_id, branch_id, area, village_id, "
+            self._db.many(
+                conn, "INSERT INTO ref_stations (station_id, branch_id, area, village_id, "
                 "village_households, phone) VALUES (?, ?, ?, ?, ?, ?)",
                 [(s.station_id, s.branch_id, s.area, s.village_id, s.village_households,
                   ref.phones.get(s.station_id)) for s in ref.stations])
-            _audit(conn, now, actor, "reference.import", None, {"stations": before},
-                   {"stations": len(ref.stations), "branches": len(ref.branches)})
+            write_audit(self._db, conn, now, actor, "reference.import", None,
+                        {"stations": before},
+                        {"stations": len(ref.stations), "branches": len(ref.branches)})
 
         self._run(write)
 
     def reference(self) -> Reference:
-        def read(conn: sqlite3.Connection) -> Reference:
-            branches = conn.execute(
-                "SELECT branch_id, area, plan_effective_stations, county FROM ref_branches "
-                "ORDER BY branch_id").fetchall()
-            stations = conn.execute(
-                "SELECT station_id, branch_id, area, village_id, village_households, phone "
-                "FROM ref_stations ORDER BY station_id").fetchall()
+        def read(conn: Any) -> Reference:
+            branches = self._db.all(
+                conn, "SELECT branch_id, area, plan_effective_stations, county "
+                "FROM ref_branches ORDER BY branch_id")
+            stations = self._db.all(
+                conn, "SELECT station_id, branch_id, area, village_id, village_households, "
+                "phone FROM ref_stations ORDER BY station_id")
             return Reference(
                 tuple(Station(r[0], r[1], r[2], r[3], r[4]) for r in stations),
                 tuple(Branch(r[0], r[1], r[2]) for r in branches),
                 {r[0]: r[5] for r in stations if r[5]}, {r[0]: r[3] for r in branches if r[3]})
 
-        result: Reference = self._run(read)
-        return result
+        return self._run(read)
 
     def closes(self, month: str) -> list[Close]:
-        def read(conn: sqlite3.Connection) -> list[Close]:
-            return [_close(r) for r in conn.execute(
-                _CLOSES + " WHERE month=? ORDER BY version", (month,))]
-
-        result: list[Close] = self._run(read)
-        return result
+        return self._run(lambda c: self._closes(c, month))
 
     def all_closes(self) -> list[Close]:
         """Every close, newest month first."""
-        def read(conn: sqlite3.Connection) -> list[Close]:
-            return [_close(r) for r in conn.execute(
-                _CLOSES + " ORDER BY month DESC, version")]
-
-        result: list[Close] = self._run(read)
-        return result
+        rows = self._run(lambda c: self._db.all(c, _CLOSES + " ORDER BY month DESC, version"))
+        return [_close(r) for r in rows]
 
     def statements(self, month: str, version: int) -> dict[tuple[str, str], dict[str, Any]]:
         """(subject, id) -> the frozen statement of that close."""
-        def read(conn: sqlite3.Connection) -> dict[tuple[str, str], dict[str, Any]]:
-            return {(r[0], r[1]): json.loads(r[2]) for r in conn.execute(
-                "SELECT subject, subject_id, statement FROM statements "
-                "WHERE month=? AND version=? ORDER BY subject, subject_id", (month, version))}
-
-        result: dict[tuple[str, str], dict[str, Any]] = self._run(read)
-        return result
+        rows = self._run(lambda c: self._db.all(
+            c, "SELECT subject, subject_id, statement FROM statements "
+            "WHERE month = ? AND version = ? ORDER BY subject, subject_id", (month, version)))
+        return {(r[0], r[1]): self._db.doc(r[2]) for r in rows}
 
     def close_month(self, month: str, policy: str, statements: list[tuple[str, str, dict[
             str, Any]]], *, now: datetime, actor: Actor) -> Close:
         """Freeze ``statements`` ((subject, id, statement)) as the month's next version;
         OperatorError when the month is closed already."""
-        def write(conn: sqlite3.Connection) -> Close:
-            rows = [_close(r) for r in conn.execute(
-                _CLOSES + " WHERE month=? ORDER BY version", (month,))]
+        def write(conn: Any) -> Close:
+            self._lock_month(conn, month)
+            rows = self._closes(conn, month)
             if rows and rows[-1].in_force:
                 raise OperatorError(f"month {month} is closed already (version "
                                     f"{rows[-1].version})")
             version = rows[-1].version + 1 if rows else 1
             at = ts_text(now)
-            conn.execute(
-                "INSERT INTO month_closes (month, version, policy, closed_by, closed_at) "
+            self._db.execute(
+                conn, "INSERT INTO month_closes (month, version, policy, closed_by, closed_at) "
                 "VALUES (?, ?, ?, ?, ?)", (month, version, policy, actor.name, at))
-            conn.executemany(
-                "INSERT INTO statements (month, version, subject, subject_id, statement, "
+            self._db.many(
+                conn, "INSERT INTO statements (month, version, subject, subject_id, statement, "
                 "closed_by, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(month, version, subject, sid,
-                  json.dumps(st, ensure_ascii=False, sort_keys=True), actor.name, at)
+                [(month, version, subject, sid, self._db.json_in(st), actor.name, at)
                  for subject, sid, st in statements])
-            _audit(conn, now, actor, "month.close", month, None,
-                   {"version": version, "policy": policy, "statements": len(statements)})
-            return _close(conn.execute(_CLOSES + " WHERE month=? AND version=?",
-                                       (month, version)).fetchone())
+            write_audit(self._db, conn, now, actor, "month.close", month, None,
+                        {"version": version, "policy": policy, "statements": len(statements)})
+            return self._one(conn, month, version)
 
-        result: Close = self._run(write)
-        return result
+        return self._run(write)
 
     def reopen_month(self, month: str, *, now: datetime, actor: Actor) -> Close:
         """Mark the month's close in force as re-opened (its statements stay stored)."""
-        def write(conn: sqlite3.Connection) -> Close:
-            rows = [_close(r) for r in conn.execute(
-                _CLOSES + " WHERE month=? ORDER BY version", (month,))]
+        def write(conn: Any) -> Close:
+            self._lock_month(conn, month)
+            rows = self._closes(conn, month)
             if not rows or not rows[-1].in_force:
                 raise OperatorError(f"month {month} is not closed")
             version = rows[-1].version
-            conn.execute("UPDATE month_closes SET reopened_by=?, reopened_at=? "
-                         "WHERE month=? AND version=?",
-                         (actor.name, ts_text(now), month, version))
-            _audit(conn, now, actor, "month.reopen", month, {"version": version, "closed": True},
-                   {"version": version, "closed": False})
-            return _close(conn.execute(_CLOSES + " WHERE month=? AND version=?",
-                                       (month, version)).fetchone())
+            self._db.execute(conn, "UPDATE month_closes SET reopened_by = ?, reopened_at = ? "
+                             "WHERE month = ? AND version = ?",
+                             (actor.name, ts_text(now), month, version))
+            write_audit(self._db, conn, now, actor, "month.reopen", month,
+                        {"version": version, "closed": True},
+                        {"version": version, "closed": False})
+            return self._one(conn, month, version)
 
-        result: Close = self._run(write)
-        return result
+        return self._run(write)
 
     def device_history(self, station_id: str, limit: int = 50
                        ) -> list[tuple[datetime, str, dict[str, Any]]]:
         """The station's newest device status snapshots: (received, terminal, snapshot)."""
-        def read(conn: sqlite3.Connection) -> list[tuple[datetime, str, dict[str, Any]]]:
-            return [(ts_required(r[0]), r[1], json.loads(r[2])) for r in conn.execute(
-                "SELECT received_at, terminal_id, snapshot FROM device_status "
-                "WHERE station_id=? ORDER BY id DESC LIMIT ?", (station_id, limit))]
+        if self._db.absent(station_id):
+            return []
+        rows = self._run(lambda c: self._db.all(
+            c, "SELECT received_at, terminal_id, snapshot FROM device_status "
+            "WHERE station_id = ? ORDER BY id DESC LIMIT ?", (station_id, limit)))
+        return [(ts_required(r[0]), r[1], self._db.doc(r[2])) for r in rows]
 
-        result: list[tuple[datetime, str, dict[str, Any]]] = self._run(read)
-        return result
+
+class SqliteMonthStore(MonthTables):
+    """Reference data and closes over a :class:`SqliteHubStore`'s file (module contract)."""
+
+    def __init__(self, hub_store: SqliteHubStore) -> None:
+        super().__init__(sqlite_dialect(hub_store))
 
 
 def month_store_for(hub_store: object) -> MonthStore:
     """The month tables over ``hub_store``'s database: the SQLite hub file's, or what a
     store offers through ``month_store()`` (the PostgreSQL store's :class:`PgMonthStore`);
     ConfigError for a store with neither."""
-    if isinstance(hub_store, SqliteHubStore):
-        return SqliteMonthStore(hub_store)
-    maker = getattr(hub_store, "month_store", None)
-    if callable(maker):
-        store: MonthStore = maker()
-        return store
-    raise ConfigError(f"{type(hub_store).__name__} has no console month tables")
+    store: MonthStore = offered_store(hub_store, SqliteMonthStore, "month_store",
+                                      "console month tables")
+    return store
