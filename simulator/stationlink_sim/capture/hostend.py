@@ -11,7 +11,9 @@ Contract:
 - The host's end is one of a new pty (``_pty``), a TCP listener (``_listener``) or a serial
   port the host is cabled to (``_host_serial``), opened by the subclass: :attr:`host_url`
   is what the host opens, ``_host_fds()`` what the loop waits on for it (with the wake
-  pipe), ``_close_host()`` closes it.
+  pipe), ``_host_read(fd)`` and ``_host_write(data)`` move bytes whichever end it is (None /
+  False: a TCP host closed or is gone, and its connection was dropped), ``_close_host()``
+  closes it.
 - :func:`send_all` writes all of ``data`` to a non-blocking descriptor (False when the peer
   is gone, :class:`~stationlink.errors.SimulatorError` when blocked over
   :data:`WRITE_TIMEOUT`); :class:`SerialSide` is a pyserial port with a descriptor to wait
@@ -112,6 +114,33 @@ class HostEndThread(threading.Thread):
         if self._host_serial is not None:
             fds.append(self._host_serial.fd)
         return fds
+
+    def _host_read(self, fd: int) -> bytes | None:
+        """What the host end's descriptor ``fd`` gave (``b""``: nothing now); None when a TCP
+        host closed its connection, which is then dropped."""
+        if self._pty is not None and fd == self._pty.master:
+            return self._pty.read(fd)
+        if self._host_serial is not None and fd == self._host_serial.fd:
+            return self._host_serial.read()
+        assert self._listener is not None  # noqa: S101 - the only other descriptor
+        data = self._listener.read(fd)
+        if data is None:
+            self._listener.drop_client()
+        return data
+
+    def _host_write(self, data: bytes) -> bool:
+        """Write all of ``data`` to the host end (lost when no TCP host is connected); False
+        when the TCP host is gone, whose connection is then dropped."""
+        if self._pty is not None:
+            send_all(self._pty.master, self._pty.write, data)
+        elif self._host_serial is not None:
+            self._host_serial.write(data)
+        elif self._listener is not None and self._listener.client is not None:
+            client = self._listener.client
+            if not send_all(client.fileno(), self._listener.write, data):
+                self._listener.drop_client()
+                return False
+        return True
 
     def _close_host(self) -> None:
         for port in (self._pty, self._listener, self._host_serial):

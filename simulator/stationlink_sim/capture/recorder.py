@@ -160,19 +160,11 @@ class Recorder(HostEndThread):
     # ---------------------------------------------------------------- host side
 
     def _from_host(self, fd: int) -> None:
-        if self._pty is not None and fd == self._pty.master:
-            data = self._pty.read(fd)
-        elif self._host_serial is not None and fd == self._host_serial.fd:
-            data = self._host_serial.read()
-        else:
-            assert self._listener is not None  # noqa: S101 - the only other descriptor
-            data = self._listener.read(fd)
-            if data is None:
-                self.writer.event(self._t(), H2T, "close")
-                self._listener.drop_client()
-                self._drop_terminal()
-                return
-        if data:
+        data = self._host_read(fd)
+        if data is None:  # the TCP host closed: so does our connection to the terminal
+            self.writer.event(self._t(), H2T, "close")
+            self._drop_terminal()
+        elif data:
             self._forward(H2T, data)
 
     def _accept(self) -> None:
@@ -244,16 +236,9 @@ class Recorder(HostEndThread):
                     self._listener.drop_client()
 
     def _to_host(self, data: bytes) -> None:
-        if self._pty is not None:
-            send_all(self._pty.master, self._pty.write, data)
-        elif self._host_serial is not None:
-            self._host_serial.write(data)
-        elif self._listener is not None and self._listener.client is not None:
-            client = self._listener.client
-            if not send_all(client.fileno(), self._listener.write, data):
-                self.writer.event(self._t(), H2T, "close")
-                self._listener.drop_client()
-                self._drop_terminal()
+        if not self._host_write(data):  # the TCP host is gone
+            self.writer.event(self._t(), H2T, "close")
+            self._drop_terminal()
 
 
 def _sock_writer(sock: socket.socket) -> Callable[[bytes], int]:

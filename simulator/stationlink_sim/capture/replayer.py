@@ -33,7 +33,7 @@ from stationlink.transport import parse_url
 
 from ..ports import PtyPort, TcpPort
 from .engine import Close, ReplayEngine, Write
-from .hostend import HostEndThread, SerialSide, send_all
+from .hostend import HostEndThread, SerialSide
 from .report import ReplayResult
 
 
@@ -130,16 +130,8 @@ class Replayer(HostEndThread):
             if self._listener.accept():
                 self.engine.opened(now)
             return
-        if self._pty is not None:
-            data: bytes | None = self._pty.read(fd)
-        elif self._host_serial is not None:
-            data = self._host_serial.read()
-        else:
-            assert self._listener is not None  # noqa: S101 - the remaining case
-            data = self._listener.read(fd)
+        data = self._host_read(fd)
         if data is None:
-            assert self._listener is not None  # noqa: S101 - only TCP reports a close
-            self._listener.drop_client()
             self.engine.closed(now)
         elif data:
             self.engine.receive(data, now)
@@ -152,16 +144,8 @@ class Replayer(HostEndThread):
                 self._listener.drop_client()
 
     def _write(self, data: bytes) -> None:
-        if self._pty is not None:
-            send_all(self._pty.master, self._pty.write, data)
-        elif self._host_serial is not None:
-            self._host_serial.write(data)
-        else:
-            assert self._listener is not None  # noqa: S101 - the remaining case
-            client = self._listener.client
-            if client is not None and not send_all(client.fileno(), self._listener.write, data):
-                self._listener.drop_client()
-                self.engine.closed(self.clock())
+        if not self._host_write(data):
+            self.engine.closed(self.clock())
 
 
 __all__ = ["Replayer"]
