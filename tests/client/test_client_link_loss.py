@@ -44,28 +44,12 @@ def _connect(url: str, seed: int) -> Terminal:
                                **TIMERS)
 
 
-def _close_after(t: RunningTerminal, monkeypatch: pytest.MonkeyPatch, kind: type) -> None:
-    """The terminal executes the first ``kind`` request, then closes the TCP connection
-    before its response leaves."""
-    real = t.device.handle
-    armed = [True]
-
-    def handle(request: Message) -> Message:
-        response = real(request)
-        if armed[0] and isinstance(request, kind):
-            armed[0] = False
-            t.session.apply_event("disconnect")  # the runner closes the socket, unsent
-        return response
-
-    monkeypatch.setattr(t.device, "handle", handle)
-
-
 def _records(t: RunningTerminal, client_ref: str) -> list[TxnStatus]:
     return [r.status for r in t.device.journal if r.client_ref == client_ref]
 
 
 Op = Callable[[Terminal], TransactionResult]
-CASES: list[tuple[str, type, Op]] = [
+CASES: list[tuple[str, type[Message], Op]] = [
     ("bill", BillPaymentRequest, lambda h: h.pay_bill("mobile", PHONE, Decimal("50.00"))),
     ("card", WithdrawalRequest, lambda h: h.withdraw(amount_fen=1000)),
 ]
@@ -73,10 +57,10 @@ CASES: list[tuple[str, type, Op]] = [
 
 @pytest.mark.parametrize(("kind", "request_type", "op"), CASES, ids=["pay_bill", "withdraw"])
 def test_connection_closed_after_execution_gives_unknown_then_resolve_approves(
-    monkeypatch: pytest.MonkeyPatch, kind: str, request_type: type, op: Op,
+    kind: str, request_type: type[Message], op: Op,
 ) -> None:
     with serve_terminal(kind, "sl-2", seed=21, card_key=KEY) as t:
-        _close_after(t, monkeypatch, request_type)
+        t.close_after(request_type)
         with _connect(t.url, 1) as host:
             lost = op(host)
             assert lost.outcome is Outcome.UNKNOWN
@@ -99,11 +83,9 @@ def test_connection_closed_after_execution_gives_unknown_then_resolve_approves(
     assert t.device.executed == 1
 
 
-def test_connection_closed_after_a_reversal_gives_unknown_then_resolves(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_connection_closed_after_a_reversal_gives_unknown_then_resolves() -> None:
     with serve_terminal("bill", "sl-2", seed=21, card_key=KEY) as t:
-        _close_after(t, monkeypatch, ReversalRequest)
+        t.close_after(ReversalRequest)
         with _connect(t.url, 1) as host:
             paid = host.pay_bill("mobile", PHONE, amount_fen=2000)
             assert paid.approved
@@ -162,11 +144,9 @@ def test_write_failing_part_way_through_a_payment_gives_unknown(use_pty: bool) -
     assert _records(t, lost.client_ref) == []
 
 
-def test_async_client_returns_unknown_when_the_connection_closes_after_execution(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_async_client_returns_unknown_when_the_connection_closes_after_execution() -> None:
     with serve_terminal("bill", "sl-2", seed=21, card_key=KEY) as t:
-        _close_after(t, monkeypatch, BillPaymentRequest)
+        t.close_after(BillPaymentRequest)
 
         async def main() -> tuple[TransactionResult, TransactionResult]:
             term = await aclient.connect(t.url, card_key=KEY, dialect="sl-2",
@@ -190,17 +170,15 @@ def test_async_client_returns_unknown_when_the_connection_closes_after_execution
     assert t.device.executed == 1
 
 
-def test_balance_answer_lost_with_the_connection_is_unknown_with_its_client_ref(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_balance_answer_lost_with_the_connection_is_unknown_with_its_client_ref() -> None:
     """Blocking and asyncio: the inquiry is journaled, the connection closes before the
     answer leaves: ``Outcome.UNKNOWN`` naming the client_ref that the journal record carries."""
     with serve_terminal("card", "sl-2", seed=23, card_key=KEY) as t:
-        _close_after(t, monkeypatch, BalanceInquiryRequest)
+        t.close_after(BalanceInquiryRequest)
         with _connect(t.url, 1) as host:
             lost = host.balance()
             assert host.link_closed
-        _close_after(t, monkeypatch, BalanceInquiryRequest)
+        t.close_after(BalanceInquiryRequest)
 
         async def run() -> tuple[Outcome, str, str, bool]:
             term = await aclient.connect(t.url, card_key=KEY, dialect="sl-2",
