@@ -16,7 +16,9 @@ is migrated in place; a file of a newer version is refused.
 
 Contract: :func:`check_buffer_file` reads an existing file without writing it and raises
 ``StorageError`` naming it unless it is a buffer this code can open (a hub database, any
-other SQLite file, a newer buffer: refused, left byte-identical). :func:`create_schema`
+other SQLite file, a newer buffer: refused, left byte-identical); ``allow_empty``: a
+database without any table passes (what a process killed while creating a buffer leaves:
+the WAL header, no table, as the tables come in one transaction). :func:`create_schema`
 creates or migrates the tables (idempotent); records are only ever inserted.
 """
 
@@ -80,9 +82,10 @@ def add_column(table: str, column: str) -> Callable[[sqlite3.Connection], None]:
     return step
 
 
-def check_buffer_file(path: str | Path) -> FileInfo:
+def check_buffer_file(path: str | Path, *, allow_empty: bool = False) -> FileInfo:
     """Refuse an existing file that is no buffer this code can open (module contract)."""
-    return check_file(Path(path), BUFFER_TABLES, SCHEMA_VERSION, "buffer")
+    return check_file(Path(path), BUFFER_TABLES, SCHEMA_VERSION, "buffer",
+                      allow_empty=allow_empty)
 
 
 def create_schema(db: sqlite_utils.Database, where: str | None = None) -> None:

@@ -19,8 +19,9 @@ Contract:
 - :meth:`Buffer.open` first checks an existing file read-only
   (:func:`~stationlink.buffer.schema.check_buffer_file`): a hub database, any other SQLite
   file or a buffer of a newer schema version is refused with ``StorageError`` naming it and
-  left byte-identical; an older buffer is migrated in place. A new file is created readable
-  by its owner only (0600; its ``-wal``/``-shm`` get the same permissions).
+  left byte-identical; an older buffer is migrated in place, and a database without any
+  table (a process killed while creating it) is created when ``create``. A new file is
+  created readable by its owner only (0600; its ``-wal``/``-shm`` get the same permissions).
 """
 
 from __future__ import annotations
@@ -122,7 +123,9 @@ class Buffer(HealthMixin, ReferralMixin):
         must have been created for the same station (``ConfigError`` otherwise)."""
         p = Path(path)
         if p.is_file() and p.stat().st_size > 0:
-            check_buffer_file(p)  # read-only: a hub or any other file is left untouched
+            # read-only: a hub or any other file is left untouched; one without any table
+            # (its creator was killed before the tables' commit) is created when creating
+            check_buffer_file(p, allow_empty=create)
         elif p.is_file() and not create:
             raise StorageError(f"{p}: an empty file, not a stationlink buffer database; "
                                "left untouched")
