@@ -17,6 +17,7 @@ import socket
 from ..errors import StreamClosedError, TransportError
 from ..protocol import Transport
 from .serial_port import SerialStream, open_serial
+from .tcp import received
 from .url import Endpoint
 
 _SLICE = 0.2
@@ -52,9 +53,7 @@ class AsyncTcpStream:
             return b""
         except OSError as exc:
             raise StreamClosedError(f"{self.description}: receive failed: {exc}") from exc
-        if not data:
-            raise StreamClosedError(f"{self.description}: connection closed by peer")
-        return data
+        return received(data, self.description)
 
     async def write(self, data: bytes) -> None:
         try:

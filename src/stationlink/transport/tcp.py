@@ -56,9 +56,7 @@ class TcpStream:
             return b""
         except OSError as exc:
             raise StreamClosedError(f"{self.description}: receive failed: {exc}") from exc
-        if not data:
-            raise StreamClosedError(f"{self.description}: connection closed by peer")
-        return data
+        return received(data, self.description)
 
     def write(self, data: bytes) -> None:
         try:
@@ -72,6 +70,13 @@ class TcpStream:
             self._sock.close()
         except OSError as exc:
             raise TransportError(f"{self.description}: close failed: {exc}") from exc
+
+
+def received(data: bytes, description: str) -> bytes:
+    """What one TCP read gave (blocking or asyncio): an empty read is the peer's close."""
+    if not data:
+        raise StreamClosedError(f"{description}: connection closed by peer")
+    return data
 
 
 def _connect(endpoint: Endpoint) -> socket.socket:
