@@ -10,9 +10,9 @@ from stationlink.protocol._link import (
     BodyDelivered,
     BodyFailed,
     BodyReceived,
-    FrameRejected,
     Link,
 )
+from stationlink.protocol.events import LinkFault
 from stationlink.protocol.messages import Dialect
 
 BODY = bytes(range(11, 40))
@@ -49,7 +49,7 @@ def test_byte_by_byte_with_garbage_between_frames(dialect: Dialect) -> None:
     events = [ev for byte in stream for ev in rx.receive_data(bytes([byte]))]
     received = [ev.body for ev in events if isinstance(ev, BodyReceived)]
     assert received == [BODY, BODY[::-1]]
-    assert any(isinstance(ev, FrameRejected) for ev in events)
+    assert any(isinstance(ev, LinkFault) for ev in events)
     assert rx.data_to_send() == bytes([ACK, ACK])  # garbage is not NAKed
 
 
@@ -60,8 +60,8 @@ def test_bad_checksum_is_naked_and_sender_retransmits(dialect: Dialect) -> None:
     frame = bytearray(a.data_to_send())
     frame[-1] ^= 0x55
     events = b.receive_data(bytes(frame))
-    assert [type(ev) for ev in events] == [FrameRejected]
-    assert isinstance(events[0], FrameRejected)
+    assert [type(ev) for ev in events] == [LinkFault]
+    assert isinstance(events[0], LinkFault)
     assert events[0].nak_sent
     nak = b.data_to_send()
     assert nak == bytes([NAK])
@@ -144,7 +144,7 @@ def test_close_fails_unsent_and_reports_partial(dialect: Dialect) -> None:
     events = a.receive_data(b"\x02\x00")
     events += a.close()
     assert BodyFailed(5, 1, "link closed") in events
-    assert any(isinstance(e, FrameRejected) for e in events)
+    assert any(isinstance(e, LinkFault) for e in events)
 
 
 def test_tcp_has_no_acks(dialect: Dialect) -> None:

@@ -54,7 +54,6 @@ from ._link import (
     BodyDelivered,
     BodyFailed,
     BodyReceived,
-    FrameRejected,
     LinkEvent,
 )
 from .events import (
@@ -227,8 +226,8 @@ class HostConnection(LinkEnd):
                         ev.tag, FailureReason.LINK,
                         f"{ev.reason}; not ACKed after {ev.attempts} transmission(s)",
                     ))
-            elif isinstance(ev, FrameRejected):
-                events.append(LinkFault(ev.offset, ev.length, ev.reason, ev.nak_sent))
+            elif isinstance(ev, LinkFault):
+                events.append(ev)
                 if self.transport is Transport.TCP and not self.broken:
                     self.broken = True
                     events.extend(self._fail_all(

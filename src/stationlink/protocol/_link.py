@@ -7,7 +7,7 @@ Contract:
   ``handle_timeout(now)`` once ``next_deadline()`` has passed. Time comes from the injected
   ``clock`` (monotonic seconds).
 - Serial rules: a good frame is answered with ACK (0x06), a frame whose checksum fails with
-  NAK (0x15); other garbage is skipped silently (reported as :class:`FrameRejected`) and the
+  NAK (0x15); other garbage is skipped silently (reported as :class:`~.events.LinkFault`) and the
   deframer resynchronises on the next STX whose frame checks out. One frame at a time is in
   flight; it is retransmitted on NAK or when no ACK arrives within ``t1`` (1.0 s by default,
   plus the frame's own wire time ``len(frame) * byte_time``), at most ``max_retransmits``
@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 from ..clock import MonotonicClock
 from ._framing import ACK, NAK, Deframer, FrameEvent, LinkByte, Rejected, Transport, build_frame
+from .events import LinkFault
 from .messages import Dialect
 
 T1_DEFAULT = 1.0
@@ -77,17 +78,9 @@ class BodyFailed:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class FrameRejected:
-    """A stretch of received bytes that was skipped; ``nak_sent`` if it was answered by NAK."""
-
-    offset: int
-    length: int
-    reason: str
-    nak_sent: bool
-
-
-LinkEvent = BodyReceived | BodyDelivered | BodyFailed | FrameRejected
+#: A stretch of received bytes that was skipped is the public :class:`~.events.LinkFault`
+#: (``nak_sent`` if it was answered by NAK): both connections pass it up as it is.
+LinkEvent = BodyReceived | BodyDelivered | BodyFailed | LinkFault
 
 
 @dataclass(slots=True)
@@ -246,13 +239,13 @@ class Link:
                 events.extend(self._link_byte(ev))
         return events
 
-    def _rejected(self, ev: Rejected) -> FrameRejected:
+    def _rejected(self, ev: Rejected) -> LinkFault:
         nak = self.serial and ev.checksum_failed
         self.stats["rejected"] += 1
         if nak:
             self._out.append(NAK)
             self.stats["nak_sent"] += 1
-        return FrameRejected(ev.offset, ev.length, ev.reason, nak)
+        return LinkFault(ev.offset, ev.length, ev.reason, nak)
 
     def _link_byte(self, ev: LinkByte) -> list[LinkEvent]:
         item = self._inflight

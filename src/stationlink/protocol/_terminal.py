@@ -57,7 +57,6 @@ from ._link import (
     BodyDelivered,
     BodyFailed,
     BodyReceived,
-    FrameRejected,
     LinkEvent,
 )
 from .events import (
@@ -143,8 +142,8 @@ class TerminalConnection(LinkEnd):
                 break  # TCP lost sync: nothing after the rejected stretch counts
             if isinstance(ev, BodyReceived):
                 events.extend(self._on_body(ev))
-            elif isinstance(ev, FrameRejected):
-                events.append(LinkFault(ev.offset, ev.length, ev.reason, ev.nak_sent))
+            elif isinstance(ev, LinkFault):
+                events.append(ev)
                 if self.transport is Transport.TCP:
                     self.broken = True
             elif isinstance(ev, BodyDelivered):
