@@ -21,6 +21,9 @@ Contract:
   JSON and CSV); :func:`format_date` / :func:`format_datetime` render in China Standard Time
   through Babel's locale data (``zh_CN`` / ``en``); a naive datetime is refused;
   :func:`format_month` renders a CST calendar month ``YYYY-MM`` (``2026年10月``).
+- Texts kept under stable ids rather than gettext source strings (the health screen's,
+  ``monitor``'s and ``diag``'s, whose ids scripts read) are TOML tables beside the modules
+  that use them, read, checked and filled by :mod:`stationlink.i18n.messages`.
 """
 
 from __future__ import annotations
