@@ -40,6 +40,7 @@ from stationlink.protocol import (
     TxnKind,
     TxnStatus,
 )
+from stationlink.records import TERMINAL_KINDS
 
 REF_LENGTH = 12
 
@@ -258,6 +259,8 @@ class Journal:
         when = datetime.fromisoformat(d["terminal_time"])
         if when.tzinfo is None:
             raise ValueError("terminal_time has no UTC offset")
+        if d["kind"] not in TERMINAL_KINDS:
+            raise ValueError(f"kind {d['kind']!r} is not a kind a terminal journals")
         return JournalRecord(
             cursor=int(d["cursor"]),
             ref=str(d["ref"]),

@@ -283,3 +283,17 @@ def test_bad_journal_file_names_the_line(tmp_path: Path) -> None:
         fh.write(json.dumps({"record": {"cursor": "x"}}) + "\n")
     with pytest.raises(ConfigError, match=r"journal.jsonl: line 3: bad journal line"):
         rig.restart()
+
+
+def test_journal_file_refuses_a_kind_no_terminal_journals(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    rig = Rig("bill", "sl-2", journal_path=path)
+    pay(rig, "a", 100)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    record_line = next(i for i, line in enumerate(lines) if '"record"' in line)
+    obj = json.loads(lines[record_line])
+    obj["record"]["kind"] = "referral"
+    lines[record_line] = json.dumps(obj)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"line {record_line + 1}: .*'referral' is not a kind"):
+        rig.restart()
