@@ -2,6 +2,14 @@
 terminals on TCP sockets in the test process with standalone counter traffic, and a
 NetCut proxy between agent and hub.
 
+Every test using :func:`rig` runs once per hub store through the one parametrised fixture
+:func:`hub_db` (``["sqlite", "postgresql"]``): ``hub serve --db <file>`` and
+``hub serve --db postgresql://…``. PostgreSQL comes from ``STATIONLINK_TEST_PG`` through the
+hub tests' session database (``hub_fixtures.pg_server``: a database with a random name per
+session, dropped after); each test gets a fresh, empty schema in it, migrated by
+``stationlink hub migrate`` (:func:`pg_hub`). Without the variable the PostgreSQL runs are
+deselected with one line (``conftest.py``).
+
 Expected results are never written down: they are read from the terminals' own journals
 when the test ends and compared with what the hub holds.
 """
@@ -16,14 +24,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from stationlink.cli.main import cli
 from stationlink.hub.export import hub_transactions
-from stationlink.hub.sqlite_store import SqliteHubStore
+from stationlink.hub.stores import open_hub_store, sqlite_path
 from stationlink.hub.tokens import hash_token, new_token
 from stationlink.money import fen_to_yuan
 from stationlink.protocol import (
@@ -38,18 +49,52 @@ from stationlink.protocol import (
 from stationlink_sim.netcut import NetCut
 from stationlink_sim.serve import DEFAULT_CARD_KEY, RunningTerminal, serve_terminal
 
+_HUB_TESTS = str(Path(__file__).resolve().parent.parent / "hub")
+if _HUB_TESTS not in sys.path:  # also when only tests/e2e is collected
+    sys.path.insert(0, _HUB_TESTS)
+
+# the PostgreSQL session database of the hub tests, shared
+from hub_fixtures import PG_ENV, pg_db, pg_server  # noqa: E402
+
+__all__ = ["CLI", "PG_ENV", "PG_SKIP", "STATION", "AgentProcess", "HubProcess", "Rig",
+           "Traffic", "describe", "hub_db", "pg_db", "pg_hub", "pg_server", "preload", "rig"]
+
 STATION = "E2E1"
 CLI = [sys.executable, "-c", "from stationlink.cli.main import main; main()"]
 PRODUCTS = ("mobile", "unicom", "electricity", "water")
+STORES = ["sqlite", "postgresql"]
+PG_SKIP = (f"PostgreSQL end-to-end runs skipped: {PG_ENV} is not set (a server DSN, e.g. "
+           "postgresql://postgres@127.0.0.1:5432/test; .ci/run sets it)")
+COUNTS = ("SELECT count(*), count(DISTINCT terminal_id || ' ' || ident), "
+          "count(*) FILTER (WHERE duplicate_of IS NOT NULL) FROM records WHERE station_id = ")
+
+
+@pytest.fixture
+def pg_hub(pg_db: str) -> str:
+    """A fresh, empty PostgreSQL schema migrated by ``stationlink hub migrate``: a ``--db``
+    (the command in this process: a new interpreter would add seconds per test)."""
+    done = CliRunner().invoke(cli, ["hub", "migrate", "--db", pg_db])
+    assert done.exit_code == 0, f"hub migrate failed: {done.output}"
+    assert "hub schema migrated from version 0" in done.stdout, done.stdout  # it was empty
+    return pg_db
+
+
+@pytest.fixture(params=STORES)
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The hub database of the test, once per store, as a ``hub serve --db`` value."""
+    if request.param == "sqlite":
+        return str(tmp_path / "hub.sqlite")
+    url: str = request.getfixturevalue("pg_hub")
+    return url
 
 
 class HubProcess:
     """``stationlink hub serve --bind 127.0.0.1:0`` as a subprocess."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: str, log: Path) -> None:
         self.log = log.open("a", encoding="utf-8")
         self.proc = subprocess.Popen(
-            [*CLI, "hub", "serve", "--db", str(db), "--bind", "127.0.0.1:0"],
+            [*CLI, "hub", "serve", "--db", db, "--bind", "127.0.0.1:0"],
             stderr=subprocess.PIPE, stdout=self.log, text=True,
         )
         assert self.proc.stderr is not None
@@ -150,15 +195,17 @@ class Traffic(threading.Thread):
 
 
 class Rig:
-    """Hub db + token, two emulated terminals, and an agent.toml pointing at a NetCut."""
+    """One station on a hub database (``db``, a ``--db`` value of either store) with its
+    token, two emulated terminals, and an agent.toml pointing at a NetCut; the hub process
+    is :meth:`start_hub`'s, or a test's own routed to with :meth:`route`."""
 
-    def __init__(self, tmp: Path, bill: RunningTerminal, card: RunningTerminal) -> None:
-        self.tmp = tmp
-        self.bill, self.card = bill, card
-        self.hub_db = tmp / "hub.sqlite"
-        store = SqliteHubStore(self.hub_db)
+    def __init__(self, tmp: Path, bill: RunningTerminal, card: RunningTerminal, db: str,
+                 station: str = STATION) -> None:
+        tmp.mkdir(exist_ok=True)
+        self.tmp, self.bill, self.card, self.db, self.station = tmp, bill, card, db, station
+        store = open_hub_store(db)  # a SQLite file is created (PostgreSQL: migrated)
         token_id, self.token = new_token()
-        store.add_token(token_id, STATION, hash_token(self.token),
+        store.add_token(token_id, station, hash_token(self.token),
                         datetime(2026, 10, 1, tzinfo=UTC))
         store.close()
         self.hub: HubProcess | None = None
@@ -167,19 +214,23 @@ class Rig:
         self.traffic: Traffic | None = None
         self.starts = 0
 
-    def start_hub(self) -> HubProcess:
-        self.hub = HubProcess(self.hub_db, self.tmp / "hub.log")
+    def route(self, hub: HubProcess) -> None:
+        """Send the agent's traffic to ``hub`` (the proxy follows; the agent's URL stays)."""
         if self.proxy is None:
-            self.proxy = NetCut(self.hub.address)
+            self.proxy = NetCut(hub.address)
         else:
-            self.proxy.set_upstream(self.hub.address)
+            self.proxy.set_upstream(hub.address)
+
+    def start_hub(self) -> HubProcess:
+        self.hub = HubProcess(self.db, self.tmp / "hub.log")
+        self.route(self.hub)
         return self.hub
 
     def write_config(self, batch_size: int) -> Path:
         assert self.proxy is not None
         path = self.tmp / "agent.toml"
         path.write_text(f"""
-station_id = "{STATION}"
+station_id = "{self.station}"
 card_key = "{DEFAULT_CARD_KEY.hex()}"
 data_dir = "agent-data"
 
@@ -232,7 +283,7 @@ dialect = "mispos-1"
                 if rec.kind is TxnKind.REVERSAL:
                     continue
                 status = "reversed" if journal.is_reversed(rec.ref) else rec.status.value
-                out[f"{STATION}-{term.config.terminal_id}-{rec.ref}"] = (
+                out[f"{self.station}-{term.config.terminal_id}-{rec.ref}"] = (
                     rec.kind.value, str(fen_to_yuan(rec.amount_fen)), status)
         return out
 
@@ -240,20 +291,23 @@ dialect = "mispos-1"
         return len(self.bill.device.journal) + len(self.card.device.journal)
 
     def at_hub(self) -> dict[str, tuple[str, str, str]]:
-        rows = list(hub_transactions(self.hub_db, include_late=True))
+        rows = [r for r in hub_transactions(self.db, include_late=True)
+                if r.station_id == self.station]
         assert len({r.txn_id for r in rows}) == len(rows), "a transaction exported twice"
         return {r.txn_id: (r.kind, str(r.amount), r.status) for r in rows}
 
     def hub_counts(self) -> tuple[int, int, int]:
         """(records, distinct identities, duplicates) the hub stores for the station."""
-        conn = sqlite3.connect(self.hub_db)
-        try:
-            row = conn.execute(
-                "SELECT COUNT(*), COUNT(DISTINCT terminal_id || ' ' || ident), "
-                "COALESCE(SUM(duplicate_of IS NOT NULL), 0) FROM records WHERE station_id=?",
-                (STATION,)).fetchone()
-        finally:
-            conn.close()
+        file = sqlite_path(self.db)
+        if file is not None:
+            with closing(sqlite3.connect(file)) as conn:
+                row = conn.execute(COUNTS + "?", (self.station,)).fetchone()
+        else:
+            import psycopg
+
+            with psycopg.connect(self.db) as pg:
+                row = pg.execute((COUNTS + "%s").encode(), (self.station,)).fetchone()
+        assert row is not None
         return int(row[0]), int(row[1]), int(row[2])
 
     def wait_until_synced(self, timeout: float) -> None:
@@ -266,7 +320,9 @@ dialect = "mispos-1"
             time.sleep(0.2)
         missing = set(self.expected()) - set(self.at_hub())
         log = (self.tmp / "agent.log").read_text(encoding="utf-8")[-3000:]
-        log += "\nhub log tail:\n" + (self.tmp / "hub.log").read_text(encoding="utf-8")[-1500:]
+        hub_log = self.tmp / "hub.log"
+        if hub_log.exists():  # absent when the test runs its own hubs
+            log += "\nhub log tail:\n" + hub_log.read_text(encoding="utf-8")[-1500:]
         pytest.fail(f"hub not complete after {timeout} s: {len(missing)} missing; "
                     f"agent log tail:\n{log}")
 
@@ -281,19 +337,20 @@ dialect = "mispos-1"
         if self.traffic is not None:
             self.traffic.stop_flag.set()
             self.traffic.join(timeout=10)
-        if self.agent is not None and self.agent.proc.poll() is None:
+        if self.agent is not None and not self.agent.log.closed:  # also one that died
             self.agent.kill()
-        if self.hub is not None and self.hub.proc.poll() is None:
+        if self.hub is not None and not self.hub.log.closed:
             self.hub.stop(signal.SIGKILL)
         if self.proxy is not None:
             self.proxy.close()
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(tmp_path: Path, hub_db: str) -> Iterator[Rig]:
+    """The station rig on a new hub database, once per store (:func:`hub_db`)."""
     with serve_terminal("bill", "sl-2", terminal_id="BILL0001", seed=11) as bill, \
             serve_terminal("card", "mispos-1", terminal_id="CARD0001", seed=12) as card:
-        r = Rig(tmp_path, bill, card)
+        r = Rig(tmp_path, bill, card, hub_db)
         try:
             yield r
         finally:
