@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -34,10 +32,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 from console_fixtures import PASSWORD, ConsoleHub  # noqa: E402
-from console_month import MONTH, load_month, sqlite_console_hub  # noqa: E402
+from console_month import MONTH, computed, load_month, sqlite_console_hub  # noqa: E402
 from rewards_store_loader import load_hub  # noqa: E402
 
-from stationlink.cli.main import cli  # noqa: E402
 from stationlink.interchange import Transaction  # noqa: E402
 
 
@@ -67,16 +64,6 @@ def sign_in(browser: object, hub: ConsoleHub, name: str, **context: object) -> o
     page.click("button[type=submit]")
     page.wait_for_selector("#greeting")
     return page
-
-
-def computed(facts: dict, *extra: str) -> dict:
-    result = CliRunner().invoke(cli, [
-        "rewards", "compute", "--month", MONTH, "--hub", str(facts["db"]), "--stations",
-        str(facts["stations"]), "--branches", str(facts["branches"]), "--format", "json",
-        *extra])
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
-    return out[0] if isinstance(out, list) else out
 
 
 def test_an_operator_runs_the_month_in_the_browser(browser, shots: Path,

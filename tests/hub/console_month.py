@@ -7,9 +7,11 @@ has not been heard from for days."""
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from console_fixtures import T0, Clock, ConsoleHub
@@ -111,3 +113,15 @@ def load_month(hub: ConsoleHub, db: Path | str, tmp: Path) -> dict[str, object]:
             "error_counters": {"jam": 2}, "signal_dbm": -71, "uptime_ms": 1000,
             "boot_id": 1}], now - timedelta(hours=hours))
     return {"stations": stations, "branches": branches, "ids": ids, "late": late}
+
+
+def computed(facts: dict[str, Any], *extra: str) -> dict[str, Any]:
+    """What ``rewards compute --hub`` prints (JSON) for the month :func:`load_month` loaded
+    (``facts`` with ``db`` added: the hub's database); a list answer's first entry."""
+    result = CliRunner().invoke(cli, [
+        "rewards", "compute", "--month", MONTH, "--hub", str(facts["db"]), "--stations",
+        str(facts["stations"]), "--branches", str(facts["branches"]), "--format", "json",
+        *extra])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    return out[0] if isinstance(out, list) else out  # type: ignore[no-any-return]

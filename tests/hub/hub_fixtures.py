@@ -29,6 +29,8 @@ from click.testing import CliRunner
 from stationlink.cli.main import cli
 
 if TYPE_CHECKING:
+    import trustme
+
     from stationlink.hub.store import HubStore
 
 _BUFFER_TESTS = str(Path(__file__).resolve().parent.parent / "buffer")
@@ -40,7 +42,7 @@ from buffer_fixtures import CARD, T0, MakeRecord, buf, make_record  # noqa: E402
 
 __all__ = ["CARD", "PG_ENV", "PG_SKIP", "T0", "Clock", "Hub", "HubProcess", "MakeRecord",
            "PgServer", "buf", "clock", "create_token", "hub_db", "http", "hub", "make_record",
-           "pg_db", "pg_server"]
+           "pg_db", "pg_server", "write_tls_files"]
 
 PG_ENV = "STATIONLINK_TEST_PG"
 PG_SKIP = (f"PostgreSQL store tests skipped: {PG_ENV} is not set (a server DSN, e.g. "
@@ -226,3 +228,16 @@ def create_token(db: Path | str, station: str) -> str:
                                       "--station", station])
     assert result.exit_code == 0, result.output
     return result.stdout.strip()
+
+
+def write_tls_files(ca: trustme.CA, folder: Path, *hosts: str) -> tuple[Path, Path, Path]:
+    """A server certificate of ``ca`` for ``hosts``, written into ``folder``: ``cert.pem``
+    (with its chain), ``key.pem`` and the CA's ``ca.pem``, in that order."""
+    cert = ca.issue_cert(*hosts)
+    cert_file, key_file, ca_file = (folder / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(str(cert_file), append=True)
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    return cert_file, key_file, ca_file

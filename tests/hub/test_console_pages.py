@@ -22,7 +22,14 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from console_fixtures import ConsoleHub, console_clock, console_hub, csrf_field
-from console_month import MONTH, PHONES, load_month, new_console_hub, sqlite_console_hub
+from console_month import (
+    MONTH,
+    PHONES,
+    computed,
+    load_month,
+    new_console_hub,
+    sqlite_console_hub,
+)
 
 __all__ = ["console_clock", "console_hub"]  # fixtures used here
 from rewards_store_loader import load_hub
@@ -52,16 +59,6 @@ def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
     with hub.client() as client:
         assert hub.sign_in(client, name).status_code == 303
         yield client
-
-
-def computed(facts: dict, *extra: str) -> dict:
-    result = CliRunner().invoke(cli, [
-        "rewards", "compute", "--month", MONTH, "--hub", str(facts["db"]), "--stations",
-        str(facts["stations"]), "--branches", str(facts["branches"]), "--format", "json",
-        *extra])
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
-    return out[0] if isinstance(out, list) else out
 
 
 def totals(month: dict) -> dict[str, str]:

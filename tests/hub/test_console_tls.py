@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trustme
 from console_fixtures import PASSWORD, T0, Clock, ConsoleHub, csrf_field
+from hub_fixtures import write_tls_files
 
 from stationlink.hub.console import Role
 from stationlink.hub.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
@@ -21,14 +22,8 @@ from stationlink.hub.console.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 @pytest.fixture
 def tls_hub(tmp_path: Path) -> Iterator[tuple[ConsoleHub, Path]]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    for pem in cert.cert_chain_pems[1:]:
-        pem.write_to_path(str(cert_file), append=True)
-    cert.private_key_pem.write_to_path(str(key_file))
-    ca.cert_pem.write_to_path(str(ca_file))
+    cert_file, key_file, ca_file = write_tls_files(trustme.CA(), tmp_path, "127.0.0.1",
+                                                   "localhost")
     hub = ConsoleHub(tmp_path / "hub.sqlite", Clock(T0), tls=(cert_file, key_file))
     hub.add_operator("alice", Role.ADMIN)
     yield hub, ca_file

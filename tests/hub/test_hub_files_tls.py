@@ -14,7 +14,7 @@ import httpx
 import pytest
 import trustme
 from click.testing import CliRunner
-from hub_fixtures import T0, MakeRecord
+from hub_fixtures import T0, MakeRecord, write_tls_files
 
 from stationlink.agent.uploader import hub_client
 from stationlink.buffer import Buffer
@@ -85,14 +85,7 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def tls_files(tmp_path: Path, ca: trustme.CA) -> tuple[Path, Path, Path]:
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    for pem in cert.cert_chain_pems[1:]:
-        pem.write_to_path(str(cert_file), append=True)
-    cert.private_key_pem.write_to_path(str(key_file))
-    ca.cert_pem.write_to_path(str(ca_file))
-    return cert_file, key_file, ca_file
+    return write_tls_files(ca, tmp_path, "127.0.0.1", "localhost")
 
 
 def test_upload_over_https_trusting_a_private_ca(

@@ -29,6 +29,14 @@ def post(http: httpx.Client, hub: Hub, body: Any, station: str = "S1",
                      headers=hub.headers(acting_as))
 
 
+def accepted_copy(http: httpx.Client, hub: Hub, buf: Buffer, limit: int) -> dict[str, Any]:
+    """The batch of ``buf``'s first ``limit`` records, posted and accepted (200): a copy of its
+    body, to alter and post again."""
+    body = batch_json(buf, limit)
+    assert post(http, hub, body).status_code == 200
+    return copy.deepcopy(body)
+
+
 def held(hub: Hub) -> list[tuple[Any, ...]]:
     return hub.sql("SELECT station_id, seq, ident FROM records ORDER BY station_id, seq")
 
@@ -69,9 +77,7 @@ def test_gap_is_409_with_expected_seq(hub: Hub, http: httpx.Client, filled: Buff
 def test_replayed_seq_with_other_record_is_conflict(
     hub: Hub, http: httpx.Client, filled: Buffer
 ) -> None:
-    body = batch_json(filled, 2)
-    assert post(http, hub, body).status_code == 200
-    forged = copy.deepcopy(body)
+    forged = accepted_copy(http, hub, filled, 2)
     forged["records"][1]["terminal_ref"] = "R-OTHER"
     r = post(http, hub, forged)
     assert r.status_code == 409
@@ -82,9 +88,7 @@ def test_replayed_seq_with_other_record_is_conflict(
 def test_same_identity_under_new_seq_is_kept_as_duplicate(
     hub: Hub, http: httpx.Client, filled: Buffer
 ) -> None:
-    body = batch_json(filled, 1)
-    assert post(http, hub, body).status_code == 200
-    repeat = copy.deepcopy(body)
+    repeat = accepted_copy(http, hub, filled, 1)
     repeat["first_seq"] = repeat["last_seq"] = repeat["records"][0]["seq"] = 2
     r = post(http, hub, repeat)
     assert r.json()["duplicates"] == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from hub_fixtures import T0, MakeRecord, create_token
+from hub_fixtures import T0, MakeRecord, create_token, write_tls_files
 
 from stationlink.buffer import Buffer
 from stationlink.errors import HubUnavailableError
@@ -129,12 +129,7 @@ def test_rate_limit_option_reaches_the_served_app(tmp_path: Path) -> None:
 
 
 def test_serve_https_directly(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    ca.cert_pem.write_to_path(str(ca_file))
+    cert_file, key_file, ca_file = write_tls_files(trustme.CA(), tmp_path, "127.0.0.1")
     db = tmp_path / "hub.sqlite"
     token = create_token(db, "S1")
     hub = Serve(db, "127.0.0.1:0", "--tls-cert", str(cert_file), "--tls-key", str(key_file))

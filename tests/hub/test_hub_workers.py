@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from hub_fixtures import T0, MakeRecord, create_token
+from hub_fixtures import T0, MakeRecord, create_token, write_tls_files
 
 from stationlink.buffer import Buffer
 from stationlink.cli.main import cli
@@ -220,12 +220,7 @@ def test_workers_end_when_their_supervisor_is_killed(pg_db: str) -> None:
 def test_workers_serve_https(pg_db: str, tmp_path: Path) -> None:
     import trustme
 
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert_file, key_file, ca_file = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
-    ca.cert_pem.write_to_path(str(ca_file))
+    cert_file, key_file, ca_file = write_tls_files(trustme.CA(), tmp_path, "127.0.0.1")
     migrate_hub(pg_db)
     token = create_token(pg_db, "S1")
     hub = Serve(pg_db, "--workers", "2", "--tls-cert", str(cert_file), "--tls-key",
