@@ -53,6 +53,13 @@ def _records_of(ctx: Ctx, w: Wire, client_ref: str, after: int) -> list[JournalR
     return [r for r in page.records if r.client_ref == client_ref]
 
 
+def _once(mine: list[JournalRecord], ref: str, after: str = "") -> None:
+    """Exactly one journal record with the test payment's client_ref ``ref``."""
+    if len(mine) != 1:
+        raise CaseFailed(f"{len(mine)} journal records with client_ref {ref}{after} (one "
+                         "expected)")
+
+
 def duplicate(ctx: Ctx) -> str:
     """The same payment frame twice (same seq and body, as a host retransmits it when the
     ACK was lost): one journal record. TCP: the stored response is replayed and must carry
@@ -84,9 +91,7 @@ def duplicate(ctx: Ctx) -> str:
                 if (replay.cursor, replay.ref) != (record.cursor, record.ref):
                     raise CaseFailed(f"the duplicate was answered with another record "
                                      f"{replay.cursor}/{replay.ref}")
-        if len(mine) != 1:
-            raise CaseFailed(f"{len(mine)} journal records with client_ref {ref} "
-                             "after a duplicate request (one expected)")
+        _once(mine, ref, " after a duplicate request")
     finally:
         ctx.reverse(w, record)
     return f"record {record.cursor} once in the journal after the duplicate"
@@ -118,10 +123,7 @@ def status_lost(ctx: Ctx) -> str:
         if record.client_ref != ref:
             raise CaseFailed(f"STATUS_QUERY of {ref} answered with client_ref "
                              f"{record.client_ref}")
-        mine = _records_of(ctx, w2, ref, record.cursor - 1)
-        if len(mine) != 1:
-            raise CaseFailed(f"{len(mine)} journal records with client_ref {ref} (one "
-                             "expected)")
+        _once(_records_of(ctx, w2, ref, record.cursor - 1), ref)
     finally:
         ctx.reverse(w2, record)
     return f"reported once (record {record.cursor}, {record.status.value}); one journal record"

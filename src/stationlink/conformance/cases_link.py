@@ -29,9 +29,9 @@ from ..protocol import (
     lrc,
 )
 from .context import Ctx
+from .line import SLACK  # seconds of scheduling tolerance on timers measured by the kit
 from .wire import RECEIVE_IDLE, CaseFailed, Got, Wire, seq_of
 
-SLACK = 0.25  # seconds of scheduling tolerance on timers measured by the kit
 QUIET = T1_DEFAULT + 0.5  # how long "silence" is listened for
 
 
