@@ -19,7 +19,7 @@ from stationlink.errors import OperatorError
 from stationlink.hub.console import Role
 from stationlink.hub.console.backend import console_store_for
 from stationlink.hub.console.store import Actor, ConsoleStore
-from stationlink.hub.hub_schema import CONSOLE_DDL
+from stationlink.hub.hub_schema import CONSOLE_DDL, OPERATOR_LANG_DDL
 from stationlink.hub.stores import migrate_hub, open_hub_store
 from stationlink.money import CST
 
@@ -181,7 +181,7 @@ def test_concurrent_changes_each_keep_their_audit_row(hub_db: str) -> None:
 
 def test_the_pg_console_tables_have_the_sqlite_columns(pg_db: str, pg_server: PgServer) -> None:
     migrate_hub(pg_db)
-    assert_sqlite_columns(pg_db, pg_server, CONSOLE_DDL,
+    assert_sqlite_columns(pg_db, pg_server, CONSOLE_DDL + OPERATOR_LANG_DDL,
                           ("operators", "console_sessions", "audit"))
 
 

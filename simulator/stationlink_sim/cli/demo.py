@@ -7,7 +7,8 @@ when the hub holds exactly what the terminals did, 1 when not, 10 when the run f
 Then, on a terminal (standard input and output both terminals, no ``--json``) or with
 ``--serve``, and when the run is good: the console's URL (the month's page) and a one-time
 password of operator ``demo`` (admin) are printed, and the hub serves the run's database
-(station API and console, docs/console.md) on ``--bind`` until Ctrl-C (exit 0).
+(station API and console, docs/console.md; in ``--lang``, Chinese by default) on ``--bind``
+until Ctrl-C (exit 0).
 ``--no-serve`` (scripts, tests) ends right after the figures.
 """
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 import click
 
 from stationlink.cli.common import handles_errors
+from stationlink.i18n import DEFAULT_LANG, LANGS
 
 from .run import print_result, start_log, stop_log
 
@@ -40,11 +42,14 @@ if TYPE_CHECKING:
               help="Then serve the console until Ctrl-C  [default: --serve on a terminal]")
 @click.option("--bind", default="127.0.0.1:8400", show_default=True,
               help="host:port of the console when serving.")
+@click.option("--lang", type=click.Choice(LANGS), default=DEFAULT_LANG,
+              envvar="STATIONLINK_LANG", show_default=True, show_envvar=True,
+              help="The console's language when serving.")
 @click.pass_context
 @handles_errors
 def demo(ctx: click.Context, directory: Path | None, seed: int | None,
          date: dt.datetime | None, as_json: bool, verbose: bool, serve: bool | None,
-         bind: str) -> None:
+         bind: str, lang: str) -> None:
     """Run a simulated station for a day end to end and print its figures and reward."""
     from stationlink_sim.e2e import DemoOptions, run_demo, work_directory
     from stationlink_sim.e2e.demo import DEMO_DATE
@@ -63,10 +68,10 @@ def demo(ctx: click.Context, directory: Path | None, seed: int | None,
     if serve is None:
         serve = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     if serve:
-        serve_demo(result, bind)
+        serve_demo(result, bind, lang)
 
 
-def serve_demo(result: DemoResult, bind: str) -> None:
+def serve_demo(result: DemoResult, bind: str, lang: str = DEFAULT_LANG) -> None:
     """Print the console's URL and a one-time password, then serve until Ctrl-C."""
     from stationlink_sim.e2e.demo import DEMO_OPERATOR, demo_clock, prepare_console, serve_console
 
@@ -79,5 +84,5 @@ def serve_demo(result: DemoResult, bind: str) -> None:
                    "(change it at the first sign-in)")
         click.echo("serving until Ctrl-C", err=True)
 
-    serve_console(result, bind, ready, clock=clock)
+    serve_console(result, bind, ready, clock=clock, lang=lang)
     click.echo("console stopped", err=True)

@@ -161,11 +161,11 @@ def prepare_console(demo: DemoResult, *, now: dt.datetime) -> str:
 
 
 def serve_console(demo: DemoResult, bind: str, on_ready: Callable[[str], None], *,
-                  clock: Callable[[], dt.datetime]) -> None:
-    """Serve the demo's hub (station API and console) on ``bind`` until SIGINT/SIGTERM;
-    ``on_ready(url)`` once it listens."""
+                  clock: Callable[[], dt.datetime], lang: str = "zh") -> None:
+    """Serve the demo's hub (station API and console, in ``lang``) on ``bind`` until
+    SIGINT/SIGTERM; ``on_ready(url)`` once it listens."""
     from stationlink.hub.closing import DEFAULT_CLOSE_DAY
     from stationlink.hub.server import serve
 
     serve(demo.run.files["hub_db"], bind, close_day=DEFAULT_CLOSE_DAY, on_ready=on_ready,
-          clock=clock)
+          clock=clock, lang=lang)

@@ -29,6 +29,7 @@ from ..hub.export import LATE_COLUMNS, hub_transactions, late_items
 from ..hub.ratelimit import DEFAULT_RATE, parse_rate
 from ..hub.stores import describe, migrate_hub, open_hub_store, sqlite_path
 from ..hub.tokens import hash_token, new_token, write_token_file
+from ..i18n import DEFAULT_LANG, LANGS
 from .common import echo_json, export_transactions, handles_errors
 
 
@@ -73,9 +74,12 @@ def hub() -> None:
               help="PEM certificate (chain): serve HTTPS directly (with --tls-key).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM private key of --tls-cert.")
+@click.option("--lang", type=click.Choice(LANGS), default=DEFAULT_LANG,
+              envvar="STATIONLINK_LANG", show_default=True, show_envvar=True,
+              help="The console's default language (an operator's own setting wins).")
 @handles_errors
 def serve(db_path: str, bind: str, close_day: int, rate_limit: str, workers: int,
-          tls_cert: Path | None, tls_key: Path | None) -> None:
+          tls_cert: Path | None, tls_key: Path | None, lang: str) -> None:
     """Serve the hub API until SIGINT or SIGTERM."""
     from ..hub.server import serve as run
 
@@ -83,7 +87,7 @@ def serve(db_path: str, bind: str, close_day: int, rate_limit: str, workers: int
         click.echo(f"hub listening on {url}", err=True)
 
     run(db_path, bind, close_day=close_day, on_ready=ready, rate_limit=parse_rate(rate_limit),
-        tls_cert=tls_cert, tls_key=tls_key, workers=workers)
+        tls_cert=tls_cert, tls_key=tls_key, workers=workers, lang=lang)
     click.echo("hub stopped", err=True)
 
 

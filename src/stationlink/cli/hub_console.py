@@ -3,7 +3,9 @@
 ``operator add NAME --role admin|finance|viewer`` asks for the password twice on the
 terminal (``--password-stdin``: one line from standard input, for scripts; ``--generate``:
 a one-time password printed once on stdout, to be changed at the first sign-in);
-``operator list|disable|enable|set-role|reset-password``; ``audit`` lists the audit trail
+``operator list|disable|enable|set-role|set-lang|reset-password`` (``--lang`` / ``set-lang``:
+the operator's console language, ``zh``, ``en`` or ``default`` for the server's);
+``audit`` lists the audit trail
 (``--json``). Every change is audited with the actor ``cli:<system user>``. Passwords are
 stored only as argon2id hashes (:mod:`stationlink.hub.console.passwords`). Registered on the
 ``hub`` group by :mod:`stationlink.cli.hub`.
@@ -26,12 +28,15 @@ from ..hub.console.passwords import Passwords, check_new_password, generate_pass
 from ..hub.console.roles import ROLE_NAMES, parse_role
 from ..hub.console.store import Actor, ConsoleStore, Operator
 from ..hub.stores import open_hub_store, sqlite_path
+from ..i18n import LANGS
 from .common import echo_json, handles_errors
 
 DB = click.option("--db", "db_path", required=True, metavar="DB",
                   help="Hub database: a SQLite file path (or sqlite:///abs/path) or a "
                        "PostgreSQL URL postgresql://user@host[:port]/dbname.")
 ROLE = click.Choice(ROLE_NAMES)
+#: An operator's console language; ``default``: the server's (``hub serve --lang``).
+LANG = click.Choice([*LANGS, "default"])
 
 
 def cli_actor() -> Actor:
@@ -71,7 +76,7 @@ def read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
 
 
 def operator_json(op: Operator) -> dict[str, Any]:
-    return {**op.snapshot(), "created_at": op.created_at.isoformat(),
+    return {**op.snapshot(), "lang": op.lang, "created_at": op.created_at.isoformat(),
             "password_changed_at": op.password_changed_at.isoformat(),
             "disabled_at": None if op.disabled_at is None else op.disabled_at.isoformat()}
 
@@ -95,15 +100,18 @@ def operator() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--generate", is_flag=True,
               help="Generate a one-time password (printed once; changed at first sign-in).")
+@click.option("--lang", type=LANG, default="default", show_default=True,
+              help="The operator's console language (default: the server's, hub serve --lang).")
 @handles_errors
 def operator_add(db_path: str, name: str, role: str, password_stdin: bool,
-                 generate: bool) -> None:
+                 generate: bool, lang: str) -> None:
     """Add an operator; the password is asked twice unless given otherwise."""
     password, one_time = read_password(password_stdin, generate)
     hashed = Passwords().hash(password)
     with console(db_path, create=True) as store:
         store.add_operator(name, parse_role(role), hashed, must_change_password=one_time,
-                           now=datetime.now(UTC), actor=cli_actor())
+                           now=datetime.now(UTC), actor=cli_actor(),
+                           lang=None if lang == "default" else lang)
     if one_time:
         show_one_time(name, password)
     click.echo(f"operator {name} added ({role})", err=True)
@@ -123,7 +131,8 @@ def operator_list(db_path: str, as_json: bool) -> None:
     for d in docs:
         state = "enabled" if d["enabled"] else f"disabled {d['disabled_at']}"
         extra = ", one-time password to change" if d["must_change_password"] else ""
-        click.echo(f"{d['name']}  {d['role']}  {state}{extra}  created {d['created_at']}")
+        click.echo(f"{d['name']}  {d['role']}  {state}{extra}  lang {d['lang'] or 'default'}"
+                   f"  created {d['created_at']}")
 
 
 def _change(db_path: str, what: Callable[[ConsoleStore], Operator], message: str) -> None:
@@ -160,6 +169,18 @@ def operator_set_role(db_path: str, name: str, role: str) -> None:
     """Change an operator's role (effective at their next request)."""
     _change(db_path, lambda s: s.set_role(name, parse_role(role), now=datetime.now(UTC),
                                           actor=cli_actor()), f"operator {name} is now {role}")
+
+
+@operator.command("set-lang")
+@DB
+@click.argument("name")
+@click.argument("lang", type=LANG)
+@handles_errors
+def operator_set_lang(db_path: str, name: str, lang: str) -> None:
+    """Set an operator's console language (zh, en, or default: the server's)."""
+    _change(db_path, lambda s: s.set_lang(name, None if lang == "default" else lang,
+                                          now=datetime.now(UTC), actor=cli_actor()),
+            f"operator {name}: language {lang}")
 
 
 @operator.command("reset-password")

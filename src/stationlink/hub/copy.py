@@ -68,7 +68,7 @@ TABLES = (
     _hub("device_status", json=frozenset({"snapshot"}), identity="id"),
     _hub("tokens"),
     Table("operators", ("name", "role", "password_hash", "must_change_password", "created_at",
-                        "password_changed_at", "disabled_at"),
+                        "password_changed_at", "disabled_at", "lang"),
           times=frozenset({"created_at", "password_changed_at", "disabled_at"}),
           flags=frozenset({"must_change_password"}), optional=True),
     Table("console_sessions", ("session_hash", "operator", "csrf_token", "created_at",

@@ -14,7 +14,9 @@ Versions (``PRAGMA user_version``, :mod:`stationlink.buffer.versions`): 1 is the
 above; 2 stores every timestamp column in CST (``+08:00``; older files may hold ``+00:00``
 texts, rewritten to the same instants); 3 adds the console's ``operators``,
 ``console_sessions`` and ``audit`` tables (:data:`CONSOLE_DDL`; not required by
-:func:`check_hub_file`, so read-only commands still open a version-2 file). A file from
+:func:`check_hub_file`, so read-only commands still open a version-2 file); 4 the console's
+month tables (:data:`MONTHS_DDL`); 5 the operators' language setting
+(:data:`OPERATOR_LANG_DDL`). A file from
 before versions (0, every table there) is migrated in place when the hub opens it for
 writing; a newer file is refused.
 
@@ -203,4 +205,13 @@ MONTHS_DDL = (
 
 MIGRATIONS = (*MIGRATIONS, _ddl_migration(4, "console months: reference data, frozen statements",
                                           MONTHS_DDL))
+
+#: Version 5: each operator's console language (``zh``/``en``; NULL: the server's default,
+#: ``hub serve --lang``). Mirrored by the PostgreSQL store (its version 4).
+OPERATOR_LANG_DDL = (
+    "ALTER TABLE operators ADD COLUMN lang TEXT CHECK (lang IN ('zh', 'en'))",
+)
+
+MIGRATIONS = (*MIGRATIONS, _ddl_migration(5, "console: the operators' language setting",
+                                          OPERATOR_LANG_DDL))
 SCHEMA_VERSION = latest(MIGRATIONS)

@@ -28,6 +28,9 @@ Contract:
   Per-process state and its bounds: a station's requests may reach any worker, so its
   effective rate limit is at most N × ``rate_limit`` (each bucket also starts full);
   PostgreSQL groups concurrent commits of every process into one WAL flush itself.
+- ``lang`` (``--lang zh|en``, default zh) is the console's default language
+  (:class:`~stationlink.hub.console.ConsoleOptions` ``lang``; an operator's own setting
+  wins), checked before binding (ConfigError), the same in every worker.
 - :class:`BackgroundServer` runs the same app on a real uvicorn server in a thread, on a
   socket bound to port 0; ``url`` is ready when the constructor returns; ``stop()`` waits.
 """
@@ -56,7 +59,9 @@ from uvicorn.supervisors.multiprocess import SIGNALS as SUPERVISOR_SIGNALS
 
 from ..clock import WallClock, utc_now
 from ..errors import ConfigError, TransportError
+from ..i18n import DEFAULT_LANG, check_lang
 from .app import create_app
+from .console import ConsoleOptions
 from .ratelimit import DEFAULT_RATE, RateLimiter
 from .stores import describe, open_hub_store, sqlite_path
 
@@ -126,15 +131,17 @@ def serve(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     workers: int = 1,
+    lang: str = DEFAULT_LANG,
 ) -> None:
     """Serve the hub until SIGINT/SIGTERM (module contract)."""
     host, port = parse_bind(bind)
     tls = check_tls(tls_cert, tls_key)
+    lang = check_lang(lang)
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
     if workers > 1:
         _serve_workers(str(db_path), host, port, workers, close_day=close_day,
-                       on_ready=on_ready, rate_limit=rate_limit, tls=tls)
+                       on_ready=on_ready, rate_limit=rate_limit, tls=tls, lang=lang)
         return
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     store = open_hub_store(db_path, close_day=close_day)
@@ -148,7 +155,8 @@ def serve(
         sock = bind_socket(host, port)
         try:
             config = uvicorn.Config(
-                create_app(store, clock=clock, rate_limiter=limiter), log_level="warning",
+                create_app(store, clock=clock, rate_limiter=limiter,
+                           console=ConsoleOptions(lang=lang)), log_level="warning",
                 lifespan="off", access_log=False, ssl_certfile=tls and tls[0],
                 ssl_keyfile=tls and tls[1],
             )
@@ -162,8 +170,8 @@ def serve(
         store.close()
 
 
-def _worker_app(db: str, close_day: int, rate_limit: float | None, supervisor: int
-                ) -> Starlette:
+def _worker_app(db: str, close_day: int, rate_limit: float | None, supervisor: int,
+                lang: str = DEFAULT_LANG) -> Starlette:
     """One worker's application (an app factory run in the spawned worker): its own store
     and rate limiter; the store is closed when the worker shuts down (ASGI lifespan)."""
     try:
@@ -173,7 +181,7 @@ def _worker_app(db: str, close_day: int, rate_limit: float | None, supervisor: i
         time.sleep(1.0)  # the supervisor replaces a worker that died: not in a tight loop
         raise
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
-    app = create_app(store, rate_limiter=limiter)
+    app = create_app(store, rate_limiter=limiter, console=ConsoleOptions(lang=lang))
     threading.Thread(target=_end_with_parent, args=(supervisor,), daemon=True,
                      name="hub-parent-watch").start()
 
@@ -199,7 +207,7 @@ def _end_with_parent(parent: int) -> None:
 
 def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: int,
                    on_ready: Callable[[str], None], rate_limit: float | None,
-                   tls: tuple[str, str] | None) -> None:
+                   tls: tuple[str, str] | None, lang: str = DEFAULT_LANG) -> None:
     """``serve`` with N worker processes on one socket (module contract)."""
     if sqlite_path(db) is not None:
         raise ConfigError(
@@ -210,7 +218,8 @@ def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: in
     previous = {s: signal.getsignal(s) for s in SUPERVISOR_SIGNALS}  # Multiprocess takes them
     try:
         config = uvicorn.Config(
-            functools.partial(_worker_app, db, close_day, rate_limit, os.getpid()), factory=True,
+            functools.partial(_worker_app, db, close_day, rate_limit, os.getpid(), lang),
+            factory=True,
             workers=workers, log_level="warning", lifespan="on", access_log=False,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             ssl_certfile=tls and tls[0], ssl_keyfile=tls and tls[1],

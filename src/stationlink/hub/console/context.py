@@ -5,7 +5,9 @@ public sign-in routes), the parsed form of a POST from ``form``, calls the store
 :meth:`Context.call` (in the thread pool), stamps changes with :meth:`Context.now` (the
 hub's injected clock) and :meth:`Context.actor`, and answers with :meth:`Context.render`
 (a template with the operator, the CSRF token and the security headers), translating
-its own messages with :meth:`Context._` (the runtime's language, Chinese by default).
+its own messages with :meth:`Context._` in :attr:`Context.lang`: the signed-in operator's
+language setting when they chose one, else the server's (``hub serve --lang``; Chinese by
+default). Pages, statements and notices all render in :attr:`Context.lang`.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Runtime:
     limiter: LoginLimiter
     lifetime: timedelta = SESSION_LIFETIME
     idle: timedelta = SESSION_IDLE
-    lang: str = DEFAULT_LANG
+    lang: str = DEFAULT_LANG  # the server's default language (an operator's setting wins)
 
 
 @dataclass
@@ -56,9 +58,16 @@ class Context:
     session_hash: str | None = None
     form: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def lang(self) -> str:
+        """The language of this answer: the operator's setting, else the server's."""
+        if self.session is not None and self.session.lang is not None:
+            return self.session.lang
+        return self.runtime.lang
+
     def _(self, message: str) -> str:
-        """``message`` (an English msgid) in the console's language."""
-        return gettext_for(self.runtime.lang)(message)
+        """``message`` (an English msgid) in :attr:`lang`."""
+        return gettext_for(self.lang)(message)
 
     @property
     def store(self) -> ConsoleStore:
@@ -79,7 +88,7 @@ class Context:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        page = environment(self.runtime.lang).get_template(template).render(
-            session=self.session, csrf_token=self.session.csrf_token if self.session else "",
-            **values)
+        page = environment(self.lang).get_template(template).render(
+            session=self.session, lang=self.lang,
+            csrf_token=self.session.csrf_token if self.session else "", **values)
         return HTMLResponse(page, status, headers=PAGE_HEADERS)

@@ -16,7 +16,8 @@ Contract (docs/console.md):
   enable, change role, reset password (one-time, shown once; the operator's sessions end).
   An admin cannot disable or demote themself (another admin or the CLI can).
 - ``/console/audit`` (admin): the newest 200 audit rows. ``GET /v1/console/whoami``: the
-  signed-in operator as JSON.
+  signed-in operator as JSON (``lang``: their language setting, ``null`` for the server's
+  default; :mod:`.pages_settings`).
 """
 
 from __future__ import annotations
@@ -248,4 +249,4 @@ async def whoami(ctx: Context) -> Response:
     s = ctx.session
     return JSONResponse({"name": s.operator, "role": s.role.label,
                          "must_change_password": s.must_change_password,
-                         "expires_at": s.expires_at.isoformat()})
+                         "lang": s.lang, "expires_at": s.expires_at.isoformat()})

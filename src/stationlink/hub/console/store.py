@@ -15,6 +15,9 @@ interface stays as it is; a hub store offers it through
   a session only while it is neither past ``expires_at`` nor idle longer than ``idle``, and
   only for an enabled operator, with the operator's *current* role. Disabling an operator or
   setting a password ends the operator's sessions (except ``keep_session``).
+- An operator may carry a language (``lang``: ``zh`` or ``en``, :func:`check_operator_lang`);
+  ``None`` means the server's default (``hub serve --lang``). The session carries the
+  operator's *current* setting, so a change applies at the next request.
 - Drivers' errors are :class:`~stationlink.errors.StorageError`.
 """
 
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ...errors import OperatorError
+from ...errors import ConfigError, OperatorError
+from ...i18n import Lang, check_lang
 from .roles import Role
 
 _NAME = re.compile(r"[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]{0,62}[^\s\x00-\x1f\x7f])?")
@@ -36,6 +40,17 @@ def check_name(name: str) -> str:
         raise OperatorError(f"operator name {name!r}: 1 to 64 characters, no control "
                             "characters, no blanks at either end")
     return name
+
+
+def check_operator_lang(lang: str | None) -> Lang | None:
+    """An operator's language setting: ``zh``, ``en`` or ``None`` (the server's default);
+    OperatorError naming the choices otherwise."""
+    if lang is None:
+        return None
+    try:
+        return check_lang(lang)
+    except ConfigError as exc:
+        raise OperatorError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -54,15 +69,21 @@ class Operator:
     created_at: datetime
     password_changed_at: datetime
     disabled_at: datetime | None
+    lang: Lang | None = None  # None: the server's default language
 
     @property
     def enabled(self) -> bool:
         return self.disabled_at is None
 
     def snapshot(self) -> dict[str, Any]:
-        """What the audit keeps of an operator (never the password or its hash)."""
-        return {"name": self.name, "role": self.role.label, "enabled": self.enabled,
-                "must_change_password": self.must_change_password}
+        """What the audit keeps of an operator (never the password or its hash); ``lang``
+        only when the operator chose a language."""
+        snap: dict[str, Any] = {"name": self.name, "role": self.role.label,
+                                "enabled": self.enabled,
+                                "must_change_password": self.must_change_password}
+        if self.lang is not None:
+            snap["lang"] = self.lang
+        return snap
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,7 @@ class Session:
     created_at: datetime
     expires_at: datetime
     last_seen: datetime
+    lang: Lang | None = None  # the operator's language setting (None: the server's default)
 
 
 @dataclass(frozen=True)
@@ -97,7 +119,8 @@ class ConsoleStore(Protocol):
     """Operators, sessions and audit (module contract)."""
 
     def add_operator(self, name: str, role: Role, password_hash: str, *,
-                     must_change_password: bool, now: datetime, actor: Actor) -> Operator: ...
+                     must_change_password: bool, now: datetime, actor: Actor,
+                     lang: str | None = None) -> Operator: ...
 
     def operators(self) -> list[Operator]: ...
 
@@ -115,6 +138,12 @@ class ConsoleStore(Protocol):
     def set_password(self, name: str, password_hash: str, *, must_change_password: bool,
                      now: datetime, actor: Actor, keep_session: str | None = None
                      ) -> Operator: ...
+
+    def set_lang(self, name: str, lang: str | None, *, now: datetime, actor: Actor
+                 ) -> Operator:
+        """The operator's language (``zh``/``en``; ``None``: the server's default), audited
+        as ``operator.set_lang``; an unknown language is an OperatorError."""
+        ...
 
     def rehash_password(self, name: str, old_hash: str, new_hash: str) -> None:
         """Replace an unchanged hash by one with current parameters (not audited: the

@@ -12,6 +12,9 @@ build their dialect.
   serialised and each audit row's *before* is the state it replaced. Disabling an operator
   deletes their sessions; a new password deletes all but ``keep_session``. Two sign-outs of
   one session at once: one of them ends it and writes the audit row, the other returns False.
+- An operator's language (``lang``, schema versions 5 / 4) is checked
+  (:func:`~.store.check_operator_lang`) before anything is written; the session read joins
+  it, so a change applies to the operator's open sessions at once.
 - Times are written as CST text (:func:`stationlink.buffer.db.ts_text`) and read back as
   CST datetimes, so both stores return equal values.
 - A key the database cannot hold (:meth:`~.dialect.Dialect.absent`) is simply not found.
@@ -27,17 +30,17 @@ from ...buffer.db import ts_parse, ts_required, ts_text
 from ...errors import OperatorError
 from .dialect import Dialect
 from .roles import Role
-from .store import Actor, AuditEntry, Operator, Session, check_name
+from .store import Actor, AuditEntry, Operator, Session, check_name, check_operator_lang
 
 T = TypeVar("T")
 _OPERATOR = ("SELECT name, role, must_change_password, created_at, password_changed_at, "
-             "disabled_at FROM operators")
+             "disabled_at, lang FROM operators")
 
 
 def _operator(row: tuple[Any, ...]) -> Operator:
     return Operator(name=row[0], role=Role[row[1].upper()], must_change_password=bool(row[2]),
                     created_at=ts_required(row[3]), password_changed_at=ts_required(row[4]),
-                    disabled_at=ts_parse(row[5]))
+                    disabled_at=ts_parse(row[5]), lang=check_operator_lang(row[6]))
 
 
 def write_audit(db: Dialect, conn: Any, now: datetime, actor: Actor, action: str,
@@ -72,16 +75,18 @@ class ConsoleTables:
     # ----------------------------------------------------------------- operators
 
     def add_operator(self, name: str, role: Role, password_hash: str, *,
-                     must_change_password: bool, now: datetime, actor: Actor) -> Operator:
+                     must_change_password: bool, now: datetime, actor: Actor,
+                     lang: str | None = None) -> Operator:
         check_name(name)
+        chosen = check_operator_lang(lang)
 
         def write(conn: Any) -> Operator:
             cur = self._db.execute(
                 conn, "INSERT INTO operators (name, role, password_hash, must_change_password, "
-                "created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "created_at, password_changed_at, lang) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO NOTHING",
                 (name, role.label, password_hash, must_change_password, ts_text(now),
-                 ts_text(now)))
+                 ts_text(now), chosen))
             if cur.rowcount != 1:
                 raise OperatorError(f"operator {name!r} exists already")
             op = self._get(conn, name)
@@ -148,6 +153,11 @@ class ConsoleTables:
             (password_hash, must_change_password, ts_text(now)),
             end_sessions=True, keep_session=keep_session)
 
+    def set_lang(self, name: str, lang: str | None, *, now: datetime, actor: Actor
+                 ) -> Operator:
+        chosen = check_operator_lang(lang)
+        return self._change(name, now, actor, "operator.set_lang", "lang = ?", (chosen,))
+
     def rehash_password(self, name: str, old_hash: str, new_hash: str) -> None:
         if self._db.absent(name) or self._db.absent(old_hash):
             return
@@ -179,14 +189,16 @@ class ConsoleTables:
             return None
         row = self._run(lambda c: self._db.one(
             c, "SELECT s.operator, o.role, s.csrf_token, o.must_change_password, "
-            "s.created_at, s.expires_at, s.last_seen FROM console_sessions s JOIN operators o "
+            "s.created_at, s.expires_at, s.last_seen, o.lang FROM console_sessions s "
+            "JOIN operators o "
             "ON o.name = s.operator WHERE s.session_hash = ? AND o.disabled_at IS NULL",
             (session_hash,)))
         if row is None:
             return None
         session = Session(operator=row[0], role=Role[row[1].upper()], csrf_token=row[2],
                           must_change_password=bool(row[3]), created_at=ts_required(row[4]),
-                          expires_at=ts_required(row[5]), last_seen=ts_required(row[6]))
+                          expires_at=ts_required(row[5]), last_seen=ts_required(row[6]),
+                          lang=check_operator_lang(row[7]))
         if now >= session.expires_at or now >= session.last_seen + idle:
             return None
         return session

@@ -34,7 +34,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from ...clock import WallClock
 from ...errors import OperatorError, StorageError
 from ...i18n import DEFAULT_LANG, check_lang
-from . import pages, pages_months, pages_stations  # noqa: F401 - register the pages into ROUTES
+from . import (  # noqa: F401 - register the pages into ROUTES
+    pages,
+    pages_months,
+    pages_settings,
+    pages_stations,
+)
 from .context import SESSION_IDLE, SESSION_LIFETIME, TOUCH_EVERY, Context, Runtime
 from .limiter import LoginLimiter
 from .passwords import Passwords
@@ -70,7 +75,9 @@ class ConsoleOptions:
     limiter: LoginLimiter | None = None  # default: LoginLimiter on the hub's clock
     lifetime: timedelta = SESSION_LIFETIME
     idle: timedelta = SESSION_IDLE
-    lang: str = DEFAULT_LANG  # the pages' language (zh or en), checked by check_lang
+    #: the server's default language (zh or en, checked by check_lang; ``hub serve --lang``);
+    #: an operator's own setting (``/console/settings``) wins over it
+    lang: str = DEFAULT_LANG
 
 
 class _Refused(Exception):  # noqa: N818 - internal control flow, carries a response

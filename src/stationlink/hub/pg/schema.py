@@ -24,6 +24,8 @@ Tables (the same as the SQLite hub's, :mod:`stationlink.hub.hub_schema`)::
     month_closes       (version 3) (month, version) PK, policy, closed by/at, re-opened by/at
     statements         (version 3) the frozen statements of a close: (month, version,
                        subject, subject_id) PK (FK to month_closes), statement (jsonb)
+    operators.lang     (version 4) the operator's console language (zh, en; NULL: the
+                       server's default)
 
 Indexes are the ones the reads need: the primary keys (replay by seq, the conflict join,
 month export in (station, seq) order: partition pruning then the key),
@@ -197,8 +199,14 @@ _V3 = (
     FOREIGN KEY (month, version) REFERENCES month_closes (month, version))""",
 )
 
+#: Version 4: each operator's console language (the SQLite hub's schema version 5,
+#: :data:`stationlink.hub.hub_schema.OPERATOR_LANG_DDL`; NULL: the server's default).
+_V4 = (
+    "ALTER TABLE operators ADD COLUMN lang text CHECK (lang IN ('zh', 'en'))",
+)
+
 #: version -> its statements, in order (append a new version; never edit an applied one).
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
