@@ -23,8 +23,10 @@ Contract (docs/console.md, "Month", "Statements", "Notices"):
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -33,29 +35,25 @@ from ...money import CST
 from .context import Context
 from .monthstore import month_store_for
 from .monthview import POLICY, month_view, provisional_views
-from .pages_guard import needs_month_tables
+from .pages_guard import PageHandler, error_answer, guarded_page
 from .roles import Role
-from .routes import ROUTES
 
 _MONTH = re.compile(r"\A(19|20)\d\d-(0[1-9]|1[0-2])\Z")
 
-
-class _BadMonth(Exception):  # noqa: N818 - internal control flow
-    pass
+MonthHandler = Callable[[Context, str, bool], Awaitable[Response]]
 
 
-def _month(ctx: Context) -> str:
-    month = str(ctx.request.path_params["month"])
-    if not _MONTH.match(month):
-        raise _BadMonth(month)
-    return month
+def _in_month(handler: MonthHandler) -> PageHandler:
+    """``handler(ctx, month, json)`` for the page's well-formed ``{month}``; else 400."""
+    @functools.wraps(handler)
+    async def parsed(ctx: Context, json: bool) -> Response:
+        month = str(ctx.request.path_params["month"])
+        if not _MONTH.match(month):
+            return error_answer(ctx, json, 400, "bad_month",
+                                ctx._("A month is written YYYY-MM, e.g. 2026-10."))
+        return await handler(ctx, month, json)
 
-
-def _bad_month(ctx: Context, json: bool) -> Response:
-    message = ctx._("A month is written YYYY-MM, e.g. 2026-10.")
-    if json:
-        return JSONResponse({"error": "bad_month", "detail": message}, 400)
-    return ctx.render("error.html", 400, code=400, message=message)
+    return parsed
 
 
 async def _view(ctx: Context, month: str) -> dict[str, Any]:
@@ -81,38 +79,21 @@ def months_list(ctx: Context) -> list[dict[str, Any]]:
             for m in sorted(set(recent) | set(in_force), reverse=True)]
 
 
-@ROUTES.route("/console/months", ("GET",), Role.VIEWER)
-@needs_month_tables(json=False)
-async def months_page(ctx: Context) -> Response:
-    return ctx.render("months.html", months=await ctx.call(months_list, ctx))
+@guarded_page("/months", Role.VIEWER)
+async def months_page(ctx: Context, json: bool) -> Response:
+    months = await ctx.call(months_list, ctx)
+    if json:
+        return JSONResponse({"months": months})
+    return ctx.render("months.html", months=months)
 
 
-@ROUTES.route("/v1/console/months", ("GET",), Role.VIEWER, kind="json")
-@needs_month_tables(json=True)
-async def months_json(ctx: Context) -> Response:
-    return JSONResponse({"months": await ctx.call(months_list, ctx)})
-
-
-@ROUTES.route("/console/months/{month}", ("GET",), Role.VIEWER,
-              example="/console/months/2026-10")
-@needs_month_tables(json=False)
-async def month_page(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, False)
-    return ctx.render("month.html", m=await _view(ctx, month), roles=Role, notice=None)
-
-
-@ROUTES.route("/v1/console/months/{month}", ("GET",), Role.VIEWER, kind="json",
-              example="/v1/console/months/2026-10")
-@needs_month_tables(json=True)
-async def month_json(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, True)
-    return JSONResponse(await _view(ctx, month))
+@guarded_page("/months/{month}", Role.VIEWER, "/months/2026-10")
+@_in_month
+async def month_page(ctx: Context, month: str, json: bool) -> Response:
+    m = await _view(ctx, month)
+    if json:
+        return JSONResponse(m)
+    return ctx.render("month.html", m=m, roles=Role, notice=None)
 
 
 def _close(ctx: Context, month: str) -> None:
@@ -122,84 +103,53 @@ def _close(ctx: Context, month: str) -> None:
     months.close_month(month, POLICY.name, views, now=ctx.now(), actor=ctx.actor())
 
 
-@ROUTES.route("/console/months/{month}/close", ("POST",), Role.FINANCE,
-              example="/console/months/2026-10/close")
-@needs_month_tables(json=False)
-async def close_month(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, False)
+@guarded_page("/months/{month}/close", Role.FINANCE, "/months/2026-10/close",
+            methods=("POST",), twin=False)
+@_in_month
+async def close_month(ctx: Context, month: str, json: bool) -> Response:
     await ctx.call(_close, ctx, month)
     return RedirectResponse(f"/console/months/{month}", 303)
 
 
-@ROUTES.route("/console/months/{month}/reopen", ("POST",), Role.ADMIN,
-              example="/console/months/2026-10/reopen")
-@needs_month_tables(json=False)
-async def reopen_month(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, False)
+@guarded_page("/months/{month}/reopen", Role.ADMIN, "/months/2026-10/reopen",
+            methods=("POST",), twin=False)
+@_in_month
+async def reopen_month(ctx: Context, month: str, json: bool) -> Response:
     await ctx.call(month_store_for(ctx.runtime.hub_store).reopen_month, month, now=ctx.now(),
                    actor=ctx.actor())
     return RedirectResponse(f"/console/months/{month}", 303)
 
 
-def _find(m: dict[str, Any], subject: str, sid: str) -> dict[str, Any] | None:
-    key = "station_id" if subject == "station" else "branch_id"
-    return next((s for s in m[subject + "es" if subject == "branch" else subject + "s"]
-                 if s[key] == sid), None)
+_LISTS = {"station": "stations", "branch": "branches"}  # the month view's list of each
 
 
-async def _statement(ctx: Context, subject: str, json: bool) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, json)
+async def _statement(ctx: Context, month: str, json: bool, subject: str) -> Response:
     sid = str(ctx.request.path_params["subject_id"])
     m = await _view(ctx, month)
-    found = _find(m, subject, sid)
+    key = subject + "_id"
+    found = next((s for s in m[_LISTS[subject]] if s[key] == sid), None)
     if found is None:
-        message = ctx._("No statement for %(id)s in %(month)s.") % {"id": sid, "month": month}
-        if json:
-            return JSONResponse({"error": "not_found", "detail": message}, 404)
-        return ctx.render("error.html", 404, code=404, message=message)
+        return error_answer(ctx, json, 404, "not_found", ctx._(
+            "No statement for %(id)s in %(month)s.") % {"id": sid, "month": month})
     adjustments = [a for a in m["adjustments"] if a["subject"] == subject and a["id"] == sid]
     if json:
         return JSONResponse({"month": month, "policy": m["policy"], "closed": m["closed"],
                              subject: found, "adjustments": adjustments})
-    template = "statement_station.html" if subject == "station" else "statement_branch.html"
-    return ctx.render(template, m=m, s=found, adjustments=adjustments)
+    return ctx.render(f"statement_{subject}.html", m=m, s=found, adjustments=adjustments)
 
 
-@ROUTES.route("/console/months/{month}/stations/{subject_id}", ("GET",), Role.VIEWER,
-              example="/console/months/2026-10/stations/S1")
-@needs_month_tables(json=False)
-async def station_statement(ctx: Context) -> Response:
-    return await _statement(ctx, "station", False)
+@guarded_page("/months/{month}/stations/{subject_id}", Role.VIEWER,
+            "/months/2026-10/stations/S1")
+@_in_month
+async def station_statement(ctx: Context, month: str, json: bool) -> Response:
+    return await _statement(ctx, month, json, "station")
 
 
-@ROUTES.route("/v1/console/months/{month}/stations/{subject_id}", ("GET",), Role.VIEWER,
-              kind="json", example="/v1/console/months/2026-10/stations/S1")
-@needs_month_tables(json=True)
-async def station_statement_json(ctx: Context) -> Response:
-    return await _statement(ctx, "station", True)
-
-
-@ROUTES.route("/console/months/{month}/branches/{subject_id}", ("GET",), Role.VIEWER,
-              example="/console/months/2026-10/branches/B1")
-@needs_month_tables(json=False)
-async def branch_statement(ctx: Context) -> Response:
-    return await _statement(ctx, "branch", False)
-
-
-@ROUTES.route("/v1/console/months/{month}/branches/{subject_id}", ("GET",), Role.VIEWER,
-              kind="json", example="/v1/console/months/2026-10/branches/B1")
-@needs_month_tables(json=True)
-async def branch_statement_json(ctx: Context) -> Response:
-    return await _statement(ctx, "branch", True)
+@guarded_page("/months/{month}/branches/{subject_id}", Role.VIEWER,
+            "/months/2026-10/branches/B1")
+@_in_month
+async def branch_statement(ctx: Context, month: str, json: bool) -> Response:
+    return await _statement(ctx, month, json, "branch")
 
 
 async def _notices(ctx: Context, month: str) -> list[dict[str, Any]]:
@@ -210,26 +160,13 @@ async def _notices(ctx: Context, month: str) -> list[dict[str, Any]]:
             for s in m["stations"]]
 
 
-@ROUTES.route("/console/months/{month}/notices", ("GET",), Role.FINANCE,
-              example="/console/months/2026-10/notices")
-@needs_month_tables(json=False)
-async def notices_page(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, False)
-    return ctx.render("notices.html", month=month, notices=await _notices(ctx, month))
-
-
-@ROUTES.route("/v1/console/months/{month}/notices", ("GET",), Role.FINANCE, kind="json",
-              example="/v1/console/months/2026-10/notices")
-@needs_month_tables(json=True)
-async def notices_json(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, True)
-    return JSONResponse({"month": month, "notices": await _notices(ctx, month)})
+@guarded_page("/months/{month}/notices", Role.FINANCE, "/months/2026-10/notices")
+@_in_month
+async def notices_page(ctx: Context, month: str, json: bool) -> Response:
+    notices = await _notices(ctx, month)
+    if json:
+        return JSONResponse({"month": month, "notices": notices})
+    return ctx.render("notices.html", month=month, notices=notices)
 
 
 def notices_csv_text(notices: list[dict[str, Any]]) -> str:
@@ -242,14 +179,10 @@ def notices_csv_text(notices: list[dict[str, Any]]) -> str:
     return "\ufeff" + out.getvalue()
 
 
-@ROUTES.route("/console/months/{month}/notices.csv", ("GET",), Role.FINANCE,
-              example="/console/months/2026-10/notices.csv")
-@needs_month_tables(json=False)
-async def notices_csv(ctx: Context) -> Response:
-    try:
-        month = _month(ctx)
-    except _BadMonth:
-        return _bad_month(ctx, False)
+@guarded_page("/months/{month}/notices.csv", Role.FINANCE, "/months/2026-10/notices.csv",
+            twin=False)
+@_in_month
+async def notices_csv(ctx: Context, month: str, json: bool) -> Response:
     text = notices_csv_text(await _notices(ctx, month))
     return Response(text, 200, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="notices-{month}.csv"'})

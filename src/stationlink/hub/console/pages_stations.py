@@ -31,9 +31,8 @@ from ...rewards.station_rules import fmt_money
 from .context import Context
 from .monthstore import month_store_for
 from .monthview import SILENT_DAYS
-from .pages_guard import needs_month_tables
+from .pages_guard import error_answer, guarded_page
 from .roles import Role
-from .routes import ROUTES
 from .text import N_
 
 DAYS = 14
@@ -95,22 +94,16 @@ def _filtered(ctx: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             and (problem is None or problem in r["problems"])]
 
 
-@ROUTES.route("/console/stations", ("GET",), Role.VIEWER)
-@needs_month_tables(json=False)
-async def stations_page(ctx: Context) -> Response:
+@guarded_page("/stations", Role.VIEWER)
+async def stations_page(ctx: Context, json: bool) -> Response:
     rows = await ctx.call(stations_data, ctx.runtime.hub_store, ctx)
+    if json:
+        return JSONResponse({"stations": _filtered(ctx, rows)})
     branches = sorted({r["branch_id"] for r in rows if r["branch_id"]})
     query = ctx.request.query_params
     return ctx.render("stations.html", stations=_filtered(ctx, rows), branches=branches,
                       problems=PROBLEMS, labels=PROBLEM_LABELS,
                       branch=query.get("branch", ""), problem=query.get("problem", ""))
-
-
-@ROUTES.route("/v1/console/stations", ("GET",), Role.VIEWER, kind="json")
-@needs_month_tables(json=True)
-async def stations_json(ctx: Context) -> Response:
-    rows = await ctx.call(stations_data, ctx.runtime.hub_store, ctx)
-    return JSONResponse({"stations": _filtered(ctx, rows)})
 
 
 def _month_of(day: date) -> str:
@@ -154,26 +147,15 @@ def chart(days: list[dict[str, Any]]) -> dict[str, Any]:
             "top_n": top_n, "top_a": fmt_money(top_a)}
 
 
-@ROUTES.route("/console/stations/{station_id}", ("GET",), Role.VIEWER,
-              example="/console/stations/S1")
-@needs_month_tables(json=False)
-async def station_page(ctx: Context) -> Response:
+@guarded_page("/stations/{station_id}", Role.VIEWER, "/stations/S1")
+async def station_page(ctx: Context, json: bool) -> Response:
     sid = ctx.request.path_params["station_id"]
     data = await ctx.call(station_data, ctx.runtime.hub_store, ctx, sid)
-    if data is None:
-        return ctx.render("error.html", 404, code=404,
-                          message=ctx._("No station %(id)s.") % {"id": sid})
+    if data is None:  # the JSON detail is not translated (a program reads "error")
+        return error_answer(ctx, json, 404, "not_found", f"no station {sid}" if json
+                            else ctx._("No station %(id)s.") % {"id": sid})
+    if json:
+        return JSONResponse(data)
     return ctx.render("station.html", station=data, chart=chart(data["days"]),
                       labels=PROBLEM_LABELS)
-
-
-@ROUTES.route("/v1/console/stations/{station_id}", ("GET",), Role.VIEWER, kind="json",
-              example="/v1/console/stations/S1")
-@needs_month_tables(json=True)
-async def station_json(ctx: Context) -> Response:
-    sid = ctx.request.path_params["station_id"]
-    data = await ctx.call(station_data, ctx.runtime.hub_store, ctx, sid)
-    if data is None:
-        return JSONResponse({"error": "not_found", "detail": f"no station {sid}"}, 404)
-    return JSONResponse(data)
 
