@@ -214,11 +214,11 @@ def test_a_live_tcp_session_recorded_through_the_tap(
     sessions: list[list[Segment]] = []
     clock = iter(range(10_000))
 
-    def on_event(direction: str, name: str) -> None:
+    def on_event(direction: str, name: str, _t: float) -> None:
         if name == "open":
             sessions.append([])
 
-    def on_bytes(direction: str, data: bytes) -> None:
+    def on_bytes(direction: str, data: bytes, _t: float) -> None:
         sessions[-1].append(Segment(1_710_518_400.0 + next(clock), direction, data))
 
     tap = Tap("tcp://127.0.0.1:0", term.url, on_bytes, on_event)

@@ -52,7 +52,7 @@ def test_serial_tap_forwards_unchanged_and_shows_every_frame(
     term.wait_ready()
     before = journal_state(term)
     chunks: list[tuple[str, bytes]] = []
-    tap = Tap("pty", term.url, lambda d, b: chunks.append((d, b)))
+    tap = Tap("pty", term.url, lambda d, b, _t: chunks.append((d, b)))
     stop = threading.Event()
     thread = threading.Thread(target=tap.run, args=(stop,))
     thread.start()
@@ -121,7 +121,7 @@ def test_a_payment_through_the_tap_is_shown_in_yuan(stationlink_terminal: Callab
     renderer = Renderer(width=80)
     when = datetime(2026, 3, 16, 9, tzinfo=CST)
 
-    def show(direction: str, data: bytes) -> None:
+    def show(direction: str, data: bytes, _t: float) -> None:
         for item in tracer.feed(direction, when, data):
             lines.extend(renderer.lines(item))
 

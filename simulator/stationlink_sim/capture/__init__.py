@@ -2,10 +2,10 @@
 
 Contract: the ``stationlink-capture`` JSON-lines format itself (reader and writer) lives in
 the SDK, :mod:`stationlink.capture`; here: :mod:`.redact` (card numbers redacted at capture
-time), :mod:`.writer` (dialect sniffing, redaction, line order), :mod:`.recorder` (the byte
-forwarder), :mod:`.hostend` (the host's end and the thread that recorder and replayer
-share), :mod:`.script` and :mod:`.engine` (the sans-I/O replay), :mod:`.replayer` (its I/O
-runner), :mod:`.report` (divergences and results), :mod:`.hostplay` (host scenarios of the
-captured sessions).
+time), :mod:`.writer` (dialect sniffing, redaction, line order), :mod:`.recorder` (the
+SDK's byte forwarder, :class:`stationlink.monitor.tap.Tap`, wired to the writer),
+:mod:`.hostend` (the replayer's host end and thread), :mod:`.script` and :mod:`.engine` (the
+sans-I/O replay), :mod:`.replayer` (its I/O runner), :mod:`.report` (divergences and
+results), :mod:`.hostplay` (host scenarios of the captured sessions).
 ``docs/simulator.md`` ("Capture and replay") is the user's reference.
 """

@@ -1,23 +1,23 @@
-"""The host's end of the recorder and the replayer, and the thread both run in (I/O).
+"""The host's end of the replayer, and the thread it runs in (I/O).
 
 Contract:
-- :class:`HostEndThread` is the base of :class:`~.recorder.Recorder` and
-  :class:`~.replayer.Replayer`: a daemon thread repeating the subclass's ``_step()`` (one
-  ``select`` pass) until :meth:`~HostEndThread._halt`; the subclass opens the wake pipe
-  (``_wake_r``, ``_wake_w``) whose read end is among the descriptors it waits on, so a stop
-  ends a wait at once. An I/O failure (``StationLinkError``, ``OSError``, ``ValueError``)
-  ends the loop, is logged and kept in ``error``; ``_raise_error()`` re-raises it as
+- :class:`HostEndThread` is the base of :class:`~.replayer.Replayer`: a daemon thread
+  repeating the subclass's ``_step()`` (one ``select`` pass) until
+  :meth:`~HostEndThread._halt`; the subclass opens the wake pipe (``_wake_r``, ``_wake_w``)
+  whose read end is among the descriptors it waits on, so a stop ends a wait at once. An I/O
+  failure (``StationLinkError``, ``OSError``, ``ValueError``) ends the loop, is logged and
+  kept in ``error``; ``_raise_error()`` re-raises it as
   :class:`~stationlink.errors.SimulatorError` (``"<what> failed: ..."``).
 - The host's end is one of a new pty (``_pty``), a TCP listener (``_listener``) or a serial
   port the host is cabled to (``_host_serial``), opened by the subclass: :attr:`host_url`
   is what the host opens, ``_host_fds()`` what the loop waits on for it (with the wake
   pipe), ``_host_read(fd)`` and ``_host_write(data)`` move bytes whichever end it is (None /
   False: a TCP host closed or is gone, and its connection was dropped), ``_close_host()``
-  closes it.
-- :func:`send_all` writes all of ``data`` to a non-blocking descriptor (False when the peer
-  is gone, :class:`~stationlink.errors.SimulatorError` when blocked over
-  :data:`WRITE_TIMEOUT`); :class:`SerialSide` is a pyserial port with a descriptor to wait
-  on.
+  closes it. A write blocked over :data:`stationlink.monitor.tap.WRITE_TIMEOUT` is a
+  failure (the SDK's :func:`~stationlink.monitor.tap.write_all`, the tap's own).
+- :class:`SerialSide` is a pyserial port with a descriptor to wait on.
+- The recorder is not built on this: it is the SDK's forwarder,
+  :class:`stationlink.monitor.tap.Tap`, plus the capture writer (:mod:`.recorder`).
 """
 
 from __future__ import annotations
@@ -25,35 +25,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import threading
-import time
-from collections.abc import Callable
 
 from stationlink.errors import ConfigError, SimulatorError, StationLinkError
+from stationlink.monitor.tap import write_all
 from stationlink.transport import SerialStream, open_serial, parse_url
 
 from ..ports import PtyPort, TcpPort
 
 log = logging.getLogger("stationlink_sim.capture")
-WRITE_TIMEOUT = 5.0
-
-
-def send_all(fd: int, write: Callable[[bytes], int], data: bytes) -> bool:
-    """Write all of ``data`` to a non-blocking descriptor; False if the peer is gone."""
-    view = memoryview(data)
-    deadline = time.monotonic() + WRITE_TIMEOUT
-    while view:
-        n = write(bytes(view))
-        if n < 0:
-            return False
-        view = view[n:]
-        if view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise SimulatorError(f"write blocked for {WRITE_TIMEOUT} s")
-            select.select([], [fd], [], left)
-    return True
 
 
 class SerialSide:
@@ -80,7 +60,7 @@ class SerialSide:
 
 
 class HostEndThread(threading.Thread):
-    """A recorder's or replayer's thread and host end (see the module docstring)."""
+    """The replayer's thread and host end (see the module docstring)."""
 
     #: the subclass's name in log lines and errors
     what = "host end"
@@ -132,12 +112,12 @@ class HostEndThread(threading.Thread):
         """Write all of ``data`` to the host end (lost when no TCP host is connected); False
         when the TCP host is gone, whose connection is then dropped."""
         if self._pty is not None:
-            send_all(self._pty.master, self._pty.write, data)
+            write_all(self._pty.master, self._pty.write, data)
         elif self._host_serial is not None:
             self._host_serial.write(data)
         elif self._listener is not None and self._listener.client is not None:
             client = self._listener.client
-            if not send_all(client.fileno(), self._listener.write, data):
+            if not write_all(client.fileno(), self._listener.write, data):
                 self._listener.drop_client()
                 return False
         return True
@@ -177,4 +157,4 @@ class HostEndThread(threading.Thread):
             raise SimulatorError(f"{self.what} failed: {self.error}") from self.error
 
 
-__all__ = ["WRITE_TIMEOUT", "HostEndThread", "SerialSide", "send_all"]
+__all__ = ["HostEndThread", "SerialSide"]

@@ -126,11 +126,11 @@ def _run_tap(tap: tuple[str, str], dialect: Dialect | None, key: bytes, renderer
     def now() -> datetime:
         return datetime.now(CST)
 
-    def on_bytes(direction: str, data: bytes) -> None:
+    def on_bytes(direction: str, data: bytes, _t: float) -> None:
         with lock:
             _show(tracer.feed(direction, now(), data), renderer, as_json)
 
-    def on_event(direction: str, name: str) -> None:
+    def on_event(direction: str, name: str, _t: float) -> None:
         with lock:
             _show(tracer.event(direction, now(), name), renderer, as_json)
 
