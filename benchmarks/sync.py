@@ -26,8 +26,13 @@
    checked against the hub's high-water marks. Printed: records/s of SQLite (part 2),
    PostgreSQL 1 process and 2 processes, the ratios PostgreSQL-1 / SQLite (goal >= 0.8) and
    2 / 1 processes (goal >= 1.5 on 2 cores with the load generator on the same machine),
-   and the CPU each side took: hub processes (parent and workers), the PostgreSQL server's
-   processes, and the load generator's client processes.
+   and the CPU each side took, in cores busy and in microseconds per record: hub processes
+   (parent and workers), the PostgreSQL server's processes (every ``postgres`` process
+   visible, so other work on the same server counts too), and the load generator's client
+   processes (request bodies pre-encoded: it only sends and reads answers); with the load
+   average at the start and end of each run. When the machine's cores are all busy, a
+   store's rate follows its total CPU per record, so the ratio PostgreSQL / SQLite is
+   bounded by the ratio of those totals.
 
 Everything is real: SQLite files with the production pragmas (WAL, synchronous=FULL), a real
 uvicorn hub process, real sockets on 127.0.0.1. Records are generated from a seed.
@@ -279,9 +284,11 @@ def many_stations(hub: HubProcess, tmp: Path, jobs: list[Job], args: argparse.Na
         p.start()
     try:
         barrier.wait(timeout=600)
+        load0 = os.getloadavg()[0]
         cpu0, pg0, start = hub.cpu_seconds(), postgres_cpu_seconds(), time.monotonic()
         got = [results.get(timeout=600) for _ in procs]
         cpu1, pg1 = hub.cpu_seconds(), postgres_cpu_seconds()
+        load1 = os.getloadavg()[0]
     finally:
         for p in procs:
             p.join(timeout=60)
@@ -293,7 +300,7 @@ def many_stations(hub: HubProcess, tmp: Path, jobs: list[Job], args: argparse.Na
     return {
         "records": sum(g[0] for g in got), "batches": sum(g[1] for g in got),
         "elapsed": elapsed, "hub_cpu": hub_cpu, "postgres_cpu": pg_cpu,
-        "client_cpu": sum(g[3] for g in got) / elapsed,
+        "client_cpu": sum(g[3] for g in got) / elapsed, "loadavg": (load0, load1),
     }
 
 
@@ -346,6 +353,30 @@ def pg_run(admin: str, tmp: Path, stations: list[str], args: argparse.Namespace,
 
 def cores(x: float | None) -> float | None:
     return None if x is None else round(x, 2)
+
+
+def side(run: dict[str, Any], *, postgres: bool) -> dict[str, Any]:
+    """One store's figures: records/s; the CPU each side took, in cores busy over the run
+    and in microseconds per record acknowledged (hub processes, the PostgreSQL server's
+    processes, the load generator's client processes; on a machine whose cores are all busy
+    the rates follow the total per record); the 1-minute load average at start and end."""
+    per_record = run["elapsed"] / run["records"] * 1e6
+
+    def us(x: float | None) -> float | None:
+        return None if x is None else round(x * per_record, 1)
+
+    pg_cpu = run["postgres_cpu"] if postgres else None
+    parts = [run["hub_cpu"], pg_cpu, run["client_cpu"]]
+    return {
+        "records_per_s": round(run["records"] / run["elapsed"]),
+        "hub_cpu": cores(run["hub_cpu"]), "postgres_cpu": cores(pg_cpu),
+        "generator_cpu": cores(run["client_cpu"]),
+        "hub_us_per_record": us(run["hub_cpu"]), "postgres_us_per_record": us(pg_cpu),
+        "generator_us_per_record": us(run["client_cpu"]),
+        "total_us_per_record": None if run["hub_cpu"] is None
+        else us(sum(x or 0.0 for x in parts)),
+        "loadavg_start_end": [round(x, 2) for x in run["loadavg"]],
+    }
 
 
 def main() -> None:
@@ -419,14 +450,9 @@ def main() -> None:
         "goal_records_per_s": GOAL,
         "goal_met": many_rate >= GOAL,
     }
-    stores: dict[str, Any] = {"sqlite": {
-        "records_per_s": round(many_rate), "hub_cpu": cores(hub_cpu),
-        "postgres_cpu": None, "generator_cpu": cores(client_cpu)}}
+    stores: dict[str, Any] = {"sqlite": side(many, postgres=False)}
     for w, run in pg.items():
-        stores[f"postgresql_{w}_process"] = {
-            "records_per_s": round(run["records"] / run["elapsed"]),
-            "hub_cpu": cores(run["hub_cpu"]), "postgres_cpu": cores(run["postgres_cpu"]),
-            "generator_cpu": cores(run["client_cpu"])}
+        stores[f"postgresql_{w}_process"] = side(run, postgres=True)
     result["stores"] = stores
     if pg:
         p1 = stores["postgresql_1_process"]["records_per_s"]
@@ -459,7 +485,10 @@ def main() -> None:
     for label, doc in stores.items():
         print(f"  {label:24} {doc['records_per_s']:>9,} records/s   CPU (cores): hub "
               f"{doc['hub_cpu']}, postgres {doc['postgres_cpu']}, load generator "
-              f"{doc['generator_cpu']}")
+              f"{doc['generator_cpu']}; per record (us): hub {doc['hub_us_per_record']}, "
+              f"postgres {doc['postgres_us_per_record']}, generator "
+              f"{doc['generator_us_per_record']}, total {doc['total_us_per_record']}; "
+              f"load average {doc['loadavg_start_end'][0]} -> {doc['loadavg_start_end'][1]}")
     r1, r2 = result["ratio_pg_1_process_to_sqlite"], result["ratio_pg_2_to_1_process"]
     print(f"  PostgreSQL 1 process / SQLite: {r1:.3f} (goal >= {PG_GOAL}: "
           f"{'met' if r1 >= PG_GOAL else 'NOT met'})")

@@ -13,7 +13,8 @@ run one after the other and the second sees the first's records as replays. Per 
 statement, one query for the replayed seqs, one per terminal for the identities held, one
 for the drift anchors, then one ``COPY`` of the new rows straight into ``records`` (no
 staging table is needed: under the lock no other writer can insert the station's seqs; the
-primary key is the backstop) and the anchors and high-water mark.
+primary key is the backstop) and the anchors and high-water mark (both in one pipeline: one
+round trip).
 Month partitions: when a new row's month has no partition yet, :class:`MissingPartitions`
 is raised *before anything is written*; the caller rolls back, creates them
 (:func:`~stationlink.hub.pg.schema.ensure_partitions`) and runs the batch again.
@@ -40,6 +41,11 @@ _ALL = RECORD_COLUMNS + EXTRA_COLUMNS
 COPY = f"COPY records ({', '.join(_ALL)}) FROM STDIN".encode()
 SELECT_HELD = (f"SELECT {', '.join(RECORD_COLUMNS)} FROM records "  # noqa: S608
                "WHERE station_id = %s AND seq BETWEEN %s AND %s").encode()
+HELD_IDENTITIES = (b"SELECT ident, seq, affects_month FROM records WHERE station_id = %s "
+                   b"AND terminal_id = %s AND duplicate_of IS NULL AND ident = ANY(%s)")
+INSERT_ANCHORS = (b"INSERT INTO anchors (station_id, terminal_id, boot_id, wall_time, uptime_ms) "
+                  b"VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
+SET_HWM = b"UPDATE stations SET hwm = %s, last_contact = %s WHERE station_id = %s"
 LOCK_STATION = (b"INSERT INTO stations (station_id) VALUES (%s) ON CONFLICT (station_id) "
                 b"DO UPDATE SET hwm = stations.hwm RETURNING hwm")
 
@@ -77,15 +83,11 @@ def ingest_batch(
         with conn.cursor() as cur, cur.copy(COPY) as copy:
             for row in plan.rows:
                 copy.write_row(row)
-        if plan.anchors:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO anchors (station_id, terminal_id, boot_id, wall_time, "
-                    "uptime_ms) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    plan.anchors)
     new_hwm = max(hwm, batch.last_seq)
-    conn.execute("UPDATE stations SET hwm = %s, last_contact = %s WHERE station_id = %s",
-                 (new_hwm, ts_text(now), sid))
+    with conn.pipeline(), conn.cursor() as cur:  # results checked when the pipeline ends
+        if plan.anchors:
+            cur.executemany(INSERT_ANCHORS, plan.anchors)
+        cur.execute(SET_HWM, (new_hwm, ts_text(now), sid))
     return IngestResult(new_hwm, len(plan.rows), plan.replayed, plan.duplicates, plan.late)
 
 
@@ -96,11 +98,7 @@ def _held_identities(
     the ``wanted`` identities per terminal (:func:`~stationlink.hub.ingest.identity_keys`)."""
     held: dict[tuple[str, str], tuple[int, str]] = {}
     for terminal_id, idents in wanted.items():
-        for ident, seq, month in conn.execute(
-            "SELECT ident, seq, affects_month FROM records WHERE station_id = %s "
-            "AND terminal_id = %s AND duplicate_of IS NULL AND ident = ANY(%s)",
-            (sid, terminal_id, idents),
-        ):
+        for ident, seq, month in conn.execute(HELD_IDENTITIES, (sid, terminal_id, idents)):
             held[(terminal_id, ident)] = (seq, month)
     return held
 
