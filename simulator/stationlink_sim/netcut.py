@@ -20,7 +20,7 @@ import socket
 import struct
 import threading
 from collections import Counter
-from types import TracebackType
+from contextlib import AbstractContextManager
 from typing import Literal
 
 from stationlink.errors import TransportError
@@ -36,7 +36,7 @@ def _reset(sock: socket.socket) -> None:
         sock.close()
 
 
-class NetCut:
+class NetCut(AbstractContextManager["NetCut"]):
     """See the module contract."""
 
     def __init__(self, upstream: tuple[str, int], *, host: str = "127.0.0.1",
@@ -100,12 +100,7 @@ class NetCut:
         self._wake_r.close()
         self._wake_w.close()
 
-    def __enter__(self) -> NetCut:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ loop

@@ -18,9 +18,8 @@ Contract:
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
-from types import TracebackType
 
 from stationlink.errors import StorageError
 from stationlink.hub.app import create_app
@@ -31,7 +30,7 @@ from stationlink.hub.tokens import hash_token, new_token
 from .clock import WorldClock
 
 
-class EmbeddedHub:
+class EmbeddedHub(AbstractContextManager["EmbeddedHub"]):
     """See the module contract."""
 
     def __init__(self, path: Path, clock: WorldClock) -> None:
@@ -56,12 +55,7 @@ class EmbeddedHub:
         finally:
             self.store.close()
 
-    def __enter__(self) -> EmbeddedHub:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -26,8 +26,8 @@ import os
 import random
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from ..buffer import Buffer
 from ..clock import SystemClock, TimeSource
@@ -52,7 +52,7 @@ class RoundReport:
     upload: UploadRound = field(default_factory=UploadRound)
 
 
-class Agent:
+class Agent(AbstractContextManager["Agent"]):
     """See the module contract."""
 
     def __init__(
@@ -106,12 +106,7 @@ class Agent:
         if self._own_hub:
             self.hub.close()
 
-    def __enter__(self) -> Agent:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def session(self) -> StationSession:

@@ -31,9 +31,8 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 from ..buffer import Buffer, StoredRecord
@@ -63,7 +62,7 @@ class SessionHost(Protocol):
     def wake_uploader(self) -> None: ...
 
 
-class StationSession:
+class StationSession(AbstractContextManager["StationSession"]):
     """See the module contract."""
 
     def __init__(self, agent: SessionHost) -> None:
@@ -73,12 +72,7 @@ class StationSession:
     def close(self) -> None:
         self.buffer.close()
 
-    def __enter__(self) -> StationSession:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def pay_bill(

@@ -25,10 +25,9 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from ..buffer.db import ts_text
@@ -69,7 +68,7 @@ def check_state_file(path: Path) -> None:
             "left untouched")
 
 
-class AgentState:
+class AgentState(AbstractContextManager["AgentState"]):
     """See the module contract."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -106,12 +105,7 @@ class AgentState:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> AgentState:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager

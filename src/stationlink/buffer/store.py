@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import platformdirs
@@ -106,7 +106,7 @@ class PageResult:
             return stored
 
 
-class Buffer(HealthMixin, ReferralMixin):
+class Buffer(HealthMixin, ReferralMixin, AbstractContextManager["Buffer"]):
     """See the module contract. Open with :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, station_id: str) -> None:
@@ -155,12 +155,7 @@ class Buffer(HealthMixin, ReferralMixin):
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> Buffer:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ storing records

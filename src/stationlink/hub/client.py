@@ -25,10 +25,10 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -79,7 +79,7 @@ def nodelay_client(timeout: float, verify: bool | str | Path = True) -> httpx.Cl
     return httpx.Client(timeout=timeout, transport=transport)
 
 
-class HubClient:
+class HubClient(AbstractContextManager["HubClient"]):
     """See the module contract; ``owns_client=True`` hands ``http_client`` to this object,
     which then closes it in :meth:`close`."""
 
@@ -107,12 +107,7 @@ class HubClient:
         if self._own:
             self._http.close()
 
-    def __enter__(self) -> HubClient:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _url(self, tail: str) -> str:

@@ -48,8 +48,9 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -234,7 +235,7 @@ def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: in
                 signal.signal(sig, handler)
 
 
-class BackgroundServer:
+class BackgroundServer(AbstractContextManager["BackgroundServer"]):
     """A real uvicorn server for an ASGI app, in a thread, on 127.0.0.1 port 0."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", timeout: float = 10.0, *,
@@ -262,10 +263,5 @@ class BackgroundServer:
             self._thread.join(timeout=10.0)
         self._sock.close()
 
-    def __enter__(self) -> BackgroundServer:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
