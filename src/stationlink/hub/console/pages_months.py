@@ -18,6 +18,10 @@ Contract (docs/console.md, "Month", "Statements", "Notices"):
   the month's SMS notices (each split into explicit segments of one SMS);
   ``/console/months/{m}/notices.csv`` (finance): ``station,phone,text`` with one line per
   SMS segment, UTF-8 with BOM (what an SMS platform's upload takes, and Excel opens).
+- Language: pages, statements, the notices' preview and JSON text fields are in the
+  operator's language (:attr:`~.context.Context.lang`); what leaves for the stations —
+  the statements frozen by a close and the notices CSV — is in the server's language
+  (``hub serve --lang``), whoever closes or downloads.
 """
 
 from __future__ import annotations
@@ -56,11 +60,12 @@ def _in_month(handler: MonthHandler) -> PageHandler:
     return parsed
 
 
-async def _view(ctx: Context, month: str) -> dict[str, Any]:
+async def _view(ctx: Context, month: str, lang: str | None = None) -> dict[str, Any]:
+    """The month's data in ``lang`` (default: the page's, :attr:`Context.lang`)."""
     rt = ctx.runtime
     result: dict[str, Any] = await ctx.call(month_view, rt.hub_store,
                                             month_store_for(rt.hub_store), month,
-                                            lang=rt.lang, now=ctx.now())
+                                            lang=lang or ctx.lang, now=ctx.now())
     return result
 
 
@@ -152,8 +157,9 @@ async def branch_statement(ctx: Context, month: str, json: bool) -> Response:
     return await _statement(ctx, month, json, "branch")
 
 
-async def _notices(ctx: Context, month: str) -> list[dict[str, Any]]:
-    m = await _view(ctx, month)
+async def _notices(ctx: Context, month: str, lang: str | None = None
+                   ) -> list[dict[str, Any]]:
+    m = await _view(ctx, month, lang)
     phones = (await ctx.call(month_store_for(ctx.runtime.hub_store).reference)).phones
     return [{"station_id": s["station_id"], "phone": phones.get(s["station_id"], ""),
              "text": s["notice"]["text"], "segments": s["notice"]["segments"]}
@@ -183,6 +189,7 @@ def notices_csv_text(notices: list[dict[str, Any]]) -> str:
             twin=False)
 @_in_month
 async def notices_csv(ctx: Context, month: str, json: bool) -> Response:
-    text = notices_csv_text(await _notices(ctx, month))
+    # what the stations receive: the server's language, whatever the operator reads
+    text = notices_csv_text(await _notices(ctx, month, ctx.runtime.lang))
     return Response(text, 200, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="notices-{month}.csv"'})
