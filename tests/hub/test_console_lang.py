@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -351,3 +352,32 @@ def test_a_pg_database_at_version_3_is_refused_then_migrated_to_the_language_col
         assert alice.lang is None
         assert console.set_lang("alice", "en", now=T0, actor=Actor("test")).lang == "en"
     assert pg_server.sql(pg_db, "SELECT name, lang FROM operators") == [("alice", "en")]
+
+
+def test_a_close_by_an_english_operator_freezes_the_servers_language(
+        month_hub: tuple[ConsoleHub, dict[str, object]]) -> None:
+    """What a close stores leaves for the stations: the server's language (Chinese here),
+    whoever closes; the English operator's pages around it stay English."""
+    hub, facts = month_hub
+    station = facts["ids"][0]  # type: ignore[index]
+    path = f"/v1/console/months/{MONTH}/stations/{station}"
+    fan_session, _ = hub.session_for("fan")
+    with hub.client(fan_session) as fan:
+        before = fan.get(path).json()["station"]
+    with hub.client() as rose:
+        assert hub.sign_in(rose, "rose").status_code == 303
+        page = rose.get(f"/console/months/{MONTH}")
+        english = rose.get(path).json()["station"]
+        closed = hub.post(rose, f"/console/months/{MONTH}/close", {}, csrf_field(page.text))
+        assert closed.status_code == 303, closed.text
+        after_rose = rose.get(path).json()["station"]
+        assert html_lang(rose.get(f"/console/months/{MONTH}").text) == "en"
+    assert [i["label"] for i in english["items"]] != [i["label"] for i in before["items"]]
+    frozen = {row[0]: row[1] for row in hub.sql(
+        "SELECT subject_id, statement FROM statements WHERE subject = 'station'")}
+    stored = frozen[station]
+    if isinstance(stored, str):  # SQLite: text; PostgreSQL: jsonb, decoded by the driver
+        stored = json.loads(stored)
+    assert [i["label"] for i in stored["items"]] == [i["label"] for i in before["items"]]
+    assert stored["notice"] == before["notice"]
+    assert after_rose["items"] == stored["items"]  # shown as stored, never recomputed
