@@ -71,6 +71,33 @@ def item_amounts(month: dict) -> dict[tuple[str, str], str]:
             for i in s["items"]}
 
 
+def branch_item_amounts(month: dict) -> dict[tuple[str, str], tuple[int, str]]:
+    return {(b["branch_id"], i["code"]): (i["quantity"], i["amount"])
+            for b in month["branches"] for i in b["items"]}
+
+
+def test_branch_statement_items_equal_rewards_compute_to_the_fen(month_hub) -> None:
+    hub, facts = month_hub
+    expected = computed(facts)
+    assert expected["branches"], "the golden month has branch statements"
+    with signed_in(hub, "wang") as client:
+        page = client.get(f"/v1/console/months/{MONTH}").json()
+        answers = {b["branch_id"]: (
+            client.get(f"/v1/console/months/{MONTH}/branches/{b['branch_id']}").json(),
+            client.get(f"/console/months/{MONTH}/branches/{b['branch_id']}").text)
+            for b in expected["branches"]}
+    assert branch_item_amounts(page) == branch_item_amounts(expected)
+    for b in expected["branches"]:
+        one, html = answers[b["branch_id"]]
+        assert [(i["code"], i["quantity"], i["amount"]) for i in one["branch"]["items"]] == \
+            [(i["code"], i["quantity"], i["amount"]) for i in b["items"]]
+        assert all(i["basis"] for i in one["branch"]["items"])
+        for item in b["items"]:
+            assert (f'<tr data-code="{item["code"]}"><td>') in html
+            assert f'<td class="num">{item["amount"]}</td>' in html
+        assert f'id="total">{b["total"]}<' in html
+
+
 def test_month_statements_equal_rewards_compute_to_the_fen(month_hub) -> None:
     hub, facts = month_hub
     with signed_in(hub, "wang") as client:

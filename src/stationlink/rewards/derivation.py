@@ -11,16 +11,27 @@ without the policy (or for an item it does not describe) the engine's basis is r
 :func:`condition` renders an effective-station or refund condition; :func:`label` a policy
 label (a label without a translation is shown as written in the policy); :func:`vocab_name` a
 kind or product code (its Chinese name in zh, the code in en).
+
+The inputs behind the items, shared by ``rewards explain`` and the console's statements (one
+source, so both show the same figures): :func:`product_sums` are a station's approved
+transactions of the month summed by kind and product (before any cap);
+:func:`over_cap_days` the card-days over a count's per-card-per-day cap (card token only,
+never a card number: :func:`card_text`); for a branch, :func:`branch_product_sums` sums what
+its commission counts at its effective stations and :func:`branch_over_cap_days` lists its
+stations' card-days over the cap (the swipes neither the effective-station test nor the
+commission count).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
 from ..i18n import check_lang, format_date, format_month, gettext_for
+from ..records.cardnum import is_digit_string, masked
 from .model import BranchItem, Condition, Policy, StationItem, Tier
 from .statements import (
     BranchStatement,
@@ -29,6 +40,7 @@ from .statements import (
     MonthResult,
     QuarterResult,
     QuarterStatement,
+    StationFacts,
     StationStatement,
 )
 from .station_rules import (
@@ -96,6 +108,100 @@ def condition(cond: Condition, counts: dict[str, CountValue], lang: str | None) 
     return _("{amount} yuan of {label} {op} {minimum}").format(
         amount=fmt_money(cv.amount), label=_(cv.label), op=op,
         minimum=fmt_money(cond.minimum))
+
+
+@dataclass(frozen=True)
+class ProductSum:
+    """A station's (or a branch's effective stations') approved transactions of one kind and
+    product in the month: ``n`` of them, ``amount`` yuan; ``*_name`` in the person's language
+    (the codes in en; ``product_name`` empty for a kind without product)."""
+
+    kind: str
+    product: str
+    kind_name: str
+    product_name: str
+    n: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class OverCapDay:
+    """One card on one CST day with more swipes than a count's cap: the first ``cap`` by time
+    were counted, ``over`` were not. ``card`` is the record's card token (a digit string, were
+    one ever there, masked to its last four)."""
+
+    station_id: str
+    count: str
+    label: str
+    card: str
+    day: str
+    day_text: str
+    swipes: int
+    cap: int
+    over: int
+
+
+def card_text(card: str) -> str:
+    """A card as a statement may show it: the token as recorded; a value shaped like a card
+    number (12 or more digits) masked to its last four, so a full number is never shown."""
+    return masked(card) if is_digit_string(card) else card
+
+
+def product_sums(facts: StationFacts, lang: str | None,
+                 keep: Callable[[str, str], bool] | None = None) -> list[ProductSum]:
+    """The approved transactions by (kind, product), sorted; ``keep`` selects cells."""
+    return [ProductSum(kind, product, vocab_name(kind, lang),
+                       vocab_name(product, lang) if product else "", n, amount)
+            for (kind, product), (n, amount) in sorted(facts.by_product.items())
+            if keep is None or keep(kind, product)]
+
+
+def over_cap_days(station_id: str, facts: StationFacts, lang: str | None,
+                  names: Iterable[str] | None = None) -> list[OverCapDay]:
+    """The card-days over the cap of the station's counts (of ``names`` only, if given), in
+    the counts' order, each count's as the engine lists them (by card and day)."""
+    wanted = None if names is None else set(names)
+    return [OverCapDay(station_id, cv.name, label(cv.label, lang), card_text(card), day,
+                       day_text(day, lang), swipes, cv.cap or 0, swipes - (cv.cap or 0))
+            for cv in facts.counts.values() if wanted is None or cv.name in wanted
+            for card, day, swipes in cv.over_cap]
+
+
+def _commission_counts(policy: Policy | None, b: BranchStatement) -> tuple[str, ...]:
+    spec = None if policy is None else next(
+        (i for i in (policy.branch.items if policy.branch else ())
+         if i.type == "per_txn_of_effective" and b.area in i.areas), None)
+    return () if spec is None else tuple(spec.counts)
+
+
+def branch_product_sums(policy: Policy | None, result: MonthResult, b: BranchStatement,
+                        lang: str | None) -> list[ProductSum]:
+    """What the branch's commission counts, before the cap: the approved transactions of its
+    effective stations whose (kind, product) one of the commission's counts selects, summed
+    over those stations by kind and product (empty without such an item)."""
+    names = _commission_counts(policy, b)
+    if policy is None or not names:
+        return []
+    defs = [policy.counts[n] for n in names]
+    cells: dict[tuple[str, str], tuple[int, Decimal]] = {}
+    for s in result.stations:
+        if not b.station_status.get(s.station_id, (False, ()))[0]:
+            continue
+        for key, (n, amount) in s.facts.by_product.items():
+            if any(d.matches(*key) for d in defs):
+                had_n, had = cells.get(key, (0, Decimal(0)))
+                cells[key] = (had_n + n, had + amount)
+    return [ProductSum(kind, product, vocab_name(kind, lang),
+                       vocab_name(product, lang) if product else "", n, amount)
+            for (kind, product), (n, amount) in sorted(cells.items())]
+
+
+def branch_over_cap_days(result: MonthResult, b: BranchStatement, lang: str | None
+                         ) -> list[OverCapDay]:
+    """The card-days over the cap at the branch's stations, by station."""
+    return [d for sid in sorted(b.station_status)
+            for st in (result.station(sid),) if st is not None
+            for d in over_cap_days(sid, st.facts, lang)]
 
 
 def _cap_note(cv: CountValue, _: Gettext) -> str:

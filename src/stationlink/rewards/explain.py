@@ -69,11 +69,10 @@ def explain_station(result: MonthResult, station_id: str, *, lang: str | None = 
         month=month))
     if not f.by_product:
         out.append(_("  none"))
-    for (kind, product), (n, amount) in sorted(f.by_product.items()):
-        name = derivation.vocab_name(product, lang) if product else "-"
+    for ps in derivation.product_sums(f, lang):
         out.append(_("  {kind} {product} {n:>7}  {amount:>12} yuan").format(
-            kind=_pad(derivation.vocab_name(kind, lang), 16), product=_pad(name, 20), n=n,
-            amount=fmt_money(amount)))
+            kind=_pad(ps.kind_name, 16), product=_pad(ps.product_name or "-", 20), n=ps.n,
+            amount=fmt_money(ps.amount)))
     out.append(_("  not counted: {declined} declined, {reversed} reversed").format(
         declined=f.declined, reversed=f.reversed))
     out += ["", _("Counts defined by the policy:")]
@@ -86,10 +85,9 @@ def explain_station(result: MonthResult, station_id: str, *, lang: str | None = 
                      "per CST day, the first by time)").format(
                 name=cv.name, n=cv.n, label=what, approved=cv.approved, cap=cv.cap)
         out.append(line)
-        for card, day, swipes in cv.over_cap:
+        for d in derivation.over_cap_days(st.station_id, f, lang, (cv.name,)):
             out.append(_("    card {card} on {day}: {swipes} swipes, {over} not counted").format(
-                card=card, day=derivation.day_text(day, lang), swipes=swipes,
-                over=swipes - (cv.cap or 0)))
+                card=d.card, day=d.day_text, swipes=d.swipes, over=d.over))
     out += ["", _("Line items:")]
     for i in st.items:
         out.append(f"  {i.code} = {fmt_money(i.amount)}: {derivation.label(i.label, lang)}")
