@@ -241,3 +241,29 @@ def test_missing_source_is_a_clear_error(tmp_path: Path) -> None:
                  str(tmp_path / "t.sqlite"))
     assert result.exit_code == 2
     assert "nope.sqlite" in result.output
+
+
+def test_an_older_sqlite_source_is_refused_with_the_migrate_advice_then_copies(
+        tmp_path: Path) -> None:
+    from stationlink.buffer.versions import migrate
+    from stationlink.hub.hub_schema import MIGRATIONS, SCHEMA_VERSION
+
+    source = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(source)) as conn:
+        migrate(conn, str(source), MIGRATIONS[:-1], "hub")
+        conn.execute("INSERT INTO stations (station_id, hwm) VALUES ('S1', 0)")
+        conn.commit()
+        older = conn.execute("PRAGMA user_version").fetchone()[0]
+    assert older < SCHEMA_VERSION
+    target = tmp_path / "new.sqlite"
+    result = run("hub", "copy", "--from", str(source), "--to", str(target))
+    assert result.exit_code != 0
+    assert f"schema version {older}" in result.output
+    assert "stationlink hub migrate --db" in result.output
+    assert "no such column" not in result.output
+    with closing(sqlite3.connect(source)) as conn:  # the source is left as it was
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == older
+    assert run("hub", "migrate", "--db", str(source)).exit_code == 0
+    assert run("hub", "copy", "--from", str(source), "--to", str(target)).exit_code == 0
+    with closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("SELECT station_id, hwm FROM stations").fetchall() == [("S1", 0)]

@@ -4,7 +4,9 @@ Contract:
 - ``source`` and ``target`` are ``--db`` values (:mod:`stationlink.hub.stores`): a SQLite
   file or a ``postgresql://`` URL, in either direction. The source must be a hub database
   (opened read-only, one read transaction: a consistent snapshot even while a hub serves
-  it); a SQLite target is created (or migrated) at this code's schema, a PostgreSQL target
+  it); a SQLite source at an older schema version is refused with the advice to run
+  ``stationlink hub migrate`` on it first (read-only, it cannot be upgraded here); a SQLite
+  target is created (or migrated) at this code's schema, a PostgreSQL target
   must already be at it (``stationlink hub migrate``, like ``hub serve``).
 - Every table is moved with every column: :data:`TABLES` (stations with their high-water
   marks, records with received_at/ts/affects_month/late/duplicate_of, anchors, device
@@ -38,7 +40,7 @@ from typing import Any, Protocol
 
 from ..buffer.db import iso_text
 from ..errors import StorageError
-from .hub_schema import HUB_COLUMNS, HUB_TIMES, check_hub_file
+from .hub_schema import HUB_COLUMNS, HUB_TIMES, SCHEMA_VERSION, check_hub_file
 from .stores import describe, sqlite_path
 
 BATCH = 5000
@@ -179,6 +181,13 @@ class _Sqlite:
                 self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                             isolation_level=None)
                 self.conn.execute("BEGIN")  # one snapshot for every table
+                version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+                if version < SCHEMA_VERSION:
+                    self.conn.close()
+                    raise StorageError(
+                        f"{path}: hub database at schema version {version}, older than this "
+                        f"stationlink's {SCHEMA_VERSION}: run 'stationlink hub migrate --db "
+                        f"{path}' first (it upgrades the file in place), then copy it")
         except sqlite3.Error as exc:
             raise StorageError(f"{path}: {exc}") from exc
 
