@@ -4,8 +4,11 @@ Contract: :func:`openapi_document` describes exactly the routes of
 :func:`stationlink.hub.app.create_app` (a test compares the two) and the JSON shapes of
 :mod:`stationlink.hub.wire`; the console's JSON endpoints (tag ``console``, the session
 cookie's security, the least role in the description) come from its route table
-(:data:`stationlink.hub.console.ROUTES`, ``kind="json"``). ``docs/hub-openapi.json`` is a
-copy, kept equal by a test; regenerate it with
+(:data:`stationlink.hub.console.ROUTES`, ``kind="json"``), each with its answer's schema
+(closed objects, validated against the endpoints' real answers by
+tests/hub/test_console_openapi.py) and the error statuses it answers (400 bad month, 404
+unknown id, 501 a store without month tables; 401, 403, 500, 503 everywhere).
+``docs/hub-openapi.json`` is a copy, kept equal by a test; regenerate it with
 ``python -m stationlink.hub.openapi > docs/hub-openapi.json``.
 """
 
@@ -105,18 +108,164 @@ def _station_op(summary: str, body: str | None, answer: str, *codes: int) -> dic
     return op
 
 
-#: What each console JSON endpoint gives (docs/console.md).
-_CONSOLE_SUMMARIES = {
-    "/v1/console/whoami": "The signed-in operator",
-    "/v1/console/stations": "Every station with its problems (query: branch, problem)",
-    "/v1/console/stations/{station_id}": "One station: recent days and device history",
-    "/v1/console/months": "The last 12 months and every closed month, with their state",
-    "/v1/console/months/{month}": "A month: statements (provisional or frozen), totals, late "
-                                  "records, adjustments, warnings",
-    "/v1/console/months/{month}/stations/{subject_id}": "One station's statement",
-    "/v1/console/months/{month}/branches/{subject_id}": "One branch's statement",
-    "/v1/console/months/{month}/notices": "The month's SMS notices with phones and segments",
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _closed(required: dict[str, Any], optional: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """A closed object of named properties: ``required`` always there, ``optional`` may be."""
+    return {"type": "object", "additionalProperties": False, "required": list(required),
+            "properties": {**required, **(optional or {})}}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+_MONEY = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$",
+          "description": "Yuan, exact, two decimals"}
+_COUNT = {"type": "integer", "minimum": 0}
+_BOOL = {"type": "boolean"}
+_TEXTS = _list(_STR)
+_MONTH = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}
+_DATE = {"type": "string", "format": "date"}
+_SUBJECT = {"enum": ["station", "branch"]}
+
+
+def _console_schemas() -> dict[str, Any]:
+    """The JSON shapes of the console's answers (docs/console.md; :mod:`.console.monthview`
+    for the statements). Closed objects: a test validates every endpoint's real answers
+    against them (tests/hub/test_console_openapi.py), so a key added to or dropped from an
+    answer without its schema fails there."""
+    from ..i18n import LANGS
+    from .console.pages_stations import PROBLEMS
+    from .console.roles import Role
+
+    device = {k: _nullable(v) for k, v in _DEVICE_TYPES.items()}
+    station_row = {
+        "station_id": _STR, "branch_id": _nullable(_STR), "last_contact": _nullable(_TIME),
+        "silent_days": _nullable(_INT), "records": _COUNT, "late": _COUNT,
+        "backlog": _nullable(_INT), "quarantined_records": _nullable(_INT),
+        "settlement_mismatches": _nullable(_INT), "conflicts": _COUNT,
+        "devices": _list({**_closed({"terminal_id": _STR}, device),
+                          "description": "The latest snapshot of each terminal, as uploaded"}),
+        "problems": _list({"enum": list(PROBLEMS)}),
+    }
+    closed = _nullable(_closed({"version": _COUNT, "closed_by": _STR, "closed_at": _TIME}))
+    item = _closed({"code": _STR, "label": _STR, "quantity": _INT, "amount": _MONEY,
+                    "basis": {**_STR, "description": "How it is computed, in the "
+                              "operator's language (as rewards explain)"}})
+    inputs = {
+        "by_product": _list(_ref("ConsoleProductSum")),
+        "over_cap": _list(_ref("ConsoleOverCapDay")),
+        "carried": _list(_ref("ConsoleAdjustment")), "payable": _MONEY,
+    }
+    adjustment = _closed(
+        {"month": _MONTH, "subject": _SUBJECT, "id": _STR, "frozen": _MONEY, "now": _MONEY,
+         "adjustment": _MONEY},
+        {"carried_before": _MONEY, "into": _MONTH})
+    return {
+        "ConsoleWhoami": _closed({
+            "name": _STR, "role": {"enum": [r.label for r in Role]},
+            "must_change_password": _BOOL, "lang": {"enum": [*LANGS, None]},
+            "expires_at": _TIME}),
+        "ConsoleStations": _closed({"stations": _list(_closed(station_row))}),
+        "ConsoleStation": _closed({
+            **station_row,
+            "days": _list(_closed({"date": _DATE, "transactions": _COUNT,
+                                   "amount": _MONEY})),
+            "device_history": _list(_closed({
+                "received_at": _TIME, "terminal_id": _STR,
+                "snapshot": _closed({"terminal_id": _STR}, device)}))}),
+        "ConsoleMonths": _closed({"months": _list(_closed({"month": _MONTH,
+                                                           "closed": closed}))}),
+        "ConsoleLineItem": item,
+        "ConsoleProductSum": {**_closed({
+            "kind": _STR, "product": _STR, "kind_name": _STR, "product_name": _STR,
+            "n": _COUNT, "amount": _MONEY}), "description":
+            "Approved transactions of one kind and product in the month (before any cap)"},
+        "ConsoleOverCapDay": {**_closed({
+            "station_id": _STR, "count": _STR, "label": _STR,
+            "card": {**_STR, "description": "The card token (never a card number)"},
+            "day": _DATE, "day_text": _STR, "swipes": _COUNT, "cap": _COUNT,
+            "over": _COUNT}), "description":
+            "One card on one CST day over a count's cap: ``over`` swipes not counted"},
+        "ConsoleAdjustment": adjustment,
+        "ConsoleStationStatement": _closed({
+            "notice": _closed({"text": _STR, "segments": _TEXTS}),
+            "station_id": _STR, "branch_id": _STR, "area": _STR,
+            "village_id": _nullable(_STR), "total": _MONEY, "effective": _nullable(_BOOL),
+            "effective_reasons": _TEXTS, "items": _list(_ref("ConsoleLineItem"))}, inputs),
+        "ConsoleBranchStatement": _closed({
+            "branch_id": _STR, "area": _STR, "stations": _COUNT,
+            "effective_stations": _COUNT, "plan_effective_stations": _COUNT,
+            "total": _MONEY, "head": _MONEY, "maintainer": _MONEY,
+            "station_status": {"type": "object", "additionalProperties": _closed(
+                {"effective": _BOOL, "reasons": _TEXTS})},
+            "items": _list(_ref("ConsoleLineItem"))}, inputs),
+        "ConsoleMonth": _closed({
+            "month": _MONTH, "policy": _STR, "closed": closed,
+            "versions": _list(_closed({
+                "version": _COUNT, "closed_by": _STR, "closed_at": _TIME,
+                "reopened_by": _nullable(_STR), "reopened_at": _nullable(_TIME)})),
+            "stations": _list(_ref("ConsoleStationStatement")),
+            "branches": _list(_ref("ConsoleBranchStatement")),
+            "branch_totals": _list(_closed({"branch_id": _STR, "stations": _MONEY,
+                                            "branch": _MONEY, "total": _MONEY})),
+            "county_totals": _list(_closed({"county": _STR, "total": _MONEY})),
+            "total": _MONEY,
+            "late_records": _list(_closed({
+                "station_id": _STR, "seq": _INT, "kind": _STR, "product": _STR,
+                "amount": _MONEY, "ts": _TIME, "received_at": _TIME})),
+            "adjustments": _list(_ref("ConsoleAdjustment")), "warnings": _TEXTS}),
+        **{f"Console{name}StatementAnswer": _closed({
+            "month": _MONTH, "policy": _STR, "closed": closed,
+            subject: _ref(f"Console{name}Statement"),
+            "adjustments": _list(_ref("ConsoleAdjustment"))})
+           for name, subject in (("Station", "station"), ("Branch", "branch"))},
+        "ConsoleNotices": _closed({"month": _MONTH, "notices": _list(_closed({
+            "station_id": _STR, "phone": _STR, "text": _STR, "segments": _TEXTS}))}),
+    }
+
+
+#: Each console JSON endpoint (docs/console.md): what it gives, its answer's schema and the
+#: error statuses it may answer besides those of every console endpoint (:data:`_CONSOLE_ERRORS`).
+_CONSOLE = {
+    "/v1/console/whoami": ("The signed-in operator", "ConsoleWhoami", ()),
+    "/v1/console/stations": ("Every station with its problems (query: branch, problem)",
+                             "ConsoleStations", (501,)),
+    "/v1/console/stations/{station_id}": ("One station: recent days and device history",
+                                          "ConsoleStation", (404, 501)),
+    "/v1/console/months": ("The last 12 months and every closed month, with their state",
+                           "ConsoleMonths", (501,)),
+    "/v1/console/months/{month}": ("A month: statements (provisional or frozen), totals, late "
+                                   "records, adjustments, warnings", "ConsoleMonth",
+                                   (400, 501)),
+    "/v1/console/months/{month}/stations/{subject_id}": (
+        "One station's statement, with the inputs behind its items",
+        "ConsoleStationStatementAnswer", (400, 404, 501)),
+    "/v1/console/months/{month}/branches/{subject_id}": (
+        "One branch's statement, with the inputs behind its items",
+        "ConsoleBranchStatementAnswer", (400, 404, 501)),
+    "/v1/console/months/{month}/notices": ("The month's SMS notices with phones and segments",
+                                           "ConsoleNotices", (400, 501)),
 }
+_CONSOLE_ERRORS = (401, 403, 500, 503)
+_CONSOLE_ERROR_TEXT = {
+    400: "Malformed month (error: bad_month)", 401: "Not signed in",
+    403: "Role too low, station token, or one-time password",
+    404: "No such station or statement (error: not_found)",
+    500: "Internal error of the hub (details only in its log)",
+    501: "The hub's store has no month tables (error: not_available)",
+    503: "Store unavailable: retry later"}
 
 
 def _session_cookie() -> str:
@@ -132,9 +281,10 @@ def _console_paths() -> dict[str, Any]:
     for e in ROUTES.entries:
         if e.kind != "json":
             continue
+        summary, schema, codes = _CONSOLE[e.path]  # KeyError: an endpoint left undescribed
         names = [part[1:-1] for part in e.path.split("/") if part.startswith("{")]
         out.setdefault(e.path, {})[e.method.lower()] = {
-            "summary": _CONSOLE_SUMMARIES.get(e.path, e.path),
+            "summary": summary,
             "description": f"Least role: {e.min_role.label if e.min_role else 'none'}. "
                            "Signed-in operators only (session cookie); a station token is "
                            "refused (403).",
@@ -142,14 +292,9 @@ def _console_paths() -> dict[str, Any]:
             "security": [{"console_session": []}],
             "parameters": [{"name": n, "in": "path", "required": True, "schema": _STR}
                            for n in names],
-            "responses": {"200": {"description": "OK",
-                                  "content": {"application/json": {"schema": {
-                                      "type": "object"}}}},
-                          **{str(c): {"description": d, **_json("Error")} for c, d in (
-                              (400, "Malformed month"), (401, "Not signed in"),
-                              (403, "Role too low, station token, or one-time password"),
-                              (404, "No such station or statement"),
-                              (503, "Store unavailable: retry later"))}},
+            "responses": {"200": {"description": "OK", **_json(schema)},
+                          **{str(c): {"description": _CONSOLE_ERROR_TEXT[c], **_json("Error")}
+                             for c in sorted({*_CONSOLE_ERRORS, *codes})}},
         }
     return out
 
@@ -239,6 +384,7 @@ def openapi_document() -> dict[str, Any]:
                                  "The conflicting duplicate, without card fields"},
                     },
                 },
+                **_console_schemas(),
                 "Error": {
                     "type": "object", "required": ["error", "detail"],
                     "properties": {
