@@ -27,6 +27,7 @@ from stationlink.conformance import (
     render_junit,
     run_conformance,
 )
+from stationlink.conformance.model import EVIDENCE_BYTES, EVIDENCE_LIMIT
 from stationlink.money import CST
 from stationlink.protocol import TxnKind
 from stationlink_sim.clock import SimulatedClock
@@ -114,6 +115,23 @@ def check_junit(report: KitReport) -> ET.Element:
             assert failure.get("message") == result.reason
             assert failure.text
             assert " >> " in failure.text
+            continue
+        # a pass (and a case not applicable that exchanged bytes) shows what was exchanged:
+        # the reason, one line per exchange up to the limit, and a line for the rest
+        out = case.findtext("system-out")
+        if result.verdict is Verdict.NOT_APPLICABLE and not result.exchanges:
+            assert out is None
+            continue
+        assert out is not None
+        lines = out.splitlines()
+        assert lines[0] == result.reason
+        shown, omitted = result.evidence()
+        assert shown == result.exchanges[:len(shown)]
+        assert omitted == len(result.exchanges) - len(shown)
+        assert len(shown) == len(result.exchanges) or len(shown) == EVIDENCE_LIMIT or sum(
+            len(x.data) for x in shown) >= EVIDENCE_BYTES
+        assert all(" >> " in ln or " << " in ln for ln in lines[1:1 + len(shown)])
+        assert len(lines) == 1 + len(shown) + (omitted > 0)
     return root
 
 

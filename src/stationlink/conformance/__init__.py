@@ -3,7 +3,7 @@
 Public face: :data:`CASES` (the catalogue: id, protocol.md section, purpose, applicability,
 money), :func:`run_conformance` (one run, :class:`KitOptions`) returning a
 :class:`KitReport` (one :class:`CaseResult` per case: pass / fail / not applicable with
-the reason and, for failures, the bytes exchanged; ``exit_code()`` 0/1/3; ``to_json()``),
+the reason and the bytes exchanged; ``exit_code()`` 0/1/3; ``to_json()``),
 :func:`render_junit`, :func:`render_html` and :func:`render_text`, :data:`SCHEMA_PATH`
 (JSON Schema of ``to_json()``) and :func:`command_hook` (``--power-cycle-cmd``). Modules:
 ``catalogue``, ``wire`` (the byte-level host end), ``context``, ``cases_link``,

@@ -6,9 +6,13 @@ Contract:
   direction (``out`` host to device, ``in`` device to host), the bytes (hex in JSON) and a
   note (``IDENTIFY seq 7``, ``ACK``, ``garbage``...). A full card number never reaches an
   exchange: the middle digits of every DF40 value received are zeroed and shown as ``**``
-  (first 6 and last 4 digits kept, as a masked number), see :mod:`.wire`. Every failed
-  case carries the exchanges of its whole run as evidence; a passed case keeps them too
-  (the JSON and HTML show them for failures only, to stay readable).
+  (first 6 and last 4 digits kept, as a masked number), see :mod:`.wire`.
+- :class:`CaseResult` carries the exchanges of its case's whole run as evidence, whatever the
+  verdict (a case not applicable before it ran has none: its reason is the evidence).
+  :meth:`CaseResult.evidence` is what the reports list: every exchange of a failed case;
+  of a passed or not-applicable one the first :data:`EVIDENCE_LIMIT`, stopping after the
+  one that brings the bytes listed to :data:`EVIDENCE_BYTES`, and how many more there were
+  (``evidence_omitted`` in the JSON, a "… N more" line in HTML, JUnit and text).
 - :class:`KitReport` is a whole run: device identity (IDENTIFY), dialect, transport, date
   (aware, shown in CST), kit version, every case in catalogue order, the test transactions
   the kit reversed and those it could not. :meth:`KitReport.exit_code`: 3 when the device
@@ -30,6 +34,10 @@ from ..money import to_cst
 from .catalogue import CaseSpec, label
 
 SCHEMA_VERSION = 1
+#: Exchanges listed for a case that did not fail (a failure lists all of its own): at most
+#: EVIDENCE_LIMIT, and none after the one that brings the bytes listed to EVIDENCE_BYTES.
+EVIDENCE_LIMIT = 60
+EVIDENCE_BYTES = 16 * 1024
 
 
 class Verdict(enum.StrEnum):
@@ -64,7 +72,24 @@ class CaseResult:
     exchanges: list[Exchange] = field(default_factory=list)
     seconds: float = 0.0
 
+    def evidence(self, limit: int = EVIDENCE_LIMIT, max_bytes: int = EVIDENCE_BYTES
+                 ) -> tuple[list[Exchange], int]:
+        """The exchanges the reports list and the number left out: all of a failed case's;
+        of any other the first ``limit``, none after the one that brings the bytes listed
+        to ``max_bytes``."""
+        if self.verdict is Verdict.FAIL:
+            return list(self.exchanges), 0
+        shown: list[Exchange] = []
+        size = 0
+        for x in self.exchanges:
+            if len(shown) >= limit or size >= max_bytes:
+                break
+            shown.append(x)
+            size += len(x.data)
+        return shown, len(self.exchanges) - len(shown)
+
     def to_json(self, lang: Lang) -> dict[str, Any]:
+        shown, omitted = self.evidence()
         return {
             "id": self.spec.id,
             "section": self.spec.section,
@@ -74,8 +99,8 @@ class CaseResult:
             "verdict_text": label(f"verdict.{self.verdict.value}", lang),
             "reason": self.reason,
             "seconds": round(self.seconds, 3),
-            "evidence": ([x.to_json() for x in self.exchanges]
-                         if self.verdict is Verdict.FAIL else []),
+            "evidence": [x.to_json() for x in shown],
+            "evidence_omitted": omitted,
         }
 
 

@@ -1,16 +1,23 @@
 """The conformance report for people and for CI: console text, HTML, JUnit XML.
 
 Contract:
+- Evidence (the bytes exchanged and the kit's reading of them) is what
+  :meth:`~.model.CaseResult.evidence` lists: all of a failed case's exchanges, the first
+  :data:`~.model.EVIDENCE_LIMIT` of any other case's, then one line "… N more" when some
+  were left out (:func:`evidence_lines`, the one formatting of every output).
 - :func:`render_text`: one line per case (verdict, id, purpose, reason), the bytes
-  exchanged under each failure, the test transactions not reversed, the overall verdict.
+  exchanged under each failure only (the console stays short: the files carry the rest),
+  the test transactions not reversed, the overall verdict.
 - :func:`render_html`: ONE self-contained HTML document (``templates/report.html.j2`` through
   the diagnosis's Jinja2 environment, :func:`stationlink.diag.render.jinja_env`: autoescaping,
   inline CSS, no script, no external asset): device identity, dialect, transport, date in
-  CST, kit version, every case with its verdict and reason, the evidence of every failure.
+  CST, kit version, every case with its verdict, reason and evidence (open under a
+  failure, collapsed in a ``<details>`` under any other case).
 - :func:`render_junit`: JUnit XML (one ``testsuite``; one ``testcase`` per case, named by
   its id; ``failure`` with the reason and the evidence for a failed case, ``skipped`` with
-  the reason for one not applicable; device identity as ``properties``), what a vendor's CI
-  reads per firmware build.
+  the reason for one not applicable, ``system-out`` with what was checked and the evidence
+  for a pass, and with the evidence for a case not applicable that exchanged bytes; device
+  identity as ``properties``), what a vendor's CI reads per firmware build.
 - :data:`SCHEMA_PATH` is the JSON Schema (draft 2020-12) of ``KitReport.to_json()``.
 """
 
@@ -21,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..diag.catalogue import Lang
 from ..diag.render import jinja_env
 from ..money import to_cst
 from .catalogue import label
@@ -28,14 +36,22 @@ from .model import KitReport
 
 SCHEMA_PATH = Path(str(resources.files(__package__) / "schema.json"))
 _MARK = {"pass": "PASS", "fail": "FAIL", "not_applicable": "N/A "}
+_MORE: dict[Lang, str] = {"zh": "…… 另有 {n} 条未列出（未失败的用例只列前 {limit} 条）",
+                          "en": "… {n} more exchanges not listed (first {limit} listed "
+                                "for a case that did not fail)"}
 
 
-def _evidence_lines(evidence: list[dict[str, Any]]) -> list[str]:
+def evidence_lines(case: dict[str, Any], lang: Lang) -> list[str]:
+    """One line per exchange of a case of ``KitReport.to_json()``: seconds since the case
+    started, ``>>`` kit to device or ``<<`` device to kit, hex, the kit's note; then the
+    "… N more" line when the report left some out."""
     out = []
-    for x in evidence:
+    for x in case["evidence"]:
         arrow = ">>" if x["dir"] == "out" else "<<"
         note = f"  [{x['note']}]" if x["note"] else ""
         out.append(f"{x['t']:8.3f} {arrow} {x['hex']}{note}")
+    if case["evidence_omitted"]:
+        out.append(_MORE[lang].format(n=case["evidence_omitted"], limit=len(case["evidence"])))
     return out
 
 
@@ -55,7 +71,8 @@ def render_text(report: KitReport) -> str:
         lines.append(f"[{_MARK[c['verdict']]}] {c['id']:<17} {c['purpose']}")
         if c["reason"]:
             lines.append(f"       {c['reason']}")
-        lines += [f"       {ln}" for ln in _evidence_lines(c["evidence"])]
+        if c["verdict"] == "fail":
+            lines += [f"       {ln}" for ln in evidence_lines(c, lang)]
     for m in doc["money"]:
         if not m["reversed"]:
             lines.append(f"{label('unreversed', lang)}: {m['case']} {m['client_ref']} "
@@ -71,11 +88,13 @@ def render_html(report: KitReport) -> str:
     return jinja_env("stationlink.conformance").get_template("report.html.j2").render(
         doc=report.to_json(), lang=lang, L=lambda key: label(key, lang),
         date=to_cst(report.started).strftime("%Y-%m-%d %H:%M:%S"),
+        evidence=lambda case: "\n".join(evidence_lines(case, lang)),
     )
 
 
 def render_junit(report: KitReport) -> str:
     doc = report.to_json()
+    lang = report.lang
     n = doc["counts"]
     suite = ET.Element("testsuite", {
         "name": f"stationlink-conformance.{doc['kind']}.{doc['dialect'] or 'unknown'}."
@@ -99,11 +118,14 @@ def render_junit(report: KitReport) -> str:
             failure = ET.SubElement(case, "failure", {"message": c["reason"],
                                                       "type": "conformance"})
             failure.text = "\n".join([f"§{c['section']} {c['purpose']}",
-                                      *_evidence_lines(c["evidence"])])
+                                      *evidence_lines(c, lang)])
         elif c["verdict"] == "not_applicable":
             ET.SubElement(case, "skipped", {"message": c["reason"]})
+            if c["evidence"]:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join([c["reason"], *evidence_lines(c, lang)])
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = c["reason"]
+            out.text = "\n".join([c["reason"], *evidence_lines(c, lang)])
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode")
