@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 
 from stationlink.hub.app import create_app
+from stationlink.hub.closing import DEFAULT_CLOSE_DAY
 from stationlink.hub.console import ConsoleOptions, Role
 from stationlink.hub.console.backend import console_store_for
 from stationlink.hub.console.limiter import LoginLimiter
@@ -58,16 +59,18 @@ def csrf_field(html: str) -> str:
 class ConsoleHub:
     """A real uvicorn hub (console mounted) on 127.0.0.1:0 over ``db`` (a SQLite file, or a
     ``postgresql://`` URL already migrated); a station token for S1; cheap argon2 parameters
-    (still argon2id) so sign-ins are quick. ``kind`` is the store, :meth:`sql` a query."""
+    (still argon2id) so sign-ins are quick; ``close_day`` the store's (``hub serve
+    --close-day``). ``kind`` is the store, :meth:`sql` a query."""
 
     def __init__(self, db: Path | str, clock: Clock, *, tls: tuple[Path, Path] | None = None,
-                 limiter: LoginLimiter | None = None, lang: str = "zh") -> None:
+                 limiter: LoginLimiter | None = None, lang: str = "zh",
+                 close_day: int = DEFAULT_CLOSE_DAY) -> None:
         self.clock = clock
         self.db = db
         file = sqlite_path(db)
         self.kind = "postgresql" if file is None else "sqlite"
         self.path = file
-        self.store = open_hub_store(db)
+        self.store = open_hub_store(db, close_day=close_day)
         self.console = console_store_for(self.store)
         self.passwords = Passwords(PasswordHasher.from_parameters(CHEAPEST))
         self.limiter = limiter or LoginLimiter(clock)

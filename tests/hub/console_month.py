@@ -1,8 +1,9 @@
 """A console hub with a month loaded: the golden stations (with phones and counties) imported
 through ``hub stations import``, the golden October 2026 transactions recorded in real station
 buffers and uploaded into the real hub store (:mod:`rewards_store_loader`), two of them after
-the month's close date (late), agent and device status of some stations, and one station that
-has not been heard from for days."""
+the month's close date (late: the hub's close day is :data:`CLOSE_DAY`), agent and device
+status of some stations, and one station that has not been heard from for days. Every record
+is received before the hub's "now" (:data:`~console_fixtures.T0`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from console_fixtures import T0, Clock, ConsoleHub
 
 from stationlink.cli.main import cli
+from stationlink.hub.closing import is_late
 from stationlink.hub.console import Role
 from stationlink.interchange import Transaction, read_transactions
 from stationlink.money import CST
@@ -29,8 +31,11 @@ from rewards_store_loader import load_hub  # noqa: E402
 
 GOLDEN = _REWARDS_TESTS / "golden"
 MONTH = "2026-10"
+#: the month hub's close day (``hub serve --close-day 2``): October closes on 2026-11-03 00:00
+CLOSE_DAY = 2
 ON_TIME = datetime(2026, 11, 1, 10, 0, tzinfo=CST)
-LATE_AT = datetime(2026, 11, 20, 10, 0, tzinfo=CST)
+#: the morning after October's close date: late, and before the hub's now (T0, 09:00)
+LATE_AT = datetime(2026, 11, 3, 8, 0, tzinfo=CST)
 PHONES = {"R1": "13800000001", "R2": "13800000002"}
 
 
@@ -41,8 +46,8 @@ def sqlite_console_hub(tmp: Path) -> ConsoleHub:
 
 def new_console_hub(db: Path | str) -> ConsoleHub:
     """A console hub over ``db`` (a SQLite file, or a migrated ``postgresql://`` URL) with
-    alice (admin), fan (finance), wang (viewer)."""
-    hub = ConsoleHub(db, Clock(T0))
+    alice (admin), fan (finance), wang (viewer); its close day is :data:`CLOSE_DAY`."""
+    hub = ConsoleHub(db, Clock(T0), close_day=CLOSE_DAY)
     hub.add_operator("alice", Role.ADMIN)
     hub.add_operator("fan", Role.FINANCE)
     hub.add_operator("wang", Role.VIEWER)
@@ -93,6 +98,11 @@ def late_rule(rows: list[Transaction]) -> set[str]:
 
 
 def load_month(hub: ConsoleHub, db: Path | str, tmp: Path) -> dict[str, object]:
+    """The month into ``hub`` (module docstring), made with ``close_day=CLOSE_DAY``."""
+    assert not is_late(MONTH, ON_TIME, CLOSE_DAY)
+    assert is_late(MONTH, LATE_AT, CLOSE_DAY)
+    assert ON_TIME < LATE_AT < hub.clock(), "every record arrives before the hub's now"
+    assert hub.store.close_day == CLOSE_DAY, "the hub flags the late records late"
     stations, branches = import_reference(db, tmp)
     rows = golden_rows()
     late = late_rule(rows)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from console_fixtures import T0, Clock, ConsoleHub, console_clock, console_hub, csrf_field
-from console_month import MONTH, load_month
+from console_month import CLOSE_DAY, MONTH, load_month
 from hub_fixtures import PgServer
 from pg_tables import migrated_from
 
@@ -247,7 +247,7 @@ def test_a_viewer_chooses_english_then_the_servers_default_audited(
 
 @pytest.fixture
 def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict[str, object]]]:
-    hub = ConsoleHub(hub_db, Clock(T0))  # served in Chinese
+    hub = ConsoleHub(hub_db, Clock(T0), close_day=CLOSE_DAY)  # served in Chinese
     try:
         hub.add_operator("fan", Role.FINANCE)
         hub.add_operator("rose", Role.FINANCE)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from console_fixtures import T0, Clock, ConsoleHub
-from console_month import MONTH, load_month
+from console_month import CLOSE_DAY, MONTH, load_month
 
 from stationlink.hub.console import Role
 from stationlink.i18n import gettext_for
@@ -28,7 +28,7 @@ BRANCH_LINES = (("Branch manager's signature / date", "支局负责人签字 / �
 def lang_hub(request: pytest.FixtureRequest, tmp_path: Path
              ) -> Iterator[tuple[ConsoleHub, str, dict[str, object]]]:
     db = tmp_path / "hub.sqlite"
-    hub = ConsoleHub(db, Clock(T0), lang=request.param)
+    hub = ConsoleHub(db, Clock(T0), lang=request.param, close_day=CLOSE_DAY)
     try:
         hub.add_operator("wang", Role.VIEWER)
         facts = load_month(hub, db, tmp_path)

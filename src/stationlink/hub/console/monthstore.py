@@ -13,7 +13,17 @@ PostgreSQL schema version 3, :mod:`stationlink.hub.pg.months`):
   PostgreSQL; :func:`month_store_for` picks the hub store's) reads the reference data and
   the closes, and writes a close (all statements of the month in one transaction, with its
   audit row) or a re-open (audited); stored statements are never updated: a re-close after
-  a re-open is a new version.
+  a re-open is a new version. The audit row of a close has as *before* the version it
+  replaces (a re-close after a re-open: ``{"version": n, "closed": false}``; a first close:
+  none), as *after* the new version (closed, policy, how many statements and carried lines);
+  a re-open's *before*/*after* are the version in force, closed and no longer closed.
+  Refusals (closed already, not closed) are :class:`~.refused.Refused`, translatable.
+- :meth:`MonthStore.carried_for` sums, per (subject, id), the lines carried for a month
+  (:mod:`.carry`) that the statements of the closes in force of later months froze (each
+  statement's ``carried`` list, the lines whose ``month`` is that month).
+- Every close and re-open first takes the lock of :data:`ALL_MONTHS`, then its month's: they
+  run one at a time. A close given ``basis`` (the closes in force its carried lines were
+  computed with) is refused, storing nothing, when they changed meanwhile.
 - :class:`MonthTables` holds that logic once, in SQL both databases run; each store supplies
   only its :class:`~.dialect.Dialect` (the console store's) and, where its transactions are
   not serialised, the month's lock (:meth:`MonthTables._lock_month`). The SQLite store runs
@@ -25,23 +35,29 @@ PostgreSQL schema version 3, :mod:`stationlink.hub.pg.months`):
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ...buffer.db import ts_parse, ts_required, ts_text
-from ...errors import InputDataError, OperatorError, Problem, StorageError
+from ...errors import InputDataError, Problem, StorageError
 from ...interchange import Branch, Station, read_branches, read_stations
 from ..sqlite_store import SqliteHubStore
 from .backend import offered_store
 from .dialect import Dialect
+from .refused import Refused
 from .sqlite import sqlite_dialect
 from .store import Actor
 from .tables import write_audit
+from .text import N_
 
 T = TypeVar("T")
+#: the lock key every close and re-open takes first (then its month's): what a close carries
+#: depends on which months are closed, so closes and re-opens run one at a time
+ALL_MONTHS = "*"
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,18 @@ def read_reference(stations: Path, branches: Path) -> Reference:
                      _optional_column(branches, "county", "branch_id", _county_problem))
 
 
+def _amount(value: object, month: str, subject: str, sid: str) -> Decimal:
+    """A stored carried line's amount (yuan text); StorageError when it is not one."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise StorageError(f"a statement of {subject} {sid} carries a line for {month} "
+                           f"without an amount: {value!r}")
+    return amount
+
+
 def _close(row: tuple[Any, ...]) -> Close:
     return Close(row[0], int(row[1]), row[2], row[3], ts_required(row[4]), row[5],
                  ts_parse(row[6]))
@@ -133,8 +161,11 @@ class MonthStore(Protocol):
     def statements(self, month: str, version: int
                    ) -> dict[tuple[str, str], dict[str, Any]]: ...
 
+    def carried_for(self, month: str) -> dict[tuple[str, str], Decimal]: ...
+
     def close_month(self, month: str, policy: str, statements: list[tuple[str, str, dict[
-            str, Any]]], *, now: datetime, actor: Actor) -> Close: ...
+            str, Any]]], *, now: datetime, actor: Actor,
+                    basis: Mapping[str, int] | None = None) -> Close: ...
 
     def reopen_month(self, month: str, *, now: datetime, actor: Actor) -> Close: ...
 
@@ -219,16 +250,42 @@ class MonthTables:
             "WHERE month = ? AND version = ? ORDER BY subject, subject_id", (month, version)))
         return {(r[0], r[1]): self._db.doc(r[2]) for r in rows}
 
+    def carried_for(self, month: str) -> dict[tuple[str, str], Decimal]:
+        """(subject, id) -> the sum of the lines for ``month`` carried by the statements of
+        the closes in force of later months (module contract)."""
+        rows = self._run(lambda c: self._db.all(
+            c, "SELECT s.subject, s.subject_id, s.statement FROM statements s "
+            "JOIN month_closes c ON c.month = s.month AND c.version = s.version "
+            "WHERE c.reopened_at IS NULL AND s.month > ? ORDER BY s.month", (month,)))
+        out: dict[tuple[str, str], Decimal] = {}
+        for subject, sid, doc in rows:
+            for line in self._db.doc(doc).get("carried") or ():
+                if isinstance(line, dict) and line.get("month") == month:
+                    out[(subject, sid)] = out.get((subject, sid), Decimal(0)) + \
+                        _amount(line.get("adjustment"), month, subject, sid)
+        return out
+
+    def _in_force(self, conn: Any) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._db.all(
+            conn, "SELECT month, version FROM month_closes WHERE reopened_at IS NULL")}
+
     def close_month(self, month: str, policy: str, statements: list[tuple[str, str, dict[
-            str, Any]]], *, now: datetime, actor: Actor) -> Close:
+            str, Any]]], *, now: datetime, actor: Actor,
+                    basis: Mapping[str, int] | None = None) -> Close:
         """Freeze ``statements`` ((subject, id, statement)) as the month's next version;
-        OperatorError when the month is closed already."""
+        OperatorError when the month is closed already, or when ``basis`` (month -> version
+        of the closes in force the statements' carried lines were computed with) is no
+        longer so: a close or re-open of another month came between (module contract)."""
         def write(conn: Any) -> Close:
+            self._lock_month(conn, ALL_MONTHS)
             self._lock_month(conn, month)
+            if basis is not None and self._in_force(conn) != dict(basis):
+                raise Refused(N_("Another month was closed or re-opened while %(month)s was "
+                                 "being closed; nothing was stored: try again."), month=month)
             rows = self._closes(conn, month)
             if rows and rows[-1].in_force:
-                raise OperatorError(f"month {month} is closed already (version "
-                                    f"{rows[-1].version})")
+                raise Refused(N_("Month %(month)s is closed already (version %(version)d)."),
+                              month=month, version=rows[-1].version)
             version = rows[-1].version + 1 if rows else 1
             at = ts_text(now)
             self._db.execute(
@@ -239,8 +296,11 @@ class MonthTables:
                 "closed_by, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(month, version, subject, sid, self._db.json_in(st), actor.name, at)
                  for subject, sid, st in statements])
-            write_audit(self._db, conn, now, actor, "month.close", month, None,
-                        {"version": version, "policy": policy, "statements": len(statements)})
+            carried = sum(len(st.get("carried") or ()) for _s, _i, st in statements)
+            write_audit(self._db, conn, now, actor, "month.close", month,
+                        {"version": rows[-1].version, "closed": False} if rows else None,
+                        {"version": version, "closed": True, "policy": policy,
+                         "statements": len(statements), "carried": carried})
             return self._one(conn, month, version)
 
         return self._run(write)
@@ -248,10 +308,11 @@ class MonthTables:
     def reopen_month(self, month: str, *, now: datetime, actor: Actor) -> Close:
         """Mark the month's close in force as re-opened (its statements stay stored)."""
         def write(conn: Any) -> Close:
+            self._lock_month(conn, ALL_MONTHS)
             self._lock_month(conn, month)
             rows = self._closes(conn, month)
             if not rows or not rows[-1].in_force:
-                raise OperatorError(f"month {month} is not closed")
+                raise Refused(N_("Month %(month)s is not closed."), month=month)
             version = rows[-1].version
             self._db.execute(conn, "UPDATE month_closes SET reopened_by = ?, reopened_at = ? "
                              "WHERE month = ? AND version = ?",

@@ -14,9 +14,10 @@ Contract (docs/console.md, "Pages"):
   these dicts, and a closed month's pages show the stored ones, never recomputed.
 - :func:`month_view`: provisional statements (on-time records only, like ``rewards compute
   --hub``) while the month is open, the frozen ones once closed; totals per branch and per
-  county; the late records; once closed, the adjustments: per station and branch, what the
-  records held now (late ones included) give minus the frozen statement, to carry into the
-  next month as separate lines; data-quality warnings (stations silent for
+  county; the late records; once closed, the adjustments still to carry (:mod:`.carry`: per
+  station and branch, now minus frozen minus carried already, and the open month they go
+  into), while open, the lines it carries (``carried``, ``payable``); data-quality warnings
+  (a carried line without a statement to carry it, stations silent for
   :data:`SILENT_DAYS` days or more, records the agents quarantined, unknown stations).
 - Amounts are text in yuan with two decimals (exact, from Decimal); times are CST.
 """
@@ -40,6 +41,14 @@ from ...rewards.policy import load_policy
 from ...rewards.statements import BranchStatement, MonthResult, StationStatement
 from ...rewards.station_rules import fmt_money
 from ..store import HubRecord, MonthTallies
+from .carry import (
+    Recompute,
+    carried_into,
+    carry_target,
+    closes_in_force,
+    lines_total,
+    outstanding,
+)
 from .monthstore import Close, MonthStore, Reference
 
 POLICY_NAME = "dezhou-2014"
@@ -126,50 +135,39 @@ def _sum(values: list[str]) -> str:
     return fmt_money(sum((Decimal(v) for v in values), Decimal(0)))
 
 
-def _adjustments(frozen: dict[tuple[str, str], dict[str, Any]],
-                 now_views: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    out = []
-    for subject, sid, view in now_views:
-        before = frozen.get((subject, sid))
-        delta = Decimal(view["total"]) - Decimal(before["total"] if before else "0")
-        if delta:
-            out.append({"subject": subject, "id": sid,
-                        "frozen": before["total"] if before else "0.00",
-                        "now": view["total"], "adjustment": fmt_money(delta)})
-    return out
+def _totals(result: MonthResult) -> dict[tuple[str, str], Decimal]:
+    """(subject, id) -> the statement's total as shown (two decimals)."""
+    return {**{("station", s.station_id): Decimal(fmt_money(s.total)) for s in result.stations},
+            **{("branch", b.branch_id): Decimal(fmt_money(b.total)) for b in result.branches}}
 
 
-def previous_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
+def recomputer(hub_store: Any, ref: Reference) -> Recompute:
+    """A month's totals recomputed now, late records included (:mod:`.carry`)."""
+    def totals(month: str) -> dict[tuple[str, str], Decimal]:
+        return _totals(month_result(hub_store, ref, month, include_late=True, lang=None)[0])
 
-
-def carried_adjustments(hub_store: Any, months: MonthStore, ref: Reference, month: str,
-                        lang: str | None) -> list[dict[str, Any]]:
-    """The adjustments of the previous month, when it is closed, to carry into ``month``:
-    each with ``month`` set to the month they come from."""
-    prev = previous_month(month)
-    closes = months.closes(prev)
-    if not closes or not closes[-1].in_force:
-        return []
-    frozen = months.statements(prev, closes[-1].version)
-    current, _w = month_result(hub_store, ref, prev, include_late=True, lang=lang)
-    return [{**a, "month": prev} for a in _adjustments(frozen, statement_views(current, lang))]
+    return totals
 
 
 def provisional_views(hub_store: Any, months: MonthStore, ref: Reference, month: str,
                       lang: str | None) -> tuple[list[tuple[str, str, dict[str, Any]]],
                                                  list[str]]:
     """The open month's statements (what a close stores), each with ``carried``: the
-    previous closed month's adjustments of that station or branch, as separate lines."""
+    adjustments it carries for that station or branch, as separate lines naming their month
+    (:func:`.carry.carried_into`), and ``payable`` (its own total plus those lines)."""
     result, warnings = month_result(hub_store, ref, month, include_late=False, lang=lang)
-    carried = carried_adjustments(hub_store, months, ref, month, lang)
+    carried = [a.as_dict() for a in carried_into(months, month, recomputer(hub_store, ref))]
     views = statement_views(result, lang)
     for subject, sid, view in views:
         lines = [a for a in carried if a["subject"] == subject and a["id"] == sid]
         view["carried"] = lines
-        view["payable"] = fmt_money(Decimal(view["total"]) + sum(
-            (Decimal(a["adjustment"]) for a in lines), Decimal(0)))
+        view["payable"] = fmt_money(Decimal(view["total"]) + lines_total(lines))
+    shown = {(s, i) for s, i, _v in views}
+    _ = gettext_for(lang)
+    warnings += [_("{subject} {id} is not in this month's statements; its adjustment of "
+                   "{amount} yuan for {month} stays to carry.").format(
+        subject=a["subject"], id=a["id"], amount=a["adjustment"], month=a["month"])
+        for a in carried if (a["subject"], a["id"]) not in shown]
     return views, warnings
 
 
@@ -186,7 +184,8 @@ def month_view(hub_store: Any, months: MonthStore, month: str, *, lang: str | No
         views = [(k[0], k[1], v) for k, v in frozen.items()]
         current, w = month_result(hub_store, ref, month, include_late=True, lang=lang)
         warnings += w
-        adjustments = _adjustments(frozen, statement_views(current, lang))
+        adjustments = [a.as_dict() for a in outstanding(
+            months, close, _totals(current), carry_target(month, closes_in_force(months)))]
     else:
         views, w = provisional_views(hub_store, months, ref, month, lang)
         warnings += w

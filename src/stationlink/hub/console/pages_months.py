@@ -6,10 +6,11 @@ Contract (docs/console.md, "Month", "Statements", "Notices"):
 - ``GET /console/months/{YYYY-MM}`` / ``/v1/console/months/{m}`` (viewer): the month's
   data (:func:`~.monthview.month_view`). A malformed month is 400.
 - ``POST /console/months/{m}/close`` (finance): freezes the month's provisional statements
-  (each with its derivation and SMS notice) as the next version (:mod:`.monthstore`,
-  audited); closing a closed month is 400. ``POST /console/months/{m}/reopen`` (admin):
-  the close in force ends (audited; its statements stay stored); the next close is a new
-  version.
+  (each with its derivation and SMS notice, and the adjustments it carries: :mod:`.carry`)
+  as the next version (:mod:`.monthstore`, audited); closing a closed month, or a month that
+  has not ended yet in CST by the hub's clock, is 400 with the reason in the page's
+  language. ``POST /console/months/{m}/reopen`` (admin): the close in force ends (audited;
+  its statements stay stored); the next close is a new version.
 - ``GET /console/months/{m}/stations/{id}`` and ``.../branches/{id}`` (viewer), and their
   ``/v1/console/...`` JSON: one statement, with every item's derivation, printable on A4
   with signature lines. Unknown id: 404. (No PDF: no CJK font can be bundled small; the
@@ -35,12 +36,15 @@ from typing import Any
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ...money import CST
+from ...money import CST, month_bounds
+from .carry import closes_in_force
 from .context import Context
 from .monthstore import month_store_for
 from .monthview import POLICY, month_view, provisional_views
 from .pages_guard import PageHandler, error_answer, guarded_page
+from .refused import Refused
 from .roles import Role
+from .text import N_
 
 _MONTH = re.compile(r"\A(19|20)\d\d-(0[1-9]|1[0-2])\Z")
 
@@ -103,9 +107,16 @@ async def month_page(ctx: Context, month: str, json: bool) -> Response:
 
 def _close(ctx: Context, month: str) -> None:
     rt = ctx.runtime
+    end = month_bounds(month)[1]
+    if ctx.now() < end:
+        raise Refused(N_("Month %(month)s has not ended yet: it can be closed from %(end)s "
+                         "(China time) on."), month=month,
+                      end=end.strftime("%Y-%m-%d %H:%M"))
     months = month_store_for(rt.hub_store)
+    basis = {c.month: c.version for c in closes_in_force(months).values()}
     views, _w = provisional_views(rt.hub_store, months, months.reference(), month, rt.lang)
-    months.close_month(month, POLICY.name, views, now=ctx.now(), actor=ctx.actor())
+    months.close_month(month, POLICY.name, views, now=ctx.now(), actor=ctx.actor(),
+                       basis=basis)
 
 
 @guarded_page("/months/{month}/close", Role.FINANCE, "/months/2026-10/close",

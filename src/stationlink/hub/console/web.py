@@ -13,7 +13,8 @@ Contract (docs/console.md):
   sign-in form the sign-in cookie's — in ``csrf_token`` (403 otherwise; the handler does not
   run, nothing changes).
 - A store failure is 503, an :class:`~stationlink.errors.OperatorError` from a handler 400
-  (its message shown), anything unexpected a generic 500 with the details in the
+  (its message shown; a :class:`~.refused.Refused` one translated into the page's language,
+  its values put in afterwards), anything unexpected a generic 500 with the details in the
   ``stationlink.hub`` log; never a traceback or a stored secret in an answer.
 - The routes are mounted under ``/console`` and ``/v1/console`` (two Starlette ``Mount``s),
   apart from the station API that ``/openapi.json`` describes.
@@ -43,6 +44,7 @@ from . import (  # noqa: F401 - register the pages into ROUTES
 from .context import SESSION_IDLE, SESSION_LIFETIME, TOUCH_EVERY, Context, Runtime
 from .limiter import LoginLimiter
 from .passwords import Passwords
+from .refused import Refused
 from .routes import ROUTES, ConsoleRoute, RouteTable
 from .security import (
     LOGIN_CSRF_COOKIE,
@@ -116,6 +118,8 @@ def guard(entry: ConsoleRoute, runtime: Runtime) -> Callable[[Request], Awaitabl
         except FormError as exc:
             response = refusal(ctx, entry, exc.status, "bad_form",
                                ctx._(exc.message) % exc.values)
+        except Refused as exc:
+            response = refusal(ctx, entry, 400, "refused", ctx._(exc.msgid) % exc.values)
         except OperatorError as exc:
             response = refusal(ctx, entry, 400, "refused", str(exc))
         except StorageError as exc:

@@ -9,8 +9,10 @@ console store's, :func:`.console.pg_dialect`) and the month's lock.
   :class:`~stationlink.hub.pg.store.PgHubStore` (``PgHubStore.run``): a reference import, a
   close (all the month's statements) or a re-open commits together with its audit row, or
   not at all.
-- A close or re-open first takes the month's lock (a transaction-level advisory lock keyed
-  by the month, :data:`MONTH_LOCK`), then reads the month's closes: two closes of one month
+- A close or re-open first takes the lock of all months, then the month's lock
+  (transaction-level advisory locks of class :data:`MONTH_LOCK` keyed by
+  :data:`~stationlink.hub.console.monthstore.ALL_MONTHS` and by the month: closes and
+  re-opens run one at a time), then reads the month's closes: two closes of one month
   at once from any number of hub processes are serialised, one wins and the other is
   refused with :class:`~stationlink.errors.OperatorError` ("closed already"), storing
   nothing. Stored statements are never updated: a re-close after a re-open is a new version.
