@@ -14,6 +14,7 @@ Each class carries an ``exit_code``: the CLI turns a library error into a
     StationLinkError (1)
     ├── ConfigError (2)                 bad configuration file or option value
     │   └── OperatorError               a console operator unknown, already there, or refused
+    │       └── RefusedAction           an operator's action refused, with a message id to translate
     ├── InputDataError (3)              bad rows in an input file (file, line, column)
     ├── PolicyError (4)                 a reward policy file that does not load
     ├── ProtocolError (5)               bytes that do not form a valid message
@@ -81,6 +82,17 @@ class ConfigError(StationLinkError):
 
 class OperatorError(ConfigError):
     """A console operator that does not exist or already does, a role or password refused."""
+
+
+class RefusedAction(OperatorError):
+    """An operator's action refused, its text a message id: ``str()`` is the English text
+    with ``values`` put in (logs, CLI); the console shows ``_(msgid) % values`` in the page's
+    language (:mod:`stationlink.hub.console.refused`)."""
+
+    def __init__(self, msgid: str, **values: object) -> None:
+        self.msgid = msgid
+        self.values = values
+        super().__init__(msgid % values)
 
 
 @dataclass(frozen=True)
