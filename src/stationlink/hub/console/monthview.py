@@ -10,8 +10,12 @@ Contract (docs/console.md, "Pages"):
   the reference data does not know are left out of the statements and named in a warning
   with their count (nothing is dropped silently).
 - :func:`station_view` / :func:`branch_view` are a statement with every item's derivation
-  in the console's language (:mod:`stationlink.rewards.derivation`); a close stores exactly
-  these dicts, and a closed month's pages show the stored ones, never recomputed.
+  in the console's language (:mod:`stationlink.rewards.derivation`) and the inputs behind it
+  as ``rewards explain`` lists them (``by_product``: approved transactions by kind and
+  product; ``over_cap``: card-days over the cap, card token only; for a branch, what its
+  commission counts at its effective stations and its stations' card-days over the cap); a
+  close stores exactly these dicts, and a closed month's pages show the stored ones, never
+  recomputed (a month closed before these two lists existed shows none).
 - :func:`month_view`: provisional statements (on-time records only, like ``rewards compute
   --hub``) while the month is open, the frozen ones once closed; totals per branch and per
   county; the late records; once closed, the adjustments still to carry (:mod:`.carry`: per
@@ -32,7 +36,19 @@ from typing import Any
 
 from ...i18n import gettext_for
 from ...money import CST
-from ...rewards.derivation import branch_basis, condition, label, station_basis, vocab_name
+from ...rewards.derivation import (
+    OverCapDay,
+    ProductSum,
+    branch_basis,
+    branch_over_cap_days,
+    branch_product_sums,
+    condition,
+    label,
+    over_cap_days,
+    product_sums,
+    station_basis,
+    vocab_name,
+)
 from ...rewards.engine import month_period
 from ...rewards.from_store import compute_from_tallies
 from ...rewards.model import Policy
@@ -96,7 +112,20 @@ def station_view(result: MonthResult, st: StationStatement, lang: str | None
         "items": [{"code": i.code, "label": label(i.label, lang), "quantity": i.quantity,
                    "amount": fmt_money(i.amount),
                    "basis": station_basis(POLICY, st, i, lang)} for i in st.items],
+        "by_product": [_product_row(p) for p in product_sums(f, lang)],
+        "over_cap": [_over_cap_row(d) for d in over_cap_days(st.station_id, f, lang)],
     }
+
+
+def _product_row(p: ProductSum) -> dict[str, Any]:
+    return {"kind": p.kind, "product": p.product, "kind_name": p.kind_name,
+            "product_name": p.product_name, "n": p.n, "amount": fmt_money(p.amount)}
+
+
+def _over_cap_row(d: OverCapDay) -> dict[str, Any]:
+    return {"station_id": d.station_id, "count": d.count, "label": d.label, "card": d.card,
+            "day": d.day, "day_text": d.day_text, "swipes": d.swipes, "cap": d.cap,
+            "over": d.over}
 
 
 def branch_view(result: MonthResult, b: BranchStatement, lang: str | None
@@ -111,6 +140,8 @@ def branch_view(result: MonthResult, b: BranchStatement, lang: str | None
         "items": [{"code": i.code, "label": label(i.label, lang), "quantity": i.quantity,
                    "amount": fmt_money(i.amount),
                    "basis": branch_basis(POLICY, result, b, i, lang)} for i in b.items],
+        "by_product": [_product_row(p) for p in branch_product_sums(POLICY, result, b, lang)],
+        "over_cap": [_over_cap_row(d) for d in branch_over_cap_days(result, b, lang)],
     }
 
 
