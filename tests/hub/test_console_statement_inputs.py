@@ -231,7 +231,7 @@ def test_a_closed_branch_statement_shows_its_adjustment(month_hub, tmp_path) -> 
     (adjustment,) = one["adjustments"]
     assert (adjustment["subject"], adjustment["id"]) == ("branch", branch_id)
     assert Decimal(adjustment["adjustment"]) != 0
-    assert f'转入下月的调整:{adjustment["adjustment"]} 元' in html
+    assert f'待转入 {adjustment["into"]} 的调整:{adjustment["adjustment"]} 元' in html
 
 
 def test_a_card_value_shaped_like_a_card_number_is_shown_masked() -> None:
