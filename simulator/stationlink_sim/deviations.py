@@ -13,8 +13,8 @@ Contract:
   listing the names.
 - :class:`OutboundDeviation` rewrites what the terminal's link sends (checksum byte order,
   NAK turned into ACK, ACK held back past T1, a full card number put in place of the masked
-  one); the other deviations are small hooks in ``session.py`` / ``device.py`` marked
-  ``# deviation hook``. With no deviation nothing here runs.
+  one, CR LF after every TCP frame); the other deviations are small hooks in ``session.py``
+  / ``device.py`` marked ``# deviation hook``. With no deviation nothing here runs.
 - No deviation ever writes a full card number to a log or a file: ``full_card_number``
   puts it on the wire only, which is the misbehaviour a conformance kit must catch.
 """
@@ -42,6 +42,13 @@ from stationlink.protocol import (
 
 #: How long ``late_ack`` holds an ACK back: past T1 (1.0 s, docs/protocol.md §2.3).
 LATE_ACK_DELAY = 1.5
+
+#: ``idle_close``: seconds without a frame after which the terminal drops a TCP connection
+#: (the host sends its heartbeat only after 15 s of silence, docs/protocol.md §2.2).
+IDLE_CLOSE_AFTER = 1.0
+
+#: ``tcp_frame_trailer``: what the terminal writes after every TCP frame.
+TCP_TRAILER = b"\r\n"
 
 TAG_RECORD = 0xDF50
 TAG_PAN = 0xDF40
@@ -86,6 +93,7 @@ class Deviation:
 
 
 _SERIAL = frozenset({Transport.SERIAL})
+_TCP = frozenset({Transport.TCP})
 
 DEVIATIONS: dict[str, Deviation] = {d.name: d for d in (
     Deviation(
@@ -156,6 +164,61 @@ DEVIATIONS: dict[str, Deviation] = {d.name: d for d in (
         note="shows only when the journal since the last settlement holds a reversal "
              "(the kit's money cases reverse what they did, with --allow-money)",
     ),
+    Deviation(
+        "tcp_frame_trailer",
+        "ends every TCP frame with CR LF, bytes that do not frame (a serial firmware's "
+        "line ending carried over to TCP)",
+        "§1.2", ("CF-FRAME-TCP",), transports=_TCP,
+        note="TCP only (on serial the receiver skips bytes between frames, §1.3 rule 1); "
+             "a host that follows §1.2 drops the connection after every answer",
+    ),
+    Deviation(
+        "slides_over_garbage",
+        "on TCP slides over bytes that do not frame, looking for a later frame, instead of "
+        "closing the connection (the pre-rule field firmware of §1.2)",
+        "§1.2 (bytes that do not frame)", ("CF-GARBAGE",), transports=_TCP,
+        note="TCP only (on serial skipping garbage is the rule, §1.3)",
+    ),
+    Deviation(
+        "no_receive_idle",
+        "has no receive-idle timer: an incomplete frame holds back everything behind it "
+        "until the length it announced has arrived, so a request after a truncated frame "
+        "is swallowed",
+        "§1.3 (receive idle 0.5 s), §2.3", ("CF-RESYNC",), transports=_SERIAL,
+        note="serial only (TCP has no resynchronisation, §1.2)",
+    ),
+    Deviation(
+        "idle_close",
+        f"closes a TCP connection after {IDLE_CLOSE_AFTER:g} s without a frame, so the "
+        "host's heartbeat (sent after 15 s of silence) never gets through",
+        "§2.2 (heartbeat)", ("CF-HEARTBEAT",), transports=_TCP,
+        note="TCP only (serial has no heartbeat)",
+    ),
+    Deviation(
+        "status_per_connection",
+        "answers STATUS_QUERY from the transactions of the current TCP connection only: a "
+        "payment whose answer was lost with its connection is reported not found",
+        "§2.4", ("CF-STATUS-LOST",), transports=_TCP,
+        note="TCP only (a serial line has no connections); needs a money-moving request, "
+             "so the kit sees it only with --allow-money",
+    ),
+    Deviation(
+        "journal_page_overlap",
+        "pages the journal from the record AT after_cursor instead of after it: every page "
+        "after the first repeats the last record of the page before",
+        "§3.2 (JOURNAL_READ)", ("CF-JOURNAL-PAGE",),
+    ),
+    Deviation(
+        "signal_unsigned",
+        "reports the signal strength without its sign: DF3C is +60 for -60 dBm",
+        "§5 DeviceStatusResponse (DF3C)", ("CF-DEVICE-STATUS",),
+    ),
+    Deviation(
+        "max_body_off_by_one",
+        "its receiver takes 1023 body bytes for the maximum: a frame with a body of 1024 "
+        "bytes is a false start (serial) or bytes that do not frame (TCP: it closes)",
+        "§1.1 (a body has 11 to 1024 bytes)", ("CF-MAX-FRAME",),
+    ),
 )}
 
 
@@ -191,7 +254,8 @@ class OutboundDeviation:
         self.transport = transport
         self.pan_for_token = pan_for_token
         self.active = name in (
-            "checksum_byte_order", "late_ack", "ack_bad_checksum", "full_card_number"
+            "checksum_byte_order", "late_ack", "ack_bad_checksum", "full_card_number",
+            "tcp_frame_trailer",
         ) and (name != "full_card_number" or dialect is Dialect.SL_2) or drop_nak
         self.drop_nak = drop_nak
         self._cutter = Deframer(dialect, transport)
@@ -223,6 +287,8 @@ class OutboundDeviation:
             self.dialect is Dialect.SL_2
         ):
             return raw[:-2] + raw[-1:] + raw[-2:-1]
+        if self.name == "tcp_frame_trailer" and self.transport is Transport.TCP:
+            return raw + TCP_TRAILER
         if self.name == "full_card_number":
             body = unmask_body(ev.body, self.pan_for_token)
             return raw if body == ev.body else build_frame(body, self.dialect, self.transport)
@@ -253,6 +319,7 @@ def unmask_body(body: bytes, pan_for_token: Callable[[str], ClearPan | None]) ->
 
 
 __all__ = [
-    "DEVIATIONS", "LATE_ACK_DELAY", "MASKING", "Deviation", "OutboundDeviation",
+    "DEVIATIONS", "IDLE_CLOSE_AFTER", "LATE_ACK_DELAY", "MASKING", "TCP_TRAILER", "Deviation",
+    "OutboundDeviation",
     "get_deviation", "unmask_body",
 ]

@@ -35,7 +35,9 @@ Contract:
   deviation from docs/protocol.md into the model: ``full_card_number`` (claims ``masking``),
   ``cursor_reset_on_power_cycle`` (acknowledged cursor lost, new records numbered from 1
   again on the wire), ``settlement_counts_reversed``
-  (reversals ignored in totals). The hooks are marked ``# deviation hook``.
+  (reversals ignored in totals), ``journal_page_overlap`` (a page starts at
+  ``after_cursor``), ``signal_unsigned`` (DF3C without its sign). The hooks are marked
+  ``# deviation hook``.
 - IDENTIFY lists ``masking`` when the terminal never sends a full card number: an ``sl-2``
   terminal that handles cards (docs/protocol.md §4.2).
 - The terminal's clock is never set from the host (``IDENTIFY`` carries host time only for the
@@ -253,7 +255,7 @@ class EmulatedTerminal:
                     self._header(req),
                     paper_ok=self.paper_ok,
                     error_counters=tuple(sorted(self.counters.items())),
-                    signal_dbm=-60 - self.rng.randrange(36),
+                    signal_dbm=self._signal_dbm(),
                     uptime_ms=self.clock.uptime_ms(),
                     boot_id=self.boot_id,
                     terminal_time=self.clock.now(),
@@ -261,6 +263,10 @@ class EmulatedTerminal:
                 )
             case _:
                 return self._error(req, ErrorCode.UNSUPPORTED, "not a request")
+
+    def _signal_dbm(self) -> int:
+        dbm = -60 - self.rng.randrange(36)
+        return -dbm if self.deviation == "signal_unsigned" else dbm  # deviation hook
 
     def capabilities(self) -> frozenset[str]:
         """What IDENTIFY lists (``identity.capabilities``; the deviation may add a claim)."""
@@ -280,7 +286,10 @@ class EmulatedTerminal:
         """As many records as fit in one body, at most ``max_records`` (module docstring)."""
         if req.after_cursor < 0 or req.max_records < 1:
             raise _Invalid("after_cursor must be >= 0 and max_records >= 1")
-        page, more = self.journal.read(req.after_cursor, min(req.max_records, JOURNAL_PAGE_LIMIT))
+        after = req.after_cursor
+        if self.deviation == "journal_page_overlap" and after > 0:  # deviation hook
+            after -= 1  # the page starts AT after_cursor
+        page, more = self.journal.read(after, min(req.max_records, JOURNAL_PAGE_LIMIT))
         header = self._header(req)
         empty = len(self._codec.encode(JournalReadResponse(header, (), True)))
         size = empty

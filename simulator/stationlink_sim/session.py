@@ -35,7 +35,12 @@ Contract:
   docs/protocol.md; the hooks here are marked ``# deviation hook``. ``late_ack`` holds the
   ACK back and hands nothing else to the link's output until it has gone, so the answer
   follows the late ACK and its T1 runs from when it is really sent. Output rewritten by a
-  deviation (and the other-dialect answers) bypasses the outbound byte faults.
+  deviation (and the other-dialect answers) bypasses the outbound byte faults. The link-level
+  ones: ``no_receive_idle`` (no receive-idle timer), ``max_body_off_by_one`` (a receiver
+  taking 1023 body bytes for the maximum), ``idle_close`` (TCP closed after
+  :data:`~.deviations.IDLE_CLOSE_AFTER` s without a frame), ``status_per_connection``
+  (STATUS_QUERY finds only the current TCP connection's transactions),
+  ``slides_over_garbage`` (``close_on_garbage`` off).
 - ``received`` counts the requests handed up by the link, by message type (duplicates the
   link absorbed are not counted), also those an event then lost: a test can check that a
   host never sent, e.g., a ``JOURNAL_ACK``.
@@ -55,6 +60,7 @@ from stationlink.protocol import (
     MAX_RETRANSMITS_DEFAULT,
     MIN_BODY,
     MONEY_MOVING,
+    Deframer,
     Dialect,
     DuplicateRequest,
     ErrorCode,
@@ -65,12 +71,13 @@ from stationlink.protocol import (
     RequestReceived,
     RequestRejected,
     ResponseFailed,
+    StatusResponse,
     TerminalConnection,
     TerminalEvent,
     Transport,
 )
 
-from .deviations import OutboundDeviation
+from .deviations import IDLE_CLOSE_AFTER, OutboundDeviation
 from .device import EmulatedTerminal
 from .faults import FaultSpec
 from .inject import ByteFaults, Chunk, EventSchedule
@@ -100,12 +107,15 @@ class TerminalSession:
         self.last_seq: int | None = None  # seq_no_wrap: the previous request's seq
         self._late_until = 0.0  # late_ack: output after a held-back ACK waits until then
         self._money: OrderedDict[int, Message] = OrderedDict()  # duplicate_second_effect
+        self._idle_from: float | None = None  # idle_close: last frame on the live connection
+        self._conn_floor = 0  # status_per_connection: last cursor before this connection
         self.script = script
         self.transport = transport
         self.spec = spec
         self.monotonic = monotonic
         self.byte_time = byte_time
-        self.close_on_garbage = close_on_garbage
+        # deviation hook: slides_over_garbage keeps the connection and slides on
+        self.close_on_garbage = close_on_garbage and deviation != "slides_over_garbage"
         self.rng = random.Random(f"{seed}:faults:{device.terminal_id}")
         self.faults = ByteFaults(spec, self.rng, device.identity.dialect, transport)
         self.schedule = EventSchedule(spec.events)
@@ -123,7 +133,7 @@ class TerminalSession:
         return self.device.terminal_id
 
     def _new_connection(self) -> TerminalConnection:
-        return TerminalConnection(
+        conn = TerminalConnection(
             self.device.identity.dialect,
             self.transport,
             terminal_id=self.device.terminal_id,
@@ -138,6 +148,12 @@ class TerminalSession:
                 MAX_RETRANSMITS_DEFAULT),
             auto_echo=self.deviation not in ("seq_no_wrap", "late_ack"),
         )
+        if self.deviation == "no_receive_idle":  # deviation hook: no receive-idle timer
+            conn.link.rx_idle = 1e9
+        elif self.deviation == "max_body_off_by_one":  # deviation hook: 1023 taken for the max
+            conn.link._deframer = Deframer(  # noqa: SLF001 - the seeded receiver bug
+                self.device.identity.dialect, self.transport, max_body=MAX_BODY - 1)
+        return conn
 
     def _new_deviant(self) -> None:
         """The deviation's per-link state: output filter, other-dialect link (or none)."""
@@ -166,10 +182,15 @@ class TerminalSession:
         self.outbox.clear()
         self.faults = ByteFaults(self.spec, self.rng, self.device.identity.dialect, self.transport)
         self.wants_disconnect = False
+        if self.deviation == "idle_close":  # deviation hook
+            self._idle_from = self.monotonic()
+        if self.deviation == "status_per_connection":  # deviation hook
+            self._conn_floor = self.device.journal.last_cursor
 
     def connection_lost(self) -> None:
         self._events(self.conn.connection_closed())
         self.outbox.clear()
+        self._idle_from = None
 
     def line_dead(self, now: float) -> bool:
         return now < self.dead_until
@@ -183,6 +204,8 @@ class TerminalSession:
             self.stats["bytes_lost_dead_line"] += len(data)
             return
         self._clock_events(now)
+        if self._idle_from is not None:  # deviation hook: idle_close
+            self._idle_from = now
         seen = self.faults.inbound(data)
         if self.other is not None:  # deviation hook: answer_other_dialect
             self._other_events(self.other.receive_data(seen))
@@ -201,6 +224,9 @@ class TerminalSession:
         """Run link timers and time-of-day events; call at least every few hundred ms."""
         now = self.monotonic()
         self._clock_events(now)
+        if self._idle_from is not None and now - self._idle_from > IDLE_CLOSE_AFTER:
+            self._idle_from = None  # deviation hook: idle_close drops the connection
+            self.wants_disconnect = True
         deadline = self.conn.next_deadline()
         if deadline is not None and now >= deadline and not self.line_dead(now):
             self._events(self.conn.handle_timeout(now))
@@ -223,6 +249,8 @@ class TerminalSession:
         now = self.monotonic()
         if self.line_dead(now):
             return
+        if data and self._idle_from is not None:  # deviation hook: idle_close
+            self._idle_from = now
         if data and not self.deviant.active:
             for chunk in self.faults.outbound(data):
                 self.outbox.append(Chunk(chunk.data, chunk.delay, now))
@@ -297,6 +325,9 @@ class TerminalSession:
             log.info("%s: fault drop_response: %s seq %d executed, response not sent",
                      self.name, mtype.name, msg.header.seq)
             return True
+        if (self.deviation == "status_per_connection" and isinstance(response, StatusResponse)
+                and response.record is not None and response.record.cursor <= self._conn_floor):
+            response = StatusResponse(response.header, False, None)  # deviation hook
         if wraps:  # deviation hook: seq_no_wrap answers seq 0x0000 with 0xFFFF
             self.stats["seq_not_wrapped"] += 1
             response = dataclasses.replace(response, header=Header(

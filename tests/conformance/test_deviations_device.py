@@ -67,7 +67,13 @@ def test_registry_names_catalogue_cases() -> None:
     for d in DEVIATIONS.values():
         assert d.cases, d.name
         assert set(d.cases) <= ids, d.name
-        assert d.caught_by("card", "sl-2", "serial") == d.cases  # all show on serial sl-2 card
+        # all show on serial sl-2 card but those of TCP's own rules (§1.2, §2.2), on TCP
+        where = "tcp" if d.transports == {Transport.TCP} else "serial"
+        assert d.caught_by("card", "sl-2", where) == d.cases, d.name
+    for name in ("tcp_frame_trailer", "slides_over_garbage", "idle_close",
+                 "status_per_connection"):
+        assert DEVIATIONS[name].caught_by("card", "sl-2", "serial") == (), name
+    assert DEVIATIONS["no_receive_idle"].caught_by("card", "sl-2", "tcp") == ()
     assert DEVIATIONS["checksum_byte_order"].caught_by("bill", "sl-2", "tcp") == ()
     assert DEVIATIONS["checksum_byte_order"].caught_by("bill", "mispos-1", "serial") == ()
     assert DEVIATIONS["full_card_number"].caught_by("bill", "sl-2", "tcp") == ()

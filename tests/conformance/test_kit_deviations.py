@@ -34,6 +34,14 @@ WHERE = {
     "ack_bad_checksum": ("bill", "mispos-1", "serial"),
     "answer_other_dialect": ("bill", "sl-2", "tcp"),
     "settlement_counts_reversed": ("bill", "sl-2", "tcp"),
+    "tcp_frame_trailer": ("card", "mispos-1", "tcp"),
+    "slides_over_garbage": ("card", "sl-2", "tcp"),
+    "no_receive_idle": ("bill", "sl-2", "serial"),
+    "idle_close": ("bill", "mispos-1", "tcp"),
+    "status_per_connection": ("bill", "sl-2", "tcp"),
+    "journal_page_overlap": ("card", "sl-2", "tcp"),
+    "signal_unsigned": ("bill", "mispos-1", "tcp"),
+    "max_body_off_by_one": ("card", "mispos-1", "tcp"),
 }
 
 

@@ -113,8 +113,14 @@ def status_lost(ctx: Ctx) -> str:
     answers = [ctx.query(w2, ref) for _ in range(2)]
     first = answers[0]
     if not first.found or first.record is None:
+        journaled = [r for r in ctx.journal(w2) if r.client_ref == ref]
+        for r in journaled[:1]:  # the kit reverses what it did, found or not
+            ctx.reverse(w2, r)
+        where = (f"; the journal holds it as record {journaled[0].cursor}" if journaled
+                 else "")
         raise CaseFailed(f"STATUS_QUERY of client_ref {ref}: not found after the payment was "
-                         "ACKed (the device must report it)")
+                         f"{'ACKed' if w.serial else 'sent'} (the device must report it, "
+                         f"§2.4){where}")
     record = first.record
     try:
         for a in answers[1:]:
@@ -254,7 +260,7 @@ def device_status(ctx: Ctx) -> str:
     if b.uptime_ms < a.uptime_ms:
         problems.append(f"uptime went back ({a.uptime_ms} -> {b.uptime_ms} ms)")
     if problems:
-        raise CaseFailed("; ".join(problems))
+        raise CaseFailed("; ".join(dict.fromkeys(problems)))
     return (f"every field present; signal {b.signal_dbm} dBm, uptime {b.uptime_ms} ms, "
             f"boot_id {b.boot_id}, {len(b.error_counters)} counters")
 

@@ -33,6 +33,9 @@ from .line import SLACK  # seconds of scheduling tolerance on timers measured by
 from .wire import RECEIVE_IDLE, CaseFailed, Got, Wire, seq_of
 
 QUIET = T1_DEFAULT + 0.5  # how long "silence" is listened for
+HEARTBEAT_IDLE = QUIET  # idle before each heartbeat ECHO (the host's 15 s is a maximum)
+RESYNC_PAYLOAD = 200  # CF-RESYNC: the truncated ECHO announces this payload and more ...
+RESYNC_CUT = 16  # ... of which only this many frame bytes are sent
 
 
 def _echo(ctx: Ctx, w: Wire, payload: bytes, seq: int | None = None) -> EchoResponse:
@@ -229,15 +232,18 @@ def garbage(ctx: Ctx) -> str:
     replies = _new_frames(w, got) + [g for g in got if isinstance(g.event, LinkByte)]
     if replies:
         raise CaseFailed("the device answered garbage")
-    closed = w.closed
+    if not ctx.serial and not w.closed:
+        raise CaseFailed(f"the connection stayed open {QUIET:g} s after bytes that do not frame "
+                         "(§1.2: the terminal closes it at once and must not slide over them)")
     if ctx.serial:
         _echo(ctx, w, _payload(ctx))
     w.close()
     after = _unacked(ctx)
     if after != before:
         raise CaseFailed(f"journal_unacked {before} before the garbage, {after} after")
-    note = "; the connection was closed (§1.2)" if closed else ""
-    return f"no reply to 32 bytes of garbage, state unchanged{note}"
+    if ctx.serial:
+        return "no reply to 32 bytes of garbage, the next request answered, state unchanged"
+    return "no reply to 32 bytes of garbage, the connection closed (§1.2), state unchanged"
 
 
 def other_dialect(ctx: Ctx) -> str:
@@ -258,16 +264,32 @@ def other_dialect(ctx: Ctx) -> str:
 
 
 def resync(ctx: Ctx) -> str:
+    """Serial only (TCP cannot resynchronise, §1.2): the start of an ECHO frame announcing
+    far more bytes than follow, then, after the receive-idle time, a short ECHO on the same
+    line. A receiver that follows §1.3 gave up the incomplete frame after 0.5 s idle and
+    answers the short ECHO; one that keeps waiting for the announced length swallows it."""
     w = ctx.wire()
-    frame = w.frame(EchoRequest(w.header(MsgType.ECHO, ctx.seq()), _payload(ctx, 24)))
-    w.send(frame[: len(frame) // 2], "the first half of an ECHO frame")
-    if ctx.serial:
-        w.listen(RECEIVE_IDLE + SLACK)
+    cut_seq = ctx.seq()
+    long = w.frame(EchoRequest(w.header(MsgType.ECHO, cut_seq), _payload(ctx, RESYNC_PAYLOAD)))
+    head = long[:RESYNC_CUT]
+    w.send(head, f"the first {len(head)} bytes of a {len(long)}-byte ECHO frame (seq {cut_seq})")
+    w.listen(RECEIVE_IDLE + SLACK)
+    try:
         _echo(ctx, w, _payload(ctx))
-        return "after the receive-idle time the next request was answered"
-    w.close()
-    _echo(ctx, ctx.wire(), _payload(ctx))
-    return "a fresh connection after a truncated frame was answered"
+    except CaseFailed as exc:
+        # leave the line usable for the next cases: bytes a receiver skips, enough to
+        # complete any frame start held back (also a false one inside what was sent)
+        w.send(b"\xff" * (MAX_BODY + 16), "filler completing the truncated frame")
+        w.listen(QUIET)
+        raise CaseFailed(f"after a truncated frame and {RECEIVE_IDLE + SLACK:g} s idle the "
+                         f"next request was not answered (§1.3: give up an incomplete frame "
+                         f"after {RECEIVE_IDLE:g} s idle): {exc}") from exc
+    answered = [g for g in _frames(w.seen) if isinstance(g.event, FrameEvent)
+                and seq_of(g.event.body) == cut_seq]
+    if answered:
+        raise CaseFailed(f"the truncated ECHO seq {cut_seq} was answered")
+    return (f"{len(head)} of {len(long)} bytes, {RECEIVE_IDLE + SLACK:g} s idle, then the next "
+            "request on the same line answered; the truncated one never")
 
 
 def seq_wrap(ctx: Ctx) -> str:
@@ -279,10 +301,31 @@ def seq_wrap(ctx: Ctx) -> str:
 
 
 def heartbeat(ctx: Ctx) -> str:
+    """TCP only (§2.2, §2.3: the heartbeat is the host's, on TCP). The terminal's part: keep
+    an idle connection (the host sends its heartbeat only after 15 s without a frame and
+    declares the peer dead after 2 misses) and answer each heartbeat ECHO on it within T2,
+    sending nothing of its own meanwhile. The host may send an ECHO at any time, so the kit
+    idles :data:`HEARTBEAT_IDLE` s, not 15 s, before each of two heartbeats in a row."""
     w = ctx.wire()
-    _echo(ctx, w, b"")
-    _echo(ctx, w, _payload(ctx, 32))
-    return "ECHO answered (empty and 32-byte payloads echoed)"
+    _echo(ctx, w, _payload(ctx))
+    delays = []
+    for n, payload in ((1, b""), (2, _payload(ctx, 32))):
+        got = w.listen(HEARTBEAT_IDLE)
+        if _frames(got):
+            raise CaseFailed("the device sent a frame on an idle connection (a terminal only "
+                             "answers requests)")
+        if w.closed:
+            raise CaseFailed(f"the device closed the connection within {HEARTBEAT_IDLE:g} s "
+                             "without a frame (§2.2: the host keeps an idle connection and "
+                             "sends its heartbeat ECHO after 15 s)")
+        sent = w.now()
+        try:
+            _echo(ctx, w, payload)
+        except CaseFailed as exc:
+            raise CaseFailed(f"heartbeat {n} after {HEARTBEAT_IDLE:g} s idle: {exc}") from exc
+        delays.append(w.now() - sent)
+    return (f"2 heartbeat ECHOs, each after {HEARTBEAT_IDLE:g} s idle, answered on the same "
+            f"connection within {max(delays) * 1000:.0f} ms (T2 3 s)")
 
 
 def _echo_of_size(w: Wire, seq: int, body_size: int) -> EchoRequest:
@@ -311,7 +354,10 @@ def _one_over(w: Wire, frame: bytes) -> bytes:
 def max_frame(ctx: Ctx) -> str:
     w = ctx.wire()
     msg = _echo_of_size(w, ctx.seq(), MAX_BODY)
-    answer, body = w.request(msg)
+    try:
+        answer, body = w.request(msg)
+    except CaseFailed as exc:
+        raise CaseFailed(f"an ECHO of {MAX_BODY} body bytes (the maximum, §1.1): {exc}") from exc
     if not isinstance(answer, EchoResponse) or answer.payload != msg.payload:
         raise CaseFailed(f"an ECHO of {MAX_BODY} body bytes was not echoed")
     over = _one_over(w, w.frame(_echo_of_size(w, ctx.seq(), MAX_BODY)))

@@ -67,19 +67,22 @@ CASES: tuple[CaseSpec, ...] = (
              "the documented spacing, then gives up", transports=SERIAL),
     CaseSpec("CF-NAK-BADSUM", "1.3", "校验错误的帧得到 NAK，且不被执行",
              "a frame with a bad check value is NAKed and not acted on", transports=SERIAL),
-    CaseSpec("CF-GARBAGE", "1.3", "收到乱码不应答、状态不变",
-             "silence on garbage: no reply, no state change"),
+    CaseSpec("CF-GARBAGE", "1.3", "收到乱码不应答、状态不变（TCP：立即关闭连接）",
+             "silence on garbage: no reply, no state change (TCP: the connection closed)"),
     CaseSpec("CF-OTHER-DIALECT", "2.5", "收到另一种协议的帧不应答",
              "silence on a frame of the other dialect"),
-    CaseSpec("CF-RESYNC", "1.3", "截断帧之后重新同步：下一个有效请求得到应答",
-             "resynchronisation after a truncated frame: the next valid request is answered"),
+    CaseSpec("CF-RESYNC", "1.3",
+             "截断帧之后重新同步：接收空闲超时后，同一线路上的下一个有效请求得到应答",
+             "resynchronisation after a truncated frame: after the receive-idle time the next "
+             "valid request on the same line is answered", transports=SERIAL),
     CaseSpec("CF-DUPLICATE", "2.1", "重复请求（同序号同内容）再次应答，但不产生第二笔交易",
              "a duplicate request (same seq and client_ref) is answered again without a second "
              "effect", money=True),
     CaseSpec("CF-SEQ-WRAP", "4", "应答带请求的序号，包括序号回绕时",
              "answers carry the request's sequence number, also across the wrap"),
-    CaseSpec("CF-HEARTBEAT", "2.2", "心跳（ECHO）按规定应答",
-             "heartbeats (ECHO) answered per spec"),
+    CaseSpec("CF-HEARTBEAT", "2.2", "心跳：空闲连接保持打开，主机的心跳 ECHO 在 T2 内应答",
+             "heartbeats: an idle connection is kept open and the host's heartbeat ECHOs on it "
+             "are answered within T2", transports=TCP),
     CaseSpec("CF-STATUS-LOST", "2.4", "应答丢失后查询状态：终端只报告一笔，绝不执行两次",
              "status query after a lost response: the payment is reported once and never "
              "performed twice", money=True),
