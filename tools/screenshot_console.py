@@ -1,8 +1,9 @@
 """Screenshots of the console for docs/console.md, taken by the browser tests.
 
 Usage: ``.venv/bin/python tools/screenshot_console.py`` runs ``tests/browser`` (headless
-Chromium, /usr/bin/chromium) with ``STATIONLINK_SCREENSHOTS`` set to a temporary directory,
-then copies the key pages into ``docs/img/console-<page>.png``. Exits with pytest's status
+Chromium, /usr/bin/chromium) with ``STATIONLINK_SCREENSHOTS`` set to a temporary directory
+(the tests write the pages of their simulated month there), then copies the key pages into
+``docs/img/console-<page>.png``. Exits with pytest's status
 (nothing is copied when the tests fail or are skipped).
 """
 
@@ -18,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 IMG = ROOT / "docs" / "img"
 #: The pages docs/console.md shows (the tests write a few more).
-KEY = ("stations", "stations-phone", "station", "month-open", "statement", "statement-print",
-       "month-adjustments", "notices")
+KEY = ("stations", "stations-phone", "station", "month-open", "statement", "statement-inputs",
+       "statement-print", "settings", "month-adjustments", "statement-carried", "notices")
 
 
 def main() -> int:
