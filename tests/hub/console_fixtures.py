@@ -60,11 +60,12 @@ class ConsoleHub:
     """A real uvicorn hub (console mounted) on 127.0.0.1:0 over ``db`` (a SQLite file, or a
     ``postgresql://`` URL already migrated); a station token for S1; cheap argon2 parameters
     (still argon2id) so sign-ins are quick; ``close_day`` the store's (``hub serve
-    --close-day``). ``kind`` is the store, :meth:`sql` a query."""
+    --close-day``; ``pdf_font`` its ``--pdf-font``). ``kind`` is the store, :meth:`sql` a
+    query."""
 
     def __init__(self, db: Path | str, clock: Clock, *, tls: tuple[Path, Path] | None = None,
                  limiter: LoginLimiter | None = None, lang: str = "zh",
-                 close_day: int = DEFAULT_CLOSE_DAY) -> None:
+                 close_day: int = DEFAULT_CLOSE_DAY, pdf_font: Path | None = None) -> None:
         self.clock = clock
         self.db = db
         file = sqlite_path(db)
@@ -77,7 +78,7 @@ class ConsoleHub:
         token_id, self.station_token = new_token()
         self.store.add_token(token_id, "S1", hash_token(self.station_token), clock())
         app = create_app(self.store, clock=clock, console=ConsoleOptions(
-            passwords=self.passwords, limiter=self.limiter, lang=lang))
+            passwords=self.passwords, limiter=self.limiter, lang=lang, pdf_font=pdf_font))
         self.server = BackgroundServer(app, tls_cert=tls and tls[0], tls_key=tls and tls[1])
         self.url = self.server.url
 

@@ -77,9 +77,15 @@ def hub() -> None:
 @click.option("--lang", type=click.Choice(LANGS), default=DEFAULT_LANG,
               envvar="STATIONLINK_LANG", show_default=True, show_envvar=True,
               help="The console's default language (an operator's own setting wins).")
+@click.option("--pdf-font", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="STATIONLINK_PDF_FONT", show_envvar=True,
+              help="A TrueType/OpenType font or collection (.ttf/.ttc) with Chinese "
+                   "characters for the statements' PDF; default: the first found of the "
+                   "well-known locations (docs/console.md), else no PDF.")
 @handles_errors
 def serve(db_path: str, bind: str, close_day: int, rate_limit: str, workers: int,
-          tls_cert: Path | None, tls_key: Path | None, lang: str) -> None:
+          tls_cert: Path | None, tls_key: Path | None, lang: str,
+          pdf_font: Path | None) -> None:
     """Serve the hub API until SIGINT or SIGTERM."""
     from ..hub.server import serve as run
 
@@ -87,7 +93,7 @@ def serve(db_path: str, bind: str, close_day: int, rate_limit: str, workers: int
         click.echo(f"hub listening on {url}", err=True)
 
     run(db_path, bind, close_day=close_day, on_ready=ready, rate_limit=parse_rate(rate_limit),
-        tls_cert=tls_cert, tls_key=tls_key, workers=workers, lang=lang)
+        tls_cert=tls_cert, tls_key=tls_key, workers=workers, lang=lang, pdf_font=pdf_font)
     click.echo("hub stopped", err=True)
 
 

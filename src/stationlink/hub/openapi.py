@@ -7,7 +7,9 @@ cookie's security, the least role in the description) come from its route table
 (:data:`stationlink.hub.console.ROUTES`, ``kind="json"``), each with its answer's schema
 (closed objects, validated against the endpoints' real answers by
 tests/hub/test_console_openapi.py) and the error statuses it answers (400 bad month, 404
-unknown id, 501 a store without month tables; 401, 403, 500, 503 everywhere).
+unknown id, 501 a store without month tables; 401, 403, 500, 503 everywhere); the
+console's statement PDFs (``/console/...pdf``, :data:`_CONSOLE_FILES`) with their media
+type and error pages.
 ``docs/hub-openapi.json`` is a copy, kept equal by a test; regenerate it with
 ``python -m stationlink.hub.openapi > docs/hub-openapi.json``.
 """
@@ -299,6 +301,52 @@ def _console_paths() -> dict[str, Any]:
     return out
 
 
+#: The console's PDF downloads (docs/console.md, "Statements"): what each gives.
+_CONSOLE_FILES = {
+    "/console/months/{month}/stations/{subject_id}.pdf":
+        "One station's statement as a PDF on A4 for signature (operator's language)",
+    "/console/months/{month}/branches/{subject_id}.pdf":
+        "One branch's statement as a PDF on A4 for signature (operator's language)",
+}
+
+
+def _console_files() -> dict[str, Any]:
+    """The PDF routes of the console's table: pages (HTML errors, sign-in redirect)."""
+    from .console import ROUTES
+
+    out: dict[str, Any] = {}
+    for e in ROUTES.entries:
+        if not e.path.endswith(".pdf"):
+            continue
+        names = [part[1:].split("}")[0] for part in e.path.split("/") if part.startswith("{")]
+        out[e.path] = {e.method.lower(): {
+            "summary": _CONSOLE_FILES[e.path],  # KeyError: a download left undescribed
+            "description": f"Least role: {e.min_role.label if e.min_role else 'none'}. "
+                           "Signed-in operators only (session cookie; without one: 303 to "
+                           "the sign-in page); a station token is refused (403). A closed "
+                           "month's PDF is its frozen statement.",
+            "tags": ["console"],
+            "security": [{"console_session": []}],
+            "parameters": [{"name": n, "in": "path", "required": True, "schema": _STR}
+                           for n in names],
+            "responses": {
+                "200": {"description": "The statement",
+                        "content": {"application/pdf": {"schema": {
+                            "type": "string", "format": "binary"}}}},
+                "303": {"description": "Not signed in: to /console/login?next=..."},
+                **{str(c): {"description": text, "content": {"text/html": {}}}
+                   for c, text in ((400, "Malformed month"),
+                                   (403, "Role too low, station token, or one-time password"),
+                                   (404, "No such station or branch in the month"),
+                                   (500, "Internal error of the hub (details only in its log)"),
+                                   (501, "No CJK font on the hub (error page naming the font "
+                                         "to install or --pdf-font), or no month tables"),
+                                   (503, "Store unavailable: retry later"))},
+            },
+        }}
+    return out
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document (module contract)."""
     station = "/v1/stations/{station_id}"
@@ -331,6 +379,7 @@ def openapi_document() -> dict[str, Any]:
                 "Report the sync agent's own status", "AgentStatus", "Stored",
                 400, 413, 422, 503)},
             **_console_paths(),
+            **_console_files(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},

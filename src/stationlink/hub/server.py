@@ -31,6 +31,10 @@ Contract:
 - ``lang`` (``--lang zh|en``, default zh) is the console's default language
   (:class:`~stationlink.hub.console.ConsoleOptions` ``lang``; an operator's own setting
   wins), checked before binding (ConfigError), the same in every worker.
+- ``pdf_font`` (``--pdf-font PATH``): the statements' PDF font
+  (:class:`~stationlink.hub.console.ConsoleOptions` ``pdf_font``); a given font that is not
+  a usable CJK TrueType/OpenType font or collection is a ConfigError before binding;
+  ``None``: the first usable of the well-known locations (:mod:`.console.pdf`), else no PDF.
 - :class:`BackgroundServer` runs the same app on a real uvicorn server in a thread, on a
   socket bound to port 0; ``url`` is ready when the constructor returns; ``stop()`` waits.
 """
@@ -63,6 +67,7 @@ from ..errors import ConfigError, TransportError
 from ..i18n import DEFAULT_LANG, check_lang
 from .app import create_app
 from .console import ConsoleOptions
+from .console.pdf import check_font_option
 from .ratelimit import DEFAULT_RATE, RateLimiter
 from .stores import describe, open_hub_store, sqlite_path
 
@@ -133,16 +138,19 @@ def serve(
     tls_key: Path | None = None,
     workers: int = 1,
     lang: str = DEFAULT_LANG,
+    pdf_font: Path | None = None,
 ) -> None:
     """Serve the hub until SIGINT/SIGTERM (module contract)."""
     host, port = parse_bind(bind)
     tls = check_tls(tls_cert, tls_key)
     lang = check_lang(lang)
+    check_font_option(pdf_font)
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
     if workers > 1:
         _serve_workers(str(db_path), host, port, workers, close_day=close_day,
-                       on_ready=on_ready, rate_limit=rate_limit, tls=tls, lang=lang)
+                       on_ready=on_ready, rate_limit=rate_limit, tls=tls, lang=lang,
+                       pdf_font=pdf_font)
         return
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
     store = open_hub_store(db_path, close_day=close_day)
@@ -157,7 +165,8 @@ def serve(
         try:
             config = uvicorn.Config(
                 create_app(store, clock=clock, rate_limiter=limiter,
-                           console=ConsoleOptions(lang=lang)), log_level="warning",
+                           console=ConsoleOptions(lang=lang, pdf_font=pdf_font)),
+                log_level="warning",
                 lifespan="off", access_log=False, ssl_certfile=tls and tls[0],
                 ssl_keyfile=tls and tls[1],
             )
@@ -172,7 +181,7 @@ def serve(
 
 
 def _worker_app(db: str, close_day: int, rate_limit: float | None, supervisor: int,
-                lang: str = DEFAULT_LANG) -> Starlette:
+                lang: str = DEFAULT_LANG, pdf_font: Path | None = None) -> Starlette:
     """One worker's application (an app factory run in the spawned worker): its own store
     and rate limiter; the store is closed when the worker shuts down (ASGI lifespan)."""
     try:
@@ -182,7 +191,8 @@ def _worker_app(db: str, close_day: int, rate_limit: float | None, supervisor: i
         time.sleep(1.0)  # the supervisor replaces a worker that died: not in a tight loop
         raise
     limiter = None if rate_limit is None else RateLimiter(rate_limit)
-    app = create_app(store, rate_limiter=limiter, console=ConsoleOptions(lang=lang))
+    app = create_app(store, rate_limiter=limiter,
+                     console=ConsoleOptions(lang=lang, pdf_font=pdf_font))
     threading.Thread(target=_end_with_parent, args=(supervisor,), daemon=True,
                      name="hub-parent-watch").start()
 
@@ -208,7 +218,8 @@ def _end_with_parent(parent: int) -> None:
 
 def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: int,
                    on_ready: Callable[[str], None], rate_limit: float | None,
-                   tls: tuple[str, str] | None, lang: str = DEFAULT_LANG) -> None:
+                   tls: tuple[str, str] | None, lang: str = DEFAULT_LANG,
+                   pdf_font: Path | None = None) -> None:
     """``serve`` with N worker processes on one socket (module contract)."""
     if sqlite_path(db) is not None:
         raise ConfigError(
@@ -219,7 +230,8 @@ def _serve_workers(db: str, host: str, port: int, workers: int, *, close_day: in
     previous = {s: signal.getsignal(s) for s in SUPERVISOR_SIGNALS}  # Multiprocess takes them
     try:
         config = uvicorn.Config(
-            functools.partial(_worker_app, db, close_day, rate_limit, os.getpid(), lang),
+            functools.partial(_worker_app, db, close_day, rate_limit, os.getpid(), lang,
+                              pdf_font),
             factory=True,
             workers=workers, log_level="warning", lifespan="on", access_log=False,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,

@@ -25,6 +25,7 @@ from ...clock import WallClock
 from ...i18n import DEFAULT_LANG, gettext_for
 from .limiter import LoginLimiter
 from .passwords import Passwords
+from .pdf import NONE_FOUND, NoFont, PdfFont
 from .security import PAGE_HEADERS
 from .store import Actor, ConsoleStore, Session
 from .templates import environment
@@ -48,6 +49,7 @@ class Runtime:
     lifetime: timedelta = SESSION_LIFETIME
     idle: timedelta = SESSION_IDLE
     lang: str = DEFAULT_LANG  # the server's default language (an operator's setting wins)
+    pdf_font: PdfFont | NoFont = NoFont(NONE_FOUND)  # the statements' PDF font (.pdf)
 
 
 @dataclass

@@ -13,8 +13,13 @@ Contract (docs/console.md, "Month", "Statements", "Notices"):
   its statements stay stored); the next close is a new version.
 - ``GET /console/months/{m}/stations/{id}`` and ``.../branches/{id}`` (viewer), and their
   ``/v1/console/...`` JSON: one statement, with every item's derivation, printable on A4
-  with signature lines. Unknown id: 404. (No PDF: no CJK font can be bundled small; the
-  print stylesheet is the printable form — docs/console.md.)
+  with signature lines. Unknown id: 404.
+- ``GET /console/months/{m}/stations/{id}.pdf`` and ``.../branches/{id}.pdf`` (viewer): the
+  same statement as a PDF on A4 (:mod:`.pdf`), from the same view (a closed month's: the
+  frozen statement), in the operator's language; registered before the pages above, whose
+  ``{id}`` would match ``S1.pdf`` too. Without a usable CJK font on the machine
+  (:attr:`~.context.Runtime.pdf_font`) the statement page shows no PDF link and these
+  answer 501 (``no_pdf_font``) saying which font to install or pass.
 - ``GET /console/months/{m}/notices`` (finance) and ``/v1/console/months/{m}/notices``:
   the month's SMS notices (each split into explicit segments of one SMS);
   ``/console/months/{m}/notices.csv`` (finance): ``station,phone,text`` with one line per
@@ -42,6 +47,7 @@ from .context import Context
 from .monthstore import month_store_for
 from .monthview import POLICY, month_view, provisional_views
 from .pages_guard import PageHandler, error_answer, guarded_page
+from .pdf import PdfFont, statement_pdf
 from .refused import Refused
 from .roles import Role
 from .text import N_
@@ -139,8 +145,12 @@ async def reopen_month(ctx: Context, month: str, json: bool) -> Response:
 _LISTS = {"station": "stations", "branch": "branches"}  # the month view's list of each
 
 
-async def _statement(ctx: Context, month: str, json: bool, subject: str) -> Response:
+async def _statement(ctx: Context, month: str, json: bool, subject: str, *,
+                     pdf: bool = False) -> Response:
     sid = str(ctx.request.path_params["subject_id"])
+    font = ctx.runtime.pdf_font
+    if pdf and not isinstance(font, PdfFont):
+        return error_answer(ctx, json, 501, "no_pdf_font", font.text(ctx.lang))
     m = await _view(ctx, month)
     key = subject + "_id"
     found = next((s for s in m[_LISTS[subject]] if s[key] == sid), None)
@@ -151,7 +161,29 @@ async def _statement(ctx: Context, month: str, json: bool, subject: str) -> Resp
     if json:
         return JSONResponse({"month": month, "policy": m["policy"], "closed": m["closed"],
                              subject: found, "adjustments": adjustments})
-    return ctx.render(f"statement_{subject}.html", m=m, s=found, adjustments=adjustments)
+    if pdf and isinstance(font, PdfFont):
+        body = await ctx.call(statement_pdf, subject, m, found, adjustments, lang=ctx.lang,
+                              font=font, now=ctx.now())
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{subject}-{sid}-{month}.pdf")
+        return Response(body, 200, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="{name}"'})
+    return ctx.render(f"statement_{subject}.html", m=m, s=found, adjustments=adjustments,
+                      pdf=isinstance(font, PdfFont))
+
+
+# The PDFs first: the pages' ``{subject_id}`` below would match ``S1.pdf`` as well.
+@guarded_page("/months/{month}/stations/{subject_id}.pdf", Role.VIEWER,
+            "/months/2026-10/stations/S1.pdf", twin=False)
+@_in_month
+async def station_statement_pdf(ctx: Context, month: str, json: bool) -> Response:
+    return await _statement(ctx, month, json, "station", pdf=True)
+
+
+@guarded_page("/months/{month}/branches/{subject_id}.pdf", Role.VIEWER,
+            "/months/2026-10/branches/B1.pdf", twin=False)
+@_in_month
+async def branch_statement_pdf(ctx: Context, month: str, json: bool) -> Response:
+    return await _statement(ctx, month, json, "branch", pdf=True)
 
 
 @guarded_page("/months/{month}/stations/{subject_id}", Role.VIEWER,

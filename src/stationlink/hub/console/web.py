@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
@@ -44,6 +45,7 @@ from . import (  # noqa: F401 - register the pages into ROUTES
 from .context import SESSION_IDLE, SESSION_LIFETIME, TOUCH_EVERY, Context, Runtime
 from .limiter import LoginLimiter
 from .passwords import Passwords
+from .pdf import find_font
 from .refused import Refused
 from .routes import ROUTES, ConsoleRoute, RouteTable
 from .security import (
@@ -80,6 +82,10 @@ class ConsoleOptions:
     #: the server's default language (zh or en, checked by check_lang; ``hub serve --lang``);
     #: an operator's own setting (``/console/settings``) wins over it
     lang: str = DEFAULT_LANG
+    #: the statements' PDF font (``hub serve --pdf-font``): a TrueType/OpenType font or
+    #: collection with Chinese characters; ``None``: the first usable of
+    #: :func:`.pdf.known_fonts`; none usable: no PDF (the link hidden, the route 501)
+    pdf_font: Path | None = None
 
 
 class _Refused(Exception):  # noqa: N818 - internal control flow, carries a response
@@ -197,7 +203,8 @@ def console_routes(hub_store: object, clock: WallClock, options: ConsoleOptions 
         store=options.store or console_store_for(hub_store), hub_store=hub_store, clock=clock,
         passwords=options.passwords or Passwords(),
         limiter=options.limiter or LoginLimiter(clock),
-        lifetime=options.lifetime, idle=options.idle, lang=check_lang(options.lang))
+        lifetime=options.lifetime, idle=options.idle, lang=check_lang(options.lang),
+        pdf_font=find_font(options.pdf_font))
     inner: dict[str, list[BaseRoute]] = {prefix: [] for prefix in PREFIXES}
     for e in table.entries:
         prefix = next((p for p in PREFIXES if e.path.startswith(p + "/")), None)
