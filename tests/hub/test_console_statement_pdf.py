@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-from console_fixtures import ConsoleHub, csrf_field
+from console_fixtures import T0, ConsoleHub, csrf_field
 from console_month import MONTH, computed, load_month, new_console_hub
 from rewards_store_loader import load_hub
 from statement_pdf import A4, Pdf, amount_column, norm, read_pdf
 from test_console_statement_lang import BRANCH_LINES, STATION_LINES
 
 from stationlink.hub.console import Actor
-from stationlink.hub.console.pdf import PdfFont, find_font
+from stationlink.hub.console.pdf import PdfFont, find_font, statement_pdf
 from stationlink.i18n import gettext_for
 from stationlink.interchange import Transaction
 from stationlink.records.cardnum import has_card_number
@@ -219,3 +219,35 @@ def test_the_pdf_needs_a_session_and_no_station_token(month_hub) -> None:
         assert answer.headers["location"].startswith("/console/login?next=")
         token = anonymous.get(path, headers={"Authorization": f"Bearer {hub.station_token}"})
         assert token.status_code == 403
+
+
+def test_a_long_statement_runs_over_pages_each_a4_with_its_footer() -> None:
+    """Laid out from a view (the dicts the page shows), a statement longer than a page: every
+    page A4 with "page k of n", every row kept, the signature lines once, on the last page."""
+    assert isinstance(FONT, PdfFont)
+    zh = gettext_for("zh")
+    over = [{"station_id": "S9", "count": "withdrawals", "label": "有效取款",
+             "card": f"tok{i:04d}", "day": f"2026-10-{1 + i % 28:02d}",
+             "day_text": f"2026年10月{1 + i % 28}日", "swipes": 3 + i % 4, "cap": 2,
+             "over": 1 + i % 4} for i in range(90)]
+    view = {"station_id": "S9", "branch_id": "B9", "total": "1.00", "effective": False,
+            "effective_reasons": [], "items": [
+                {"code": "x", "label": "项目", "quantity": 1, "amount": "1.00",
+                 "basis": "说明" * 80}],
+            "by_product": [], "over_cap": over}
+    month = {"month": MONTH, "policy": "dezhou-2014", "closed": None}
+    content = statement_pdf("station", month, view, [], lang="zh", font=FONT, now=T0)
+    pdf = read_pdf(content)
+    n = len(pdf.pages)
+    assert n >= 3
+    for k, page in enumerate(pdf.pages, start=1):
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(
+            A4, abs=.5)
+        assert norm(zh("Page %(page)s of %(pages)s") % {"page": k, "pages": n}) in \
+            norm(page.extract_text())
+    for d in over:
+        assert line_of(pdf, d["label"], d["card"], d["day_text"], d["swipes"], d["cap"],
+                       d["over"]), d
+    signature = norm(" ".join(zh_text for _en, zh_text in STATION_LINES))
+    assert [signature in norm(p.extract_text()) for p in pdf.pages] == [False] * (n - 1) + [True]
+    assert line_of(pdf, zh("None."))

@@ -23,6 +23,7 @@ from console_fixtures import PASSWORD, T0, Clock, ConsoleHub, csrf_field
 from console_month import CLOSE_DAY, MONTH, load_month
 from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.ttGlyphPen import TTGlyphPen
+from fontTools.ttLib import TTCollection, TTFont
 
 from stationlink.cli.main import cli
 from stationlink.errors import ConfigError
@@ -36,7 +37,7 @@ from stationlink.hub.server import BackgroundServer
 from stationlink.hub.stores import open_hub_store
 
 
-def tiny_font(path: Path, chars: str) -> Path:
+def tiny_font(path: Path, chars: str, family: str = "Tiny") -> Path:
     """A TrueType font of one empty glyph per character of ``chars``."""
     names = [".notdef", *(f"g{ord(c):x}" for c in chars)]
     fb = FontBuilder(1000, isTTF=True)
@@ -46,7 +47,7 @@ def tiny_font(path: Path, chars: str) -> Path:
     fb.setupGlyf({n: empty for n in names})
     fb.setupHorizontalMetrics({n: (500, 0) for n in names})
     fb.setupHorizontalHeader(ascent=800, descent=-200)
-    fb.setupNameTable({"familyName": "Tiny", "styleName": "Regular"})
+    fb.setupNameTable({"familyName": family, "styleName": "Regular"})
     fb.setupOS2()
     fb.setupPost()
     fb.save(str(path))
@@ -72,6 +73,29 @@ def test_check_font_says_why_a_file_is_no_font(tmp_path: Path) -> None:
     assert isinstance(missing, NoFont)
     assert str(tmp_path / "missing.ttc") in missing.text("en")
     assert "文件不存在" in missing.text("zh")
+
+
+def collection(path: Path, *faces: Path) -> Path:
+    """A TrueType collection (.ttc) of the fonts ``faces``."""
+    ttc = TTCollection()
+    ttc.fonts = [TTFont(str(f)) for f in faces]
+    ttc.save(str(path))
+    return path
+
+
+def test_in_a_collection_the_simplified_chinese_face_else_the_first_with_chinese(
+        tmp_path: Path) -> None:
+    latin = tiny_font(tmp_path / "latin.ttf", "ABC", "Tiny Latin")
+    jp = tiny_font(tmp_path / "jp.ttf", "ABC" + PROBE, "Tiny CJK JP")
+    sc = tiny_font(tmp_path / "sc.ttf", "ABC" + PROBE, "Tiny CJK SC")
+    cases = {"noto-like.ttc": ((jp, latin, sc), 2), "second.ttc": ((latin, jp), 1),
+             "first.ttc": ((jp, latin), 0)}
+    for name, (faces, face) in cases.items():
+        assert check_font(collection(tmp_path / name, *faces)) == PdfFont(tmp_path / name,
+                                                                         face), name
+    none = check_font(collection(tmp_path / "latin.ttc", latin, latin))
+    assert isinstance(none, NoFont)
+    assert none.values["reason"] == "it has no Chinese characters"
 
 
 @pytest.fixture(params=["zh", "en"])
