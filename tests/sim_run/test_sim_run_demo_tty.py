@@ -44,9 +44,10 @@ def _demo_on_a_pty(work: Path, *flags: str
                    ) -> tuple[subprocess.Popen[bytes], queue.Queue[str | None], threading.Thread,
                               int]:
     controller, child = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "STATIONLINK_LANG"}  # the default: zh
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
         [sys.executable, "-m", "stationlink", "demo", "--bind", "127.0.0.1:0", "--dir",
-         str(work), *flags], stdin=child, stdout=child, stderr=subprocess.DEVNULL)
+         str(work), *flags], stdin=child, stdout=child, stderr=subprocess.DEVNULL, env=env)
     os.close(child)
     lines: queue.Queue[str | None] = queue.Queue()
     reader = threading.Thread(target=_read, args=(controller, lines), daemon=True)
@@ -97,7 +98,9 @@ def test_no_serve_ends_after_the_figures_even_on_a_terminal(tmp_path: Path) -> N
         while (line := lines.get(timeout=30)) is not None:
             seen.append(line)
         text = "\n".join(seen)
-        assert f"files in {work}" in text  # the figures were printed
+        # the figures were printed, in Chinese (the default), to their last line
+        assert seen[-1].startswith("用时 "), text
+        assert seen[-1].endswith(f"文件在 {work}"), text
         assert not any(s.startswith(_PROMPTS) for s in seen), text
     finally:
         _finish(proc, reader, controller)

@@ -1,7 +1,10 @@
 """``stationlink demo``: one simulated station's day end to end, with its reward so far.
 
 A thin layer over :func:`stationlink_sim.e2e.run_demo` (``docs/simulator.md``, "End-to-end
-run and the demo"). The first line names the work directory (human output); exit status 0
+run and the demo"). The first line names the work directory (human output); the summary
+(figures, faults survived, the check, the reward with each item's derivation as ``rewards
+explain`` gives it) is in ``--lang``, Chinese by default; ``--json`` is the same in every
+language. Exit status 0
 when the hub holds exactly what the terminals did, 1 when not, 10 when the run failed.
 
 Then, on a terminal (standard input and output both terminals, no ``--json``) or with
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING
 import click
 
 from stationlink.cli.common import handles_errors
-from stationlink.i18n import DEFAULT_LANG, LANGS
+from stationlink.i18n import DEFAULT_LANG, LANGS, gettext_for
 
 from .run import print_result, start_log, stop_log
 
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
               help="host:port of the console when serving.")
 @click.option("--lang", type=click.Choice(LANGS), default=DEFAULT_LANG,
               envvar="STATIONLINK_LANG", show_default=True, show_envvar=True,
-              help="The console's language when serving.")
+              help="The language of the summary and of the console when serving.")
 @click.pass_context
 @handles_errors
 def demo(ctx: click.Context, directory: Path | None, seed: int | None,
@@ -57,14 +60,16 @@ def demo(ctx: click.Context, directory: Path | None, seed: int | None,
 
     work = work_directory(directory, "stationlink-demo-")
     if not as_json:
-        click.echo(f"stationlink demo: files in {work}")
+        _ = gettext_for(lang)
+        click.echo(_("stationlink demo: files in {directory}").format(directory=work))
     handler = start_log(work, verbose)
     try:
         result = run_demo(DemoOptions(directory=work, directory_ready=True, seed=seed,
                                       date=date.date() if date else DEMO_DATE))
     finally:
         stop_log(handler)
-    print_result(ctx, result, result.run.ok, as_json, demo_json, demo_lines)
+    print_result(ctx, result, result.run.ok, as_json, demo_json,
+                 lambda r: demo_lines(r, lang))
     if serve is None:
         serve = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     if serve:

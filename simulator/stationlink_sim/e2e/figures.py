@@ -8,6 +8,9 @@ Contract:
 - :func:`fault_lines` / :func:`fault_summary` name the faults the run met and how they were
   survived, from the counters the station drivers collected (terminal session statistics,
   terminal error counters, host link diagnostics, the counter's outcome tally).
+- The text for people is in ``lang`` through :mod:`stationlink.i18n` (``en`` unless asked:
+  ``sim run`` prints English, ``demo`` Chinese by default); amounts as ``元`` and products by
+  their Chinese names (:func:`stationlink.rewards.derivation.vocab_name`) in zh.
 """
 
 from __future__ import annotations
@@ -18,11 +21,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from stationlink.i18n import check_lang, gettext_for
+from stationlink.i18n import format_yuan as yuan_for
 from stationlink.interchange import Transaction
 from stationlink.money import format_yuan
+from stationlink.rewards.derivation import vocab_name
 
-KIND_LABELS = {"bill_payment": "bill payments", "withdrawal": "withdrawals",
-               "balance_inquiry": "balance inquiries", "referral": "referrals"}
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention: marked for extraction only
+    return text
+
+
+KIND_LABELS = {"bill_payment": N_("bill payments"), "withdrawal": N_("withdrawals"),
+               "balance_inquiry": N_("balance inquiries"), "referral": N_("referrals")}
+
+
+def _yuan(amount: Decimal, lang: str) -> str:
+    """``12.30 元`` in zh; ``12.30`` in en (the English lines say "yuan" themselves)."""
+    return yuan_for(amount, lang) if check_lang(lang) == "zh" else format_yuan(amount)
 
 
 @dataclass
@@ -50,19 +66,28 @@ class Figures:
         items = [v for (k, _), v in self.approved.items() if k == kind]
         return sum(n for n, _ in items), sum((a for _, a in items), Decimal("0.00"))
 
-    def lines(self) -> list[str]:
+    def lines(self, lang: str = "en") -> list[str]:
+        _ = gettext_for(lang)
         out = []
         for kind, label in KIND_LABELS.items():
             n, amount = self.kind_total(kind)
             if not n:
                 continue
             products = sorted((p, v) for (k, p), v in self.approved.items() if k == kind and p)
-            detail = ", ".join(f"{p} {c} ({format_yuan(a)})" for p, (c, a) in products)
-            money = f", {format_yuan(amount)} yuan" if kind in ("bill_payment", "withdrawal") \
-                else ""
-            out.append(f"  {label}: {n} approved{money}" + (f": {detail}" if detail else ""))
-        out.append(f"  declined {self.declined}, reversed {self.reversed} "
-                   f"({self.rows} rows in all)")
+            zh = check_lang(lang) == "zh"
+            detail = ("，" if zh else ", ").join(
+                f"{vocab_name(p, lang)} {c} 笔（{_yuan(a, lang)}）" if zh
+                else f"{p} {c} ({format_yuan(a)})" for p, (c, a) in products)
+            if kind in ("bill_payment", "withdrawal"):
+                money = _yuan(amount, lang) if check_lang(lang) == "zh" \
+                    else f"{format_yuan(amount)} yuan"
+                line = _("  {label}: {n} approved, {amount}").format(
+                    label=_(label), n=n, amount=money)
+            else:
+                line = _("  {label}: {n} approved").format(label=_(label), n=n)
+            out.append(line + (("：" if zh else ": ") + detail if detail else ""))
+        out.append(_("  declined {declined}, reversed {reversed} ({rows} rows in all)").format(
+            declined=self.declined, reversed=self.reversed, rows=self.rows))
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -98,19 +123,22 @@ def fault_summary(faults: Counter[str], stations: int) -> dict[str, int]:
     }
 
 
-def fault_lines(summary: dict[str, int]) -> list[str]:
+def fault_lines(summary: dict[str, int], lang: str = "en") -> list[str]:
+    """The faults survived, one kind a line, in ``lang`` (module contract)."""
+    _ = gettext_for(lang)
     s = summary
     return [
-        f"  lost responses {s['responses_lost']}: resolved by status query "
-        f"{s['resolved_by_status_query']}, by a late response {s['resolved_by_late_response']}",
-        f"  line noise: the PC discarded {s['line_faults_seen_by_host']} bad stretches and sent "
-        f"{s['host_naks_sent']} NAKs; the terminals saw {s['line_errors_seen_by_terminals']} "
-        f"line errors, sent {s['terminal_naks_sent']} NAKs and recognised "
-        f"{s['retransmissions_seen_by_terminal']} retransmissions",
-        f"  power cycles {s['power_cycles']}: requests lost {s['requests_lost_to_events']}, "
-        f"reconnects {s['reconnects']}",
-        f"  the cashier retried {s['cashier_retries_after_link_failure']} request(s) after a "
-        f"link failure and {s['retried_after_status_query_found_nothing']} that a status query "
-        f"showed never arrived; executed but unanswered {s['link_failed_after_execution']}, "
-        f"given up {s['given_up']}",
+        _("  lost responses {responses_lost}: resolved by status query "
+          "{resolved_by_status_query}, by a late response {resolved_by_late_response}"
+          ).format(**s),
+        _("  line noise: the PC discarded {line_faults_seen_by_host} bad stretches and sent "
+          "{host_naks_sent} NAKs; the terminals saw {line_errors_seen_by_terminals} line "
+          "errors, sent {terminal_naks_sent} NAKs and recognised "
+          "{retransmissions_seen_by_terminal} retransmissions").format(**s),
+        _("  power cycles {power_cycles}: requests lost {requests_lost_to_events}, reconnects "
+          "{reconnects}").format(**s),
+        _("  the cashier retried {cashier_retries_after_link_failure} request(s) after a link "
+          "failure and {retried_after_status_query_found_nothing} that a status query showed "
+          "never arrived; executed but unanswered {link_failed_after_execution}, given up "
+          "{given_up}").format(**s),
     ]

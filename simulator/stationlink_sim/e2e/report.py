@@ -5,29 +5,44 @@ Contract: :func:`run_lines` / :func:`run_json` render a :class:`~.run.RunResult`
 the result (the hub's export, the truth, the drivers' counters, the reward engine's
 statement); nothing is computed here but sums and formatting. Amounts are two-decimal
 strings; no card number appears anywhere (only tokens exist in the results).
+:func:`demo_lines` is in ``lang`` (Chinese by default, ``en`` on request) through
+:mod:`stationlink.i18n`: amounts as ``元`` with two decimals in zh, the reward's items with the
+label and derivation ``rewards explain`` shows (:mod:`stationlink.rewards.derivation`); ids,
+paths and figures are the same in every language. :func:`run_lines` is English.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from stationlink.i18n import check_lang, gettext_for
+from stationlink.i18n import format_yuan as yuan_for
 from stationlink.money import format_yuan
 from stationlink.records.vocab import TERMINAL_KINDS, Kind
+from stationlink.rewards import derivation, load_policy
 
 from .demo import DemoResult
 from .figures import fault_lines
 from .run import RunResult
 
 
-def _events(result: RunResult) -> str:
+def _events(result: RunResult, lang: str = "en") -> str:
+    _ = gettext_for(lang)
     ev = result.events()
     kinds = (*TERMINAL_KINDS, Kind.REFERRAL.value)
     total = sum(ev[k] for k in kinds)
     parts = ", ".join(f"{ev[k]} {k}" for k in kinds)
-    return (f"customers: {total} actions ({parts}); through the PC {ev['through_pc']}, "
-            f"by a terminal on its own {ev['standalone']}; reversals refused by the terminal "
-            f"{ev['reversal_refused']}, of an original it had not approved "
-            f"{ev['reversal_original_not_approved']}")
+    return _("customers: {total} actions ({parts}); through the PC {pc}, by a terminal on its "
+             "own {standalone}; reversals refused by the terminal {refused}, of an original it "
+             "had not approved {not_approved}").format(
+        total=total, parts=parts, pc=ev["through_pc"], standalone=ev["standalone"],
+        refused=ev["reversal_refused"], not_approved=ev["reversal_original_not_approved"])
+
+
+def _money(amount: Decimal, lang: str) -> str:
+    """``25.35 元`` in zh, ``25.35 yuan`` in en (as the rest of ``sim run``'s English)."""
+    return yuan_for(amount, lang) if check_lang(lang) == "zh" else f"{format_yuan(amount)} yuan"
 
 
 def _files(result: RunResult) -> list[str]:
@@ -76,27 +91,42 @@ def run_json(result: RunResult) -> dict[str, Any]:
     }
 
 
-def demo_lines(demo: DemoResult) -> list[str]:
+def demo_lines(demo: DemoResult, lang: str = "zh") -> list[str]:
+    """The demo's summary for people, in ``lang`` (module contract)."""
+    _ = gettext_for(lang)
     run, st, reward = demo.run, demo.station, demo.reward
+    policy = load_policy(demo.policy)
     out = [
-        f"station {st.station_id} (rural, village {st.village_id} of {st.village_households} "
-        f"households), branch {st.branch_id}; {run.start.isoformat()}, seed {run.seed}",
+        _("station {station} (rural, village {village} of {households} households), branch "
+          "{branch}; {day}, seed {seed}").format(
+            station=st.station_id, village=st.village_id, households=st.village_households,
+            branch=st.branch_id, day=run.start.isoformat(), seed=run.seed),
     ]
     for t in (t for r in run.reports for t in r.terminals):
-        out.append(f"  terminal {t['terminal_id']}: {t['kind']}, {t['dialect']} (detected by the "
-                   f"agent), {t['url']}, faults {t['faults']}")
+        out.append(_("  terminal {terminal}: {kind}, {dialect} (detected by the agent), {url}, "
+                     "faults {faults}").format(
+            terminal=t["terminal_id"], kind=t["kind"], dialect=t["dialect"], url=t["url"],
+            faults=t["faults"]))
     out += [
-        _events(run),
-        "the day's figures (from the hub):",
-        *run.figures().lines(),
-        f"  referrals entered at the PC (through the buffer and the hub): {len(run.referrals)}",
-        "faults survived:",
-        *fault_lines(run.faults()),
-        *run.comparison.lines(),
-        f"reward so far for {demo.month} under {demo.policy}: {format_yuan(reward.total)} yuan",
+        _events(run, lang),
+        _("the day's figures (from the hub):"),
+        *run.figures().lines(lang),
+        _("  referrals entered at the PC (through the buffer and the hub): {n}").format(
+            n=len(run.referrals)),
+        _("faults survived:"),
+        *fault_lines(run.faults(), lang),
+        *run.comparison.lines(lang),
+        _("reward so far for {month} under {policy}: {total}").format(
+            month=demo.month, policy=demo.policy, total=_money(reward.total, lang)),
     ]
-    out += [f"  {format_yuan(i.amount):>8}  {i.label}: {i.basis}" for i in reward.items]
-    out += ["files:", *_files(run), f"finished in {run.seconds:.1f} s; files in {run.directory}"]
+    zh = check_lang(lang) == "zh"
+    for i in reward.items:
+        amount = yuan_for(i.amount, lang) if zh else format_yuan(i.amount)
+        out.append(f"  {amount:>8}  {derivation.label(i.label, lang)}{'：' if zh else ': '}"
+                   f"{derivation.station_basis(policy, reward, i, lang)}")
+    out += [_("files:"), *_files(run),
+            _("finished in {seconds} s; files in {directory}").format(
+                seconds=f"{run.seconds:.1f}", directory=run.directory)]
     return out
 
 

@@ -13,7 +13,8 @@ Contract:
   kind, product, amount, card, status), duplicate ``txn_id`` s in the hub's export and the
   hub's internal duplicates; ``ts`` differences are counted apart (``ts_differ``), since the
   hub corrects a drifting terminal clock by design. :attr:`Comparison.ok` is true when
-  nothing but ``ts`` differs.
+  nothing but ``ts`` differs. :meth:`Comparison.lines` renders it in ``lang`` (``en`` unless
+  asked; ids stay as they are).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from stationlink.i18n import check_lang, gettext_for
+from stationlink.i18n import format_yuan as yuan_for
 from stationlink.interchange import Transaction
 from stationlink.money import fen_to_yuan, format_yuan, to_cst
 from stationlink.protocol import CardRef, ClearPan, JournalRecord, TxnKind, TxnStatus
@@ -106,29 +109,53 @@ class Comparison:
             "ts_differ": self.ts_differ,
         }
 
-    def lines(self) -> list[str]:
-        """The check as text, one finding a line."""
-        verdict = "hub == truth" if self.ok else "hub DIFFERS from truth"
+    def lines(self, lang: str = "en") -> list[str]:
+        """The check as text, one finding a line, in ``lang`` (``en`` unless asked)."""
+        _ = gettext_for(lang)
+
+        def money(amount: Decimal) -> str:
+            return yuan_for(amount, lang) if check_lang(lang) == "zh" \
+                else f"{format_yuan(amount)} yuan"
+
+        verdict = _("hub == truth") if self.ok else _("hub DIFFERS from truth")
         out = [
-            f"{verdict}: truth {self.truth_rows} rows, {_statuses(self.truth_by_status)}, "
-            f"approved {format_yuan(self.truth_approved_amount)} yuan; hub {self.hub_rows} rows, "
-            f"{_statuses(self.hub_by_status)}, approved {format_yuan(self.hub_approved_amount)} "
-            "yuan",
-            f"  missing from the hub {len(self.missing)}, not made by any terminal "
-            f"{len(self.unexpected)}, differing {len(self.differing)}, duplicates "
-            f"{len(self.duplicate_ids) + self.hub_duplicates}, times corrected by the hub "
-            f"{self.ts_differ}",
+            _("{verdict}: truth {truth_rows} rows, {truth_statuses}, approved {truth_amount}; "
+              "hub {hub_rows} rows, {hub_statuses}, approved {hub_amount}").format(
+                verdict=verdict, truth_rows=self.truth_rows,
+                truth_statuses=_statuses(self.truth_by_status, lang),
+                truth_amount=money(self.truth_approved_amount), hub_rows=self.hub_rows,
+                hub_statuses=_statuses(self.hub_by_status, lang),
+                hub_amount=money(self.hub_approved_amount)),
+            _("  missing from the hub {missing}, not made by any terminal {unexpected}, "
+              "differing {differing}, duplicates {duplicates}, times corrected by the hub "
+              "{ts_differ}").format(
+                missing=len(self.missing), unexpected=len(self.unexpected),
+                differing=len(self.differing),
+                duplicates=len(self.duplicate_ids) + self.hub_duplicates,
+                ts_differ=self.ts_differ),
         ]
         for label, items in (("missing", self.missing), ("unexpected", self.unexpected),
                              ("differs", self.differing), ("duplicate", self.duplicate_ids)):
             out.extend(f"  {label}: {item}" for item in items[:20])
             if len(items) > 20:
-                out.append(f"  {label}: ... and {len(items) - 20} more")
+                out.append(_("  {label}: ... and {n} more").format(
+                    label=label, n=len(items) - 20))
         return out
 
 
-def _statuses(counts: dict[str, int]) -> str:
-    return ", ".join(f"{counts.get(s, 0)} {s}" for s in ("approved", "declined", "reversed"))
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention: marked for extraction only
+    return text
+
+
+#: The statuses as people read them (the codes themselves in en).
+STATUS_NAMES = {"approved": N_("approved"), "declined": N_("declined"),
+                "reversed": N_("reversed")}
+
+
+def _statuses(counts: dict[str, int], lang: str = "en") -> str:
+    _ = gettext_for(lang)
+    sep = "，" if check_lang(lang) == "zh" else ", "
+    return sep.join(f"{counts.get(s, 0)} {_(name)}" for s, name in STATUS_NAMES.items())
 
 
 def _approved(rows: Iterable[Transaction]) -> Decimal:

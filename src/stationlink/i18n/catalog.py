@@ -27,6 +27,7 @@ from babel.messages.pofile import read_po, write_po
 from . import DOMAIN, LOCALE_DIR, written_in
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+SIMULATOR_DIR = PACKAGE_DIR.parents[1] / "simulator" / "stationlink_sim"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 METHOD_MAP = [
     ("**/i18n/**.py", "ignore"),
@@ -66,14 +67,20 @@ def extract_policy_labels(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
 
 
 def extract(package_dir: Path = PACKAGE_DIR) -> Catalog:
-    """The template catalogue (.pot) of every message id in the package."""
+    """The template catalogue (.pot) of every message id in the package (and, in a source
+    checkout, in the simulator ``simulator/stationlink_sim`` beside it, whose ``demo`` summary
+    people read through the same catalogue)."""
     catalog = Catalog(project=DOMAIN, fuzzy=False)
-    for filename, lineno, message, comments, context in extract_from_dir(
-            package_dir, METHOD_MAP, keywords=KEYWORDS, comment_tags=("i18n:",),
-            options_map={"**.html": {"extensions": "jinja2.ext.i18n"},
-                         "**.j2": {"extensions": "jinja2.ext.i18n"}}):
-        catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
-                    context=context)
+    dirs = [package_dir]
+    if package_dir == PACKAGE_DIR and SIMULATOR_DIR.is_dir():
+        dirs.append(SIMULATOR_DIR)
+    for directory in dirs:
+        for filename, lineno, message, comments, context in extract_from_dir(
+                directory, METHOD_MAP, keywords=KEYWORDS, comment_tags=("i18n:",),
+                options_map={"**.html": {"extensions": "jinja2.ext.i18n"},
+                             "**.j2": {"extensions": "jinja2.ext.i18n"}}):
+            catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
+                        context=context)
     return catalog
 
 
