@@ -37,13 +37,19 @@ BY ts, seq)`` and kept those up to the cap in a second pass; which rows are the 
 changes no count, and one pass is about twice as fast: ``docs/hub.md``, "Rewards from the
 store".)
 
+Both queries' results are streamed, never held whole: each group is folded into the tallies
+as it comes (:func:`fetch_rows`: SQLite steps its cursor as it is read; :func:`psycopg_rows`:
+PostgreSQL's come in chunks of :data:`CHUNK`), so the process holds the tallies, not the
+groups.
+
 Reads only; one connection; the caller holds any lock and wraps driver errors.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +92,14 @@ _ROW = "((r.entry = 'txn' AND r.kind <> 'reversal') OR r.entry = 'referral')"
 _STATUS = "CASE WHEN r.entry = 'referral' THEN 'approved' ELSE r.status END"
 #: The row's card (a referral has none).
 _CARD = "CASE WHEN r.entry = 'referral' THEN '' ELSE COALESCE(r.card_token, '') END"
+
+#: Rows per chunk when PostgreSQL's rows are streamed (:func:`psycopg_rows`).
+CHUNK = 10_000
+#: Rows per ``fetchmany`` of :func:`fetch_rows` (SQLite: stations, a few KB each).
+ROWS_PER_FETCH = 500
+
+#: How a store runs a query and yields its rows one by one: ``(conn, sql, args)``.
+Fetch = Callable[[Any, str, Sequence[Any]], Generator[tuple[Any, ...], None, None]]
 
 CellKey = tuple[str, str, str, str, str]  # month, station, status, kind, product
 #: month, station, kind, product, card, CST date
@@ -158,7 +172,7 @@ FROM (SELECT DISTINCT station_id FROM records) s"""  # noqa: S608 - fixed text, 
     return sql, args + args
 
 
-def station_groups(rows: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+def station_groups(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     """The per-station JSON arrays of :func:`rows_sql` as the flat query's rows."""
     for station, groups in rows:
         for g in json.loads(groups):
@@ -186,8 +200,10 @@ WHERE {_held(d, 'x', months, include_late)}
 
 
 def month_tallies(conn: Any, dialect: Dialect, months: Sequence[str], *, include_late: bool,
-                  capped: Sequence[CappedCount]) -> MonthTallies:
-    """The months' tallies (module contract); ``conn`` is a DB-API connection."""
+                  capped: Sequence[CappedCount], fetch: Fetch | None = None) -> MonthTallies:
+    """The months' tallies (module contract); ``conn`` is a DB-API connection, ``fetch`` how
+    its rows are streamed (default :func:`fetch_rows`)."""
+    fetch = fetch_rows if fetch is None else fetch
     ms = list(months)
     n = len(ms)
     for statement in dialect.setup:
@@ -200,22 +216,22 @@ def month_tallies(conn: Any, dialect: Dialect, months: Sequence[str], *, include
     sql, flag_args = rows_sql(dialect, n, include_late, pairs)
     cells: dict[CellKey, tuple[int, int]] = {}
     card_days: dict[CardDay, int] = {}
-    grouped = _rows(conn, sql, flag_args + ms)
-    flat = station_groups(grouped) if dialect.per_station else iter(grouped)
-    for st, status, kind, product, m, card, day, k, fen in flat:
-        key = (m, st, status, kind, product)
-        k, fen = int(k), int(fen)  # PostgreSQL's SUM of bigint is numeric (a Decimal)
-        had = cells.get(key)
-        cells[key] = (k, fen) if had is None else (had[0] + k, had[1] + fen)
-        if day is not None:
-            card_days[(m, st, kind, product, card, day)] = k
-    for m, st, _, kind, product, fen, card, day in _rows(
-            conn, undone_sql(dialect, n, include_late), ms + ms):
-        _move(cells, (m, st, "approved", kind, product), -1, -int(fen))
-        _move(cells, (m, st, "reversed", kind, product), 1, int(fen))
-        cd = (m, st, kind, product, card, day)
-        if cd in card_days:
-            card_days[cd] -= 1
+    with closing(fetch(conn, sql, flag_args + ms)) as grouped:
+        flat = station_groups(grouped) if dialect.per_station else grouped
+        for st, status, kind, product, m, card, day, k, fen in flat:
+            key = (m, st, status, kind, product)
+            k, fen = int(k), int(fen)  # PostgreSQL's SUM of bigint is numeric (a Decimal)
+            had = cells.get(key)
+            cells[key] = (k, fen) if had is None else (had[0] + k, had[1] + fen)
+            if day is not None:
+                card_days[(m, st, kind, product, card, day)] = k
+    with closing(fetch(conn, undone_sql(dialect, n, include_late), ms + ms)) as undone:
+        for m, st, _, kind, product, fen, card, day in undone:
+            _move(cells, (m, st, "approved", kind, product), -1, -int(fen))
+            _move(cells, (m, st, "reversed", kind, product), 1, int(fen))
+            cd = (m, st, kind, product, card, day)
+            if cd in card_days:
+                card_days[cd] -= 1
     valid: dict[tuple[str, str, str], int] = {}
     over: list[tuple[str, str, str, str, str, int]] = []
     for count in capped:
@@ -245,10 +261,27 @@ def _move(cells: dict[CellKey, tuple[int, int]], key: CellKey, k: int, fen: int)
         cells[key] = (k0 + k, fen0 + fen)
 
 
-def _rows(conn: Any, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+def fetch_rows(conn: Any, sql: str, args: Sequence[Any]
+               ) -> Generator[tuple[Any, ...], None, None]:
+    """``sql``'s rows one by one from a DB-API cursor, read :data:`ROWS_PER_FETCH` at a time
+    (``fetchmany``: SQLite steps the statement as it is read, so only those are held; on
+    SQLite a row is one station's groups)."""
     cur = conn.cursor()
     try:
         cur.execute(sql, list(args))
-        return list(cur.fetchall())
+        while rows := cur.fetchmany(ROWS_PER_FETCH):
+            yield from rows
+    finally:
+        cur.close()
+
+
+def psycopg_rows(conn: Any, sql: str, args: Sequence[Any]
+                 ) -> Generator[tuple[Any, ...], None, None]:
+    """``sql``'s rows one by one from a psycopg 3 connection, streamed :data:`CHUNK` at a time
+    (``Cursor.stream``: the server sends them as the query makes them; the client never
+    holds the whole result; chunked with libpq 17 or later, row by row before)."""
+    cur = conn.cursor()
+    try:
+        yield from cur.stream(sql, list(args), size=CHUNK)
     finally:
         cur.close()

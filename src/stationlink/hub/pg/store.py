@@ -208,11 +208,12 @@ class PgHubStore:
     def month_tallies(self, months: Sequence[str], *, include_late: bool,
                       capped: Sequence[CappedCount]) -> MonthTallies:
         """The months' reward tallies computed in SQL (:mod:`stationlink.hub.month_sql`,
-        its PostgreSQL dialect), in one read transaction."""
+        its PostgreSQL dialect), in one read transaction, its rows streamed in chunks."""
         from .. import month_sql
 
         return self._run(lambda c: month_sql.month_tallies(
-            c, month_sql.POSTGRES, months, include_late=include_late, capped=capped))
+            c, month_sql.POSTGRES, months, include_late=include_late, capped=capped,
+            fetch=month_sql.psycopg_rows))
 
     def _conflict_rows(self, c: Conn, station_id: str | None) -> list[tuple[Any, ...]]:
         query, args = store_rows.conflicts_query(CONFLICTS, station_id, "%s")
