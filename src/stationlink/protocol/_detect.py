@@ -25,6 +25,15 @@ Contract:
   bytes; a terminal following docs/protocol.md §1.2 closes the connection instead.
   ``reconnect=False`` (the default, serial, and TCP streams that cannot reconnect) sends
   every probe on the one stream; over TCP a closed stream then ends detection.
+- Serial: after abandoning a probe the detector keeps the line silent until
+  ``PROBE_SILENCE`` (the receiver's idle timer, 0.5 s, plus 0.1 s) has passed since the
+  last byte it sent, then sends the next probe. A terminal of the other dialect may have
+  taken a byte of the abandoned probe (its BCD time or its check bytes) for a start byte
+  and a length, and holds what follows until its line has been idle for 0.5 s (§1.3); a
+  next probe sent sooner (a host with ``t1`` under 0.5 s) would be swallowed with it, and
+  every later one too. With the default T1 (1 s) the silence has passed already and the
+  next probe goes at once. Bytes that arrive while the line is kept silent belong to the
+  abandoned probe and are dropped.
 - The answer states the dialect (``IdentifyResponse.dialect``); if it contradicts the
   framing it arrived in, detection fails with ``ProtocolError``. An ErrorReply to IDENTIFY
   still proves the framing: the dialect is taken, ``result.identify`` is ``None``.
@@ -55,11 +64,13 @@ from ..clock import MonotonicClock, WallClock
 from ..errors import LinkFailedError, ProtocolError, StationLinkError
 from ._connection import T2_OTHER_DEFAULT, HostConnection
 from ._framing import Transport
-from ._link import T1_DEFAULT
+from ._link import RX_IDLE_DEFAULT, T1_DEFAULT
 from .events import HostEvent, LinkFault, RequestFailed, ResponseReceived
 from .messages import Dialect, ErrorReply, Header, IdentifyRequest, IdentifyResponse, MsgType
 
 DEFAULT_CANDIDATES = (Dialect.SL_2, Dialect.MISPOS_1)
+#: Serial: silence kept after the last byte sent before the next probe (module contract).
+PROBE_SILENCE = RX_IDLE_DEFAULT + 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +124,8 @@ class DialectDetector:
         self.log: list[str] = []  # one line per abandoned probe, for error messages
         self.leftover_events: list[HostEvent] = []  # events after the deciding one
         self._carry = b""
+        self._quiet = False  # serial: keeping the line silent before the next probe
+        self._line_busy_until = float("-inf")  # when the last byte sent has left
         self.connection: HostConnection = self._probe()
 
     @property
@@ -141,9 +154,20 @@ class DialectDetector:
         if self.reconnect:
             self.needs_connection = True  # nothing of the old stream is owed to anybody
             return
-        leftover = self.connection.data_to_send()  # e.g. an ACK: still owed to the peer
+        self._carry += self.connection.data_to_send()  # e.g. an ACK: still owed to the peer
+        if self.transport is Transport.SERIAL:
+            self._quiet = True
+            self._probe_after_silence()
+            return
         self.connection = self._probe()
-        self._carry += leftover
+
+    def _silence_until(self) -> float:
+        return self._line_busy_until + PROBE_SILENCE
+
+    def _probe_after_silence(self) -> None:
+        if self._quiet and not self._carry and self.clock() >= self._silence_until():
+            self._quiet = False
+            self.connection = self._probe()
 
     def _handle(self, events: list[HostEvent]) -> None:
         for i, ev in enumerate(events):
@@ -179,7 +203,7 @@ class DialectDetector:
         Bytes still arriving on an abandoned stream (``needs_connection``) are dropped."""
         if self.done:
             raise ValueError("detection is over; use result.connection")
-        if not self.needs_connection:
+        if not self.needs_connection and not self._quiet:
             self._handle(self.connection.receive_data(data))
 
     def connection_closed(self) -> None:
@@ -205,13 +229,22 @@ class DialectDetector:
         if self.needs_connection:
             return b""
         carry, self._carry = self._carry, b""
-        return carry + self.connection.data_to_send()
+        out = carry if self._quiet else carry + self.connection.data_to_send()
+        if out:
+            self._line_busy_until = self.clock() + len(out) * self._kwargs.get("byte_time", 0.0)
+        return out
 
     def next_deadline(self) -> float | None:
         if self.done or self.needs_connection:
             return None
+        if self._quiet:
+            return self._silence_until()
         return self.connection.next_deadline()
 
     def handle_timeout(self, now: float | None = None) -> None:
-        if not self.done and not self.needs_connection:
-            self._handle(self.connection.handle_timeout(now))
+        if self.done or self.needs_connection:
+            return
+        if self._quiet:
+            self._probe_after_silence()
+            return
+        self._handle(self.connection.handle_timeout(now))

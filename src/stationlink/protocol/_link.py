@@ -50,6 +50,7 @@ from .events import LinkFault
 from .messages import Dialect
 
 T1_DEFAULT = 1.0
+RX_IDLE_DEFAULT = 0.5  # s of silence after which a partial serial frame is dropped (§1.3)
 MAX_RETRANSMITS_DEFAULT = 3
 
 
@@ -111,7 +112,7 @@ class Link:
         max_retransmits: int = MAX_RETRANSMITS_DEFAULT,
         byte_time: float = 0.0,
         max_body: int = 1024,
-        rx_idle: float = 0.5,
+        rx_idle: float = RX_IDLE_DEFAULT,
     ) -> None:
         if t1 <= 0 or max_retransmits < 0 or byte_time < 0:
             raise ValueError("t1 must be > 0, max_retransmits and byte_time >= 0")
