@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import socket
 import time
@@ -12,6 +13,7 @@ from capture_helpers import KEY
 
 import stationlink
 from stationlink.capture import read_capture
+from stationlink.money import CST
 from stationlink.protocol import ClearPan
 from stationlink_sim.capture.hostplay import replay_host, run_host
 from stationlink_sim.capture.recorder import Recorder
@@ -20,6 +22,9 @@ from stationlink_sim.customers import CardQueue, make_test_pan
 from stationlink_sim.serve import serve_terminal
 
 TIMERS = {"t1": 0.3, "t2_money": 1.0, "t2_other": 1.0}
+# the recorded host's clock, not the wall clock: its BCD time is in the probes' bytes, and
+# 00:00:02 has the 0x02 a mispos-1 terminal once took for a start byte (dialect detection)
+HOST_TIME = dt.datetime(2026, 12, 5, 0, 0, 2, tzinfo=CST)
 OPS = [{"op": "connect"}, {"op": "withdraw", "amount_fen": 20000}, {"op": "balance"},
        {"op": "device_status"}, {"op": "journal"}, {"op": "close"}]
 
@@ -36,7 +41,8 @@ def _record(tmp_path: Path, dialect: str, transport: str, pans: list[ClearPan],
         recorder = Recorder("tcp://127.0.0.1:0" if tcp else "pty", terminal.url, out)
         recorder.start()
         try:
-            observed = run_host(recorder.host_url, ops, card_key=KEY, seed=1, timers=TIMERS)
+            observed = run_host(recorder.host_url, ops, card_key=KEY, seed=1, timers=TIMERS,
+                                host_time=lambda: HOST_TIME)
         finally:
             time.sleep(0.05)
             recorder.stop()
