@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from console_month import month_hub
 from hub_fixtures import (
     PG_ENV,
     PG_SKIP,
@@ -23,7 +24,8 @@ from hub_fixtures import (
     pg_server,
 )
 
-__all__ = ["buf", "clock", "hub", "hub_db", "http", "make_record", "pg_db", "pg_server"]
+__all__ = ["buf", "clock", "hub", "hub_db", "http", "make_record", "month_hub", "pg_db",
+           "pg_server"]
 
 _NOT_RUN = pytest.StashKey[int]()
 _PG_FIXTURES = {"pg_server", "pg_db"}

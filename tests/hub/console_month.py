@@ -10,10 +10,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from click.testing import CliRunner
 from console_fixtures import T0, Clock, ConsoleHub
 
@@ -135,3 +139,23 @@ def computed(facts: dict[str, Any], *extra: str) -> dict[str, Any]:
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     return out[0] if isinstance(out, list) else out  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict[str, Any]]]:
+    """A console hub with the month loaded, once per store (``facts["db"]``: which)."""
+    hub = new_console_hub(hub_db)
+    try:
+        facts = load_month(hub, hub_db, tmp_path)
+        facts["db"] = hub_db
+        yield hub, facts
+    finally:
+        hub.close()
+
+
+@contextmanager
+def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
+    """A client of ``hub`` signed in as operator ``name``."""
+    with hub.client() as client:
+        assert hub.sign_in(client, name).status_code == 303
+        yield client

@@ -11,19 +11,15 @@ lists for that endpoint and its body is an ``Error``; a store without month tabl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from console_fixtures import T0, Clock, ConsoleHub, csrf_field
-from console_month import MONTH, load_month, new_console_hub
+from console_month import MONTH, signed_in
 from jsonschema import Draft202012Validator
 from rewards_store_loader import load_hub
 
@@ -68,22 +64,6 @@ def check(answer: httpx.Response) -> str:
     assert not errors, (template, errors[:5])
     return str(schema["$ref"]).rsplit("/", 1)[-1]
 
-
-@pytest.fixture
-def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict[str, Any]]]:
-    hub = new_console_hub(hub_db)
-    try:
-        facts = load_month(hub, hub_db, tmp_path)
-        yield hub, facts
-    finally:
-        hub.close()
-
-
-@contextmanager
-def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
-    with hub.client() as client:
-        assert hub.sign_in(client, name).status_code == 303
-        yield client
 
 
 def _every_answer(hub: ConsoleHub, facts: dict[str, Any], month: str) -> list[httpx.Response]:

@@ -12,8 +12,6 @@ import csv
 import io
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,12 +20,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from console_fixtures import ConsoleHub, console_clock, console_hub, csrf_field
-from console_month import (
+from console_month import (  # noqa: F401 - month_hub is a fixture
     MONTH,
     PHONES,
     computed,
     load_month,
     new_console_hub,
+    signed_in,
     sqlite_console_hub,
 )
 
@@ -40,25 +39,6 @@ from stationlink.hub.console import Actor
 from stationlink.hub.console.monthstore import month_store_for
 from stationlink.interchange import Transaction
 from stationlink.rewards.notice import sms_units
-
-
-@pytest.fixture
-def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict]]:
-    """A console hub with the month loaded, once per store."""
-    hub = new_console_hub(hub_db)
-    try:
-        facts = load_month(hub, hub_db, tmp_path)
-        facts["db"] = hub_db
-        yield hub, facts
-    finally:
-        hub.close()
-
-
-@contextmanager
-def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
-    with hub.client() as client:
-        assert hub.sign_in(client, name).status_code == 303
-        yield client
 
 
 def totals(month: dict) -> dict[str, str]:

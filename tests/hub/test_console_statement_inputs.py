@@ -14,18 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 from click.testing import CliRunner
-from console_fixtures import ConsoleHub, csrf_field
-from console_month import MONTH, computed, load_month, new_console_hub
+from console_fixtures import csrf_field
+from console_month import MONTH, computed, signed_in
 from rewards_store_loader import load_hub
 
 from stationlink.cli.main import cli
@@ -48,23 +43,6 @@ _PRODUCT = re.compile(r"^  (\S+) +(\S+) +(\d+)  +(-?\d+\.\d\d) yuan$")
 #: ``    card tokC1 on 2026-10-05: 3 swipes, 1 not counted`` (explain, en)
 _OVER = re.compile(r"^    card (\S+) on (\d{4}-\d\d-\d\d): (\d+) swipes, (\d+) not counted$")
 
-
-@pytest.fixture
-def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict[str, Any]]]:
-    hub = new_console_hub(hub_db)
-    try:
-        facts = load_month(hub, hub_db, tmp_path)
-        facts["db"] = hub_db
-        yield hub, facts
-    finally:
-        hub.close()
-
-
-@contextmanager
-def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
-    with hub.client() as client:
-        assert hub.sign_in(client, name).status_code == 303
-        yield client
 
 
 def explain(facts: dict[str, Any], *subject: str) -> list[str]:

@@ -15,17 +15,13 @@ one the module is skipped with one line saying so.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from console_fixtures import T0, ConsoleHub, csrf_field
-from console_month import MONTH, computed, load_month, new_console_hub
+from console_fixtures import T0, csrf_field
+from console_month import MONTH, computed, signed_in
 from rewards_store_loader import load_hub
 from statement_pdf import A4, Pdf, amount_column, norm, read_pdf
 from test_console_statement_lang import BRANCH_LINES, STATION_LINES
@@ -41,23 +37,6 @@ if not isinstance(FONT, PdfFont):
     pytest.skip("statement PDFs not tested: no CJK font on this machine (install "
                 "fonts-wqy-zenhei)", allow_module_level=True)
 
-
-@pytest.fixture
-def month_hub(hub_db: str, tmp_path: Path) -> Iterator[tuple[ConsoleHub, dict[str, Any]]]:
-    hub = new_console_hub(hub_db)
-    try:
-        facts = load_month(hub, hub_db, tmp_path)
-        facts["db"] = hub_db
-        yield hub, facts
-    finally:
-        hub.close()
-
-
-@contextmanager
-def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
-    with hub.client() as client:
-        assert hub.sign_in(client, name).status_code == 303
-        yield client
 
 
 def get_pdf(client: httpx.Client, path: str) -> Pdf:
