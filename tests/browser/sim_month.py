@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
 from console_fixtures import ConsoleHub
-from console_month import LATE_AT, MONTH, ON_TIME, late_rule
+from console_month import LATE_AT, MONTH, ON_TIME, late_rule, set_station_contacts
 from rewards_store_loader import load_hub
 
 from stationlink.cli.main import cli
@@ -77,17 +76,6 @@ def load_simulated_month(hub: ConsoleHub, db: Path | str, tmp: Path,
     now = hub.clock()
     ids = sorted(s.station_id for s in ref)
     assert {t.station_id for t in rows} == set(ids), "every simulated station has traffic"
-    for sid in ids[:-1]:
-        hub.store.touch(sid, now - timedelta(hours=2))
-    hub.store.touch(ids[-1], now - timedelta(days=9))  # silent since late October
-    hub.store.set_agent_status(ids[0], {"backlog": 4, "oldest_unsynced": None,
-                                        "quarantined_records": 1, "unresolved_unknown": 0,
-                                        "version": "1.0"}, now)
-    for hours, paper in ((30, True), (1, False)):
-        hub.store.add_device_status(ids[0], [{
-            "terminal_id": f"{ids[0]}-CARD", "wall_time": (now - timedelta(hours=hours))
-            .isoformat(), "terminal_time": None, "paper_ok": paper,
-            "error_counters": {"jam": 2}, "signal_dbm": -71, "uptime_ms": 1000,
-            "boot_id": 1}], now - timedelta(hours=hours))
+    set_station_contacts(hub, ids)  # the last one silent since late October
     assert now.astimezone(CST) >= end, "the hub's now is after the month: it can be closed"
     return {"stations": stations, "branches": branches, "ids": ids, "late": late}

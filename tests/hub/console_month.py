@@ -101,20 +101,12 @@ def late_rule(rows: list[Transaction]) -> set[str]:
     return set(picked.values())
 
 
-def load_month(hub: ConsoleHub, db: Path | str, tmp: Path) -> dict[str, object]:
-    """The month into ``hub`` (module docstring), made with ``close_day=CLOSE_DAY``."""
-    assert not is_late(MONTH, ON_TIME, CLOSE_DAY)
-    assert is_late(MONTH, LATE_AT, CLOSE_DAY)
-    assert ON_TIME < LATE_AT < hub.clock(), "every record arrives before the hub's now"
-    assert hub.store.close_day == CLOSE_DAY, "the hub flags the late records late"
-    stations, branches = import_reference(db, tmp)
-    rows = golden_rows()
-    late = late_rule(rows)
-    load_hub(hub.store, tmp, rows, on_time_at=ON_TIME, late_at=LATE_AT,
-             late=lambda t: t.txn_id in late)
+def set_station_contacts(hub: ConsoleHub, ids: list[str]) -> None:
+    """Every station but the last was heard 2 hours before the hub's now, the last 9 days
+    before (silent); the first reports an agent status and two device snapshots (paper out
+    in the newer one)."""
     now = hub.clock()
-    ids = sorted({t.station_id for t in rows})
-    for sid in ids[:-1]:  # the last station has been silent since the 25th
+    for sid in ids[:-1]:
         hub.store.touch(sid, now - timedelta(hours=2))
     hub.store.touch(ids[-1], now - timedelta(days=9))
     hub.store.set_agent_status(ids[0], {"backlog": 4, "oldest_unsynced": None,
@@ -126,6 +118,21 @@ def load_month(hub: ConsoleHub, db: Path | str, tmp: Path) -> dict[str, object]:
             .isoformat(), "terminal_time": None, "paper_ok": paper,
             "error_counters": {"jam": 2}, "signal_dbm": -71, "uptime_ms": 1000,
             "boot_id": 1}], now - timedelta(hours=hours))
+
+
+def load_month(hub: ConsoleHub, db: Path | str, tmp: Path) -> dict[str, object]:
+    """The month into ``hub`` (module docstring), made with ``close_day=CLOSE_DAY``."""
+    assert not is_late(MONTH, ON_TIME, CLOSE_DAY)
+    assert is_late(MONTH, LATE_AT, CLOSE_DAY)
+    assert ON_TIME < LATE_AT < hub.clock(), "every record arrives before the hub's now"
+    assert hub.store.close_day == CLOSE_DAY, "the hub flags the late records late"
+    stations, branches = import_reference(db, tmp)
+    rows = golden_rows()
+    late = late_rule(rows)
+    load_hub(hub.store, tmp, rows, on_time_at=ON_TIME, late_at=LATE_AT,
+             late=lambda t: t.txn_id in late)
+    ids = sorted({t.station_id for t in rows})
+    set_station_contacts(hub, ids)
     return {"stations": stations, "branches": branches, "ids": ids, "late": late}
 
 
