@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from console_fixtures import served
 from console_month import month_hub
 from hub_fixtures import (
     PG_ENV,
@@ -25,7 +26,7 @@ from hub_fixtures import (
 )
 
 __all__ = ["buf", "clock", "hub", "hub_db", "http", "make_record", "month_hub", "pg_db",
-           "pg_server"]
+           "pg_server", "served"]
 
 _NOT_RUN = pytest.StashKey[int]()
 _PG_FIXTURES = {"pg_server", "pg_db"}

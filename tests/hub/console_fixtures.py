@@ -18,6 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 
+from stationlink.hub import server
 from stationlink.hub.app import create_app
 from stationlink.hub.closing import DEFAULT_CLOSE_DAY
 from stationlink.hub.console import ConsoleOptions, Role
@@ -148,3 +149,18 @@ def console_hub(hub_db: str, console_clock: Clock) -> Iterator[ConsoleHub]:
     hub.add_operator("wang", Role.VIEWER)
     yield hub
     hub.close()
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What 'hub serve' hands to :func:`stationlink.hub.server.serve` (not serving), with no
+    language or PDF font from the environment."""
+    calls: list[dict[str, Any]] = []
+
+    def fake(db: Any, bind: str, **kw: Any) -> None:
+        calls.append({"db": db, "bind": bind, **kw})
+
+    monkeypatch.setattr(server, "serve", fake)
+    monkeypatch.delenv("STATIONLINK_LANG", raising=False)
+    monkeypatch.delenv("STATIONLINK_PDF_FONT", raising=False)
+    return calls

@@ -91,18 +91,6 @@ def test_operator_lang_refusals_exit_2(hub_db: str, args: tuple[str, ...],
 # ----------------------------------------------------------------- hub serve --lang
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What 'hub serve' hands to :func:`stationlink.hub.server.serve` (not serving)."""
-    calls: list[dict[str, Any]] = []
-
-    def fake(db: Any, bind: str, **kw: Any) -> None:
-        calls.append({"db": db, "bind": bind, **kw})
-
-    monkeypatch.setattr(server, "serve", fake)
-    monkeypatch.delenv("STATIONLINK_LANG", raising=False)
-    return calls
-
 
 @pytest.mark.parametrize(("args", "env", "lang"), [
     ((), {}, "zh"),

@@ -146,18 +146,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(cli, ["hub", *args], env=env)
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What 'hub serve' hands to :func:`stationlink.hub.server.serve` (not serving)."""
-    calls: list[dict[str, Any]] = []
-
-    def fake(db: Any, bind: str, **kw: Any) -> None:
-        calls.append({"db": db, "bind": bind, **kw})
-
-    monkeypatch.setattr(server, "serve", fake)
-    monkeypatch.delenv("STATIONLINK_PDF_FONT", raising=False)
-    return calls
-
 
 @pytest.mark.parametrize(("args", "env", "font"), [
     ((), {}, None),
